@@ -1,0 +1,56 @@
+// mdcsrn: the command-line program. Subcommands are added as the engine grows; today it reports
+// what the engine can do and on which devices.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "engine/device.h"
+#include "engine/error.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: mdcsrn <command> [options]
+
+3-D brain MRI super-resolution with mDCSRN (Wang et al. 2024), in C++/CUDA.
+
+commands:
+  info     print the engine's devices and what it implements so far
+  demo     the end-to-end demo (prepare, train, infer, evaluate); until it exists,
+           the same report as `info`
+
+options:
+  -h, --help   show this help
+)";
+
+void print_info() {
+  std::printf("mdcsrn engine\n");
+  std::printf("  CPU : %s\n", mdcsrn::describe_device(mdcsrn::DeviceKind::Cpu).c_str());
+  std::printf("  CUDA: %s\n", mdcsrn::describe_device(mdcsrn::DeviceKind::Cuda).c_str());
+  std::printf(
+      "implemented (CPU reference + CUDA, forward and backward, checked by finite differences):\n"
+      "  conv3d (kernel 1/3, stride 1/2, zero padding, bias; cuDNN on GPU), BatchNorm3d (train/eval),\n"
+      "  ELU, LeakyReLU, LayerNorm over (C,D,H,W), global average pooling, L1/L2 losses,\n"
+      "  WGAN mean-score terms, Adam with bias correction, weight clipping, Philox RNG (CPU == GPU)\n"
+      "not yet: data preparation, the mDCSRN model, training, inference, evaluation (issues 3-7)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  try {
+    if (command == "info" || command == "demo") {
+      print_info();
+      return 0;
+    }
+    std::fprintf(stderr, "mdcsrn: unknown command '%s' (see mdcsrn --help)\n", command.c_str());
+    return 2;
+  } catch (const mdcsrn::Error& e) {
+    std::fprintf(stderr, "mdcsrn %s: %s\n", command.c_str(), e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,66 @@
+# Every third-party dependency is a Debian package (scripts/install_deps.sh installs them).
+# Each one is located directly so that no broken package config file is ever consulted.
+
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+
+find_path(DOCTEST_INCLUDE_DIR doctest/doctest.h REQUIRED)
+add_library(mdcsrn_doctest INTERFACE)
+target_include_directories(mdcsrn_doctest SYSTEM INTERFACE ${DOCTEST_INCLUDE_DIR})
+
+find_path(NLOHMANN_JSON_INCLUDE_DIR nlohmann/json.hpp REQUIRED)
+add_library(mdcsrn_json INTERFACE)
+target_include_directories(mdcsrn_json SYSTEM INTERFACE ${NLOHMANN_JSON_INCLUDE_DIR})
+
+# Debian's NIFTIConfig.cmake names /usr/lib/libznz.so.3.0.0, which does not exist, so the headers
+# and libraries are found by name. nifti2_io.h comes from libniftiio-dev.
+find_path(NIFTI_INCLUDE_DIR nifti2_io.h PATH_SUFFIXES nifti)
+find_library(NIFTI2_LIBRARY NAMES nifti2)
+find_library(ZNZ_LIBRARY NAMES znz)
+if(NIFTI_INCLUDE_DIR AND NIFTI2_LIBRARY AND ZNZ_LIBRARY)
+  add_library(mdcsrn_nifti INTERFACE)
+  target_include_directories(mdcsrn_nifti SYSTEM INTERFACE ${NIFTI_INCLUDE_DIR})
+  target_link_libraries(mdcsrn_nifti INTERFACE ${NIFTI2_LIBRARY} ${ZNZ_LIBRARY})
+  set(MDCSRN_HAVE_NIFTI ON)
+else()
+  message(STATUS "nifticlib not found (libnifti2-dev, libniftiio-dev): NIfTI I/O is not built")
+  set(MDCSRN_HAVE_NIFTI OFF)
+endif()
+
+# --- CUDA -----------------------------------------------------------------------------------------
+set(MDCSRN_HAVE_CUDA OFF)
+if(NOT MDCSRN_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 90)   # H100 / H200; override with -DCMAKE_CUDA_ARCHITECTURES=...
+    endif()
+    enable_language(CUDA)
+    # CMake 3.25 (Debian 12) predates nvcc's C++20 support: name the flag for it.
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    find_package(CUDAToolkit REQUIRED)
+    set(MDCSRN_HAVE_CUDA ON)
+  elseif(MDCSRN_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "MDCSRN_CUDA=ON but no CUDA compiler was found")
+  else()
+    message(STATUS "nvcc not found: building the CPU engine only")
+  endif()
+endif()
+
+if(MDCSRN_HAVE_CUDA)
+  # cuDNN, cuBLAS and cuFFT may live outside the toolkit, e.g. only in a Python environment's
+  # nvidia/* packages. MDCSRN_CUDA_LIBRARY_HINTS (a list of prefixes) is searched first.
+  set(MDCSRN_CUDA_LIBRARY_HINTS "$ENV{MDCSRN_CUDA_LIBRARY_HINTS}" CACHE STRING
+      "Prefixes (with include/ and lib/) searched first for cuDNN, cuBLAS and cuFFT")
+  find_path(CUDNN_INCLUDE_DIR cudnn.h
+            HINTS ${MDCSRN_CUDA_LIBRARY_HINTS} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include REQUIRED)
+  find_library(CUDNN_LIBRARY NAMES cudnn libcudnn.so.9
+               HINTS ${MDCSRN_CUDA_LIBRARY_HINTS} ${CUDAToolkit_LIBRARY_DIR} PATH_SUFFIXES lib lib64 REQUIRED)
+  add_library(mdcsrn_cudnn INTERFACE)
+  target_include_directories(mdcsrn_cudnn SYSTEM INTERFACE ${CUDNN_INCLUDE_DIR})
+  target_link_libraries(mdcsrn_cudnn INTERFACE ${CUDNN_LIBRARY})
+  message(STATUS "cuDNN: ${CUDNN_LIBRARY} (headers in ${CUDNN_INCLUDE_DIR})")
+endif()

@@ -1,0 +1,54 @@
+// Host side of raw memory; the device side is in memory_cuda.cpp or memory_no_cuda.cpp.
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "engine/error.h"
+#include "engine/memory.h"
+
+namespace mdcsrn {
+namespace detail {
+void* device_alloc(size_t bytes);
+void device_free(void* p) noexcept;
+void device_copy(MemoryKind dst_kind, void* dst, MemoryKind src_kind, const void* src, size_t bytes);
+void device_zero(void* p, size_t bytes);
+}  // namespace detail
+
+namespace {
+constexpr size_t kHostAlignment = 256;  // as cudaMalloc, so workspace offsets align alike
+}
+
+void* raw_alloc(MemoryKind kind, size_t bytes) {
+  if (bytes == 0) return nullptr;
+  if (kind == MemoryKind::Device) return detail::device_alloc(bytes);
+  const size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
+  void* p = std::aligned_alloc(kHostAlignment, rounded);
+  if (!p) fail("out of host memory allocating " + std::to_string(bytes) + " bytes");
+  return p;
+}
+
+void raw_free(MemoryKind kind, void* p) noexcept {
+  if (!p) return;
+  if (kind == MemoryKind::Device)
+    detail::device_free(p);
+  else
+    std::free(p);
+}
+
+void raw_copy(MemoryKind dst_kind, void* dst, MemoryKind src_kind, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_kind == MemoryKind::Host && src_kind == MemoryKind::Host)
+    std::memcpy(dst, src, bytes);
+  else
+    detail::device_copy(dst_kind, dst, src_kind, src, bytes);
+}
+
+void raw_zero(MemoryKind kind, void* p, size_t bytes) {
+  if (bytes == 0) return;
+  if (kind == MemoryKind::Device)
+    detail::device_zero(p, bytes);
+  else
+    std::memset(p, 0, bytes);
+}
+
+}  // namespace mdcsrn

@@ -1,0 +1,34 @@
+#pragma once
+// Formulas shared by BatchNorm and LayerNorm: both normalise x to xhat = (x - mean) * invstd over
+// some set of elements and apply an affine map, so their input gradients have the same form.
+#include <cmath>
+
+#include "engine/hd.h"
+
+namespace mdcsrn {
+
+enum class NormMode { Train, Eval };
+
+template <class T>
+MDCSRN_HD T inverse_std(T variance, T eps) {
+  return T(1) / sqrt(variance + eps);
+}
+
+template <class T>
+MDCSRN_HD T normalize_affine(T x, T mean, T invstd, T weight, T bias) {
+  return (x - mean) * invstd * weight + bias;
+}
+
+// Gradient of x for xhat = (x - mean) * invstd with batch statistics, given g = dL/dxhat and the
+// means of g and g * xhat over the normalised set.
+template <class T>
+MDCSRN_HD T normalized_input_grad(T g, T xhat, T invstd, T mean_g, T mean_g_xhat) {
+  return invstd * (g - mean_g - xhat * mean_g_xhat);
+}
+
+template <class T>
+MDCSRN_HD T running_average(T running, T batch, T momentum) {
+  return (T(1) - momentum) * running + momentum * batch;
+}
+
+}  // namespace mdcsrn

@@ -1,0 +1,71 @@
+#pragma once
+// Adam with bias correction (torch.optim.Adam without weight decay) and WGAN weight clipping, each
+// one flat pass over an arena section: parameters, gradients and moments share one layout.
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/common.h"
+
+namespace mdcsrn {
+
+struct AdamConfig {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+};
+
+// The per-step constants: bias corrections depend on the step number t (1 for the first update)
+// and are computed once on the host in double precision.
+struct AdamStep {
+  float beta1, beta2, eps;
+  float step_size;              // lr / (1 - beta1^t)
+  float bias_correction2_sqrt;  // sqrt(1 - beta2^t)
+};
+
+inline AdamStep adam_step(const AdamConfig& c, int64_t t) {
+  const double bc1 = 1.0 - std::pow(double(c.beta1), double(t));
+  const double bc2 = 1.0 - std::pow(double(c.beta2), double(t));
+  return AdamStep{c.beta1, c.beta2, c.eps, float(double(c.lr) / bc1), float(std::sqrt(bc2))};
+}
+
+template <class T>
+MDCSRN_HD void adam_update(const AdamStep& s, T& param, T grad, T& m, T& v) {
+  m = T(s.beta1) * m + (T(1) - T(s.beta1)) * grad;
+  v = T(s.beta2) * v + (T(1) - T(s.beta2)) * grad * grad;
+  const T denom = sqrt(v) / T(s.bias_correction2_sqrt) + T(s.eps);
+  param -= T(s.step_size) * m / denom;
+}
+
+template <class T>
+MDCSRN_HD T clip_value(T x, T limit) {
+  return x < -limit ? -limit : (x > limit ? limit : x);
+}
+
+namespace cpu {
+
+template <class T>
+void adam(const AdamStep& s, T* params, const T* grads, T* m, T* v, int64_t count) {
+  parallel_for(count, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) adam_update(s, params[i], grads[i], m[i], v[i]);
+  });
+}
+
+template <class T>
+void clip(T* params, int64_t count, T limit) {
+  parallel_for(count, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) params[i] = clip_value(params[i], limit);
+  });
+}
+
+}  // namespace cpu
+
+#ifdef MDCSRN_HAVE_CUDA
+class CudaContext;
+namespace gpu {
+void adam(CudaContext& ctx, const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count);
+void clip(CudaContext& ctx, float* params, int64_t count, float limit);
+}  // namespace gpu
+#endif
+
+}  // namespace mdcsrn

@@ -1,0 +1,65 @@
+#pragma once
+// Accumulators for reductions, shared by the CPU loops and the CUDA block reductions. Each one
+// has push() for one element and merge() for combining partial results in a fixed order, so a
+// reduction's arithmetic is the same on both devices up to the order of the partials.
+#include <cstdint>
+
+#include "engine/hd.h"
+
+namespace mdcsrn {
+
+// Count, mean and sum of squared deviations (Welford, with Chan et al.'s merge): stable in fp32
+// over millions of elements, unlike sum and sum of squares.
+template <class T>
+struct Moments {
+  int64_t count = 0;
+  T mean = 0;
+  T m2 = 0;
+
+  MDCSRN_HD void push(T x) {
+    ++count;
+    const T delta = x - mean;
+    mean += delta / T(count);
+    m2 += delta * (x - mean);
+  }
+  MDCSRN_HD void merge(const Moments& o) {
+    if (o.count == 0) return;
+    if (count == 0) {
+      *this = o;
+      return;
+    }
+    const int64_t total = count + o.count;
+    const T delta = o.mean - mean;
+    const T weight = T(o.count) / T(total);
+    mean += delta * weight;
+    m2 += o.m2 + delta * delta * T(count) * weight;
+    count = total;
+  }
+  MDCSRN_HD T variance() const { return count > 0 ? m2 / T(count) : T(0); }
+};
+
+// Two running sums, e.g. sum(dy) and sum(dy * xhat) in a normalisation's backward.
+template <class T>
+struct SumPair {
+  T first = 0;
+  T second = 0;
+
+  MDCSRN_HD void push(T a, T b) {
+    first += a;
+    second += b;
+  }
+  MDCSRN_HD void merge(const SumPair& o) {
+    first += o.first;
+    second += o.second;
+  }
+};
+
+template <class T>
+struct Sum {
+  T value = 0;
+
+  MDCSRN_HD void push(T x) { value += x; }
+  MDCSRN_HD void merge(const Sum& o) { value += o.value; }
+};
+
+}  // namespace mdcsrn
