@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "cli/commands.h"
 #include "engine/device.h"
 #include "engine/error.h"
 
@@ -15,6 +16,7 @@ constexpr const char* kUsage = R"(usage: mdcsrn <command> [options]
 
 commands:
   info     print the engine's devices and what it implements so far
+  prepare  build HR, LR (k-space truncation), masks and a manifest from NIfTI volumes
   demo     the end-to-end demo (prepare, train, infer, evaluate); until it exists,
            the same report as `info`
 
@@ -31,7 +33,9 @@ void print_info() {
       "  conv3d (kernel 1/3, stride 1/2, zero padding, bias; cuDNN on GPU), BatchNorm3d (train/eval),\n"
       "  ELU, LeakyReLU, LayerNorm over (C,D,H,W), global average pooling, L1/L2 losses,\n"
       "  WGAN mean-score terms, Adam with bias correction, weight clipping, Philox RNG (CPU == GPU)\n"
-      "not yet: data preparation, the mDCSRN model, training, inference, evaluation (issues 3-7)\n");
+      "  data preparation: NIfTI I/O, k-space truncation (FFTW / cuFFT), brain and cerebellum masks,\n"
+      "  the Colin27 preset (mdcsrn prepare --preset colin27)\n"
+      "not yet: the mDCSRN model, training, inference, evaluation\n");
 }
 
 }  // namespace
@@ -43,6 +47,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   try {
+    if (command == "prepare") return mdcsrn::cli::run_prepare(argc, argv);
     if (command == "info" || command == "demo") {
       print_info();
       return 0;

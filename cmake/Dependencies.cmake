@@ -13,18 +13,21 @@ target_include_directories(mdcsrn_json SYSTEM INTERFACE ${NLOHMANN_JSON_INCLUDE_
 
 # Debian's NIFTIConfig.cmake names /usr/lib/libznz.so.3.0.0, which does not exist, so the headers
 # and libraries are found by name. nifti2_io.h comes from libniftiio-dev.
-find_path(NIFTI_INCLUDE_DIR nifti2_io.h PATH_SUFFIXES nifti)
-find_library(NIFTI2_LIBRARY NAMES nifti2)
-find_library(ZNZ_LIBRARY NAMES znz)
-if(NIFTI_INCLUDE_DIR AND NIFTI2_LIBRARY AND ZNZ_LIBRARY)
-  add_library(mdcsrn_nifti INTERFACE)
-  target_include_directories(mdcsrn_nifti SYSTEM INTERFACE ${NIFTI_INCLUDE_DIR})
-  target_link_libraries(mdcsrn_nifti INTERFACE ${NIFTI2_LIBRARY} ${ZNZ_LIBRARY})
-  set(MDCSRN_HAVE_NIFTI ON)
-else()
-  message(STATUS "nifticlib not found (libnifti2-dev, libniftiio-dev): NIfTI I/O is not built")
-  set(MDCSRN_HAVE_NIFTI OFF)
-endif()
+find_path(NIFTI_INCLUDE_DIR nifti2_io.h PATH_SUFFIXES nifti REQUIRED)
+find_library(NIFTI2_LIBRARY NAMES nifti2 libnifti2.so.2 REQUIRED)
+find_library(ZNZ_LIBRARY NAMES znz libznz.so.3 REQUIRED)
+find_package(ZLIB REQUIRED)
+add_library(mdcsrn_nifti INTERFACE)
+target_include_directories(mdcsrn_nifti SYSTEM INTERFACE ${NIFTI_INCLUDE_DIR})
+target_link_libraries(mdcsrn_nifti INTERFACE ${NIFTI2_LIBRARY} ${ZNZ_LIBRARY} ZLIB::ZLIB)
+
+# Single-precision FFTW with its threads, for the CPU k-space synthesis.
+find_path(FFTW3_INCLUDE_DIR fftw3.h REQUIRED)
+find_library(FFTW3F_LIBRARY NAMES fftw3f libfftw3f.so.3 REQUIRED)
+find_library(FFTW3F_THREADS_LIBRARY NAMES fftw3f_threads libfftw3f_threads.so.3 REQUIRED)
+add_library(mdcsrn_fftw INTERFACE)
+target_include_directories(mdcsrn_fftw SYSTEM INTERFACE ${FFTW3_INCLUDE_DIR})
+target_link_libraries(mdcsrn_fftw INTERFACE ${FFTW3F_THREADS_LIBRARY} ${FFTW3F_LIBRARY})
 
 # --- CUDA -----------------------------------------------------------------------------------------
 set(MDCSRN_HAVE_CUDA OFF)

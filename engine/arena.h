@@ -24,7 +24,7 @@ class ParamTable {
 
   int add(const std::string& name, std::vector<int64_t> shape);
   const std::vector<ParamEntry>& entries() const { return entries_; }
-  const ParamEntry& entry(int index) const { return entries_.at(size_t(index)); }
+  const ParamEntry& entry(int index) const { return entries_.at(static_cast<size_t>(index)); }
   int find(const std::string& name) const;  // -1 when absent
   int64_t parameter_count() const;          // without padding
   int64_t padded_size() const { return padded_size_; }

@@ -1,0 +1,32 @@
+#pragma once
+// Command-line options of the form --name value and --flag. Each command lists the options it
+// knows, so a typo is an error that names it instead of being ignored.
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace mdcsrn::cli {
+
+class Args {
+ public:
+  // argv[first..] are parsed; `valued` take a value, `flags` do not.
+  Args(int argc, char** argv, int first, const std::set<std::string>& valued, const std::set<std::string>& flags,
+       const std::string& command);
+
+  bool has(const std::string& name) const { return values_.count(name) || flags_.count(name); }
+  bool help() const { return help_; }
+  std::string get(const std::string& name, const std::string& fallback = "") const;
+  int get_int(const std::string& name, int fallback) const;
+  uint64_t get_u64(const std::string& name, uint64_t fallback) const;
+
+ private:
+  std::string command_;
+  std::map<std::string, std::string> values_;
+  std::set<std::string> flags_;
+  bool help_ = false;
+};
+
+std::vector<int> parse_int_list(const std::string& text, const std::string& what);
+
+}  // namespace mdcsrn::cli

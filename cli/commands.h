@@ -1,0 +1,8 @@
+#pragma once
+
+namespace mdcsrn::cli {
+
+// Each returns the process exit code; errors are thrown as mdcsrn::Error.
+int run_prepare(int argc, char** argv);
+
+}  // namespace mdcsrn::cli
