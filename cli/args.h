@@ -1,6 +1,7 @@
 #pragma once
 // Command-line options of the form --name value and --flag. Each command lists the options it
 // knows, so a typo is an error that names it instead of being ignored.
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>

@@ -3,6 +3,7 @@
 #include <nifti2_io.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -41,6 +42,32 @@ void convert_voxels(const nifti_image* nim, std::vector<float>& out) {
     const double x = double(src[v]);
     out[v] = float(scaled ? x * nim->scl_slope + nim->scl_inter : x);
   }
+}
+
+// nifticlib silently turns NaN and Inf voxels into zeros while loading, so floating-point data is
+// read a second time, raw, to find them. Returns the first such voxel, or -1.
+int64_t first_non_finite_voxel(const nifti_image* nim) {
+  if (nim->datatype != DT_FLOAT32 && nim->datatype != DT_FLOAT64) return -1;
+  znzFile file = znzopen(nim->iname, "rb", nifti_is_gzfile(nim->iname));
+  if (znz_isnull(file)) return -1;
+  const size_t bytes = size_t(nim->nvox) * size_t(nim->nbyper);
+  std::vector<unsigned char> raw(bytes);
+  const bool complete = znzseek(file, nim->iname_offset, SEEK_SET) >= 0 && znzread(raw.data(), 1, bytes, file) == bytes;
+  znzclose(file);
+  if (!complete) return -1;
+  if (nim->byteorder != nifti_short_order()) nifti_swap_Nbytes(int64_t(nim->nvox), nim->nbyper, raw.data());
+  for (int64_t v = 0; v < nim->nvox; ++v) {
+    double x;
+    if (nim->datatype == DT_FLOAT32) {
+      float f;
+      std::memcpy(&f, raw.data() + 4 * v, 4);
+      x = f;
+    } else {
+      std::memcpy(&x, raw.data() + 8 * v, 8);
+    }
+    if (!std::isfinite(x)) return v;
+  }
+  return -1;
 }
 
 // A temporary name in the destination's folder that keeps the extension nifticlib reads the
@@ -98,6 +125,35 @@ Volume Volume::like(std::vector<float> values) const {
   return v;
 }
 
+Volume new_volume(const std::array<int64_t, 3>& dims, const std::array<double, 3>& spacing, const std::array<double, 3>& origin) {
+  const int64_t nifti_dims[8] = {3, dims[0], dims[1], dims[2], 1, 1, 1, 1};
+  NiftiPtr nim(nifti_make_new_nim(nifti_dims, DT_FLOAT32, 0));
+  MDCSRN_REQUIRE(nim != nullptr, "new_volume: cannot make a NIfTI header");
+  nim->nifti_type = NIFTI_FTYPE_NIFTI1_1;
+  nim->xyz_units = NIFTI_UNITS_MM;
+  nim->qform_code = nim->sform_code = NIFTI_XFORM_SCANNER_ANAT;
+  for (int a = 0; a < 3; ++a) nim->pixdim[a + 1] = spacing[size_t(a)];
+  nim->dx = spacing[0], nim->dy = spacing[1], nim->dz = spacing[2];
+  nim->sto_xyz = nifti_dmat44{};
+  for (int a = 0; a < 3; ++a) {
+    nim->sto_xyz.m[a][a] = spacing[size_t(a)];
+    nim->sto_xyz.m[a][3] = origin[size_t(a)];
+  }
+  nim->sto_xyz.m[3][3] = 1;
+  nim->sto_ijk = nifti_dmat44_inverse(nim->sto_xyz);
+  nim->quatern_b = nim->quatern_c = nim->quatern_d = 0;
+  nim->qoffset_x = origin[0], nim->qoffset_y = origin[1], nim->qoffset_z = origin[2];
+  nim->qfac = 1;
+  nim->qto_xyz = nim->sto_xyz;
+  nim->qto_ijk = nim->sto_ijk;
+  Volume v;
+  v.dims = dims;
+  v.data.assign(static_cast<size_t>(dims[0] * dims[1] * dims[2]), 0.f);
+  v.source = "(new volume)";
+  v.header = std::make_shared<const NiftiHeader>(nim.release());
+  return v;
+}
+
 Volume read_volume(const std::string& path) {
   nifti_set_debug_level(0);  // our one-line errors replace nifticlib's own messages
   std::error_code ec;
@@ -125,12 +181,13 @@ Volume read_volume(const std::string& path) {
     default: file_error(path, std::string("unsupported voxel type ") + nifti_datatype_string(nim->datatype) +
                                   " (expected uint8, int16, uint16, int32, float32 or float64)");
   }
-  for (size_t i = 0; i < v.data.size(); ++i)
-    if (!std::isfinite(v.data[i])) {
-      const int64_t a = int64_t(i) % v.dims[0], b = int64_t(i) / v.dims[0] % v.dims[1], c = int64_t(i) / (v.dims[0] * v.dims[1]);
-      file_error(path, "voxel (" + std::to_string(a) + ", " + std::to_string(b) + ", " + std::to_string(c) + ") is " +
-                           (std::isnan(v.data[i]) ? "NaN" : "infinite"));
-    }
+  int64_t bad = first_non_finite_voxel(nim.get());
+  for (size_t i = 0; i < v.data.size() && bad < 0; ++i)
+    if (!std::isfinite(v.data[i])) bad = int64_t(i);  // e.g. an integer scaled out of float range
+  if (bad >= 0) {
+    const int64_t a = bad % v.dims[0], b = bad / v.dims[0] % v.dims[1], c = bad / (v.dims[0] * v.dims[1]);
+    file_error(path, "voxel (" + std::to_string(a) + ", " + std::to_string(b) + ", " + std::to_string(c) + ") is NaN or infinite");
+  }
   free(nim->data);
   nim->data = nullptr;
   v.header = std::make_shared<const NiftiHeader>(nim.release());

@@ -40,6 +40,10 @@ struct Volume {
   Volume like(std::vector<float> values) const;
 };
 
+// A zero-filled volume of the given size with an axis-aligned grid: voxel (i, j, k) lies at world
+// origin + (i, j, k) * spacing (RAS, mm). For synthetic data and tests.
+Volume new_volume(const std::array<int64_t, 3>& dims, const std::array<double, 3>& spacing, const std::array<double, 3>& origin);
+
 // Reads a 3-D scalar NIfTI-1 or NIfTI-2 file (.nii or .nii.gz; uint8, int16, uint16, int32,
 // float32 or float64), applying scl_slope/scl_inter. Throws a one-line Error naming the file for
 // a missing, truncated or corrupt file, more than one volume, or NaN/Inf voxels.

@@ -1,24 +1,40 @@
 #!/usr/bin/env bash
-# On a GPU machine: build, then run the GPU tests (ctest label gpu) and the CPU tests. Fails if any
-# GPU test is skipped, since on a GPU machine a skip means the device was not usable.
+# On a GPU machine: build, run the GPU tests (ctest label gpu; fails if any is skipped, since on a
+# GPU machine a skip means the device was not usable), the CPU tests, then the data benchmark.
 # cuDNN, cuBLAS and cuFFT are taken from the system when present, else from the Python
-# environment's nvidia/* packages (as on images that ship PyTorch).
+# environment's nvidia/* packages (as on images that ship PyTorch). Debian packages missing on
+# the machine (nifticlib, mricron-data) can be unpacked under .devdeps/root beforehand.
+# Results go to $OUT when it is set (else build-gpu/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${BUILD_DIR:-build-gpu}
-hints=()
+results=${OUT:-$build_dir}
+configure=(-DMDCSRN_CUDA=ON)
 if ! ldconfig -p | grep -q "libcudnn.so"; then
   site=$(python3 -c "import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))" 2>/dev/null || true)
   if [[ -n "$site" ]]; then
-    hints=("-DMDCSRN_CUDA_LIBRARY_HINTS=$site/nvidia/cudnn;$site/nvidia/cu13")
+    configure+=("-DMDCSRN_CUDA_LIBRARY_HINTS=$site/nvidia/cudnn;$site/nvidia/cu13")
     echo "using CUDA libraries from $site/nvidia"
   fi
 fi
+templates=/usr/share/mricron/templates
+if [[ -d .devdeps/root ]]; then
+  export CMAKE_PREFIX_PATH="$PWD/.devdeps/root/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+  export LD_LIBRARY_PATH="$PWD/.devdeps/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  [[ -d .devdeps/root/usr/share/mricron/templates ]] && templates=$PWD/.devdeps/root/usr/share/mricron/templates
+fi
+configure+=("-DMDCSRN_TEMPLATES=$templates")
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-BUILD_DIR=$build_dir scripts/build.sh -DMDCSRN_CUDA=ON "${hints[@]}"
-scripts/run_tests.sh "$build_dir" -L gpu -j 1 | tee "$build_dir/gpu-tests.log"
-if grep -q "Skipped" "$build_dir/gpu-tests.log"; then
+BUILD_DIR=$build_dir scripts/build.sh "${configure[@]}" > "$results/build.log" 2>&1 || { tail -40 "$results/build.log"; exit 1; }
+
+scripts/run_tests.sh "$build_dir" -L gpu -j 1 | tee "$results/gpu-tests.log"
+if grep -q "Skipped" "$results/gpu-tests.log"; then
   echo "GPU tests were skipped on a GPU machine: the device is not usable" >&2
   exit 1
 fi
-scripts/run_tests.sh "$build_dir" -L cpu
+"$build_dir/tests/gpu/test_gpu" 2>&1 | grep -A2 "MESSAGE" > "$results/gpu-errors.log" || true
+scripts/run_tests.sh "$build_dir" -L cpu > "$results/cpu-tests.log" 2>&1 || { tail -40 "$results/cpu-tests.log"; exit 1; }
+tail -1 "$results/cpu-tests.log"
+
+"$build_dir/mdcsrn" prepare --preset colin27 --device cuda --templates "$templates" --out "$build_dir/colin27" | tee "$results/prepare.log"
+"$build_dir/bench_data" --manifest "$build_dir/colin27/manifest.json" --json "$results/bench_data.json" | tee "$results/bench_data.log"

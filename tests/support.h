@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/error.h"
 #include "engine/tensor.h"
 
 namespace mdcsrn::test {

@@ -1,0 +1,246 @@
+#include "io/patch_dataset.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "engine/error.h"
+#include "engine/parallel.h"
+#ifdef MDCSRN_HAVE_CUDA
+#include "engine/cuda_context.h"
+#endif
+
+namespace mdcsrn {
+namespace {
+
+template <class T>
+Buffer<T> resident(const std::vector<T>& host, MemoryKind where, size_t& bytes) {
+  Buffer<T> b(where, int64_t(std::max<size_t>(host.size(), 1)));
+  if (!host.empty()) b.upload(host);
+  bytes += sizeof(T) * host.size();
+  return b;
+}
+
+// Along `axis`, does the patch box [c - h, c + h) (clipped to the volume) stay inside the region?
+bool box_inside_region(const Region& r, const std::array<int64_t, 3>& dims, const std::array<int64_t, 3>& c, int64_t h) {
+  if (r.whole()) return true;
+  const int64_t lo = std::max<int64_t>(0, c[size_t(r.axis)] - h);
+  const int64_t hi = std::min<int64_t>(dims[size_t(r.axis)], c[size_t(r.axis)] + h);
+  return lo >= r.begin && hi <= r.end;
+}
+
+// Vose's alias method: O(1) draws proportional to `weights`.
+void build_alias(const std::vector<double>& weights, std::vector<float>& probability, std::vector<uint32_t>& alias) {
+  const size_t n = weights.size();
+  double total = 0;
+  for (double w : weights) total += w;
+  if (!(total > 0)) fail("weighted sampling: every admissible centre has weight 0");
+  std::vector<double> scaled(n);
+  std::vector<uint32_t> small, large;
+  for (size_t i = 0; i < n; ++i) {
+    scaled[i] = weights[i] * double(n) / total;
+    (scaled[i] < 1.0 ? small : large).push_back(uint32_t(i));
+  }
+  probability.assign(n, 1.f);
+  alias.resize(n);
+  for (size_t i = 0; i < n; ++i) alias[i] = uint32_t(i);
+  while (!small.empty() && !large.empty()) {
+    const uint32_t s = small.back(), l = large.back();
+    small.pop_back();
+    probability[s] = float(scaled[s]);
+    alias[s] = l;
+    scaled[l] -= 1.0 - scaled[s];
+    if (scaled[l] < 1.0) {
+      large.pop_back();
+      small.push_back(l);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<int32_t> patch_box_counts(const Mask& mask, const std::array<int64_t, 3>& dims, int patch) {
+  std::vector<int32_t> counts(mask.begin(), mask.end());
+  const int64_t h = patch / 2;
+  for (int axis = 0; axis < 3; ++axis) {
+    const int64_t n = dims[size_t(axis)];
+    const int64_t step = axis == 0 ? 1 : (axis == 1 ? dims[0] : dims[0] * dims[1]);
+    const int64_t lines = int64_t(counts.size()) / n;
+    parallel_for(lines, 64, [&](int64_t begin, int64_t end) {
+      std::vector<int32_t> prefix(static_cast<size_t>(n + 1));
+      for (int64_t line = begin; line < end; ++line) {
+        const int64_t start = axis == 0 ? line * n : (axis == 1 ? (line / dims[0]) * dims[0] * n + line % dims[0] : line);
+        for (int64_t x = 0; x < n; ++x) prefix[size_t(x + 1)] = prefix[size_t(x)] + counts[size_t(start + x * step)];
+        for (int64_t x = 0; x < n; ++x) {
+          const int64_t lo = std::max<int64_t>(0, x - h), hi = std::min<int64_t>(n, x - h + patch);
+          counts[size_t(start + x * step)] = prefix[size_t(hi)] - prefix[size_t(lo)];
+        }
+      }
+    });
+  }
+  return counts;
+}
+
+PatchDataset::PatchDataset(std::vector<SamplerSubject> subjects, const SamplerConfig& config, MemoryKind where)
+    : config_(config), where_(where) {
+  MDCSRN_REQUIRE(!subjects.empty(), "sampler: the split has no subject");
+  MDCSRN_REQUIRE(config.patch >= 2 && config.patch % 2 == 0, "sampler: the patch size must be even");
+  MDCSRN_REQUIRE(config.candidate_stride >= 1, "sampler: candidate_stride must be at least 1");
+  MDCSRN_REQUIRE(config.min_brain_fraction >= 0 && config.min_brain_fraction <= 1, "sampler: min_brain_fraction must be in [0, 1]");
+  MDCSRN_REQUIRE(config.cerebellum_fraction >= 0 && config.cerebellum_fraction <= 1, "sampler: cerebellum_fraction must be in [0, 1]");
+  const int64_t h = config.patch / 2, stride = config.candidate_stride;
+  const int64_t patch_voxels = int64_t(config.patch) * config.patch * config.patch;
+  const int32_t min_count = std::max<int32_t>(1, int32_t(std::ceil(config.min_brain_fraction * double(patch_voxels))));
+
+  std::vector<uint16_t> lr, hr;
+  std::vector<int64_t> volume_offset, brain_prefix{0}, cerebellum_prefix{0};
+  std::vector<int32_t> crop;
+  std::vector<uint32_t> brain_centres, cerebellum_centres;
+  std::vector<double> weights;
+  int64_t tiles = 0;
+
+  for (const SamplerSubject& s : subjects) {
+    ids_.push_back(s.id);
+    const auto& d = s.dims;
+    const std::vector<int32_t> counts = patch_box_counts(s.brain, d, config.patch);
+    auto admissible = [&](int64_t i, int64_t j, int64_t k) {
+      return counts[size_t(i + d[0] * (j + d[1] * k))] >= min_count && box_inside_region(s.region, d, {i, j, k}, h);
+    };
+    // Centres, and the box they span, in full-volume coordinates.
+    std::vector<int64_t> brain_full, cerebellum_full;
+    std::array<int64_t, 3> lo{d[0], d[1], d[2]}, hi{-1, -1, -1};
+    for (int64_t k = 0; k < d[2]; k += stride)
+      for (int64_t j = 0; j < d[1]; j += stride)
+        for (int64_t i = 0; i < d[0]; i += stride) {
+          if (!admissible(i, j, k)) continue;
+          const int64_t v = i + d[0] * (j + d[1] * k);
+          brain_full.push_back(v);
+          if (s.cerebellum[size_t(v)]) cerebellum_full.push_back(v);
+          lo = {std::min(lo[0], i), std::min(lo[1], j), std::min(lo[2], k)};
+          hi = {std::max(hi[0], i), std::max(hi[1], j), std::max(hi[2], k)};
+        }
+    if (brain_full.empty()) fail("sampler: subject " + s.id + " has no admissible patch centre in its region");
+    for (int64_t k = 0; k + config.patch <= d[2]; k += config.patch)
+      for (int64_t j = 0; j + config.patch <= d[1]; j += config.patch)
+        for (int64_t i = 0; i + config.patch <= d[0]; i += config.patch) tiles += admissible(i + h, j + h, k + h);
+
+    // The crop holds every voxel a patch of these centres can reach.
+    std::array<int64_t, 3> origin{}, size{};
+    for (int a = 0; a < 3; ++a) {
+      origin[size_t(a)] = std::max<int64_t>(0, lo[size_t(a)] - h);
+      size[size_t(a)] = std::min<int64_t>(d[size_t(a)], hi[size_t(a)] + h) - origin[size_t(a)];
+    }
+    MDCSRN_REQUIRE(size[0] * size[1] * size[2] < (int64_t(1) << 32), "sampler: subject " + s.id + " is too large to index");
+    crop.insert(crop.end(), {int32_t(origin[0]), int32_t(origin[1]), int32_t(origin[2]), int32_t(size[0]), int32_t(size[1]), int32_t(size[2])});
+    volume_offset.push_back(int64_t(lr.size()));
+    for (int64_t k = 0; k < size[2]; ++k)
+      for (int64_t j = 0; j < size[1]; ++j)
+        for (int64_t i = 0; i < size[0]; ++i) {
+          const size_t v = size_t(origin[0] + i + d[0] * (origin[1] + j + d[1] * (origin[2] + k)));
+          lr.push_back(float_to_half(s.lr[v]));
+          hr.push_back(float_to_half(s.hr[v]));
+        }
+    auto to_crop = [&](int64_t v) {
+      const int64_t i = v % d[0] - origin[0], j = v / d[0] % d[1] - origin[1], k = v / (d[0] * d[1]) - origin[2];
+      return uint32_t(i + size[0] * (j + size[1] * k));
+    };
+    for (int64_t v : brain_full) {
+      brain_centres.push_back(to_crop(v));
+      if (config.mode == SamplingMode::Weighted) weights.push_back(std::max(0.0, double(s.weight.at(size_t(v)))));
+    }
+    for (int64_t v : cerebellum_full) cerebellum_centres.push_back(to_crop(v));
+    brain_prefix.push_back(int64_t(brain_centres.size()));
+    cerebellum_prefix.push_back(int64_t(cerebellum_centres.size()));
+  }
+  brain_total_ = int64_t(brain_centres.size());
+  cerebellum_total_ = int64_t(cerebellum_centres.size());
+  if (config.mode == SamplingMode::Balanced && cerebellum_total_ == 0)
+    fail("sampler: balanced sampling needs cerebellum centres, and the split has none");
+
+  std::vector<float> alias_probability;
+  std::vector<uint32_t> alias_index;
+  if (config.mode == SamplingMode::Weighted) {
+    MDCSRN_REQUIRE(brain_total_ < (int64_t(1) << 32), "sampler: weighted mode supports fewer than 2^32 centres (raise candidate_stride)");
+    build_alias(weights, alias_probability, alias_index);
+  }
+
+  resident_bytes_ = 0;
+  lr_ = resident(lr, where, resident_bytes_);
+  hr_ = resident(hr, where, resident_bytes_);
+  volume_offset_ = resident(volume_offset, where, resident_bytes_);
+  crop_ = resident(crop, where, resident_bytes_);
+  brain_centres_ = resident(brain_centres, where, resident_bytes_);
+  brain_prefix_ = resident(brain_prefix, where, resident_bytes_);
+  cerebellum_centres_ = resident(cerebellum_centres, where, resident_bytes_);
+  cerebellum_prefix_ = resident(cerebellum_prefix, where, resident_bytes_);
+  alias_probability_ = resident(alias_probability, where, resident_bytes_);
+  alias_index_ = resident(alias_index, where, resident_bytes_);
+
+  view_.lr = lr_.data();
+  view_.hr = hr_.data();
+  view_.volume_offset = volume_offset_.data();
+  view_.crop = crop_.data();
+  view_.brain_centres = brain_centres_.data();
+  view_.brain_prefix = brain_prefix_.data();
+  view_.cerebellum_centres = cerebellum_centres_.data();
+  view_.cerebellum_prefix = cerebellum_prefix_.data();
+  view_.alias_probability = alias_probability_.data();
+  view_.alias_index = alias_index_.data();
+  view_.subjects = int(subjects.size());
+  view_.patch = config.patch;
+  view_.mode = config.mode;
+  view_.epoch_size = config.patches_per_epoch > 0 ? config.patches_per_epoch : std::max<int64_t>(tiles, 1);
+  view_.cerebellum_fraction = config.mode == SamplingMode::Balanced ? config.cerebellum_fraction : 0.0;
+  view_.seed = config.seed;
+}
+
+void PatchDataset::sample(int64_t first_patch, int batch, float* lr, float* hr, int32_t* centres, CudaContext* ctx) const {
+  if (where_ == MemoryKind::Host) {
+    cpu::gather_patches(view_, first_patch, batch, lr, hr, centres);
+    return;
+  }
+#ifdef MDCSRN_HAVE_CUDA
+  MDCSRN_REQUIRE(ctx != nullptr, "sampler: a GPU dataset needs a CUDA context");
+  gpu::gather_patches(*ctx, view_, first_patch, batch, lr, hr, centres);
+#else
+  (void)ctx;
+  fail("sampler: this build has no CUDA backend");
+#endif
+}
+
+std::vector<SamplerSubject> load_split(const Manifest& manifest, const std::string& split, bool with_weights,
+                                       const std::string& weight_map) {
+  std::vector<SamplerSubject> out;
+  for (const auto& [index, region] : manifest.split(split)) {
+    const SubjectEntry& e = manifest.subjects[size_t(index)];
+    SamplerSubject s;
+    s.id = e.id;
+    s.region = region;
+    Volume hr = read_volume(manifest.resolve(e.hr));
+    const Volume lr = read_volume(manifest.resolve(e.lr));
+    require_same_grid(hr, lr, manifest.resolve(e.lr));
+    const Volume brain = read_volume(manifest.resolve(e.brain_mask));
+    require_same_grid(hr, brain, manifest.resolve(e.brain_mask));
+    const Volume cerebellum = read_volume(manifest.resolve(e.cerebellum_mask));
+    require_same_grid(hr, cerebellum, manifest.resolve(e.cerebellum_mask));
+    if (with_weights) {
+      const std::string path = (std::filesystem::path(manifest.resolve(e.hr)).parent_path() / weight_map).string();
+      const Volume w = read_volume(path);
+      require_same_grid(hr, w, path);
+      s.weight = w.data;
+    }
+    if (!region.whole() && region.end > hr.dims[size_t(region.axis)])
+      fail(manifest.folder + ": the " + split + " region of " + e.id + " lies outside its volume");
+    s.dims = hr.dims;
+    s.brain = nonzero_mask(brain);
+    s.cerebellum = nonzero_mask(cerebellum);
+    if (count(s.brain) == 0) fail(manifest.resolve(e.brain_mask) + ": the brain mask is empty");
+    s.hr = std::move(hr.data);
+    s.lr = lr.data;
+    out.push_back(std::move(s));
+  }
+  if (out.empty()) fail(manifest.folder + "/manifest.json: no subject in split '" + split + "'");
+  return out;
+}
+
+}  // namespace mdcsrn

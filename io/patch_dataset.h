@@ -1,0 +1,82 @@
+#pragma once
+// The training set as the sampler sees it: each subject's volumes cropped to what patches can
+// reach, stored in fp16 on the device that trains (or the host), with the tables of admissible
+// patch centres for each sampling mode.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/manifest.h"
+#include "io/masks.h"
+#include "kernels/patch_sampler.h"
+
+namespace mdcsrn {
+
+class CudaContext;
+
+struct SamplerSubject {
+  std::string id;
+  std::array<int64_t, 3> dims{};
+  std::vector<float> hr, lr;
+  Mask brain, cerebellum;
+  Region region;               // the part of the volume this split may use
+  std::vector<float> weight;  // per-voxel weight (weighted mode)
+};
+
+struct SamplerConfig {
+  SamplingMode mode = SamplingMode::Uniform;
+  int patch = 32;
+  // Centres whose patch overlaps the brain, keeping those with at least this fraction of brain
+  // voxels; 0 keeps every overlapping patch (the authors' code kept all tiles).
+  double min_brain_fraction = 0.0;
+  double cerebellum_fraction = 0.5;  // balanced mode: share of each epoch drawn from the cerebellum
+  int candidate_stride = 1;          // centres on a lattice of this step (memory for large datasets)
+  // 0: the number of non-overlapping patch tiles of the split that overlap the brain, as many as
+  // the authors' tiling gives.
+  int64_t patches_per_epoch = 0;
+  uint64_t seed = 0;
+};
+
+class PatchDataset {
+ public:
+  PatchDataset(std::vector<SamplerSubject> subjects, const SamplerConfig& config, MemoryKind where);
+
+  // Patches first_patch .. first_patch + batch - 1 (numbered across the whole run) into lr, hr
+  // ([batch, 1, p, p, p]) and centres ([batch, kCentreFields]), all in memory of kind `where`.
+  // GPU datasets need ctx; the work is queued on its stream.
+  void sample(int64_t first_patch, int batch, float* lr, float* hr, int32_t* centres, CudaContext* ctx) const;
+
+  const SamplerView& view() const { return view_; }
+  const SamplerConfig& config() const { return config_; }
+  int64_t epoch_size() const { return view_.epoch_size; }
+  int64_t brain_candidates() const { return brain_total_; }
+  int64_t cerebellum_candidates() const { return cerebellum_total_; }
+  size_t resident_bytes() const { return resident_bytes_; }
+  const std::vector<std::string>& subject_ids() const { return ids_; }
+
+ private:
+  SamplerConfig config_;
+  MemoryKind where_;
+  std::vector<std::string> ids_;
+  Buffer<uint16_t> lr_, hr_;
+  Buffer<int64_t> volume_offset_, brain_prefix_, cerebellum_prefix_;
+  Buffer<int32_t> crop_;
+  Buffer<uint32_t> brain_centres_, cerebellum_centres_, alias_index_;
+  Buffer<float> alias_probability_;
+  SamplerView view_;
+  int64_t brain_total_ = 0, cerebellum_total_ = 0;
+  size_t resident_bytes_ = 0;
+};
+
+// Reads the subjects of one split of a manifest (their volumes, masks and regions); with weights,
+// the per-voxel weight map too (the manifest subject's hf_weight.nii.gz beside its HR, unless
+// weight_map names another file name).
+std::vector<SamplerSubject> load_split(const Manifest& manifest, const std::string& split, bool with_weights,
+                                       const std::string& weight_map = "hf_weight.nii.gz");
+
+// Per-centre brain-voxel counts of the patch [c - p/2, c + p/2) in each axis (clipped to the
+// volume): three separable running sums.
+std::vector<int32_t> patch_box_counts(const Mask& mask, const std::array<int64_t, 3>& dims, int patch);
+
+}  // namespace mdcsrn

@@ -1,0 +1,44 @@
+#include "kernels/patch_sampler.h"
+
+#include "engine/error.h"
+#include "engine/parallel.h"
+
+namespace mdcsrn {
+
+SamplingMode parse_sampling_mode(const std::string& name) {
+  if (name == "uniform") return SamplingMode::Uniform;
+  if (name == "balanced") return SamplingMode::Balanced;
+  if (name == "weighted") return SamplingMode::Weighted;
+  fail("unknown sampling mode '" + name + "' (expected uniform, balanced or weighted)");
+}
+
+const char* sampling_mode_name(SamplingMode m) {
+  switch (m) {
+    case SamplingMode::Balanced: return "balanced";
+    case SamplingMode::Weighted: return "weighted";
+    default: return "uniform";
+  }
+}
+
+namespace cpu {
+
+void gather_patches(const SamplerView& v, int64_t first_patch, int batch, float* lr, float* hr, int32_t* centres) {
+  const int64_t volume = int64_t(v.patch) * v.patch * v.patch;
+  parallel_for(batch, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      const DrawnCentre c = draw_centre(v, first_patch + b);
+      const int32_t* crop = v.crop + 6 * c.subject;
+      const int64_t ni = crop[3], nj = crop[4];
+      int32_t* out = centres + b * kCentreFields;
+      out[0] = c.subject;
+      out[1] = int32_t(crop[0] + c.local % ni);
+      out[2] = int32_t(crop[1] + c.local / ni % nj);
+      out[3] = int32_t(crop[2] + c.local / (ni * nj));
+      out[4] = c.source;
+      for (int64_t e = 0; e < volume; ++e) gather_voxel(v, c, e, lr[b * volume + e], hr[b * volume + e]);
+    }
+  });
+}
+
+}  // namespace cpu
+}  // namespace mdcsrn

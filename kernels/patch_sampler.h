@@ -1,0 +1,160 @@
+#pragma once
+// The patch sampler (REFERENCE.md section 5): training volumes resident in memory (fp16, cropped),
+// tables of admissible patch centres, and one pass that draws a batch of centres with Philox and
+// gathers the LR input and HR target patches. The CPU and the GPU run the same per-patch code, so
+// the same seed gives the very same batches on both.
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/half.h"
+#include "engine/memory.h"
+#include "engine/philox.h"
+
+namespace mdcsrn {
+
+enum class SamplingMode { Uniform, Balanced, Weighted };
+SamplingMode parse_sampling_mode(const std::string& name);  // uniform, balanced, weighted
+const char* sampling_mode_name(SamplingMode m);
+
+// Philox streams of the sampler (one seed drives them all).
+constexpr uint32_t kStreamPatchDraw = 0x9a7c4;
+constexpr uint32_t kStreamEpochShuffle = 0x54f1e;
+
+// Where each gathered patch came from: written per patch as {subject, i, j, k, source}, the centre
+// in the subject's full-volume voxel coordinates.
+enum PatchSource : int32_t { kFromBrain = 0, kFromCerebellum = 1 };
+constexpr int kCentreFields = 5;
+
+// Everything the per-patch code reads, as plain pointers (host or device memory alike).
+struct SamplerView {
+  const uint16_t* lr = nullptr;  // fp16 bits: the subjects' cropped volumes, one after the other
+  const uint16_t* hr = nullptr;
+  const int64_t* volume_offset = nullptr;  // [subjects]: start of each crop
+  const int32_t* crop = nullptr;           // [subjects * 6]: crop origin (i, j, k) and size (ni, nj, nk)
+  const uint32_t* brain_centres = nullptr;  // candidate centres, linear index within the crop
+  const int64_t* brain_prefix = nullptr;    // [subjects + 1]: first candidate of each subject
+  const uint32_t* cerebellum_centres = nullptr;
+  const int64_t* cerebellum_prefix = nullptr;
+  const float* alias_probability = nullptr;  // weighted mode: Vose alias table over brain_centres
+  const uint32_t* alias_index = nullptr;
+  int subjects = 0;
+  int patch = 32;
+  SamplingMode mode = SamplingMode::Uniform;
+  int64_t epoch_size = 0;            // patches per epoch
+  double cerebellum_fraction = 0;    // balanced mode: the share of each epoch drawn from the cerebellum
+  uint64_t seed = 0;
+};
+
+// floor(x * n / 2^64): an integer in [0, n), exact on both devices.
+MDCSRN_HD uint64_t uniform_below64(uint64_t x, uint64_t n) {
+#if defined(__CUDA_ARCH__)
+  return __umul64hi(x, n);
+#else
+  return uint64_t((unsigned __int128)x * n >> 64);
+#endif
+}
+
+MDCSRN_HD uint64_t words64(const PhiloxWords& w, int first) { return (uint64_t(w.v[first + 1]) << 32) | w.v[first]; }
+
+// A bijection of [0, n) chosen by (seed, epoch): a 4-round Feistel network on the smallest even
+// number of bits that covers n, walked until it lands inside [0, n). Gives each epoch its own
+// shuffle with no state and no memory.
+MDCSRN_HD uint64_t shuffle_index(uint64_t index, uint64_t n, uint64_t seed, uint64_t epoch) {
+  int bits = 2;
+  while (bits < 62 && (uint64_t(1) << bits) < n) bits += 2;
+  const int half = bits / 2;
+  const uint64_t mask = (uint64_t(1) << half) - 1;
+  uint64_t x = index;
+  do {
+    uint64_t left = x >> half, right = x & mask;
+    for (uint32_t round = 0; round < 4; ++round) {
+      const PhiloxWords w = philox4x32_10(PhiloxWords{{uint32_t(right), uint32_t(right >> 32), round, uint32_t(epoch)}},
+                                          uint32_t(seed) ^ kStreamEpochShuffle, uint32_t(seed >> 32) ^ uint32_t(epoch >> 32));
+      const uint64_t next = left ^ (words64(w, 0) & mask);
+      left = right;
+      right = next;
+    }
+    x = (left << half) | right;
+  } while (x >= n);
+  return x;
+}
+
+// Subject s such that prefix[s] <= g < prefix[s + 1].
+MDCSRN_HD int subject_of(const int64_t* prefix, int subjects, int64_t g) {
+  int lo = 0, hi = subjects - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (prefix[mid] <= g)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
+}
+
+struct DrawnCentre {
+  int subject;
+  int64_t local;  // linear index within the subject's crop
+  int32_t source;
+};
+
+// The centre of global patch number p (patches are numbered across batches and epochs).
+MDCSRN_HD DrawnCentre draw_centre(const SamplerView& v, int64_t p) {
+  const PhiloxWords w = philox_draw(v.seed, kStreamPatchDraw, uint64_t(p));
+  bool from_cerebellum = false;
+  if (v.mode == SamplingMode::Balanced) {
+    const int64_t epoch = p / v.epoch_size, within = p % v.epoch_size;
+    // Epoch e takes floor((e + 1) f E) - floor(e f E) cerebellum patches: the share of every run
+    // of whole epochs is f up to one patch.
+    const double per_epoch = v.cerebellum_fraction * double(v.epoch_size);
+    const int64_t quota = int64_t(floor(double(epoch + 1) * per_epoch)) - int64_t(floor(double(epoch) * per_epoch));
+    from_cerebellum = int64_t(shuffle_index(uint64_t(within), uint64_t(v.epoch_size), v.seed, uint64_t(epoch))) < quota;
+  }
+  const int64_t* prefix = from_cerebellum ? v.cerebellum_prefix : v.brain_prefix;
+  const uint32_t* centres = from_cerebellum ? v.cerebellum_centres : v.brain_centres;
+  int64_t g;
+  if (v.mode == SamplingMode::Weighted) {
+    const uint64_t slot = uniform_below64(words64(w, 0), uint64_t(v.brain_prefix[v.subjects]));
+    g = uniform_open01(w.v[2]) < v.alias_probability[slot] ? int64_t(slot) : int64_t(v.alias_index[slot]);
+  } else {
+    g = int64_t(uniform_below64(words64(w, 0), uint64_t(prefix[v.subjects])));
+  }
+  const int s = subject_of(prefix, v.subjects, g);
+  return DrawnCentre{s, int64_t(centres[g]), from_cerebellum ? kFromCerebellum : kFromBrain};
+}
+
+// Gathers voxel e (0 <= e < patch^3, in (d, h, w) = (k, j, i) order) of the patch centred at c.
+MDCSRN_HD void gather_voxel(const SamplerView& v, const DrawnCentre& c, int64_t e, float& lr, float& hr) {
+  const int32_t* crop = v.crop + 6 * c.subject;
+  const int64_t ni = crop[3], nj = crop[4], nk = crop[5];
+  const int64_t ci = c.local % ni, cj = c.local / ni % nj, ck = c.local / (ni * nj);
+  const int64_t half = v.patch / 2, p = v.patch;
+  const int64_t i = ci - half + e % p, j = cj - half + e / p % p, k = ck - half + e / (p * p);
+  if (i < 0 || j < 0 || k < 0 || i >= ni || j >= nj || k >= nk) {
+    lr = hr = 0.f;  // outside the volume: zero padding (the crop keeps every voxel a patch can reach inside it)
+    return;
+  }
+  const int64_t at = v.volume_offset[c.subject] + i + ni * (j + nj * k);
+  lr = half_to_float(v.lr[at]);
+  hr = half_to_float(v.hr[at]);
+}
+
+}  // namespace mdcsrn
+
+namespace mdcsrn {
+namespace cpu {
+// Patches first_patch .. first_patch + batch - 1 into lr and hr ([batch, 1, p, p, p] each) and
+// their centres into centres ([batch, kCentreFields]).
+void gather_patches(const SamplerView& v, int64_t first_patch, int batch, float* lr, float* hr, int32_t* centres);
+}  // namespace cpu
+
+#ifdef MDCSRN_HAVE_CUDA
+class CudaContext;
+namespace gpu {
+// One launch: a block per patch draws its centre and gathers both patches. Device pointers.
+void gather_patches(CudaContext& ctx, const SamplerView& v, int64_t first_patch, int batch, float* lr, float* hr, int32_t* centres);
+}  // namespace gpu
+#endif
+}  // namespace mdcsrn

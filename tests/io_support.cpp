@@ -1,0 +1,42 @@
+#include "tests/io_support.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <random>
+
+namespace mdcsrn::test {
+
+TempDir::TempDir(const std::string& name)
+    : root_(std::filesystem::temp_directory_path() / ("mdcsrn-test-" + name + "-" + std::to_string(getpid()))) {
+  std::filesystem::remove_all(root_);
+  std::filesystem::create_directories(root_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(root_, ec);
+}
+
+Phantom make_phantom(int64_t ni, int64_t nj, int64_t nk, uint64_t seed) {
+  const std::array<double, 3> origin{-double(ni - 1) / 2, -double(nj - 1) / 2, -double(nk - 1) / 2};
+  Phantom p{new_volume({ni, nj, nk}, {1, 1, 1}, origin), new_volume({ni, nj, nk}, {1, 1, 1}, origin)};
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> phase(0, 6.28);
+  const double a = phase(rng), b = phase(rng), c = phase(rng);
+  for (int64_t k = 0; k < nk; ++k)
+    for (int64_t j = 0; j < nj; ++j)
+      for (int64_t i = 0; i < ni; ++i) {
+        const double x = (double(i) - ni / 2.0) / (0.42 * ni), y = (double(j) - nj / 2.0) / (0.42 * nj), z = (double(k) - nk / 2.0) / (0.42 * nk);
+        if (x * x + y * y + z * z > 1) continue;
+        const double cx = x / 0.5, cy = (y + 0.55) / 0.35, cz = (z + 0.5) / 0.35;
+        const bool cerebellum = cx * cx + cy * cy + cz * cz <= 1;
+        const double texture = cerebellum ? 0.25 * std::sin(1.3 * double(j) + a) * std::sin(1.1 * double(k) + b)
+                                          : 0.15 * std::sin(0.4 * double(i) + c) * std::cos(0.3 * double(j) + a);
+        p.hr.at(i, j, k) = float(100 * (0.6 + texture));
+        p.labels.at(i, j, k) = cerebellum ? 8.f : 3.f;
+      }
+  return p;
+}
+
+}  // namespace mdcsrn::test

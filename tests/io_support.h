@@ -1,0 +1,29 @@
+#pragma once
+// Temporary folders and synthetic volumes for the I/O and data-pipeline tests.
+#include <filesystem>
+#include <string>
+
+#include "io/volume.h"
+
+namespace mdcsrn::test {
+
+// A fresh folder under the system temp directory, removed with the object.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name);
+  ~TempDir();
+  std::string path(const std::string& file) const { return (root_ / file).string(); }
+  const std::filesystem::path& root() const { return root_; }
+
+ private:
+  std::filesystem::path root_;
+};
+
+// A synthetic "head": an ellipsoid brain with smooth texture and a denser "cerebellum" blob in
+// its lower back, on a 1 mm grid centred on the world origin (so x < 0 is the left half).
+struct Phantom {
+  Volume hr, labels;  // labels: 0 background, 3 cerebrum, 8 cerebellum (an aseg label)
+};
+Phantom make_phantom(int64_t ni, int64_t nj, int64_t nk, uint64_t seed);
+
+}  // namespace mdcsrn::test
