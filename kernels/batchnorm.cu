@@ -98,6 +98,13 @@ void batchnorm_forward(CudaContext& ctx, NormMode mode, Tensor<const float> x, c
   MDCSRN_KERNEL_CHECK();
 }
 
+void batchnorm_apply(CudaContext& ctx, Tensor<const float> x, const float* gamma, const float* beta, const float* mean,
+                     const float* invstd, Tensor<float> y) {
+  require_planes("batchnorm_apply", x, y);
+  apply_kernel<<<grid_for(x.numel(), 4), kThreads, 0, ctx.stream()>>>(x, gamma, beta, mean, invstd, y);
+  MDCSRN_KERNEL_CHECK();
+}
+
 void batchnorm_backward(CudaContext& ctx, NormMode mode, Tensor<const float> x, Tensor<const float> dy,
                         const float* gamma, const float* save_mean, const float* save_invstd, Tensor<float> dx,
                         float* dgamma, float* dbeta, GradMode grad_mode) {

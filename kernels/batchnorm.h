@@ -58,6 +58,19 @@ void batchnorm_forward(NormMode mode, Tensor<const T> x, const BatchNormParams<T
   });
 }
 
+// y = (x - mean) * invstd * gamma + beta with given per-channel statistics (e.g. those a training
+// forward saved): what a recomputing backward needs.
+template <class T>
+void batchnorm_apply(Tensor<const T> x, const T* gamma, const T* beta, const T* mean, const T* invstd, Tensor<T> y) {
+  require_planes("batchnorm_apply", x, y);
+  const int64_t spatial = x.shape.spatial();
+  for_each_plane(x.shape, [&](int64_t n, int64_t c) {
+    const T* xp = x.plane(n, c);
+    T* yp = y.plane(n, c);
+    for (int64_t s = 0; s < spatial; ++s) yp[s] = normalize_affine(xp[s], mean[c], invstd[c], gamma[c], beta[c]);
+  });
+}
+
 template <class T>
 void batchnorm_backward(NormMode mode, Tensor<const T> x, Tensor<const T> dy, const T* gamma, const T* save_mean,
                         const T* save_invstd, Tensor<T> dx, T* dgamma, T* dbeta, GradMode grad_mode) {
@@ -102,6 +115,8 @@ class CudaContext;
 namespace gpu {
 void batchnorm_forward(CudaContext& ctx, NormMode mode, Tensor<const float> x, const BatchNormParams<float>& p,
                        float* save_mean, float* save_invstd, Tensor<float> y);
+void batchnorm_apply(CudaContext& ctx, Tensor<const float> x, const float* gamma, const float* beta, const float* mean,
+                     const float* invstd, Tensor<float> y);
 void batchnorm_backward(CudaContext& ctx, NormMode mode, Tensor<const float> x, Tensor<const float> dy,
                         const float* gamma, const float* save_mean, const float* save_invstd, Tensor<float> dx,
                         float* dgamma, float* dbeta, GradMode grad_mode);

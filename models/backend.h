@@ -1,0 +1,101 @@
+#pragma once
+// The ops a network needs, behind one interface per device, so each model is written once: the
+// CPU reference in float or double (finite-difference tests), and the GPU in float.
+#include <cstring>
+
+#include "engine/memory.h"
+#include "kernels/activation.h"
+#include "kernels/batchnorm.h"
+#include "kernels/channel_fold.h"
+#include "kernels/conv3d.h"
+#include "kernels/loss.h"
+#ifdef MDCSRN_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include "engine/cuda_check.h"
+#include "engine/cuda_context.h"
+#endif
+
+namespace mdcsrn {
+
+template <class T>
+struct CpuBackend {
+  using Scalar = T;
+  static constexpr MemoryKind memory = MemoryKind::Host;
+
+  void zero(T* p, int64_t count) const { std::memset(p, 0, sizeof(T) * size_t(count)); }
+  void conv_forward(const ConvParams& p, Tensor<const T> x, const T* w, const T* b, Tensor<T> y) const {
+    cpu::conv3d_forward<T>(p, x, w, b, y);
+  }
+  void conv_backward_data(const ConvParams& p, const T* w, Tensor<const T> dy, Tensor<T> dx, GradMode m) const {
+    cpu::conv3d_backward_data<T>(p, w, dy, dx, m);
+  }
+  void conv_backward_weight(const ConvParams& p, Tensor<const T> x, Tensor<const T> dy, T* dw, T* db, GradMode m) const {
+    cpu::conv3d_backward_weight<T>(p, x, dy, dw, db, m);
+  }
+  void batchnorm_forward(NormMode mode, Tensor<const T> x, const BatchNormParams<T>& p, T* mean, T* invstd, Tensor<T> y) const {
+    cpu::batchnorm_forward<T>(mode, x, p, mean, invstd, y);
+  }
+  void batchnorm_apply(Tensor<const T> x, const T* gamma, const T* beta, const T* mean, const T* invstd, Tensor<T> y) const {
+    cpu::batchnorm_apply<T>(x, gamma, beta, mean, invstd, y);
+  }
+  void batchnorm_backward(NormMode mode, Tensor<const T> x, Tensor<const T> dy, const T* gamma, const T* mean, const T* invstd,
+                          Tensor<T> dx, T* dgamma, T* dbeta, GradMode m) const {
+    cpu::batchnorm_backward<T>(mode, x, dy, gamma, mean, invstd, dx, dgamma, dbeta, m);
+  }
+  void activation_forward(const ActivationSpec& a, Tensor<const T> x, Tensor<T> y) const { cpu::activation_forward<T>(a, x, y); }
+  void activation_backward(const ActivationSpec& a, Tensor<const T> x, Tensor<const T> dy, Tensor<T> dx, GradMode m) const {
+    cpu::activation_backward<T>(a, x, dy, dx, m);
+  }
+  void fold_weights(const T* w, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct, T* folded) const {
+    cpu::fold_weights<T>(w, map, outputs, concat, distinct, folded);
+  }
+  void unfold_grads(const T* df, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct, T* dw, GradMode m) const {
+    cpu::unfold_grads<T>(df, map, outputs, concat, distinct, dw, m);
+  }
+};
+
+#ifdef MDCSRN_HAVE_CUDA
+struct GpuBackend {
+  using Scalar = float;
+  static constexpr MemoryKind memory = MemoryKind::Device;
+  CudaContext* ctx = nullptr;
+
+  void zero(float* p, int64_t count) const {
+    MDCSRN_CUDA_CHECK(cudaMemsetAsync(p, 0, sizeof(float) * size_t(count), ctx->stream()));
+  }
+  void conv_forward(const ConvParams& p, Tensor<const float> x, const float* w, const float* b, Tensor<float> y) const {
+    gpu::conv3d_forward(*ctx, p, x, w, b, y);
+  }
+  void conv_backward_data(const ConvParams& p, const float* w, Tensor<const float> dy, Tensor<float> dx, GradMode m) const {
+    gpu::conv3d_backward_data(*ctx, p, w, dy, dx, m);
+  }
+  void conv_backward_weight(const ConvParams& p, Tensor<const float> x, Tensor<const float> dy, float* dw, float* db, GradMode m) const {
+    gpu::conv3d_backward_weight(*ctx, p, x, dy, dw, db, m);
+  }
+  void batchnorm_forward(NormMode mode, Tensor<const float> x, const BatchNormParams<float>& p, float* mean, float* invstd,
+                         Tensor<float> y) const {
+    gpu::batchnorm_forward(*ctx, mode, x, p, mean, invstd, y);
+  }
+  void batchnorm_apply(Tensor<const float> x, const float* gamma, const float* beta, const float* mean, const float* invstd,
+                       Tensor<float> y) const {
+    gpu::batchnorm_apply(*ctx, x, gamma, beta, mean, invstd, y);
+  }
+  void batchnorm_backward(NormMode mode, Tensor<const float> x, Tensor<const float> dy, const float* gamma, const float* mean,
+                          const float* invstd, Tensor<float> dx, float* dgamma, float* dbeta, GradMode m) const {
+    gpu::batchnorm_backward(*ctx, mode, x, dy, gamma, mean, invstd, dx, dgamma, dbeta, m);
+  }
+  void activation_forward(const ActivationSpec& a, Tensor<const float> x, Tensor<float> y) const { gpu::activation_forward(*ctx, a, x, y); }
+  void activation_backward(const ActivationSpec& a, Tensor<const float> x, Tensor<const float> dy, Tensor<float> dx, GradMode m) const {
+    gpu::activation_backward(*ctx, a, x, dy, dx, m);
+  }
+  void fold_weights(const float* w, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct, float* folded) const {
+    gpu::fold_weights(*ctx, w, map, outputs, concat, distinct, folded);
+  }
+  void unfold_grads(const float* df, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct, float* dw, GradMode m) const {
+    gpu::unfold_grads(*ctx, df, map, outputs, concat, distinct, dw, m);
+  }
+};
+#endif
+
+}  // namespace mdcsrn

@@ -1,0 +1,156 @@
+#pragma once
+// mDCSRN's generator with explicit forward and backward over one device backend. Features live in
+// one buffer written at channel offsets (no concatenation copies); backward recomputes each unit's
+// BatchNorm and activation from the saved statistics instead of storing them.
+#include <vector>
+
+#include "engine/memory.h"
+#include "models/backend.h"
+#include "models/generator_layout.h"
+
+namespace mdcsrn {
+
+template <class Backend>
+class Generator {
+ public:
+  using T = typename Backend::Scalar;
+
+  // Buffers for inputs of shape [N, 1, D, H, W].
+  Generator(const GeneratorLayout& layout, Backend backend, const Shape5& input)
+      : layout_(layout), be_(backend), input_(input) {
+    MDCSRN_REQUIRE(input.c == 1, "generator: the input has one channel");
+    const int64_t spatial = input.n * input.spatial();
+    const MemoryKind m = Backend::memory;
+    features_ = Buffer<T>(m, int64_t(layout.feature_channels()) * spatial);
+    feature_grads_ = Buffer<T>(m, int64_t(layout.feature_channels()) * spatial);
+    for (Buffer<T>* b : {&bn_out_, &activated_, &unit_grad_}) *b = Buffer<T>(m, int64_t(layout.widest_unit_input()) * spatial);
+    batch_mean_ = Buffer<T>(m, layout.bn_channels());
+    batch_invstd_ = Buffer<T>(m, layout.bn_channels());
+    running_ = Buffer<T>(m, 2 * int64_t(layout.bn_channels()));
+    std::vector<T> running(size_t(2 * layout.bn_channels()), T(0));
+    std::fill(running.begin() + layout.bn_channels(), running.end(), T(1));  // means 0, variances 1
+    running_.upload(running);
+    folded_ = Buffer<T>(m, layout.folded_weights());
+    folded_grads_ = Buffer<T>(m, layout.folded_weights());
+    for (const MixLayout* mix : mixes()) {
+      maps_.emplace_back(m, int64_t(mix->map.size()));
+      maps_.back().upload(mix->map);
+    }
+  }
+
+  const Shape5& input_shape() const { return input_; }
+  // Running means ([bn_channels]) then running variances, unit by unit (UnitLayout::stats_offset).
+  T* running_stats() const { return running_.data(); }
+  T momentum = T(0.1), eps = T(1e-5);
+
+  // out: [N, 1, D, H, W]. Train mode normalises with batch statistics and updates the running ones.
+  void forward(const T* params, Tensor<const T> x, Tensor<T> out, NormMode mode) {
+    MDCSRN_REQUIRE(x.shape == input_ && out.shape == input_, "generator: input and output must be " + input_.str());
+    const GeneratorLayout& L = layout_;
+    const int k2 = 2 * L.config().growth;
+    const Tensor<T> X = features();
+    be_.conv_forward(kConv3, x, P(params, L.conv0_weight()), nullptr, X.channels(0, k2));
+    for (size_t b = 0; b < L.units().size(); ++b) {
+      if (b > 0) mix_forward(params, L.compressors()[b - 1], b - 1, X.channels(L.compressors()[b - 1].output_channel, k2));
+      for (const UnitLayout& u : L.units()[b]) {
+        const Tensor<T> y = scratch(bn_out_, u.input_channels);
+        const int s = u.stats_offset;
+        BatchNormParams<T> bn{P(params, u.bn_weight), P(params, u.bn_bias), running_.data() + s,
+                              running_.data() + L.bn_channels() + s, momentum, eps};
+        be_.batchnorm_forward(mode, X.channels(u.input_channel, u.input_channels), bn, batch_mean_.data() + s,
+                              batch_invstd_.data() + s, y);
+        be_.activation_forward(L.config().activation, y, y);
+        be_.conv_forward(kConv3, y, P(params, u.conv_weight), nullptr, X.channels(u.output_channel, L.config().growth));
+      }
+    }
+    mix_forward(params, L.reconstruction(), L.compressors().size(), out);
+  }
+
+  // Writes every parameter gradient (overwriting grads) for the loss whose gradient with respect
+  // to the last forward's output is dout; with dx, the input's gradient too. Uses the forward's
+  // features and statistics, so params must not have changed in between.
+  void backward(const T* params, T* grads, Tensor<const T> x, Tensor<const T> dout, NormMode mode, Tensor<T>* dx = nullptr) {
+    const GeneratorLayout& L = layout_;
+    const int k = L.config().growth, k2 = 2 * k;
+    const Tensor<T> X = features(), dX = feature_gradients();
+    be_.zero(grads, L.table().padded_size());
+    be_.zero(feature_grads_.data(), feature_grads_.size());
+    mix_backward(params, grads, L.reconstruction(), L.compressors().size(), dout);
+    for (size_t b = L.units().size(); b-- > 0;) {
+      for (size_t u = L.units()[b].size(); u-- > 0;) {
+        const UnitLayout& unit = L.units()[b][u];
+        const int s = unit.stats_offset, c = unit.input_channels;
+        const Tensor<const T> xin = X.channels(unit.input_channel, c);
+        const Tensor<T> y = scratch(bn_out_, c), a = scratch(activated_, c), da = scratch(unit_grad_, c);
+        const T* gamma = P(params, unit.bn_weight);
+        be_.batchnorm_apply(xin, gamma, P(params, unit.bn_bias), batch_mean_.data() + s, batch_invstd_.data() + s, y);
+        be_.activation_forward(L.config().activation, y, a);
+        const Tensor<const T> dunit = dX.channels(unit.output_channel, k);
+        be_.conv_backward_weight(kConv3, a, dunit, G(grads, unit.conv_weight), nullptr, GradMode::Accumulate);
+        be_.conv_backward_data(kConv3, P(params, unit.conv_weight), dunit, da, GradMode::Overwrite);
+        be_.activation_backward(L.config().activation, y, da, da, GradMode::Overwrite);
+        be_.batchnorm_backward(mode, xin, da, gamma, batch_mean_.data() + s, batch_invstd_.data() + s,
+                               dX.channels(unit.input_channel, c), G(grads, unit.bn_weight), G(grads, unit.bn_bias),
+                               GradMode::Accumulate);
+      }
+      if (b > 0) {
+        const MixLayout& m = L.compressors()[b - 1];
+        mix_backward(params, grads, m, b - 1, dX.channels(m.output_channel, k2));
+      }
+    }
+    const Tensor<const T> df0 = dX.channels(0, k2);
+    be_.conv_backward_weight(kConv3, x, df0, G(grads, L.conv0_weight()), nullptr, GradMode::Accumulate);
+    if (dx) be_.conv_backward_data(kConv3, P(params, L.conv0_weight()), df0, *dx, GradMode::Overwrite);
+  }
+
+ private:
+  static constexpr ConvParams kConv3{3, 1, 1};
+  static constexpr ConvParams kConv1{1, 1, 0};
+
+  const T* P(const T* params, int index) const { return params + layout_.table().entry(index).offset; }
+  T* G(T* grads, int index) const { return grads + layout_.table().entry(index).offset; }
+  Tensor<T> features() const { return Tensor<T>(features_.data(), with_channels(layout_.feature_channels())); }
+  Tensor<T> feature_gradients() const { return Tensor<T>(feature_grads_.data(), with_channels(layout_.feature_channels())); }
+  Tensor<T> scratch(const Buffer<T>& b, int channels) const { return Tensor<T>(b.data(), with_channels(channels)); }
+  Shape5 with_channels(int c) const {
+    Shape5 s = input_;
+    s.c = c;
+    return s;
+  }
+  std::vector<const MixLayout*> mixes() const {
+    std::vector<const MixLayout*> all;
+    for (const MixLayout& m : layout_.compressors()) all.push_back(&m);
+    all.push_back(&layout_.reconstruction());
+    return all;
+  }
+
+  // A 1x1x1 conv over the concatenation, run on the distinct channels with folded weights.
+  void mix_forward(const T* params, const MixLayout& m, size_t map_index, Tensor<T> out) {
+    T* folded = folded_.data() + m.folded_offset;
+    be_.fold_weights(P(params, m.weight), maps_[map_index].data(), m.outputs, int64_t(m.map.size()), m.distinct, folded);
+    be_.conv_forward(kConv1, features().channels(0, m.distinct), folded, nullptr, out);
+  }
+
+  void mix_backward(const T* params, T* grads, const MixLayout& m, size_t map_index, Tensor<const T> dout) {
+    (void)params;
+    T* dfolded = folded_grads_.data() + m.folded_offset;
+    be_.conv_backward_weight(kConv1, features().channels(0, m.distinct), dout, dfolded, nullptr, GradMode::Overwrite);
+    be_.unfold_grads(dfolded, maps_[map_index].data(), m.outputs, int64_t(m.map.size()), m.distinct, G(grads, m.weight), GradMode::Accumulate);
+    be_.conv_backward_data(kConv1, folded_.data() + m.folded_offset, dout, feature_gradients().channels(0, m.distinct), GradMode::Accumulate);
+  }
+
+  const GeneratorLayout& layout_;
+  Backend be_;
+  Shape5 input_;
+  Buffer<T> features_, feature_grads_, bn_out_, activated_, unit_grad_;
+  Buffer<T> batch_mean_, batch_invstd_, running_, folded_, folded_grads_;
+  std::vector<Buffer<int32_t>> maps_;
+};
+
+// Initial parameters (host memory, padded like the arena): Kaiming-uniform (gain sqrt 2) on conv0,
+// the compressors and the reconstruction, as the authors' code; PyTorch's default conv init
+// (uniform, bound 1/sqrt(fan_in)) on the units; BatchNorm weight 1, bias 0. Philox stream per
+// parameter tensor, so the same seed gives the same network on any machine.
+std::vector<float> initial_generator_parameters(const GeneratorLayout& layout, uint64_t seed);
+
+}  // namespace mdcsrn
