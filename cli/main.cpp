@@ -17,6 +17,7 @@ constexpr const char* kUsage = R"(usage: mdcsrn <command> [options]
 commands:
   info     print the engine's devices and what it implements so far
   prepare  build HR, LR (k-space truncation), masks and a manifest from NIfTI volumes
+  train    train the mDCSRN generator on a prepared dataset
   demo     the end-to-end demo (prepare, train, infer, evaluate); until it exists,
            the same report as `info`
 
@@ -35,7 +36,8 @@ void print_info() {
       "  WGAN mean-score terms, Adam with bias correction, weight clipping, Philox RNG (CPU == GPU)\n"
       "  data preparation: NIfTI I/O, k-space truncation (FFTW / cuFFT), brain and cerebellum masks,\n"
       "  the Colin27 preset (mdcsrn prepare --preset colin27)\n"
-      "not yet: the mDCSRN model, training, inference, evaluation\n");
+      "  the mDCSRN generator (explicit forward/backward, CPU and GPU) and its training (mdcsrn train)\n"
+      "not yet: whole-volume inference, evaluation, the WGAN critic\n");
 }
 
 }  // namespace
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   try {
     if (command == "prepare") return mdcsrn::cli::run_prepare(argc, argv);
+    if (command == "train") return mdcsrn::cli::run_train(argc, argv);
     if (command == "info" || command == "demo") {
       print_info();
       return 0;

@@ -29,7 +29,8 @@ brain and cerebellum masks, a high-frequency weight map (local energy of HR - LR
 inputs:
   --preset colin27        Colin27 at 0.5 mm (ch2better) with the AAL atlas resampled onto it, from
                           the Debian package mricron-data; one subject, split by hemisphere:
-                          train = left, test = right. Default --out: data/colin27
+                          test = right, train = left but its lateral quarter, which is val.
+                          Default --out: data/colin27
   --templates DIR         where the preset's files are (default /usr/share/mricron/templates)
   --hr FILE               a brain-extracted HR volume (one subject; split by hemisphere as above)
   --brain-mask FILE       brain mask on the HR grid (default: the non-zero voxels of --hr)
@@ -163,9 +164,11 @@ int run_prepare(int argc, char** argv) {
   }
   if (jobs.size() == 1) {
     manifest.subjects[0].splits = hemisphere_split(prepared[0]);
-    const Region& train = manifest.subjects[0].splits.at("train");
-    std::printf("spatial split along voxel axis %d at index %lld: train (left hemisphere) [%lld, %lld), test the rest\n",
-                train.axis, (long long)(train.begin == 0 ? train.end : train.begin), (long long)train.begin, (long long)train.end);
+    const auto& splits = manifest.subjects[0].splits;
+    const Region &train = splits.at("train"), &val = splits.at("val"), &test = splits.at("test");
+    std::printf("spatial split along voxel axis %d: train [%lld, %lld) (left hemisphere), val [%lld, %lld) (its lateral quarter), "
+                "test [%lld, %lld) (right hemisphere)\n", train.axis, (long long)train.begin, (long long)train.end,
+                (long long)val.begin, (long long)val.end, (long long)test.begin, (long long)test.end);
   } else {
     const std::vector<std::string> split = assign_subject_splits(int(jobs.size()), args.get("split", "800/100/rest"), args.get_u64("seed", 0));
     for (size_t n = 0; n < jobs.size(); ++n)

@@ -50,6 +50,8 @@ class PatchDataset {
   const SamplerView& view() const { return view_; }
   const SamplerConfig& config() const { return config_; }
   int64_t epoch_size() const { return view_.epoch_size; }
+  // Patches per epoch (e.g. rounded to whole batches by the trainer).
+  void set_epoch_size(int64_t patches) { view_.epoch_size = patches; }
   int64_t brain_candidates() const { return brain_total_; }
   int64_t cerebellum_candidates() const { return cerebellum_total_; }
   size_t resident_bytes() const { return resident_bytes_; }

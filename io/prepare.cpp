@@ -178,11 +178,14 @@ std::map<std::string, Region> hemisphere_split(const PreparedSubject& s) {
     if (c != axis) offset += a[0][size_t(c)] * double(s.dims[size_t(c)] - 1) / 2.0;
   const double zero_crossing = -offset / step;
   const double mid = (zero_crossing > double(lo) && zero_crossing < double(hi)) ? zero_crossing : sum / double(n);
-  const int64_t cut = int64_t(std::llround(mid));
-  Region lower{axis, 0, cut}, upper{axis, cut, s.dims[size_t(axis)]};
+  const int64_t cut = int64_t(std::llround(mid)), n_axis = s.dims[size_t(axis)];
   // World x grows with the index when step > 0, so the lower indices are the left hemisphere.
-  return step > 0 ? std::map<std::string, Region>{{"train", lower}, {"test", upper}}
-                  : std::map<std::string, Region>{{"train", upper}, {"test", lower}};
+  if (step > 0) {
+    const int64_t lateral = lo + (cut - lo) / 4;
+    return {{"val", {axis, 0, lateral}}, {"train", {axis, lateral, cut}}, {"test", {axis, cut, n_axis}}};
+  }
+  const int64_t lateral = hi + 1 - (hi + 1 - cut) / 4;
+  return {{"test", {axis, 0, cut}}, {"train", {axis, cut, lateral}}, {"val", {axis, lateral, n_axis}}};
 }
 
 std::string split_report(const Manifest& manifest, const std::vector<PreparedSubject>& subjects) {

@@ -39,9 +39,10 @@ struct PreparedSubject {
 // options.out_dir. ctx (may be null) runs the FFTs on the GPU; otherwise FFTW.
 PreparedSubject prepare_subject(const PrepareOptions& options, const std::string& manifest_folder, CudaContext* ctx);
 
-// The split of one subject into a left-hemisphere training slab and a right-hemisphere test slab,
-// along the voxel axis closest to world x (RAS). The midline is world x = 0 when it crosses the
-// brain (MNI-like spaces, e.g. Colin27), else the brain's centre of mass.
+// The split of one subject along the voxel axis closest to world x (RAS): the right hemisphere is
+// the test slab; the left hemisphere trains, except its lateral quarter (of the brain's extent),
+// which validates. The midline is world x = 0 when it crosses the brain (MNI-like spaces, e.g.
+// Colin27), else the brain's centre of mass.
 std::map<std::string, Region> hemisphere_split(const PreparedSubject& s);
 
 // Per split: voxels of brain and cerebellum inside it, as a printable table.

@@ -9,6 +9,7 @@
 #include "kernels/channel_fold.h"
 #include "kernels/conv3d.h"
 #include "kernels/loss.h"
+#include "kernels/optimizer.h"
 #ifdef MDCSRN_HAVE_CUDA
 #include <cuda_runtime.h>
 
@@ -50,6 +51,14 @@ struct CpuBackend {
   void fold_weights(const T* w, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct, T* folded) const {
     cpu::fold_weights<T>(w, map, outputs, concat, distinct, folded);
   }
+  void loss_forward(LossKind kind, Tensor<const T> prediction, Tensor<const T> target, T* result) const {
+    *result = cpu::loss_forward<T>(kind, prediction, target);
+  }
+  void loss_backward(LossKind kind, Tensor<const T> prediction, Tensor<const T> target, T weight, Tensor<T> d, GradMode m) const {
+    cpu::loss_backward<T>(kind, prediction, target, weight, d, m);
+  }
+  void adam(const AdamStep& s, T* params, const T* grads, T* m, T* v, int64_t count) const { cpu::adam<T>(s, params, grads, m, v, count); }
+  void synchronize() const {}
   void unfold_grads(const T* df, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct, T* dw, GradMode m) const {
     cpu::unfold_grads<T>(df, map, outputs, concat, distinct, dw, m);
   }
@@ -92,6 +101,17 @@ struct GpuBackend {
   void fold_weights(const float* w, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct, float* folded) const {
     gpu::fold_weights(*ctx, w, map, outputs, concat, distinct, folded);
   }
+  void loss_forward(LossKind kind, Tensor<const float> prediction, Tensor<const float> target, float* result) const {
+    gpu::loss_forward(*ctx, kind, prediction, target, result);
+  }
+  void loss_backward(LossKind kind, Tensor<const float> prediction, Tensor<const float> target, float weight, Tensor<float> d,
+                     GradMode m) const {
+    gpu::loss_backward(*ctx, kind, prediction, target, weight, d, m);
+  }
+  void adam(const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count) const {
+    gpu::adam(*ctx, s, params, grads, m, v, count);
+  }
+  void synchronize() const { ctx->synchronize(); }
   void unfold_grads(const float* df, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct, float* dw, GradMode m) const {
     gpu::unfold_grads(*ctx, df, map, outputs, concat, distinct, dw, m);
   }

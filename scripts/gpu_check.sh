@@ -38,3 +38,8 @@ tail -1 "$results/cpu-tests.log"
 
 "$build_dir/mdcsrn" prepare --preset colin27 --device cuda --templates "$templates" --out "$build_dir/colin27" | tee "$results/prepare.log"
 "$build_dir/bench_data" --manifest "$build_dir/colin27/manifest.json" --json "$results/bench_data.json" | tee "$results/bench_data.log"
+
+# A short training run of the paper's generator on Colin27, for the step rate on this device.
+"$build_dir/mdcsrn" train --manifest "$build_dir/colin27/manifest.json" --out "$build_dir/train-paper" --steps 40 \
+  --set train.log_every=10 --quiet > "$results/train-paper.log" 2>&1 || { tail -20 "$results/train-paper.log"; exit 1; }
+tail -3 "$results/train-paper.log"

@@ -1,5 +1,7 @@
 #include "tests/io_support.h"
 
+#include "io/prepare.h"
+
 #include <unistd.h>
 
 #include <cmath>
@@ -37,6 +39,24 @@ Phantom make_phantom(int64_t ni, int64_t nj, int64_t nk, uint64_t seed) {
         p.labels.at(i, j, k) = cerebellum ? 8.f : 3.f;
       }
   return p;
+}
+
+std::string make_phantom_dataset(const TempDir& dir, int64_t ni, int64_t nj, int64_t nk) {
+  const Phantom p = make_phantom(ni, nj, nk, 3);
+  write_volume(p.hr, dir.path("phantom_hr.nii.gz"));
+  write_volume(p.labels, dir.path("phantom_labels.nii.gz"));
+  PrepareOptions o;
+  o.id = "phantom";
+  o.hr = dir.path("phantom_hr.nii.gz");
+  o.labels = dir.path("phantom_labels.nii.gz");
+  o.out_dir = dir.path("data/phantom");
+  const PreparedSubject s = prepare_subject(o, dir.path("data"), nullptr);
+  Manifest m;
+  m.dataset = "phantom";
+  m.subjects.push_back(s.entry);
+  m.subjects[0].splits = hemisphere_split(s);
+  m.save(dir.path("data/manifest.json"));
+  return dir.path("data/manifest.json");
 }
 
 }  // namespace mdcsrn::test

@@ -26,4 +26,7 @@ struct Phantom {
 };
 Phantom make_phantom(int64_t ni, int64_t nj, int64_t nk, uint64_t seed);
 
+// The phantom prepared like a real subject (mdcsrn prepare) into dir/data; returns the manifest.
+std::string make_phantom_dataset(const TempDir& dir, int64_t ni = 48, int64_t nj = 40, int64_t nk = 36);
+
 }  // namespace mdcsrn::test

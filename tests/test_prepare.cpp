@@ -41,10 +41,13 @@ TEST_SUITE("prepare") {
     CHECK(sidecar["kspace"]["kept_frequencies"] == std::vector<int>{10, 9});
     CHECK(sidecar["kspace"]["window"] == "none");
 
-    // World x = 0 falls between voxels 23 and 24: left hemisphere (x < 0) = indices [0, 24).
+    // World x = 0 falls between voxels 23 and 24: left hemisphere (x < 0) = indices [0, 24), of
+    // which the lateral quarter of the brain's extent (it starts at index 4) validates.
     const auto split = hemisphere_split(s);
     CHECK(split.at("train").axis == 0);
-    CHECK(split.at("train").begin == 0);
+    CHECK(split.at("val").begin == 0);
+    CHECK(split.at("val").end == 9);
+    CHECK(split.at("train").begin == 9);
     CHECK(split.at("train").end == 24);
     CHECK(split.at("test").begin == 24);
     CHECK(split.at("test").end == 48);
@@ -58,7 +61,8 @@ TEST_SUITE("prepare") {
     CHECK(loaded.subjects[0].splits.at("test").begin == 24);
     CHECK(loaded.resolve(loaded.subjects[0].hr) == dir.path("out/phantom/hr.nii.gz"));
     CHECK(loaded.split("train").size() == 1);
-    CHECK(loaded.split("val").empty());
+    CHECK(loaded.split("val").size() == 1);
+    CHECK(loaded.split("extra").empty());
     CHECK(split_report(loaded, {s}).find("train") != std::string::npos);
   }
 

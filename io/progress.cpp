@@ -1,0 +1,50 @@
+#include "io/progress.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace mdcsrn {
+
+std::string format_duration(double seconds) {
+  const int64_t s = int64_t(seconds + 0.5);
+  char text[32];
+  if (s >= 3600)
+    std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", (long long)(s / 3600), (long long)(s / 60 % 60), (long long)(s % 60));
+  else
+    std::snprintf(text, sizeof text, "%lld:%02lld", (long long)(s / 60), (long long)(s % 60));
+  return text;
+}
+
+ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit)
+    : label_(std::move(label)), unit_(std::move(unit)), total_(total), terminal_(isatty(fileno(stdout)) != 0),
+      start_(std::chrono::steady_clock::now()) {}
+
+std::string ProgressBar::render(int64_t done, const std::string& extra) const {
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double rate = elapsed > 0 ? double(done) / elapsed : 0.0;
+  const double eta = rate > 0 ? double(total_ - done) / rate : 0.0;
+  const int width = 24, filled = total_ > 0 ? int(width * done / total_) : width;
+  std::string bar(size_t(filled), '#');
+  bar.append(size_t(width - filled), '.');
+  char text[256];
+  std::snprintf(text, sizeof text, "%s [%s] %lld/%lld %s, %.1f %s/s, elapsed %s, ETA %s%s%s", label_.c_str(), bar.c_str(),
+                (long long)done, (long long)total_, unit_.c_str(), rate, unit_.c_str(), format_duration(elapsed).c_str(),
+                format_duration(eta).c_str(), extra.empty() ? "" : ", ", extra.c_str());
+  return text;
+}
+
+void ProgressBar::update(int64_t done, const std::string& extra) {
+  if (terminal_)
+    std::printf("\r%s\033[K", render(done, extra).c_str());
+  else
+    std::printf("%s\n", render(done, extra).c_str());
+  std::fflush(stdout);
+}
+
+void ProgressBar::finish(const std::string& extra) {
+  std::printf(terminal_ ? "\r%s\033[K\n" : "%s\n", render(total_, extra).c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace mdcsrn

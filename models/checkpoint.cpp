@@ -1,0 +1,69 @@
+#include "models/checkpoint.h"
+
+#include "engine/error.h"
+#include "io/safetensors.h"
+
+namespace mdcsrn {
+
+void save_checkpoint(const std::string& path, const GeneratorLayout& layout, const GeneratorState& state) {
+  SafeTensors st;
+  const bool optimizer = !state.adam_m.empty();
+  for (const ParamEntry& e : layout.table().entries()) {
+    st.add_f32(e.name, e.shape, state.params.data() + e.offset);
+    if (optimizer) {
+      st.add_f32("optimizer." + e.name + ".exp_avg", e.shape, state.adam_m.data() + e.offset);
+      st.add_f32("optimizer." + e.name + ".exp_avg_sq", e.shape, state.adam_v.data() + e.offset);
+    }
+  }
+  const int bn = layout.bn_channels();
+  for (size_t b = 0; b < layout.units().size(); ++b)
+    for (size_t u = 0; u < layout.units()[b].size(); ++u) {
+      const UnitLayout& unit = layout.units()[b][u];
+      const std::string name = layout.bn_name(int(b), int(u));
+      st.add_f32(name + ".running_mean", {unit.input_channels}, state.running.data() + unit.stats_offset);
+      st.add_f32(name + ".running_var", {unit.input_channels}, state.running.data() + bn + unit.stats_offset);
+      st.add_i64(name + ".num_batches_tracked", {}, &state.step);
+    }
+  st.set_metadata("format", "mdcsrn-generator-1");
+  st.set_metadata("model", layout.config().describe());
+  st.set_metadata("step", std::to_string(state.step));
+  st.set_metadata("config", state.config_json);
+  st.save(path);
+}
+
+GeneratorState load_checkpoint(const std::string& path, const GeneratorLayout& layout) {
+  const SafeTensors st = SafeTensors::load(path);
+  GeneratorState s;
+  s.params.assign(size_t(layout.table().padded_size()), 0.f);
+  const bool optimizer = st.has("optimizer." + layout.table().entry(0).name + ".exp_avg");
+  if (optimizer) s.adam_m = s.params, s.adam_v = s.params;
+  for (const ParamEntry& e : layout.table().entries()) {
+    const std::vector<float> values = st.f32(e.name, e.shape);
+    std::copy(values.begin(), values.end(), s.params.begin() + e.offset);
+    if (optimizer) {
+      const std::vector<float> m = st.f32("optimizer." + e.name + ".exp_avg", e.shape), v = st.f32("optimizer." + e.name + ".exp_avg_sq", e.shape);
+      std::copy(m.begin(), m.end(), s.adam_m.begin() + e.offset);
+      std::copy(v.begin(), v.end(), s.adam_v.begin() + e.offset);
+    }
+  }
+  const int bn = layout.bn_channels();
+  s.running.assign(size_t(2 * bn), 0.f);
+  for (size_t b = 0; b < layout.units().size(); ++b)
+    for (size_t u = 0; u < layout.units()[b].size(); ++u) {
+      const UnitLayout& unit = layout.units()[b][u];
+      const std::string name = layout.bn_name(int(b), int(u));
+      const std::vector<float> mean = st.f32(name + ".running_mean", {unit.input_channels});
+      const std::vector<float> var = st.f32(name + ".running_var", {unit.input_channels});
+      std::copy(mean.begin(), mean.end(), s.running.begin() + unit.stats_offset);
+      std::copy(var.begin(), var.end(), s.running.begin() + bn + unit.stats_offset);
+    }
+  try {
+    s.step = std::stoll(st.metadata("step"));
+  } catch (const std::invalid_argument&) {
+    fail(path + ": metadata 'step' is not a number");
+  }
+  s.config_json = st.metadata("config");
+  return s;
+}
+
+}  // namespace mdcsrn

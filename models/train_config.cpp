@@ -1,0 +1,116 @@
+#include "models/train_config.h"
+
+#include <fstream>
+
+#include "engine/error.h"
+
+namespace mdcsrn {
+
+using nlohmann::json;
+
+json default_train_config() {
+  return json{
+      {"data", {{"manifest", ""}, {"train_split", "train"}, {"val_split", "val"}}},
+      {"model", {{"blocks", 4}, {"units", 4}, {"growth", 16}, {"activation", "elu"}, {"slope", 0.01}}},
+      {"sampler", {{"mode", "uniform"}, {"patch", 32}, {"min_brain_fraction", 0.0}, {"cerebellum_fraction", 0.5},
+                   {"candidate_stride", 1}, {"patches_per_epoch", 0}}},
+      {"train", {{"batch", 64}, {"epochs", 50}, {"lr", 1e-3}, {"lr_halve_every", 10}, {"beta1", 0.9}, {"beta2", 0.999},
+                 {"eps", 1e-8}, {"loss", "l1"}, {"device", "auto"}, {"tf32", false}, {"val_patches", 256}, {"log_every", 10},
+                 {"seed", 0}}},
+      {"output", {{"dir", "runs/train"}}}};
+}
+
+namespace {
+
+// Copies `overlay` onto `base`, refusing keys the defaults do not have.
+void overlay_checked(json& base, const json& overlay, const std::string& where, const std::string& path) {
+  for (const auto& [key, value] : overlay.items()) {
+    const std::string name = path.empty() ? key : path + "." + key;
+    if (!base.contains(key)) fail(where + ": unknown setting '" + name + "'");
+    if (base[key].is_object()) {
+      if (!value.is_object()) fail(where + ": '" + name + "' must be an object");
+      overlay_checked(base[key], value, where, name);
+    } else {
+      base[key] = value;
+    }
+  }
+}
+
+}  // namespace
+
+json merge_train_config(const std::string& file, const std::vector<std::string>& overrides) {
+  json config = default_train_config();
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) fail(file + ": cannot open config");
+    json loaded;
+    try {
+      loaded = json::parse(in);
+    } catch (const std::exception& e) {
+      fail(file + ": not valid JSON (" + std::string(e.what()) + ")");
+    }
+    overlay_checked(config, loaded, file, "");
+  }
+  for (const std::string& o : overrides) {
+    const size_t eq = o.find('='), dot = o.find('.');
+    if (eq == std::string::npos || dot == std::string::npos || dot > eq) fail("override '" + o + "': expected section.key=value");
+    const std::string section = o.substr(0, dot), key = o.substr(dot + 1, eq - dot - 1), text = o.substr(eq + 1);
+    json value;
+    try {
+      value = json::parse(text);
+    } catch (const std::exception&) {
+      value = text;  // a bare word is a string
+    }
+    overlay_checked(config, json{{section, {{key, value}}}}, "override '" + o + "'", "");
+  }
+  return config;
+}
+
+TrainConfig parse_train_config(const json& j) {
+  TrainConfig c;
+  try {
+    c.manifest = j.at("data").at("manifest").get<std::string>();
+    c.train_split = j.at("data").at("train_split").get<std::string>();
+    c.val_split = j.at("data").at("val_split").get<std::string>();
+    const json& m = j.at("model");
+    c.model.blocks = m.at("blocks").get<int>();
+    c.model.units = m.at("units").get<int>();
+    c.model.growth = m.at("growth").get<int>();
+    const std::string activation = m.at("activation").get<std::string>();
+    if (activation != "elu" && activation != "leaky_relu") fail("model.activation: expected elu or leaky_relu, got '" + activation + "'");
+    c.model.activation = {activation == "elu" ? Activation::Elu : Activation::LeakyRelu, m.at("slope").get<float>()};
+    const json& s = j.at("sampler");
+    c.sampler.mode = parse_sampling_mode(s.at("mode").get<std::string>());
+    c.sampler.patch = s.at("patch").get<int>();
+    c.sampler.min_brain_fraction = s.at("min_brain_fraction").get<double>();
+    c.sampler.cerebellum_fraction = s.at("cerebellum_fraction").get<double>();
+    c.sampler.candidate_stride = s.at("candidate_stride").get<int>();
+    c.sampler.patches_per_epoch = s.at("patches_per_epoch").get<int64_t>();
+    const json& t = j.at("train");
+    c.batch = t.at("batch").get<int>();
+    c.epochs = t.at("epochs").get<int>();
+    c.adam = AdamConfig{t.at("lr").get<float>(), t.at("beta1").get<float>(), t.at("beta2").get<float>(), t.at("eps").get<float>()};
+    c.lr_halve_every = t.at("lr_halve_every").get<int>();
+    const std::string loss = t.at("loss").get<std::string>();
+    if (loss != "l1" && loss != "l2") fail("train.loss: expected l1 or l2, got '" + loss + "'");
+    c.loss = loss == "l1" ? LossKind::L1 : LossKind::L2;
+    c.device = t.at("device").get<std::string>();
+    if (c.device != "auto" && c.device != "cpu" && c.device != "cuda") fail("train.device: expected auto, cpu or cuda, got '" + c.device + "'");
+    c.tf32 = t.at("tf32").get<bool>();
+    c.val_patches = t.at("val_patches").get<int>();
+    c.log_every = t.at("log_every").get<int>();
+    c.seed = t.at("seed").get<uint64_t>();
+    c.sampler.seed = c.seed;
+    c.out_dir = j.at("output").at("dir").get<std::string>();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    fail(std::string("training configuration: ") + e.what());
+  }
+  if (c.manifest.empty()) fail("training configuration: data.manifest is not set");
+  if (c.batch < 1 || c.epochs < 1 || c.lr_halve_every < 1 || c.log_every < 1 || c.val_patches < 0)
+    fail("training configuration: batch, epochs, lr_halve_every and log_every must be positive");
+  return c;
+}
+
+}  // namespace mdcsrn

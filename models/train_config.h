@@ -1,0 +1,43 @@
+#pragma once
+// Training configuration: a JSON document (configs/*.json) over built-in defaults, with
+// command-line overrides of the form section.key=value. Unknown keys are errors, so a typo never
+// passes silently.
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "io/patch_dataset.h"
+#include "kernels/loss.h"
+#include "kernels/optimizer.h"
+#include "models/generator_layout.h"
+
+namespace mdcsrn {
+
+struct TrainConfig {
+  std::string manifest;
+  std::string train_split = "train", val_split = "val";
+  GeneratorConfig model;
+  SamplerConfig sampler;
+  int batch = 64;
+  int epochs = 50;
+  AdamConfig adam;
+  int lr_halve_every = 10;  // epochs
+  LossKind loss = LossKind::L1;
+  std::string device = "auto";  // auto, cpu, cuda
+  bool tf32 = false;
+  int val_patches = 256;
+  int log_every = 10;  // steps between progress updates (each costs a device synchronisation)
+  uint64_t seed = 0;
+  std::string out_dir = "runs/train";
+};
+
+// The paper's settings (REFERENCE.md section 4): b4u4 ELU, Adam lr 1e-3 halved every 10 epochs,
+// batch 64, 50 epochs, L1, 32^3 patches, uniform sampling.
+nlohmann::json default_train_config();
+
+// defaults <- file (if any) <- overrides ("train.epochs=2"; values parsed as JSON, else strings).
+nlohmann::json merge_train_config(const std::string& file, const std::vector<std::string>& overrides);
+TrainConfig parse_train_config(const nlohmann::json& j);
+
+}  // namespace mdcsrn

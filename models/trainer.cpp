@@ -1,0 +1,254 @@
+#include "models/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/arena.h"
+#include "engine/device.h"
+#include "engine/error.h"
+#include "io/progress.h"
+#include "io/safetensors.h"
+#include "models/checkpoint.h"
+#include "models/generator.h"
+
+namespace mdcsrn {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Training on one backend; everything device-resident lives in memory of Backend::memory.
+template <class Backend>
+class Trainer {
+ public:
+  using T = typename Backend::Scalar;
+  static_assert(sizeof(T) == sizeof(float), "training runs in float");
+
+  Trainer(const TrainConfig& c, const nlohmann::json& json, const TrainOptions& o, Backend be, CudaContext* ctx)
+      : c_(c), json_(json), o_(o), be_(be), ctx_(ctx), layout_(c.model),
+        shape_{c.batch, 1, c.sampler.patch, c.sampler.patch, c.sampler.patch},
+        arena_(layout_.table(), Backend::memory),
+        train_(load_split(Manifest::load(c.manifest), c.train_split, c.sampler.mode == SamplingMode::Weighted), c.sampler, Backend::memory),
+        generator_(layout_, be, shape_),
+        lr_(Backend::memory, shape_.numel()), hr_(Backend::memory, shape_.numel()), sr_(Backend::memory, shape_.numel()),
+        dsr_(Backend::memory, shape_.numel()), centres_(Backend::memory, int64_t(c.batch) * kCentreFields), loss_(Backend::memory, 1) {
+    steps_per_epoch_ = (train_.epoch_size() + c.batch - 1) / c.batch;
+    train_.set_epoch_size(steps_per_epoch_ * c.batch);
+    prepare_validation();
+  }
+
+  TrainSummary run() {
+    fs::create_directories(c_.out_dir);
+    const std::string checkpoint = (fs::path(c_.out_dir) / "checkpoint.safetensors").string();
+    GeneratorState state;
+    if (!o_.resume.empty()) {
+      state = load_checkpoint(o_.resume, layout_);
+      if (state.adam_m.empty()) fail(o_.resume + ": has no optimizer state to resume from");
+      if (nlohmann::json::parse(state.config_json) != json_)
+        std::printf("note: resuming with a configuration that differs from the checkpoint's\n");
+    } else {
+      state.params = initial_generator_parameters(layout_, c_.seed);
+      state.adam_m.assign(state.params.size(), 0.f);
+      state.adam_v = state.adam_m;
+      state.running.clear();
+    }
+    raw_copy(Backend::memory, arena_.params(), MemoryKind::Host, state.params.data(), bytes(state.params.size()));
+    raw_copy(Backend::memory, arena_.adam_m(), MemoryKind::Host, state.adam_m.data(), bytes(state.adam_m.size()));
+    raw_copy(Backend::memory, arena_.adam_v(), MemoryKind::Host, state.adam_v.data(), bytes(state.adam_v.size()));
+    if (!state.running.empty())
+      raw_copy(Backend::memory, generator_.running_stats(), MemoryKind::Host, state.running.data(), bytes(state.running.size()));
+
+    const int64_t total = int64_t(c_.epochs) * steps_per_epoch_;
+    const int64_t stop = o_.stop_after_steps >= 0 ? std::min(total, o_.stop_after_steps) : total;
+    TrainSummary summary;
+    summary.steps_per_epoch = steps_per_epoch_;
+    summary.patches_per_epoch = steps_per_epoch_ * c_.batch;
+    summary.val_lr_psnr = val_lr_psnr_;
+    summary.checkpoint = checkpoint;
+    std::ofstream log((fs::path(c_.out_dir) / "log.jsonl").string(), std::ios::app);
+
+    int64_t step = state.step;
+    while (step < stop) {
+      const int64_t epoch = step / steps_per_epoch_;
+      const int64_t epoch_end = std::min(stop, (epoch + 1) * steps_per_epoch_);
+      ProgressBar bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c_.epochs), epoch_end - step, "steps");
+      const int64_t epoch_start = step;
+      const auto epoch_clock = std::chrono::steady_clock::now();
+      const float lr = float(double(c_.adam.lr) * std::pow(0.5, double(epoch / c_.lr_halve_every)));
+      for (; step < epoch_end; ++step) {
+        train_step(step, lr, step == state.step && !o_.dump_step.empty());
+        const bool last = step + 1 == epoch_end;
+        if ((step + 1) % c_.log_every == 0 || last) {
+          const double loss = read_loss();
+          if (!std::isfinite(loss))
+            fail("the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " by step " + std::to_string(step + 1) +
+                 "; stopped, the last good checkpoint is " + (fs::exists(checkpoint) ? checkpoint : std::string("(none yet)")));
+          summary.losses.push_back(loss);
+          summary.last_loss = loss;
+          log << nlohmann::json{{"step", step + 1}, {"epoch", epoch + 1}, {"loss", loss}, {"lr", lr}}.dump() << "\n" << std::flush;
+          if (o_.progress) {
+            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_clock).count();
+            char extra[80];
+            std::snprintf(extra, sizeof extra, "loss %.5f, %.0f patches/s", loss, double((step + 1 - epoch_start) * c_.batch) / seconds);
+            bar.update(step + 1 - epoch_start, extra);
+          }
+        }
+      }
+      const bool epoch_done = step % steps_per_epoch_ == 0;
+      nlohmann::json record{{"epoch", epoch + 1}, {"step", step}, {"loss", summary.last_loss}};
+      if (epoch_done && has_validation_) {
+        const double psnr = validation_psnr();
+        summary.val_psnr.push_back(psnr);
+        record["val_psnr"] = psnr;
+        record["val_lr_psnr"] = val_lr_psnr_;
+      }
+      save(checkpoint, step);
+      log << record.dump() << "\n" << std::flush;
+      if (o_.progress) {
+        char text[96];
+        if (record.contains("val_psnr"))
+          std::snprintf(text, sizeof text, "loss %.5f, val PSNR %.2f dB (LR %.2f dB)", summary.last_loss, record["val_psnr"].get<double>(), val_lr_psnr_);
+        else
+          std::snprintf(text, sizeof text, "loss %.5f", summary.last_loss);
+        bar.finish(text);
+      }
+    }
+    summary.steps = step;
+    return summary;
+  }
+
+ private:
+  static size_t bytes(size_t floats) { return floats * sizeof(float); }
+  Tensor<T> batch(const Buffer<T>& b) const { return Tensor<T>(b.data(), shape_); }
+
+  void train_step(int64_t step, float lr, bool dump) {
+    train_.sample(step * c_.batch, c_.batch, lr_.data(), hr_.data(), centres_.data(), ctx_);
+    generator_.forward(arena_.params(), batch(lr_), batch(sr_), NormMode::Train);
+    be_.loss_forward(c_.loss, batch(sr_), batch(hr_), loss_.data());
+    be_.loss_backward(c_.loss, batch(sr_), batch(hr_), T(1), batch(dsr_), GradMode::Overwrite);
+    generator_.backward(arena_.params(), arena_.grads(), batch(lr_), batch(dsr_), NormMode::Train);
+    if (dump) dump_step();
+    AdamConfig adam = c_.adam;
+    adam.lr = lr;
+    be_.adam(adam_step(adam, step + 1), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
+  }
+
+  double read_loss() {
+    be_.synchronize();
+    return double(loss_.download()[0]);
+  }
+
+  std::vector<float> download(const float* p, int64_t count) const {
+    std::vector<float> out(static_cast<size_t>(count));
+    raw_copy(MemoryKind::Host, out.data(), Backend::memory, p, bytes(out.size()));
+    return out;
+  }
+
+  void save(const std::string& path, int64_t step) {
+    be_.synchronize();
+    GeneratorState s;
+    s.params = download(arena_.params(), arena_.size());
+    s.adam_m = download(arena_.adam_m(), arena_.size());
+    s.adam_v = download(arena_.adam_v(), arena_.size());
+    s.running = download(generator_.running_stats(), 2 * int64_t(layout_.bn_channels()));
+    s.step = step;
+    s.config_json = json_.dump();
+    save_checkpoint(path, layout_, s);
+  }
+
+  // The first step's tensors, before the update, for debugging and cross-checking.
+  void dump_step() {
+    be_.synchronize();
+    SafeTensors st;
+    const std::vector<int64_t> dims{shape_.n, 1, shape_.d, shape_.h, shape_.w};
+    st.add_f32("input", dims, lr_.download().data());
+    st.add_f32("target", dims, hr_.download().data());
+    st.add_f32("output", dims, sr_.download().data());
+    st.add_f32("loss", {1}, loss_.download().data());
+    const std::vector<float> params = download(arena_.params(), arena_.size()), grads = download(arena_.grads(), arena_.size());
+    for (const ParamEntry& e : layout_.table().entries()) {
+      st.add_f32("param." + e.name, e.shape, params.data() + e.offset);
+      st.add_f32("grad." + e.name, e.shape, grads.data() + e.offset);
+    }
+    st.set_metadata("config", json_.dump());
+    st.save(o_.dump_step);
+  }
+
+  void prepare_validation() {
+    const Manifest m = Manifest::load(c_.manifest);
+    if (c_.val_patches == 0 || m.split(c_.val_split).empty()) return;
+    SamplerConfig vc = c_.sampler;
+    vc.mode = SamplingMode::Uniform;
+    vc.seed = c_.seed + 1;
+    const PatchDataset val(load_split(m, c_.val_split, false), vc, Backend::memory);
+    val_batches_ = (c_.val_patches + c_.batch - 1) / c_.batch;
+    val_lr_ = Buffer<T>(Backend::memory, val_batches_ * shape_.numel());
+    val_hr_ = Buffer<T>(Backend::memory, val_batches_ * shape_.numel());
+    double mse = 0;
+    for (int64_t b = 0; b < val_batches_; ++b) {
+      val.sample(b * c_.batch, c_.batch, val_lr_.data() + b * shape_.numel(), val_hr_.data() + b * shape_.numel(), centres_.data(), ctx_);
+      be_.loss_forward(LossKind::L2, val_tensor(val_lr_, b), val_tensor(val_hr_, b), loss_.data());
+      mse += read_loss() / double(val_batches_);
+    }
+    val_lr_psnr_ = 10 * std::log10(1.0 / mse);
+    has_validation_ = true;
+  }
+
+  Tensor<T> val_tensor(const Buffer<T>& b, int64_t index) const { return Tensor<T>(b.data() + index * shape_.numel(), shape_); }
+
+  // PSNR (peak 1, the normalised HR's range) over the fixed validation patches, eval-mode BN.
+  double validation_psnr() {
+    double mse = 0;
+    for (int64_t b = 0; b < val_batches_; ++b) {
+      generator_.forward(arena_.params(), val_tensor(val_lr_, b), batch(sr_), NormMode::Eval);
+      be_.loss_forward(LossKind::L2, batch(sr_), val_tensor(val_hr_, b), loss_.data());
+      mse += read_loss() / double(val_batches_);
+    }
+    return 10 * std::log10(1.0 / mse);
+  }
+
+  const TrainConfig& c_;
+  const nlohmann::json& json_;
+  const TrainOptions& o_;
+  Backend be_;
+  CudaContext* ctx_;
+  GeneratorLayout layout_;
+  Shape5 shape_;
+  Arena arena_;
+  PatchDataset train_;
+  Generator<Backend> generator_;
+  Buffer<T> lr_, hr_, sr_, dsr_;
+  Buffer<int32_t> centres_;
+  Buffer<T> loss_;
+  int64_t steps_per_epoch_ = 0;
+  bool has_validation_ = false;
+  int64_t val_batches_ = 0;
+  Buffer<T> val_lr_, val_hr_;
+  double val_lr_psnr_ = 0;
+};
+
+}  // namespace
+
+TrainSummary train_generator(const TrainConfig& config, const nlohmann::json& config_json, const TrainOptions& options) {
+  const bool cuda = config.device == "cuda" || (config.device == "auto" && cuda_device_count() > 0);
+#ifdef MDCSRN_HAVE_CUDA
+  if (cuda) {
+    CudaContext ctx;
+    ctx.set_tf32(config.tf32);
+    Trainer<GpuBackend> trainer(config, config_json, options, GpuBackend{&ctx}, &ctx);
+    TrainSummary s = trainer.run();
+    s.device = describe_device(DeviceKind::Cuda);
+    return s;
+  }
+#else
+  if (cuda) fail("train.device cuda: this build has no CUDA backend");
+#endif
+  Trainer<CpuBackend<float>> trainer(config, config_json, options, CpuBackend<float>{}, nullptr);
+  TrainSummary s = trainer.run();
+  s.device = describe_device(DeviceKind::Cpu);
+  return s;
+}
+
+}  // namespace mdcsrn

@@ -1,0 +1,31 @@
+#pragma once
+// Training the generator: patches from the sampler, forward, L1 (or L2) loss, backward, Adam with
+// the learning rate halved every few epochs; progress, a JSONL log, validation PSNR every epoch and
+// a checkpoint every epoch. The final checkpoint is the model: nothing is selected on test data.
+#include <string>
+#include <vector>
+
+#include "models/train_config.h"
+
+namespace mdcsrn {
+
+struct TrainOptions {
+  std::string resume;              // continue from this checkpoint (bit-identical continuation)
+  std::string dump_step;           // write the first step's tensors to this safetensors file
+  int64_t stop_after_steps = -1;   // stop, checkpointing, once this many steps are done in total
+  bool progress = true;
+};
+
+struct TrainSummary {
+  std::string device;
+  int64_t steps = 0, steps_per_epoch = 0, patches_per_epoch = 0;
+  double last_loss = 0;
+  std::vector<double> losses;     // at every log point
+  std::vector<double> val_psnr;   // per completed epoch of this run
+  double val_lr_psnr = 0;         // PSNR of the LR inputs of the validation patches
+  std::string checkpoint;
+};
+
+TrainSummary train_generator(const TrainConfig& config, const nlohmann::json& config_json, const TrainOptions& options);
+
+}  // namespace mdcsrn

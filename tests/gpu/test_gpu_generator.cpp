@@ -1,0 +1,100 @@
+#include "models/generator.h"
+#include "tests/gpu/gpu_support.h"
+
+namespace mdcsrn::test {
+namespace {
+
+// One forward and backward of the paper's generator on the GPU against the CPU in double, from
+// the same weights and batch. fp32 (FMA-only convolutions): errors compound over 18 layers and
+// BatchNorm's batch statistics, bound 1e-4. TF32: operands rounded to 10 bits, bound 1e-2.
+void compare(bool tf32, double tolerance) {
+  CAPTURE(tf32);
+  const GeneratorLayout L(GeneratorConfig::paper());
+  std::vector<float> params = initial_generator_parameters(L, 21);
+  std::mt19937_64 rng(22);
+  for (const ParamEntry& e : L.table().entries())
+    if (e.shape.size() == 1)
+      for (int64_t i = 0; i < e.numel; ++i) params[size_t(e.offset + i)] += 0.3f * std::uniform_real_distribution<float>(-1, 1)(rng);
+  const Shape5 shape{4, 1, 16, 16, 16};
+  HostTensor<float> x = HostTensor<float>::dense(shape), dout = x, out = x;
+  fill_random(x, rng);
+  fill_random(dout, rng);
+
+  const std::vector<double> pd = convert<double>(params);
+  HostTensor<double> xd = convert<double>(x), outd = xd, doutd = convert<double>(dout), dxd = xd;
+  std::vector<double> gd(pd.size());
+  Generator<CpuBackend<double>> reference(L, {}, shape);
+  reference.forward(pd.data(), xd.in(), outd.view, NormMode::Train);
+  reference.backward(pd.data(), gd.data(), xd.in(), doutd.in(), NormMode::Train, &dxd.view);
+
+  CudaContext ctx;
+  ctx.set_tf32(tf32);
+  Buffer<float> p_dev = device_copy(params), g_dev(MemoryKind::Device, int64_t(params.size()));
+  DeviceTensor x_dev(x), out_dev(out), dout_dev(dout), dx_dev(x);
+  Generator<GpuBackend> g(L, GpuBackend{&ctx}, shape);
+  g.forward(p_dev.data(), x_dev.in(), out_dev.view, NormMode::Train);
+  g.backward(p_dev.data(), g_dev.data(), x_dev.in(), dout_dev.in(), NormMode::Train, &dx_dev.view);
+  ctx.synchronize();
+
+  const double e_out = relative_error(gather(out_dev.download(out)), gather(outd));
+  const double e_dx = relative_error(gather(dx_dev.download(x)), gather(dxd));
+  const std::vector<float> grads = g_dev.download();
+  double worst = 0;
+  std::string worst_name;
+  for (const ParamEntry& e : L.table().entries()) {
+    std::vector<double> a(grads.begin() + e.offset, grads.begin() + e.offset + e.numel), r(gd.begin() + e.offset, gd.begin() + e.offset + e.numel);
+    const double err = relative_error(a, r);
+    if (err > worst) worst = err, worst_name = e.name;
+  }
+  MESSAGE((tf32 ? "TF32" : "fp32") << ": output " << e_out << ", input gradient " << e_dx << ", worst parameter gradient " << worst << " (" << worst_name << ")");
+  CHECK(e_out < tolerance);
+  CHECK(e_dx < tolerance);
+  CHECK(worst < tolerance);
+}
+
+TEST_SUITE("gpu_generator") {
+  TEST_CASE("a generator step on the GPU matches the CPU reference, fp32") { compare(false, 1e-4); }
+  TEST_CASE("a generator step on the GPU matches the CPU reference, TF32") { compare(true, 1e-2); }
+}
+
+}  // namespace
+}  // namespace mdcsrn::test
+
+#include "models/checkpoint.h"
+#include "models/trainer.h"
+#include "tests/io_support.h"
+
+namespace mdcsrn::test {
+namespace {
+
+TEST_SUITE("gpu_trainer") {
+  TEST_CASE("GPU training resumes bit for bit (deterministic cuDNN algorithms and reductions)") {
+    TempDir dir("gpu-resume");
+    const std::string manifest = make_phantom_dataset(dir);
+    auto config = [&](const std::string& out) {
+      return merge_train_config("", {"data.manifest=\"" + manifest + "\"", "output.dir=\"" + out + "\"", "model.blocks=2",
+                                     "model.units=2", "model.growth=8", "sampler.patch=16", "sampler.mode=balanced",
+                                     "sampler.patches_per_epoch=32", "train.batch=8", "train.epochs=2", "train.val_patches=8",
+                                     "train.device=cuda"});
+    };
+    const nlohmann::json a = config(dir.path("straight")), b = config(dir.path("split"));
+    TrainOptions quiet;
+    quiet.progress = false;
+    TrainOptions first = quiet, second = quiet;
+    first.stop_after_steps = 5;
+    second.resume = dir.path("split/checkpoint.safetensors");
+    const TrainSummary s = train_generator(parse_train_config(a), a, quiet);
+    train_generator(parse_train_config(b), b, first);
+    train_generator(parse_train_config(b), b, second);
+    const GeneratorLayout layout(parse_train_config(a).model);
+    const GeneratorState x = load_checkpoint(dir.path("straight/checkpoint.safetensors"), layout);
+    const GeneratorState y = load_checkpoint(dir.path("split/checkpoint.safetensors"), layout);
+    CHECK(s.steps == 8);
+    CHECK(x.params == y.params);
+    CHECK(x.adam_m == y.adam_m);
+    CHECK(x.running == y.running);
+  }
+}
+
+}  // namespace
+}  // namespace mdcsrn::test

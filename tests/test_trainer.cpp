@@ -1,0 +1,124 @@
+#include <filesystem>
+#include <fstream>
+
+#include "io/safetensors.h"
+#include "models/checkpoint.h"
+#include "models/generator.h"
+#include "models/trainer.h"
+#include "tests/io_support.h"
+#include "tests/support.h"
+
+namespace mdcsrn::test {
+namespace {
+
+nlohmann::json tiny_config(const std::string& manifest, const std::string& out) {
+  return merge_train_config("", {"data.manifest=\"" + manifest + "\"", "output.dir=\"" + out + "\"", "model.blocks=2", "model.units=2",
+                                 "model.growth=4", "sampler.patch=8", "sampler.mode=balanced", "sampler.patches_per_epoch=16",
+                                 "train.batch=4", "train.epochs=3", "train.val_patches=8", "train.log_every=1", "train.device=cpu",
+                                 "train.lr_halve_every=1"});
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_SUITE("trainer") {
+  TEST_CASE("configuration: defaults, files, overrides and typos") {
+    const nlohmann::json d = merge_train_config("", {"train.epochs=3", "sampler.mode=balanced", "data.manifest=m.json"});
+    const TrainConfig c = parse_train_config(d);
+    CHECK(c.epochs == 3);
+    CHECK(c.batch == 64);
+    CHECK(c.sampler.mode == SamplingMode::Balanced);
+    CHECK(c.manifest == "m.json");
+    CHECK(c.model.blocks == 4);
+    CHECK_THROWS_WITH_AS(merge_train_config("", {"train.epoch=3"}), doctest::Contains("unknown setting 'train.epoch'"), Error);
+    CHECK_THROWS_WITH_AS(merge_train_config("", {"epochs=3"}), doctest::Contains("expected section.key=value"), Error);
+    CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {"data.manifest=m", "train.loss=l3"})),
+                         doctest::Contains("train.loss: expected l1 or l2"), Error);
+    CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {})), doctest::Contains("data.manifest is not set"), Error);
+  }
+
+  TEST_CASE("N + M steps in one run equal N steps, a resume, then M steps, bit for bit") {
+    TempDir dir("resume");
+    const std::string manifest = make_phantom_dataset(dir);
+    const nlohmann::json a = tiny_config(manifest, dir.path("straight")), b = tiny_config(manifest, dir.path("split"));
+    TrainOptions quiet;
+    quiet.progress = false;
+    TrainOptions first = quiet;
+    first.stop_after_steps = 10;  // mid-epoch (4 steps per epoch)
+    train_generator(parse_train_config(a), a, quiet);
+    train_generator(parse_train_config(b), b, first);
+    TrainOptions second = quiet;
+    second.resume = dir.path("split/checkpoint.safetensors");
+    const TrainSummary resumed = train_generator(parse_train_config(b), b, second);
+    CHECK(resumed.steps == 12);
+    const GeneratorLayout layout(parse_train_config(a).model);
+    const GeneratorState x = load_checkpoint(dir.path("straight/checkpoint.safetensors"), layout);
+    const GeneratorState y = load_checkpoint(dir.path("split/checkpoint.safetensors"), layout);
+    CHECK(x.step == 12);
+    CHECK(x.params == y.params);
+    CHECK(x.adam_m == y.adam_m);
+    CHECK(x.adam_v == y.adam_v);
+    CHECK(x.running == y.running);
+    // And the training did move the weights.
+    CHECK(x.params != initial_generator_parameters(layout, 0));
+  }
+
+  TEST_CASE("a non-finite loss stops the run and keeps the last good checkpoint") {
+    TempDir dir("nan");
+    const std::string manifest = make_phantom_dataset(dir);
+    nlohmann::json c = tiny_config(manifest, dir.path("run"));
+    c["train"]["epochs"] = 1;
+    TrainOptions quiet;
+    quiet.progress = false;
+    train_generator(parse_train_config(c), c, quiet);
+    const std::string checkpoint = dir.path("run/checkpoint.safetensors");
+    const std::string good = file_bytes(checkpoint);
+    c["train"]["epochs"] = 3;
+    c["train"]["lr"] = 1e30;
+    TrainOptions resume = quiet;
+    resume.resume = checkpoint;
+    const std::string expected = "the last good checkpoint is " + checkpoint;
+    CHECK_THROWS_WITH_AS(train_generator(parse_train_config(c), c, resume), doctest::Contains(expected.c_str()), Error);
+    CHECK(file_bytes(checkpoint) == good);
+  }
+
+  TEST_CASE("--dump-step writes a first step that an independent double-precision pass reproduces") {
+    TempDir dir("dump");
+    const std::string manifest = make_phantom_dataset(dir);
+    nlohmann::json c = tiny_config(manifest, dir.path("run"));
+    c["train"]["epochs"] = 1;
+    TrainOptions o;
+    o.progress = false;
+    o.dump_step = dir.path("step.safetensors");
+    o.stop_after_steps = 1;
+    train_generator(parse_train_config(c), c, o);
+    const SafeTensors st = SafeTensors::load(o.dump_step);
+    const GeneratorLayout layout(parse_train_config(c).model);
+    std::vector<double> params(static_cast<size_t>(layout.table().padded_size()));
+    for (const ParamEntry& e : layout.table().entries()) {
+      const std::vector<float> v = st.f32("param." + e.name, e.shape);
+      std::copy(v.begin(), v.end(), params.begin() + e.offset);
+    }
+    const Shape5 shape{4, 1, 8, 8, 8};
+    const std::vector<int64_t> dims{4, 1, 8, 8, 8};
+    std::vector<double> input = convert<double>(st.f32("input", dims)), target = convert<double>(st.f32("target", dims));
+    std::vector<double> output(input.size()), doutput(input.size()), grads(params.size());
+    Generator<CpuBackend<double>> g(layout, {}, shape);
+    const Tensor<double> x(input.data(), shape), y(output.data(), shape), t(target.data(), shape), dy(doutput.data(), shape);
+    g.forward(params.data(), x, y, NormMode::Train);
+    CHECK(relative_error(output, convert<double>(st.f32("output", dims))) < 1e-5);
+    CHECK(std::fabs(cpu::loss_forward<double>(LossKind::L1, y, t) - st.f32("loss", {1})[0]) < 1e-6);
+    cpu::loss_backward<double>(LossKind::L1, y, t, 1.0, dy, GradMode::Overwrite);
+    g.backward(params.data(), grads.data(), x, dy, NormMode::Train);
+    for (const ParamEntry& e : layout.table().entries()) {
+      CAPTURE(e.name);
+      const std::vector<double> dumped = convert<double>(st.f32("grad." + e.name, e.shape));
+      CHECK(relative_error(dumped, std::vector<double>(grads.begin() + e.offset, grads.begin() + e.offset + e.numel)) < 1e-4);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mdcsrn::test
