@@ -41,5 +41,5 @@ tail -1 "$results/cpu-tests.log"
 
 # A short training run of the paper's generator on Colin27, for the step rate on this device.
 "$build_dir/mdcsrn" train --manifest "$build_dir/colin27/manifest.json" --out "$build_dir/train-paper" --steps 40 \
-  --set train.log_every=10 --quiet > "$results/train-paper.log" 2>&1 || { tail -20 "$results/train-paper.log"; exit 1; }
-tail -3 "$results/train-paper.log"
+  --set train.log_every=10 > "$results/train-paper.log" 2>&1 || { tail -20 "$results/train-paper.log"; exit 1; }
+tail -4 "$results/train-paper.log"
