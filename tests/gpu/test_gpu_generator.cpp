@@ -73,7 +73,7 @@ TEST_SUITE("gpu_trainer") {
     const std::string manifest = make_phantom_dataset(dir);
     auto config = [&](const std::string& out) {
       return merge_train_config("", {"data.manifest=\"" + manifest + "\"", "output.dir=\"" + out + "\"", "model.blocks=2",
-                                     "model.units=2", "model.growth=8", "sampler.patch=16", "sampler.mode=balanced",
+                                     "model.units=2", "model.growth=8", "sampler.patch=8", "sampler.mode=balanced",
                                      "sampler.patches_per_epoch=32", "train.batch=8", "train.epochs=2", "train.val_patches=8",
                                      "train.device=cuda"});
     };
