@@ -164,7 +164,7 @@ void conv3d_backward_weight(const ConvParams& p, Tensor<const T> x, Tensor<const
 #ifdef MDCSRN_HAVE_CUDA
 class CudaContext;
 namespace gpu {
-// cuDNN; algorithms are timed once per shape (fastest deterministic one) and cached in ctx.
+// cuDNN; per shape, the first deterministic algorithm of cuDNN's heuristic ranking, cached in ctx.
 void conv3d_forward(CudaContext& ctx, const ConvParams& p, Tensor<const float> x, const float* weight,
                     const float* bias, Tensor<float> y);
 void conv3d_backward_data(CudaContext& ctx, const ConvParams& p, const float* weight, Tensor<const float> dy,

@@ -53,13 +53,23 @@ bool math_allowed(cudnnMathType_t math, bool tf32) {
   return tf32 || (math != CUDNN_TENSOR_OP_MATH && math != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION);
 }
 
-// cuDNN returns the candidates sorted by measured time: take the fastest that succeeded, is
-// deterministic (so GPU runs repeat bit for bit) and respects the fp32/TF32 choice.
+// Algorithms that accumulate with atomics, so that two runs can differ in the last bits.
+bool deterministic(cudnnConvolutionFwdAlgo_t) { return true; }
+bool deterministic(cudnnConvolutionBwdDataAlgo_t a) { return a != CUDNN_CONVOLUTION_BWD_DATA_ALGO_0; }
+bool deterministic(cudnnConvolutionBwdFilterAlgo_t a) {
+  return a != CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 && a != CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3;
+}
+
+// The candidates come from cuDNN's heuristics, ranked by expected speed: a function of the GPU,
+// the cuDNN version and the shape only. Timed selection (cudnnFind*) can rank differently from
+// one process to the next, and a different algorithm rounds differently, which would break
+// bit-identical resumption. Take the first that is supported, deterministic and respects the
+// fp32/TF32 choice.
 template <class Perf>
 Perf pick(const std::vector<Perf>& results, int count, bool tf32, const char* direction) {
   for (int i = 0; i < count; ++i) {
     const Perf& r = results[size_t(i)];
-    if (r.status == CUDNN_STATUS_SUCCESS && r.determinism == CUDNN_DETERMINISTIC && math_allowed(r.mathType, tf32)) return r;
+    if (r.status == CUDNN_STATUS_SUCCESS && deterministic(r.algo) && math_allowed(r.mathType, tf32)) return r;
   }
   fail(std::string("conv3d: cuDNN offers no deterministic ") + direction + " algorithm for this shape");
 }
@@ -88,13 +98,13 @@ ConvPlan& plan_for(CudaContext& ctx, const ConvParams& p, Tensor<const float> x,
 
     int found = 0;
     std::vector<cudnnConvolutionFwdAlgoPerf_t> fwd(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
-    MDCSRN_CUDA_CHECK(cudnnFindConvolutionForwardAlgorithm(ctx.cudnn(), plan->x, plan->w, plan->conv, plan->y, int(fwd.size()), &found, fwd.data()));
+    MDCSRN_CUDA_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(ctx.cudnn(), plan->x, plan->w, plan->conv, plan->y, int(fwd.size()), &found, fwd.data()));
     plan->forward = pick(fwd, found, ctx.tf32(), "forward");
     std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
-    MDCSRN_CUDA_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(ctx.cudnn(), plan->w, plan->y, plan->conv, plan->x, int(bwd.size()), &found, bwd.data()));
+    MDCSRN_CUDA_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(ctx.cudnn(), plan->w, plan->y, plan->conv, plan->x, int(bwd.size()), &found, bwd.data()));
     plan->backward_data = pick(bwd, found, ctx.tf32(), "backward-data");
     std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> flt(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
-    MDCSRN_CUDA_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(ctx.cudnn(), plan->x, plan->y, plan->conv, plan->w, int(flt.size()), &found, flt.data()));
+    MDCSRN_CUDA_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(ctx.cudnn(), plan->x, plan->y, plan->conv, plan->w, int(flt.size()), &found, flt.data()));
     plan->backward_filter = pick(flt, found, ctx.tf32(), "backward-filter");
     return plan;
   });
