@@ -12,7 +12,7 @@
 #include "io/progress.h"
 #include "io/safetensors.h"
 #include "models/checkpoint.h"
-#include "models/generator.h"
+#include "models/generator_step.h"
 
 namespace mdcsrn {
 namespace {
@@ -29,11 +29,9 @@ class Trainer {
   Trainer(const TrainConfig& c, const nlohmann::json& json, const TrainOptions& o, Backend be, CudaContext* ctx)
       : c_(c), json_(json), o_(o), be_(be), ctx_(ctx), layout_(c.model),
         shape_{c.batch, 1, c.sampler.patch, c.sampler.patch, c.sampler.patch},
-        arena_(layout_.table(), Backend::memory),
         train_(load_split(Manifest::load(c.manifest), c.train_split, c.sampler.mode == SamplingMode::Weighted), c.sampler, Backend::memory),
-        generator_(layout_, be, shape_),
-        lr_(Backend::memory, shape_.numel()), hr_(Backend::memory, shape_.numel()), sr_(Backend::memory, shape_.numel()),
-        dsr_(Backend::memory, shape_.numel()), centres_(Backend::memory, int64_t(c.batch) * kCentreFields), loss_(Backend::memory, 1) {
+        step_(layout_, be, ctx, c.batch, c.sampler.patch, c.loss), arena_(step_.arena()), generator_(step_.generator()),
+        centres_(Backend::memory, int64_t(c.batch) * kCentreFields) {
     steps_per_epoch_ = (train_.epoch_size() + c.batch - 1) / c.batch;
     train_.set_epoch_size(steps_per_epoch_ * c.batch);
     prepare_validation();
@@ -121,24 +119,17 @@ class Trainer {
 
  private:
   static size_t bytes(size_t floats) { return floats * sizeof(float); }
-  Tensor<T> batch(const Buffer<T>& b) const { return Tensor<T>(b.data(), shape_); }
 
   void train_step(int64_t step, float lr, bool dump) {
-    train_.sample(step * c_.batch, c_.batch, lr_.data(), hr_.data(), centres_.data(), ctx_);
-    generator_.forward(arena_.params(), batch(lr_), batch(sr_), NormMode::Train);
-    be_.loss_forward(c_.loss, batch(sr_), batch(hr_), loss_.data());
-    be_.loss_backward(c_.loss, batch(sr_), batch(hr_), T(1), batch(dsr_), GradMode::Overwrite);
-    generator_.backward(arena_.params(), arena_.grads(), batch(lr_), batch(dsr_), NormMode::Train);
-    if (dump) dump_step();
     AdamConfig adam = c_.adam;
     adam.lr = lr;
+    if (!dump) return step_.run(train_, step, adam);
+    step_.forward_backward(train_, step);
+    dump_step();
     be_.adam(adam_step(adam, step + 1), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
   }
 
-  double read_loss() {
-    be_.synchronize();
-    return double(loss_.download()[0]);
-  }
+  double read_loss() { return step_.loss(); }
 
   std::vector<float> download(const float* p, int64_t count) const {
     std::vector<float> out(static_cast<size_t>(count));
@@ -163,10 +154,10 @@ class Trainer {
     be_.synchronize();
     SafeTensors st;
     const std::vector<int64_t> dims{shape_.n, 1, shape_.d, shape_.h, shape_.w};
-    st.add_f32("input", dims, lr_.download().data());
-    st.add_f32("target", dims, hr_.download().data());
-    st.add_f32("output", dims, sr_.download().data());
-    st.add_f32("loss", {1}, loss_.download().data());
+    st.add_f32("input", dims, step_.input().download().data());
+    st.add_f32("target", dims, step_.target().download().data());
+    st.add_f32("output", dims, step_.output().download().data());
+    st.add_f32("loss", {1}, step_.loss_buffer().download().data());
     const std::vector<float> params = download(arena_.params(), arena_.size()), grads = download(arena_.grads(), arena_.size());
     for (const ParamEntry& e : layout_.table().entries()) {
       st.add_f32("param." + e.name, e.shape, params.data() + e.offset);
@@ -189,7 +180,7 @@ class Trainer {
     double mse = 0;
     for (int64_t b = 0; b < val_batches_; ++b) {
       val.sample(b * c_.batch, c_.batch, val_lr_.data() + b * shape_.numel(), val_hr_.data() + b * shape_.numel(), centres_.data(), ctx_);
-      be_.loss_forward(LossKind::L2, val_tensor(val_lr_, b), val_tensor(val_hr_, b), loss_.data());
+      be_.loss_forward(LossKind::L2, val_tensor(val_lr_, b), val_tensor(val_hr_, b), step_.loss_buffer().data());
       mse += read_loss() / double(val_batches_);
     }
     val_lr_psnr_ = 10 * std::log10(1.0 / mse);
@@ -202,8 +193,8 @@ class Trainer {
   double validation_psnr() {
     double mse = 0;
     for (int64_t b = 0; b < val_batches_; ++b) {
-      generator_.forward(arena_.params(), val_tensor(val_lr_, b), batch(sr_), NormMode::Eval);
-      be_.loss_forward(LossKind::L2, batch(sr_), val_tensor(val_hr_, b), loss_.data());
+      generator_.forward(arena_.params(), val_tensor(val_lr_, b), step_.batch(step_.output()), NormMode::Eval);
+      be_.loss_forward(LossKind::L2, step_.batch(step_.output()), val_tensor(val_hr_, b), step_.loss_buffer().data());
       mse += read_loss() / double(val_batches_);
     }
     return 10 * std::log10(1.0 / mse);
@@ -216,12 +207,11 @@ class Trainer {
   CudaContext* ctx_;
   GeneratorLayout layout_;
   Shape5 shape_;
-  Arena arena_;
   PatchDataset train_;
-  Generator<Backend> generator_;
-  Buffer<T> lr_, hr_, sr_, dsr_;
-  Buffer<int32_t> centres_;
-  Buffer<T> loss_;
+  GeneratorStep<Backend> step_;
+  Arena& arena_;
+  Generator<Backend>& generator_;
+  Buffer<int32_t> centres_;  // validation draws only
   int64_t steps_per_epoch_ = 0;
   bool has_validation_ = false;
   int64_t val_batches_ = 0;

@@ -1,0 +1,106 @@
+// Training-step benchmark: the mDCSRN generator step (sample, forward, L1, backward, Adam) on the
+// GPU, batch 64 of 32^3 by default, in fp32 and TF32. Median of CUDA-event timings after warm-up,
+// patches/s, achieved TFLOP/s, the ratio to the ~6 ms roofline floor (DESIGN.md), peak memory.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+#include "bench/timing.h"
+#include "engine/device.h"
+#include "engine/error.h"
+#include "io/volume.h"
+#include "models/generator_step.h"
+#ifdef MDCSRN_HAVE_CUDA
+#include "bench/timing_cuda.h"
+#endif
+
+namespace mdcsrn::bench {
+namespace {
+
+constexpr const char* kHelp = R"(usage: bench_train_step --manifest PATH [--batch 64] [--patch 32] [--steps 50] [--json FILE]
+
+Times the generator's training step on the GPU on the training split of a prepared dataset,
+fp32 (FMA-only convolutions) and TF32. The roofline floor is DESIGN.md's ~6 ms for b4u4, batch 64
+of 32^3 on an H100, scaled by the batch's voxels.
+)";
+
+// Forward FLOPs per output voxel: each conv weight is used once per voxel (2 FLOPs per MAC).
+double forward_flops_per_voxel(const GeneratorLayout& layout) { return 2.0 * double(layout.table().parameter_count() - 2 * layout.bn_channels()); }
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  std::string manifest, json_path;
+  int batch = 64, patch = 32, steps = 50;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(kHelp, stdout);
+      return 0;
+    }
+    if (i + 1 >= argc) fail("option " + a + " needs a value (see --help)");
+    if (a == "--manifest") manifest = argv[++i];
+    else if (a == "--batch") batch = std::stoi(argv[++i]);
+    else if (a == "--patch") patch = std::stoi(argv[++i]);
+    else if (a == "--steps") steps = std::stoi(argv[++i]);
+    else if (a == "--json") json_path = argv[++i];
+    else fail("unknown option " + a + " (see --help)");
+  }
+  if (manifest.empty()) fail("--manifest is required (see --help)");
+#ifndef MDCSRN_HAVE_CUDA
+  fail("this build has no CUDA backend");
+#else
+  if (cuda_device_count() == 0) fail("no CUDA device visible");
+  const GeneratorLayout layout(GeneratorConfig::paper());
+  const double voxels = double(batch) * patch * patch * patch;
+  const double step_flops = 3.0 * forward_flops_per_voxel(layout) * voxels;
+  const double floor_ms = 6.0 * voxels / (64.0 * 32 * 32 * 32);
+  std::printf("device: %s\nmodel: %s, %lld parameters; batch %d of %d^3; %.2f TFLOP per step (3 x forward)\n",
+              describe_device(DeviceKind::Cuda).c_str(), layout.config().describe().c_str(),
+              (long long)layout.table().parameter_count(), batch, patch, step_flops / 1e12);
+  SamplerConfig sc;
+  sc.patch = patch;
+  sc.mode = SamplingMode::Balanced;
+  const std::vector<SamplerSubject> subjects = load_split(Manifest::load(manifest), "train", false);
+  nlohmann::json results = nlohmann::json::array();
+  std::printf("\n%-6s %10s %12s %10s %14s %12s\n", "math", "median ms", "patches/s", "TFLOP/s", "x floor (6ms)", "peak GiB");
+  for (bool tf32 : {false, true}) {
+    size_t free_before = 0, total = 0;
+    MDCSRN_CUDA_CHECK(cudaMemGetInfo(&free_before, &total));
+    CudaContext ctx;
+    ctx.set_tf32(tf32);
+    const PatchDataset data(subjects, sc, MemoryKind::Device);
+    GeneratorStep<GpuBackend> step(layout, GpuBackend{&ctx}, &ctx, batch, patch, LossKind::L1);
+    const std::vector<float> params = initial_generator_parameters(layout, 0);
+    raw_copy(MemoryKind::Device, step.arena().params(), MemoryKind::Host, params.data(), params.size() * sizeof(float));
+    int64_t next = 0;
+    const AdamConfig adam;
+    const double ms = time_gpu_ms(ctx, 5, steps, [&] { step.run(data, next++, adam); });
+    size_t free_after = 0;
+    MDCSRN_CUDA_CHECK(cudaMemGetInfo(&free_after, &total));
+    const double peak_gib = double(free_before - free_after) / double(1 << 30);  // nothing is freed during steps
+    const double loss = step.loss();
+    if (!std::isfinite(loss)) fail("the benchmark's loss is not finite");
+    std::printf("%-6s %10.2f %12.0f %10.1f %14.2f %12.2f\n", tf32 ? "TF32" : "fp32", ms, batch / (ms / 1000), step_flops / (ms / 1000) / 1e12,
+                ms / floor_ms, peak_gib);
+    results.push_back({{"math", tf32 ? "tf32" : "fp32"}, {"median_ms", ms}, {"patches_per_s", batch / (ms / 1000)},
+                       {"tflops", step_flops / (ms / 1000) / 1e12}, {"ratio_to_floor", ms / floor_ms}, {"memory_gib", peak_gib},
+                       {"steps", steps}});
+  }
+  if (!json_path.empty())
+    write_text_atomically(json_path, nlohmann::json{{"device", describe_device(DeviceKind::Cuda)}, {"batch", batch}, {"patch", patch},
+                                                    {"step_tflop", step_flops / 1e12}, {"results", results}}.dump(2) + "\n");
+  return 0;
+#endif
+}
+
+}  // namespace mdcsrn::bench
+
+int main(int argc, char** argv) {
+  try {
+    return mdcsrn::bench::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_train_step: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""The same mDCSRN b4u4 training step in PyTorch, timed like bench_train_step.
+
+One step: forward, L1 loss, backward, Adam (lr 1e-3), on a batch of random patches already on the
+GPU (batch 64 of 32^3 by default). Variants: eager fp32 (TF32 off), eager TF32, AMP bf16 with
+channels_last_3d, and torch.compile of the fastest eager variant. Each: warm-up, then the median
+of --steps steps timed with CUDA events; peak memory from torch.cuda.max_memory_allocated.
+Prints a table and writes JSON with --json.
+"""
+import argparse
+import json
+import statistics
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Unit(nn.Module):
+    def __init__(self, channels, growth):
+        super().__init__()
+        self.bn = nn.BatchNorm3d(channels)
+        self.conv = nn.Conv3d(channels, growth, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        return self.conv(F.elu(self.bn(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, channels, growth, units):
+        super().__init__()
+        self.units = nn.ModuleList(Unit(channels + u * growth, growth) for u in range(units))
+
+    def forward(self, x):
+        for unit in self.units:
+            x = torch.cat([x, unit(x)], 1)
+        return x
+
+
+class MDCSRN(nn.Module):
+    """Module names match the engine's checkpoints (conv0, blocks.b.units.u.{bn,conv}, ...)."""
+
+    def __init__(self, blocks=4, units=4, growth=16):
+        super().__init__()
+        k2 = 2 * growth
+        self.conv0 = nn.Conv3d(1, k2, 3, padding=1, bias=False)
+        self.blocks = nn.ModuleList(Block(k2, growth, units) for _ in range(blocks))
+        widths, width = [], k2
+        for b in range(blocks):
+            width += k2 + units * growth
+            widths.append(width)
+        self.compressors = nn.ModuleList(nn.Conv3d(widths[b], k2, 1, bias=False) for b in range(blocks - 1))
+        self.reconstruction = nn.Conv3d(widths[-1], 1, 1, bias=False)
+
+    def forward(self, x):
+        f0 = self.conv0(x)
+        features = torch.cat([f0, self.blocks[0](f0)], 1)
+        for b in range(1, len(self.blocks)):
+            features = torch.cat([features, self.blocks[b](self.compressors[b - 1](features))], 1)
+        return self.reconstruction(features)
+
+
+def time_variant(name, model, batch, steps, warmup, amp, channels_last):
+    device = "cuda"
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
+    lr = torch.rand(batch, 1, 32, 32, 32, device=device).contiguous(memory_format=memory_format)
+    hr = torch.rand(batch, 1, 32, 32, 32, device=device).contiguous(memory_format=memory_format)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            loss = F.l1_loss(model(lr), hr)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    torch.cuda.reset_peak_memory_stats()
+    for _ in range(warmup):
+        step()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(steps):
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        loss = step()
+        stop.record()
+        stop.synchronize()
+        times.append(start.elapsed_time(stop))
+    if not torch.isfinite(loss):
+        raise RuntimeError(f"{name}: loss is not finite")
+    return {"variant": name, "median_ms": statistics.median(times), "peak_gib": torch.cuda.max_memory_allocated() / 2**30}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    torch.backends.cudnn.benchmark = True
+    results = []
+    variants = [("eager fp32", False, False, False), ("eager TF32", True, False, False), ("eager AMP bf16 + channels_last_3d", True, True, True)]
+    for name, tf32, amp, channels_last in variants:
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        model = MDCSRN().cuda()
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last_3d)
+        results.append(time_variant(name, model, args.batch, args.steps, args.warmup, amp, channels_last))
+        results[-1].update({"tf32": tf32, "amp": amp, "channels_last": channels_last})
+        print(f"{name:38s} {results[-1]['median_ms']:9.2f} ms  {results[-1]['peak_gib']:6.2f} GiB", flush=True)
+    if not args.no_compile:
+        best = min(results, key=lambda r: r["median_ms"])
+        torch.backends.cuda.matmul.allow_tf32 = best["tf32"]
+        torch.backends.cudnn.allow_tf32 = best["tf32"]
+        model = MDCSRN().cuda()
+        if best["channels_last"]:
+            model = model.to(memory_format=torch.channels_last_3d)
+        model = torch.compile(model)
+        name = "torch.compile of " + best["variant"]
+        results.append(time_variant(name, model, args.batch, args.steps, max(args.warmup, 3), best["amp"], best["channels_last"]))
+        print(f"{name:38s} {results[-1]['median_ms']:9.2f} ms  {results[-1]['peak_gib']:6.2f} GiB", flush=True)
+    parameters = sum(p.numel() for p in MDCSRN().parameters())
+    print(f"parameters: {parameters}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "batch": args.batch,
+                       "parameters": parameters, "results": results}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+#pragma once
+// One training step of the generator on a backend: sample a batch, forward, loss, backward, Adam.
+// Used by the trainer and by the step benchmark, so both run exactly the same work.
+#include "engine/arena.h"
+#include "io/patch_dataset.h"
+#include "models/generator.h"
+#include "models/train_config.h"
+
+namespace mdcsrn {
+
+template <class Backend>
+class GeneratorStep {
+ public:
+  using T = typename Backend::Scalar;
+
+  GeneratorStep(const GeneratorLayout& layout, Backend be, CudaContext* ctx, int batch, int patch, LossKind loss)
+      : be_(be), ctx_(ctx), layout_(layout), shape_{batch, 1, patch, patch, patch}, loss_kind_(loss),
+        arena_(layout.table(), Backend::memory), generator_(layout, be, shape_),
+        lr_(Backend::memory, shape_.numel()), hr_(Backend::memory, shape_.numel()), sr_(Backend::memory, shape_.numel()),
+        dsr_(Backend::memory, shape_.numel()), centres_(Backend::memory, int64_t(batch) * kCentreFields), loss_(Backend::memory, 1) {}
+
+  // Step `step` (0-based) draws patches step * batch onwards; Adam's bias correction uses step + 1.
+  // No host synchronisation: the loss stays on the device until loss() is read.
+  void run(const PatchDataset& data, int64_t step, const AdamConfig& adam) {
+    forward_backward(data, step);
+    be_.adam(adam_step(adam, step + 1), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
+  }
+  void forward_backward(const PatchDataset& data, int64_t step) {
+    data.sample(step * shape_.n, int(shape_.n), lr_.data(), hr_.data(), centres_.data(), ctx_);
+    generator_.forward(arena_.params(), batch(lr_), batch(sr_), NormMode::Train);
+    be_.loss_forward(loss_kind_, batch(sr_), batch(hr_), loss_.data());
+    be_.loss_backward(loss_kind_, batch(sr_), batch(hr_), T(1), batch(dsr_), GradMode::Overwrite);
+    generator_.backward(arena_.params(), arena_.grads(), batch(lr_), batch(dsr_), NormMode::Train);
+  }
+  double loss() {
+    be_.synchronize();
+    return double(loss_.download()[0]);
+  }
+
+  Arena& arena() { return arena_; }
+  Generator<Backend>& generator() { return generator_; }
+  const Shape5& shape() const { return shape_; }
+  const Buffer<T>& input() const { return lr_; }
+  const Buffer<T>& target() const { return hr_; }
+  const Buffer<T>& output() const { return sr_; }
+  Buffer<T>& loss_buffer() { return loss_; }
+  Tensor<T> batch(const Buffer<T>& b) const { return Tensor<T>(b.data(), shape_); }
+
+ private:
+  Backend be_;
+  CudaContext* ctx_;
+  const GeneratorLayout& layout_;
+  Shape5 shape_;
+  LossKind loss_kind_;
+  Arena arena_;
+  Generator<Backend> generator_;
+  Buffer<T> lr_, hr_, sr_, dsr_;
+  Buffer<int32_t> centres_;
+  Buffer<T> loss_;
+};
+
+}  // namespace mdcsrn
