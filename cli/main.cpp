@@ -18,6 +18,7 @@ commands:
   info     print the engine's devices and what it implements so far
   prepare  build HR, LR (k-space truncation), masks and a manifest from NIfTI volumes
   train    train the mDCSRN generator on a prepared dataset
+  eval     PSNR, SSIM and NRMSE of a volume against a reference, optionally in a mask
   demo     the end-to-end demo (prepare, train, infer, evaluate); until it exists,
            the same report as `info`
 
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "prepare") return mdcsrn::cli::run_prepare(argc, argv);
     if (command == "train") return mdcsrn::cli::run_train(argc, argv);
+    if (command == "eval") return mdcsrn::cli::run_eval(argc, argv);
     if (command == "info" || command == "demo") {
       print_info();
       return 0;

@@ -21,6 +21,11 @@ add_library(mdcsrn_nifti INTERFACE)
 target_include_directories(mdcsrn_nifti SYSTEM INTERFACE ${NIFTI_INCLUDE_DIR})
 target_link_libraries(mdcsrn_nifti INTERFACE ${NIFTI2_LIBRARY} ${ZNZ_LIBRARY} ZLIB::ZLIB)
 
+# Boost.Math (header-only) for the t distribution of paired t-tests.
+find_path(BOOST_MATH_INCLUDE_DIR boost/math/distributions/students_t.hpp REQUIRED)
+add_library(mdcsrn_boost_math INTERFACE)
+target_include_directories(mdcsrn_boost_math SYSTEM INTERFACE ${BOOST_MATH_INCLUDE_DIR})
+
 # Single-precision FFTW with its threads, for the CPU k-space synthesis.
 find_path(FFTW3_INCLUDE_DIR fftw3.h REQUIRED)
 find_library(FFTW3F_LIBRARY NAMES fftw3f libfftw3f.so.3 REQUIRED)
