@@ -18,6 +18,7 @@ commands:
   info     print the engine's devices and what it implements so far
   prepare  build HR, LR (k-space truncation), masks and a manifest from NIfTI volumes
   train    train the mDCSRN generator on a prepared dataset
+  infer    super-resolve a whole volume with a trained checkpoint
   eval     PSNR, SSIM and NRMSE of a volume against a reference, optionally in a mask
   demo     the end-to-end demo (prepare, train, infer, evaluate); until it exists,
            the same report as `info`
@@ -38,7 +39,8 @@ void print_info() {
       "  data preparation: NIfTI I/O, k-space truncation (FFTW / cuFFT), brain and cerebellum masks,\n"
       "  the Colin27 preset (mdcsrn prepare --preset colin27)\n"
       "  the mDCSRN generator (explicit forward/backward, CPU and GPU) and its training (mdcsrn train)\n"
-      "not yet: whole-volume inference, evaluation, the WGAN critic\n");
+      "  whole-volume inference (mdcsrn infer), metrics for a pair of volumes (mdcsrn eval)\n"
+      "not yet: the demo report, dataset-level evaluation tables, the WGAN critic\n");
 }
 
 }  // namespace
@@ -53,6 +55,7 @@ int main(int argc, char** argv) {
     if (command == "prepare") return mdcsrn::cli::run_prepare(argc, argv);
     if (command == "train") return mdcsrn::cli::run_train(argc, argv);
     if (command == "eval") return mdcsrn::cli::run_eval(argc, argv);
+    if (command == "infer") return mdcsrn::cli::run_infer(argc, argv);
     if (command == "info" || command == "demo") {
       print_info();
       return 0;

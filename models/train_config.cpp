@@ -66,19 +66,24 @@ json merge_train_config(const std::string& file, const std::vector<std::string>&
   return config;
 }
 
+GeneratorConfig parse_model_config(const json& m) {
+  GeneratorConfig c;
+  c.blocks = m.at("blocks").get<int>();
+  c.units = m.at("units").get<int>();
+  c.growth = m.at("growth").get<int>();
+  const std::string activation = m.at("activation").get<std::string>();
+  if (activation != "elu" && activation != "leaky_relu") fail("model.activation: expected elu or leaky_relu, got '" + activation + "'");
+  c.activation = {activation == "elu" ? Activation::Elu : Activation::LeakyRelu, m.at("slope").get<float>()};
+  return c;
+}
+
 TrainConfig parse_train_config(const json& j) {
   TrainConfig c;
   try {
     c.manifest = j.at("data").at("manifest").get<std::string>();
     c.train_split = j.at("data").at("train_split").get<std::string>();
     c.val_split = j.at("data").at("val_split").get<std::string>();
-    const json& m = j.at("model");
-    c.model.blocks = m.at("blocks").get<int>();
-    c.model.units = m.at("units").get<int>();
-    c.model.growth = m.at("growth").get<int>();
-    const std::string activation = m.at("activation").get<std::string>();
-    if (activation != "elu" && activation != "leaky_relu") fail("model.activation: expected elu or leaky_relu, got '" + activation + "'");
-    c.model.activation = {activation == "elu" ? Activation::Elu : Activation::LeakyRelu, m.at("slope").get<float>()};
+    c.model = parse_model_config(j.at("model"));
     const json& s = j.at("sampler");
     c.sampler.mode = parse_sampling_mode(s.at("mode").get<std::string>());
     c.sampler.patch = s.at("patch").get<int>();

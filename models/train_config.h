@@ -39,5 +39,7 @@ nlohmann::json default_train_config();
 // defaults <- file (if any) <- overrides ("train.epochs=2"; values parsed as JSON, else strings).
 nlohmann::json merge_train_config(const std::string& file, const std::vector<std::string>& overrides);
 TrainConfig parse_train_config(const nlohmann::json& j);
+// The "model" section alone (as stored in checkpoints' configuration).
+GeneratorConfig parse_model_config(const nlohmann::json& model);
 
 }  // namespace mdcsrn

@@ -1,0 +1,122 @@
+#include "models/inference.h"
+
+#include <cmath>
+
+#include "engine/error.h"
+#include "models/generator.h"
+
+namespace mdcsrn {
+
+Stitching parse_stitching(const std::string& name) {
+  if (name == "crop") return Stitching::MarginCrop;
+  if (name == "gaussian") return Stitching::Gaussian;
+  fail("unknown stitching '" + name + "' (expected crop or gaussian)");
+}
+
+std::vector<int64_t> tile_origins(int64_t n, const InferenceOptions& o) {
+  std::vector<int64_t> origins;
+  if (o.stitching == Stitching::MarginCrop) {
+    const int64_t core = o.patch - 2 * o.margin;
+    MDCSRN_REQUIRE(core > 0, "inference: the margin leaves no core in the patch");
+    for (int64_t start = 0; start < n; start += core) origins.push_back(start - o.margin);
+    return origins;
+  }
+  MDCSRN_REQUIRE(o.stride > 0 && o.stride <= o.patch, "inference: the stride must be in [1, patch]");
+  for (int64_t start = 0;; start += o.stride) {
+    if (start + o.patch >= n) {
+      origins.push_back(std::max<int64_t>(0, n - o.patch));  // the last tile ends at the border
+      break;
+    }
+    origins.push_back(start);
+  }
+  return origins;
+}
+
+std::vector<float> stitch_volume(const std::vector<float>& volume, const std::array<int64_t, 3>& dims, const InferenceOptions& o,
+                                 const std::function<void(int64_t count, const float* in, float* out)>& predict) {
+  const int64_t p = o.patch, voxels = p * p * p;
+  const std::array<std::vector<int64_t>, 3> origins{tile_origins(dims[0], o), tile_origins(dims[1], o), tile_origins(dims[2], o)};
+  std::vector<std::array<int64_t, 3>> tiles;
+  for (int64_t k : origins[2])
+    for (int64_t j : origins[1])
+      for (int64_t i : origins[0]) tiles.push_back({i, j, k});
+
+  // Per-voxel weight inside a tile: the Gaussian, or 1 on the core and 0 on the margin.
+  std::vector<float> weight(static_cast<size_t>(voxels));
+  const double sigma = 0.125 * double(p), centre = double(p - 1) / 2;
+  for (int64_t e = 0; e < voxels; ++e) {
+    const int64_t x = e % p, y = e / p % p, z = e / (p * p);
+    if (o.stitching == Stitching::Gaussian) {
+      const double d2 = (x - centre) * (x - centre) + (y - centre) * (y - centre) + (z - centre) * (z - centre);
+      weight[size_t(e)] = float(std::exp(-d2 / (2 * sigma * sigma)));
+    } else {
+      auto inside = [&](int64_t t) { return t >= o.margin && t < p - o.margin; };
+      weight[size_t(e)] = inside(x) && inside(y) && inside(z) ? 1.f : 0.f;
+    }
+  }
+
+  const int64_t n = int64_t(volume.size());
+  std::vector<double> sum(static_cast<size_t>(n), 0.0), total(static_cast<size_t>(n), 0.0);
+  std::vector<float> in(static_cast<size_t>(o.batch * voxels)), out(in.size());
+  for (size_t first = 0; first < tiles.size(); first += size_t(o.batch)) {
+    const int64_t count = std::min<int64_t>(o.batch, int64_t(tiles.size() - first));
+    for (int64_t t = 0; t < count; ++t) {
+      const auto& origin = tiles[first + size_t(t)];
+      for (int64_t e = 0; e < voxels; ++e) {
+        const int64_t i = origin[0] + e % p, j = origin[1] + e / p % p, k = origin[2] + e / (p * p);
+        const bool inside = i >= 0 && j >= 0 && k >= 0 && i < dims[0] && j < dims[1] && k < dims[2];
+        in[size_t(t * voxels + e)] = inside ? volume[size_t(i + dims[0] * (j + dims[1] * k))] : 0.f;
+      }
+    }
+    predict(count, in.data(), out.data());
+    for (int64_t t = 0; t < count; ++t) {
+      const auto& origin = tiles[first + size_t(t)];
+      for (int64_t e = 0; e < voxels; ++e) {
+        const int64_t i = origin[0] + e % p, j = origin[1] + e / p % p, k = origin[2] + e / (p * p);
+        if (i < 0 || j < 0 || k < 0 || i >= dims[0] || j >= dims[1] || k >= dims[2] || weight[size_t(e)] == 0.f) continue;
+        const size_t v = size_t(i + dims[0] * (j + dims[1] * k));
+        sum[v] += double(weight[size_t(e)]) * out[size_t(t * voxels + e)];
+        total[v] += weight[size_t(e)];
+      }
+    }
+  }
+  std::vector<float> result(static_cast<size_t>(n));
+  for (int64_t v = 0; v < n; ++v) {
+    MDCSRN_REQUIRE(total[size_t(v)] > 0, "inference: a voxel is covered by no tile");
+    result[size_t(v)] = float(sum[size_t(v)] / total[size_t(v)]);
+  }
+  return result;
+}
+
+namespace {
+
+template <class Backend>
+std::vector<float> run_generator(const GeneratorConfig& model, const GeneratorState& state, const std::vector<float>& volume,
+                                 const std::array<int64_t, 3>& dims, const InferenceOptions& o, Backend be) {
+  const GeneratorLayout layout(model);
+  const Shape5 shape{o.batch, 1, o.patch, o.patch, o.patch};
+  Generator<Backend> g(layout, be, shape);
+  Buffer<float> params(Backend::memory, int64_t(state.params.size())), in(Backend::memory, shape.numel()), out(Backend::memory, shape.numel());
+  params.upload(state.params);
+  raw_copy(Backend::memory, g.running_stats(), MemoryKind::Host, state.running.data(), state.running.size() * sizeof(float));
+  return stitch_volume(volume, dims, o, [&](int64_t count, const float* host_in, float* host_out) {
+    raw_copy(Backend::memory, in.data(), MemoryKind::Host, host_in, size_t(shape.numel()) * sizeof(float));
+    g.forward(params.data(), Tensor<const float>(in.data(), shape), Tensor<float>(out.data(), shape), NormMode::Eval);
+    raw_copy(MemoryKind::Host, host_out, Backend::memory, out.data(), size_t(count * shape.spatial()) * sizeof(float));
+  });
+}
+
+}  // namespace
+
+std::vector<float> super_resolve(const GeneratorConfig& model, const GeneratorState& state, const std::vector<float>& volume,
+                                 const std::array<int64_t, 3>& dims, const InferenceOptions& o, CudaContext* ctx) {
+  MDCSRN_REQUIRE(o.batch >= 1 && o.patch >= 4, "inference: batch and patch must be positive");
+#ifdef MDCSRN_HAVE_CUDA
+  if (ctx) return run_generator(model, state, volume, dims, o, GpuBackend{ctx});
+#else
+  MDCSRN_REQUIRE(ctx == nullptr, "inference: this build has no CUDA backend");
+#endif
+  return run_generator(model, state, volume, dims, o, CpuBackend<float>{});
+}
+
+}  // namespace mdcsrn
