@@ -39,6 +39,22 @@ TEST_SUITE("trainer") {
     CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {})), doctest::Contains("data.manifest is not set"), Error);
   }
 
+  TEST_CASE("every shipped configuration parses") {
+    int files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(std::string(MDCSRN_SOURCE_DIR) + "/configs")) {
+      CAPTURE(entry.path().string());
+      const TrainConfig c = parse_train_config(merge_train_config(entry.path().string(), {}));
+      CHECK(!c.manifest.empty());
+      ++files;
+    }
+    CHECK(files >= 3);
+    const TrainConfig balanced = parse_train_config(merge_train_config(std::string(MDCSRN_SOURCE_DIR) + "/configs/paper_balanced.json", {}));
+    CHECK(balanced.sampler.mode == SamplingMode::Balanced);
+    CHECK(GeneratorLayout(balanced.model).table().parameter_count() == 411648);
+    CHECK(GeneratorLayout(parse_train_config(merge_train_config(std::string(MDCSRN_SOURCE_DIR) + "/configs/authors_code.json", {})).model)
+              .table().parameter_count() == 581440);
+  }
+
   TEST_CASE("N + M steps in one run equal N steps, a resume, then M steps, bit for bit") {
     TempDir dir("resume");
     const std::string manifest = make_phantom_dataset(dir);
