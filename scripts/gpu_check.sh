@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# On a GPU machine: build, run the GPU tests (ctest label gpu; fails if any is skipped, since on a
-# GPU machine a skip means the device was not usable), the CPU tests, then the data benchmark.
+# On a GPU machine, one command for everything that needs the device: build, the GPU tests (ctest
+# label gpu; fails if any is skipped, since on a GPU machine a skip means the device was not
+# usable), the CPU tests, the data benchmark, a short training run, the training-step benchmark
+# and the PyTorch reference (bench/RESULTS.md records their numbers).
 # cuDNN, cuBLAS and cuFFT are taken from the system when present, else from the Python
 # environment's nvidia/* packages (as on images that ship PyTorch). Debian packages missing on
 # the machine (nifticlib, mricron-data) can be unpacked under .devdeps/root beforehand.
@@ -40,6 +42,11 @@ tail -1 "$results/cpu-tests.log"
 "$build_dir/bench_data" --manifest "$build_dir/colin27/manifest.json" --json "$results/bench_data.json" | tee "$results/bench_data.log"
 
 # A short training run of the paper's generator on Colin27, for the step rate on this device.
-"$build_dir/mdcsrn" train --manifest "$build_dir/colin27/manifest.json" --out "$build_dir/train-paper" --steps 40 \
-  --set train.log_every=10 > "$results/train-paper.log" 2>&1 || { tail -20 "$results/train-paper.log"; exit 1; }
+"$build_dir/mdcsrn" train --manifest "$build_dir/colin27/manifest.json" --out "$build_dir/train-paper" --steps 20 \
+  --set train.log_every=10 --set train.tf32=true > "$results/train-paper.log" 2>&1 || { tail -20 "$results/train-paper.log"; exit 1; }
 tail -4 "$results/train-paper.log"
+
+"$build_dir/bench_train_step" --manifest "$build_dir/colin27/manifest.json" --steps 50 --json "$results/bench_train_step.json" \
+  | tee "$results/bench_train_step.log"
+PYTHONUNBUFFERED=1 python3 bench/pytorch_reference.py --steps 50 --json "$results/pytorch.json" 2>&1 | grep -v Warning \
+  | tee "$results/pytorch.log"
