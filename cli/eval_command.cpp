@@ -1,10 +1,12 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "engine/error.h"
+#include "io/evaluation.h"
 #include "io/masks.h"
 #include "io/volume.h"
 #include "kernels/metrics.h"
@@ -14,9 +16,15 @@ namespace {
 
 constexpr const char* kHelp = R"(usage: mdcsrn eval --reference HR.nii.gz --test X.nii.gz [--mask M.nii.gz] [--window uniform|gaussian]
                    [--data-range R]
+       mdcsrn eval --manifest M.json [--split test] --method NAME=PATH [--method ...] [--out DIR]
+                   [--window uniform|gaussian]
 
-Compares a test volume with a reference volume on the same grid and prints PSNR, SSIM and NRMSE
-as JSON (REFERENCE.md section 7):
+The first form compares a test volume with a reference on the same grid and prints PSNR, SSIM and
+NRMSE as JSON. The second evaluates a split of a dataset: for each of its subjects, the LR input
+and each method's volume (PATH, with {id} replaced by the subject's id) against the HR, over the
+brain and over the cerebellum inside the subject's split region; it writes DIR/metrics.csv (per
+subject) and DIR/summary.md (mean +/- std as the paper's Table II, and paired t-tests between
+methods), and prints the summary. Definitions (REFERENCE.md section 7):
   PSNR  = 10 log10(R^2 / MSE), R the data range of the normalised HR (default 1);
   SSIM  = scikit-image's 3-D SSIM: 7^3 uniform window (or --window gaussian: sigma 1.5),
           K1 = 0.01, K2 = 0.03, sample covariance, data range R;
@@ -29,15 +37,39 @@ scikit-image).
 }  // namespace
 
 int run_eval(int argc, char** argv) {
-  const Args args(argc, argv, 2, {"reference", "test", "mask", "window", "data-range"}, {}, "eval");
+  std::vector<Method> methods;
+  std::vector<char*> rest{argv[0], argv[1]};
+  for (int i = 2; i < argc; ++i) {
+    if (std::string(argv[i]) == "--method") {
+      if (i + 1 >= argc) fail("option --method needs NAME=PATH");
+      const std::string spec = argv[++i];
+      const size_t eq = spec.find('=');
+      if (eq == std::string::npos || eq == 0) fail("option --method: expected NAME=PATH, got '" + spec + "'");
+      methods.push_back({spec.substr(0, eq), spec.substr(eq + 1)});
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  const Args args(int(rest.size()), rest.data(), 2, {"reference", "test", "mask", "window", "data-range", "manifest", "split", "out"}, {}, "eval");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  if (!args.has("reference") || !args.has("test")) fail("eval: --reference and --test are required (see mdcsrn eval --help)");
   const std::string window_name = args.get("window", "uniform");
   if (window_name != "uniform" && window_name != "gaussian") fail("option --window: expected uniform or gaussian");
   const SsimWindow window = window_name == "uniform" ? SsimWindow::Uniform7 : SsimWindow::Gaussian;
+  if (args.has("manifest")) {
+    const std::vector<EvaluationRow> rows = evaluate_split(Manifest::load(args.get("manifest")), args.get("split", "test"), methods, window);
+    const std::string summary = evaluation_summary(rows);
+    if (args.has("out")) {
+      std::filesystem::create_directories(args.get("out"));
+      write_text_atomically(args.get("out") + "/metrics.csv", evaluation_csv(rows));
+      write_text_atomically(args.get("out") + "/summary.md", summary);
+    }
+    std::printf("%s", summary.c_str());
+    return 0;
+  }
+  if (!args.has("reference") || !args.has("test")) fail("eval: give --reference and --test, or --manifest (see mdcsrn eval --help)");
   double range = 1.0;
   try {
     range = std::stod(args.get("data-range", "1"));

@@ -39,8 +39,8 @@ void print_info() {
       "  data preparation: NIfTI I/O, k-space truncation (FFTW / cuFFT), brain and cerebellum masks,\n"
       "  the Colin27 preset (mdcsrn prepare --preset colin27)\n"
       "  the mDCSRN generator (explicit forward/backward, CPU and GPU) and its training (mdcsrn train)\n"
-      "  whole-volume inference (mdcsrn infer), metrics for a pair of volumes (mdcsrn eval)\n"
-      "not yet: the demo report, dataset-level evaluation tables, the WGAN critic\n");
+      "  whole-volume inference (mdcsrn infer), metrics and Table II summaries (mdcsrn eval)\n"
+      "not yet: the demo report, the WGAN critic\n");
 }
 
 }  // namespace

@@ -45,6 +45,26 @@ TEST_SUITE("cli") {
     CHECK(output.find("split     subjects   brain voxels  cerebellum voxels") != std::string::npos);
   }
 
+  TEST_CASE("eval --manifest: per-subject CSV and summary over brain and cerebellum of the test region") {
+    TempDir dir("eval");
+    const std::string manifest = make_phantom_dataset(dir);
+    const std::string data = dir.path("data/phantom/");
+    const auto [status, output] = mdcsrn("eval --manifest " + manifest + " --method copy=" + data + "lr.nii.gz --method perfect=" + data +
+                                             "hr.nii.gz --out " + dir.path("eval"), dir);
+    CAPTURE(output);
+    REQUIRE(status == 0);
+    std::ifstream csv(dir.path("eval/metrics.csv"));
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(csv, line);) lines.push_back(line);
+    REQUIRE(lines.size() == 7);  // header + 3 methods x 2 regions
+    CHECK(lines[0] == "subject,method,region,psnr,ssim,nrmse,voxels");
+    // The LR input and its copy score the same; the HR itself is perfect.
+    CHECK(lines[1].substr(lines[1].find(",brain,")) == lines[3].substr(lines[3].find(",brain,")));
+    CHECK(lines[5].find("phantom,perfect,brain,inf,1.000000,0.000000") == 0);
+    CHECK(output.find("| perfect | inf ± ") != std::string::npos);
+    CHECK(fs::exists(dir.path("eval/summary.md")));
+  }
+
   TEST_CASE("bad input: one line naming the problem, non-zero exit") {
     TempDir dir("cli-bad");
     auto [s1, o1] = mdcsrn("prepare --hr " + dir.path("missing.nii.gz") + " --labels x --out " + dir.path("o"), dir);
