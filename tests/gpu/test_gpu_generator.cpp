@@ -98,3 +98,36 @@ TEST_SUITE("gpu_trainer") {
 
 }  // namespace
 }  // namespace mdcsrn::test
+
+#include "models/inference.h"
+
+namespace mdcsrn::test {
+namespace {
+
+TEST_SUITE("gpu_inference") {
+  TEST_CASE("whole-volume inference on the GPU matches the CPU (eval-mode BatchNorm, both stitchings)") {
+    const GeneratorConfig model{2, 2, 8, {Activation::Elu, 0.f}};
+    const GeneratorLayout layout(model);
+    GeneratorState state;
+    state.params = initial_generator_parameters(layout, 31);
+    std::mt19937_64 rng(32);
+    state.running.assign(size_t(2 * layout.bn_channels()), 0.f);
+    for (int c = 0; c < layout.bn_channels(); ++c)
+      state.running[size_t(c)] = 0.1f * float(c % 5), state.running[size_t(layout.bn_channels() + c)] = 0.5f + 0.1f * float(c % 3);
+    const std::array<int64_t, 3> dims{37, 29, 33};
+    const std::vector<float> volume = random_values<float>(dims[0] * dims[1] * dims[2], rng);
+    for (Stitching s : {Stitching::MarginCrop, Stitching::Gaussian}) {
+      InferenceOptions o;
+      o.patch = 16;
+      o.batch = 8;
+      o.stitching = s;
+      const std::vector<float> cpu = super_resolve(model, state, volume, dims, o, nullptr);
+      CudaContext ctx;
+      const std::vector<float> gpu = super_resolve(model, state, volume, dims, o, &ctx);
+      CHECK(relative_error(convert<double>(gpu), convert<double>(cpu)) < 1e-5);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mdcsrn::test
