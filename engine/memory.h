@@ -9,7 +9,8 @@ namespace mdcsrn {
 enum class MemoryKind { Host, Device };
 
 // Raw allocation on either side. Device calls throw an Error in a build without CUDA, and name
-// the request when the GPU is out of memory.
+// the request when the GPU is out of memory. Device copies and fills first wait for all queued GPU
+// work and are complete when they return: they never race a kernel, and never belong in a hot loop.
 void* raw_alloc(MemoryKind kind, size_t bytes);
 void raw_free(MemoryKind kind, void* p) noexcept;
 void raw_copy(MemoryKind dst_kind, void* dst, MemoryKind src_kind, const void* src, size_t bytes);

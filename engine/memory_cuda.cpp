@@ -22,13 +22,22 @@ void* device_alloc(size_t bytes) {
 
 void device_free(void* p) noexcept { cudaFree(p); }
 
+// Copies and fills go through the legacy default stream, which does not wait for the non-blocking
+// streams kernels run on: wait for all queued GPU work first, so a copy never races a kernel.
+// None of these is on a training step's path.
 void device_copy(MemoryKind dst_kind, void* dst, MemoryKind src_kind, const void* src, size_t bytes) {
+  MDCSRN_CUDA_CHECK(cudaDeviceSynchronize());
   const cudaMemcpyKind direction = dst_kind == MemoryKind::Device
                                        ? (src_kind == MemoryKind::Device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                                        : cudaMemcpyDeviceToHost;
   MDCSRN_CUDA_CHECK(cudaMemcpy(dst, src, bytes, direction));
+  MDCSRN_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
-void device_zero(void* p, size_t bytes) { MDCSRN_CUDA_CHECK(cudaMemset(p, 0, bytes)); }
+void device_zero(void* p, size_t bytes) {
+  MDCSRN_CUDA_CHECK(cudaDeviceSynchronize());
+  MDCSRN_CUDA_CHECK(cudaMemset(p, 0, bytes));
+  MDCSRN_CUDA_CHECK(cudaDeviceSynchronize());
+}
 
 }  // namespace mdcsrn::detail
