@@ -6,6 +6,7 @@
 
 #include "engine/error.h"
 #include "engine/parallel.h"
+#include "engine/volume_lines.h"
 #ifdef MDCSRN_HAVE_CUDA
 #include "engine/cuda_context.h"
 #endif
@@ -64,12 +65,12 @@ std::vector<int32_t> patch_box_counts(const Mask& mask, const std::array<int64_t
   const int64_t h = patch / 2;
   for (int axis = 0; axis < 3; ++axis) {
     const int64_t n = dims[size_t(axis)];
-    const int64_t step = axis == 0 ? 1 : (axis == 1 ? dims[0] : dims[0] * dims[1]);
+    const int64_t step = axis_step(axis, dims);
     const int64_t lines = int64_t(counts.size()) / n;
     parallel_for(lines, 64, [&](int64_t begin, int64_t end) {
       std::vector<int32_t> prefix(static_cast<size_t>(n + 1));
       for (int64_t line = begin; line < end; ++line) {
-        const int64_t start = axis == 0 ? line * n : (axis == 1 ? (line / dims[0]) * dims[0] * n + line % dims[0] : line);
+        const int64_t start = axis_line_start(axis, line, dims);
         for (int64_t x = 0; x < n; ++x) prefix[size_t(x + 1)] = prefix[size_t(x)] + counts[size_t(start + x * step)];
         for (int64_t x = 0; x < n; ++x) {
           const int64_t lo = std::max<int64_t>(0, x - h), hi = std::min<int64_t>(n, x - h + patch);

@@ -7,6 +7,7 @@
 
 #include "engine/error.h"
 #include "engine/parallel.h"
+#include "engine/volume_lines.h"
 
 namespace mdcsrn {
 namespace {
@@ -34,12 +35,12 @@ void filter(std::vector<double>& v, const std::array<int64_t, 3>& dims, const st
   const int64_t radius = int64_t(w.size()) / 2;
   for (int axis = 0; axis < 3; ++axis) {
     const int64_t n = dims[size_t(axis)];
-    const int64_t step = axis == 0 ? 1 : (axis == 1 ? dims[0] : dims[0] * dims[1]);
+    const int64_t step = axis_step(axis, dims);
     const int64_t lines = int64_t(v.size()) / n;
     parallel_for(lines, 64, [&](int64_t begin, int64_t end) {
       std::vector<double> line(static_cast<size_t>(n));
       for (int64_t l = begin; l < end; ++l) {
-        const int64_t start = axis == 0 ? l * n : (axis == 1 ? (l / dims[0]) * dims[0] * n + l % dims[0] : l);
+        const int64_t start = axis_line_start(axis, l, dims);
         for (int64_t x = 0; x < n; ++x) line[size_t(x)] = v[size_t(start + x * step)];
         for (int64_t x = 0; x < n; ++x) {
           double sum = 0;

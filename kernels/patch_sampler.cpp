@@ -27,14 +27,7 @@ void gather_patches(const SamplerView& v, int64_t first_patch, int batch, float*
   parallel_for(batch, 1, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
       const DrawnCentre c = draw_centre(v, first_patch + b);
-      const int32_t* crop = v.crop + 6 * c.subject;
-      const int64_t ni = crop[3], nj = crop[4];
-      int32_t* out = centres + b * kCentreFields;
-      out[0] = c.subject;
-      out[1] = int32_t(crop[0] + c.local % ni);
-      out[2] = int32_t(crop[1] + c.local / ni % nj);
-      out[3] = int32_t(crop[2] + c.local / (ni * nj));
-      out[4] = c.source;
+      write_centre(v, c, centres + b * kCentreFields);
       for (int64_t e = 0; e < volume; ++e) gather_voxel(v, c, e, lr[b * volume + e], hr[b * volume + e]);
     }
   });

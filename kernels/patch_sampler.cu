@@ -9,14 +9,7 @@ __global__ void __launch_bounds__(kThreads) gather_kernel(SamplerView v, int64_t
   const int64_t b = blockIdx.x;
   if (threadIdx.x == 0) {
     centre = draw_centre(v, first_patch + b);
-    const int32_t* crop = v.crop + 6 * centre.subject;
-    const int64_t ni = crop[3], nj = crop[4];
-    int32_t* out = centres + b * kCentreFields;
-    out[0] = centre.subject;
-    out[1] = int32_t(crop[0] + centre.local % ni);
-    out[2] = int32_t(crop[1] + centre.local / ni % nj);
-    out[3] = int32_t(crop[2] + centre.local / (ni * nj));
-    out[4] = centre.source;
+    write_centre(v, centre, centres + b * kCentreFields);
   }
   __syncthreads();
   const int64_t volume = int64_t(v.patch) * v.patch * v.patch;

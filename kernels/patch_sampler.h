@@ -125,6 +125,17 @@ MDCSRN_HD DrawnCentre draw_centre(const SamplerView& v, int64_t p) {
   return DrawnCentre{s, int64_t(centres[g]), from_cerebellum ? kFromCerebellum : kFromBrain};
 }
 
+// The centre's record: subject, full-volume voxel (i, j, k), and where it was drawn from.
+MDCSRN_HD void write_centre(const SamplerView& v, const DrawnCentre& c, int32_t* out) {
+  const int32_t* crop = v.crop + 6 * c.subject;
+  const int64_t ni = crop[3], nj = crop[4];
+  out[0] = c.subject;
+  out[1] = int32_t(crop[0] + c.local % ni);
+  out[2] = int32_t(crop[1] + c.local / ni % nj);
+  out[3] = int32_t(crop[2] + c.local / (ni * nj));
+  out[4] = c.source;
+}
+
 // Gathers voxel e (0 <= e < patch^3, in (d, h, w) = (k, j, i) order) of the patch centred at c.
 MDCSRN_HD void gather_voxel(const SamplerView& v, const DrawnCentre& c, int64_t e, float& lr, float& hr) {
   const int32_t* crop = v.crop + 6 * c.subject;
