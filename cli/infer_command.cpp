@@ -67,9 +67,9 @@ int run_infer(int argc, char** argv) {
   const GeneratorState state = load_checkpoint(path, GeneratorLayout(model));
   const Volume lr = read_volume(args.get("input"));
 
-  std::unique_ptr<CudaContext> ctx;
+  std::shared_ptr<CudaContext> ctx;
 #ifdef MDCSRN_HAVE_CUDA
-  if (device == "cuda" || (device == "auto" && cuda_device_count() > 0)) ctx = std::make_unique<CudaContext>(0);
+  if (device == "cuda" || (device == "auto" && cuda_device_count() > 0)) ctx = std::make_shared<CudaContext>(0);
 #else
   if (device == "cuda") fail("option --device cuda: this build has no CUDA backend");
 #endif

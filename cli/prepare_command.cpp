@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -60,10 +61,12 @@ struct Timer {
   double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
 };
 
-std::unique_ptr<CudaContext> make_context(const std::string& device) {
+// shared_ptr: its deleter is bound where the context is made, so builds without CUDA (where
+// CudaContext is only declared) compile.
+std::shared_ptr<CudaContext> make_context(const std::string& device) {
   if (device != "auto" && device != "cpu" && device != "cuda") fail("option --device: expected auto, cpu or cuda, got '" + device + "'");
 #ifdef MDCSRN_HAVE_CUDA
-  if (device == "cuda" || (device == "auto" && cuda_device_count() > 0)) return std::make_unique<CudaContext>(0);
+  if (device == "cuda" || (device == "auto" && cuda_device_count() > 0)) return std::make_shared<CudaContext>(0);
 #else
   if (device == "cuda") fail("option --device cuda: this build has no CUDA backend");
 #endif
@@ -99,7 +102,7 @@ int run_prepare(int argc, char** argv) {
 
   std::string out = args.get("out", args.get("preset") == "colin27" ? "data/colin27" : "");
   if (out.empty()) fail("prepare: --out is required");
-  std::unique_ptr<CudaContext> ctx = make_context(args.get("device", "auto"));
+  std::shared_ptr<CudaContext> ctx = make_context(args.get("device", "auto"));
   std::printf("prepare: FFT on %s\n", ctx ? describe_device(DeviceKind::Cuda).c_str() : "the CPU (FFTW)");
 
   Manifest manifest;
