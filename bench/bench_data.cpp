@@ -8,6 +8,7 @@
 #include <random>
 
 #include "bench/timing.h"
+#include "cli/args.h"
 #include "engine/device.h"
 #include "engine/error.h"
 #include "io/patch_dataset.h"
@@ -37,20 +38,13 @@ struct Row {
 }  // namespace
 
 int run(int argc, char** argv) {
-  std::string manifest_path = "data/colin27/manifest.json", json_path;
-  int repeats = 5;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "-h" || a == "--help") {
-      std::fputs(kHelp, stdout);
-      return 0;
-    }
-    if (i + 1 >= argc) fail("option " + a + " needs a value (see --help)");
-    if (a == "--manifest") manifest_path = argv[++i];
-    else if (a == "--repeats") repeats = std::stoi(argv[++i]);
-    else if (a == "--json") json_path = argv[++i];
-    else fail("unknown option " + a + " (see --help)");
+  const cli::Args args(argc, argv, 1, {"manifest", "repeats", "json"}, {}, "bench_data");
+  if (args.help()) {
+    std::fputs(kHelp, stdout);
+    return 0;
   }
+  const std::string manifest_path = args.get("manifest", "data/colin27/manifest.json"), json_path = args.get("json");
+  const int repeats = args.get_int("repeats", 5);
   std::vector<Row> rows;
   const bool gpu = cuda_device_count() > 0;
   std::printf("CPU : %s\nCUDA: %s\n", describe_device(DeviceKind::Cpu).c_str(), describe_device(DeviceKind::Cuda).c_str());

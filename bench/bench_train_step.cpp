@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "bench/timing.h"
+#include "cli/args.h"
 #include "engine/device.h"
 #include "engine/error.h"
 #include "io/volume.h"
@@ -30,22 +31,13 @@ double forward_flops_per_voxel(const GeneratorLayout& layout) { return 2.0 * dou
 }  // namespace
 
 int run(int argc, char** argv) {
-  std::string manifest, json_path;
-  int batch = 64, patch = 32, steps = 50;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "-h" || a == "--help") {
-      std::fputs(kHelp, stdout);
-      return 0;
-    }
-    if (i + 1 >= argc) fail("option " + a + " needs a value (see --help)");
-    if (a == "--manifest") manifest = argv[++i];
-    else if (a == "--batch") batch = std::stoi(argv[++i]);
-    else if (a == "--patch") patch = std::stoi(argv[++i]);
-    else if (a == "--steps") steps = std::stoi(argv[++i]);
-    else if (a == "--json") json_path = argv[++i];
-    else fail("unknown option " + a + " (see --help)");
+  const cli::Args args(argc, argv, 1, {"manifest", "batch", "patch", "steps", "json"}, {}, "bench_train_step");
+  if (args.help()) {
+    std::fputs(kHelp, stdout);
+    return 0;
   }
+  const std::string manifest = args.get("manifest"), json_path = args.get("json");
+  const int batch = args.get_int("batch", 64), patch = args.get_int("patch", 32), steps = args.get_int("steps", 50);
   if (manifest.empty()) fail("--manifest is required (see --help)");
 #ifndef MDCSRN_HAVE_CUDA
   fail("this build has no CUDA backend");

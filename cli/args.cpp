@@ -7,15 +7,14 @@
 namespace mdcsrn::cli {
 
 Args::Args(int argc, char** argv, int first, const std::set<std::string>& valued, const std::set<std::string>& flags,
-           const std::string& command)
-    : command_(command) {
+           const std::string& command) {
   for (int i = first; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "-h" || a == "--help") {
       help_ = true;
       continue;
     }
-    if (a.rfind("--", 0) != 0) fail("unexpected argument '" + a + "' (see mdcsrn " + command + " --help)");
+    if (a.rfind("--", 0) != 0) fail("unexpected argument '" + a + "' (see " + command + " --help)");
     std::string name = a.substr(2), value;
     const size_t eq = name.find('=');
     const bool inline_value = eq != std::string::npos;
@@ -30,7 +29,7 @@ Args::Args(int argc, char** argv, int first, const std::set<std::string>& valued
       }
       values_[name] = value;
     } else {
-      fail("unknown option --" + name + " (see mdcsrn " + command + " --help)");
+      fail("unknown option --" + name + " (see " + command + " --help)");
     }
   }
 }

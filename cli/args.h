@@ -11,7 +11,8 @@ namespace mdcsrn::cli {
 
 class Args {
  public:
-  // argv[first..] are parsed; `valued` take a value, `flags` do not.
+  // argv[first..] are parsed; `valued` take a value, `flags` do not. `command` names the program
+  // in messages, e.g. "mdcsrn train".
   Args(int argc, char** argv, int first, const std::set<std::string>& valued, const std::set<std::string>& flags,
        const std::string& command);
 
@@ -22,7 +23,6 @@ class Args {
   uint64_t get_u64(const std::string& name, uint64_t fallback) const;
 
  private:
-  std::string command_;
   std::map<std::string, std::string> values_;
   std::set<std::string> flags_;
   bool help_ = false;

@@ -50,7 +50,7 @@ int run_eval(int argc, char** argv) {
       rest.push_back(argv[i]);
     }
   }
-  const Args args(int(rest.size()), rest.data(), 2, {"reference", "test", "mask", "window", "data-range", "manifest", "split", "out"}, {}, "eval");
+  const Args args(int(rest.size()), rest.data(), 2, {"reference", "test", "mask", "window", "data-range", "manifest", "split", "out"}, {}, "mdcsrn eval");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;

@@ -37,7 +37,7 @@ options:
 }  // namespace
 
 int run_infer(int argc, char** argv) {
-  const Args args(argc, argv, 2, {"checkpoint", "input", "output", "stitching", "margin", "stride", "patch", "batch", "device"}, {}, "infer");
+  const Args args(argc, argv, 2, {"checkpoint", "input", "output", "stitching", "margin", "stride", "patch", "batch", "device"}, {}, "mdcsrn infer");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;

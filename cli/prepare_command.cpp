@@ -79,7 +79,7 @@ int run_prepare(int argc, char** argv) {
   const Args args(argc, argv, 2,
                   {"preset", "templates", "hr", "brain-mask", "cerebellum-mask", "labels", "cerebellum-labels", "hcp", "split",
                    "seed", "id", "scale", "axes", "window", "weight-window", "device", "out"},
-                  {"renormalize-lr"}, "prepare");
+                  {"renormalize-lr"}, "mdcsrn prepare");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;

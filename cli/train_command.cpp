@@ -48,7 +48,7 @@ int run_train(int argc, char** argv) {
       rest.push_back(argv[i]);
     }
   }
-  const Args args(int(rest.size()), rest.data(), 2, {"config", "out", "manifest", "resume", "steps", "dump-step"}, {"quiet"}, "train");
+  const Args args(int(rest.size()), rest.data(), 2, {"config", "out", "manifest", "resume", "steps", "dump-step"}, {"quiet"}, "mdcsrn train");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;

@@ -102,9 +102,6 @@ std::vector<float> run_generator(const GeneratorConfig& model, const GeneratorSt
   return stitch_volume(volume, dims, o, [&](int64_t count, const float* host_in, float* host_out) {
     raw_copy(Backend::memory, in.data(), MemoryKind::Host, host_in, size_t(shape.numel()) * sizeof(float));
     g.forward(params.data(), Tensor<const float>(in.data(), shape), Tensor<float>(out.data(), shape), NormMode::Eval);
-    // raw_copy runs outside the backend's stream: wait for the forward pass before reading its
-    // output (and before the next batch overwrites its input).
-    be.synchronize();
     raw_copy(MemoryKind::Host, host_out, Backend::memory, out.data(), size_t(count * shape.spatial()) * sizeof(float));
   });
 }

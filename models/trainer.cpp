@@ -50,7 +50,6 @@ class Trainer {
       state.params = initial_generator_parameters(layout_, c_.seed);
       state.adam_m.assign(state.params.size(), 0.f);
       state.adam_v = state.adam_m;
-      state.running.clear();
     }
     raw_copy(Backend::memory, arena_.params(), MemoryKind::Host, state.params.data(), bytes(state.params.size()));
     raw_copy(Backend::memory, arena_.adam_m(), MemoryKind::Host, state.adam_m.data(), bytes(state.adam_m.size()));
