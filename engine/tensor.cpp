@@ -3,8 +3,9 @@
 namespace mdcsrn {
 
 std::string Shape5::str() const {
-  return "[" + std::to_string(n) + ", " + std::to_string(c) + ", " + std::to_string(d) + ", " +
-         std::to_string(h) + ", " + std::to_string(w) + "]";
+  std::string s = "[";
+  for (const int64_t extent : {n, c, d, h, w}) s += (s.size() > 1 ? ", " : "") + std::to_string(extent);
+  return s + "]";
 }
 
 }  // namespace mdcsrn

@@ -1,7 +1,8 @@
 #pragma once
 // 3-D convolution (cross-correlation, as PyTorch's Conv3d): cubic kernel of size 1 or 3, stride 1 or
-// 2, zero padding, optional bias. Weights are [C_out, C_in, k, k, k], contiguous. The CPU reference
-// is a direct convolution; the GPU path is cuDNN (conv3d_cudnn.cpp).
+// 2, zero padding, optional bias. Weights are [C_out, C_in, k, k, k], contiguous. On the CPU, stride 1
+// runs register-blocked kernels (conv3d_cpu_blocked.cpp) and stride 2 the direct convolution, which
+// is also the reference every other path is tested against; the GPU path is cuDNN (conv3d_cudnn.cpp).
 #include <algorithm>
 
 #include "kernels/common.h"
@@ -62,6 +63,25 @@ void for_each_tap_row(const Shape5& x, const Shape5& y, const ConvParams& p, int
 
 }  // namespace conv_detail
 
+// dbias[co] (+)= the sum of dy over samples and voxels.
+template <class T>
+void conv3d_bias_gradient(Tensor<const T> dy, T* dbias, GradMode mode) {
+  const int64_t spatial = dy.shape.spatial();
+  for (int64_t co = 0; co < dy.shape.c; ++co) {
+    T total = 0;
+    for (int64_t n = 0; n < dy.shape.n; ++n) {
+      const T* g = dy.plane(n, co);
+      T plane = 0;
+      for (int64_t i = 0; i < spatial; ++i) plane += g[i];
+      total += plane;
+    }
+    store_grad(dbias[co], total, mode == GradMode::Accumulate);
+  }
+}
+
+// The direct convolution: any stride, obviously correct, slow. The reference for every other path.
+namespace reference {
+
 template <class T>
 void conv3d_forward(const ConvParams& p, Tensor<const T> x, const T* weight, const T* bias, Tensor<T> y) {
   check_conv_shapes("conv3d_forward", p, x.shape, y.shape);
@@ -114,7 +134,6 @@ void conv3d_backward_data(const ConvParams& p, const T* weight, Tensor<const T> 
   });
 }
 
-// Weight gradient, and the bias gradient when dbias is not null.
 template <class T>
 void conv3d_backward_weight(const ConvParams& p, Tensor<const T> x, Tensor<const T> dy, T* dweight, T* dbias,
                             GradMode mode) {
@@ -145,18 +164,42 @@ void conv3d_backward_weight(const ConvParams& p, Tensor<const T> x, Tensor<const
           }
     }
   });
-  if (!dbias) return;
-  const int64_t spatial = dy.shape.spatial();
-  for (int64_t co = 0; co < cout; ++co) {
-    T total = 0;
-    for (int64_t n = 0; n < dy.shape.n; ++n) {
-      const T* g = dy.plane(n, co);
-      T plane = 0;
-      for (int64_t i = 0; i < spatial; ++i) plane += g[i];
-      total += plane;
-    }
-    store_grad(dbias[co], total, accumulate);
-  }
+  if (dbias) conv3d_bias_gradient<T>(dy, dbias, mode);
+}
+
+}  // namespace reference
+
+namespace blocked {
+// Stride 1 only; the weight gradient without the bias.
+template <class T>
+void conv3d_forward(const ConvParams& p, Tensor<const T> x, const T* weight, const T* bias, Tensor<T> y);
+template <class T>
+void conv3d_backward_data(const ConvParams& p, const T* weight, Tensor<const T> dy, Tensor<T> dx, GradMode mode);
+template <class T>
+void conv3d_backward_weight(const ConvParams& p, Tensor<const T> x, Tensor<const T> dy, T* dweight, GradMode mode);
+}  // namespace blocked
+
+template <class T>
+void conv3d_forward(const ConvParams& p, Tensor<const T> x, const T* weight, const T* bias, Tensor<T> y) {
+  check_conv_shapes("conv3d_forward", p, x.shape, y.shape);
+  if (p.stride == 1) return blocked::conv3d_forward<T>(p, x, weight, bias, y);
+  reference::conv3d_forward<T>(p, x, weight, bias, y);
+}
+
+template <class T>
+void conv3d_backward_data(const ConvParams& p, const T* weight, Tensor<const T> dy, Tensor<T> dx, GradMode mode) {
+  check_conv_shapes("conv3d_backward_data", p, dx.shape, dy.shape);
+  if (p.stride == 1) return blocked::conv3d_backward_data<T>(p, weight, dy, dx, mode);
+  reference::conv3d_backward_data<T>(p, weight, dy, dx, mode);
+}
+
+// Weight gradient, and the bias gradient when dbias is not null.
+template <class T>
+void conv3d_backward_weight(const ConvParams& p, Tensor<const T> x, Tensor<const T> dy, T* dweight, T* dbias, GradMode mode) {
+  check_conv_shapes("conv3d_backward_weight", p, x.shape, dy.shape);
+  if (p.stride != 1) return reference::conv3d_backward_weight<T>(p, x, dy, dweight, dbias, mode);
+  blocked::conv3d_backward_weight<T>(p, x, dy, dweight, mode);
+  if (dbias) conv3d_bias_gradient<T>(dy, dbias, mode);
 }
 
 }  // namespace cpu

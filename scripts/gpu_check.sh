@@ -3,31 +3,14 @@
 # label gpu; fails if any is skipped, since on a GPU machine a skip means the device was not
 # usable), the CPU tests, the data benchmark, a short training run, the training-step benchmark
 # and the PyTorch reference (bench/RESULTS.md records their numbers).
-# cuDNN, cuBLAS and cuFFT are taken from the system when present, else from the Python
-# environment's nvidia/* packages (as on images that ship PyTorch). Debian packages missing on
-# the machine (nifticlib, mricron-data) can be unpacked under .devdeps/root beforehand.
+# The build and where its libraries come from: scripts/gpu_build.sh.
 # Results go to $OUT when it is set (else build-gpu/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${BUILD_DIR:-build-gpu}
 results=${OUT:-$build_dir}
-configure=(-DMDCSRN_CUDA=ON)
-if ! ldconfig -p | grep -q "libcudnn.so"; then
-  site=$(python3 -c "import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))" 2>/dev/null || true)
-  if [[ -n "$site" ]]; then
-    configure+=("-DMDCSRN_CUDA_LIBRARY_HINTS=$site/nvidia/cudnn;$site/nvidia/cu13")
-    echo "using CUDA libraries from $site/nvidia"
-  fi
-fi
-templates=/usr/share/mricron/templates
-if [[ -d .devdeps/root ]]; then
-  export CMAKE_PREFIX_PATH="$PWD/.devdeps/root/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
-  export LD_LIBRARY_PATH="$PWD/.devdeps/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  [[ -d .devdeps/root/usr/share/mricron/templates ]] && templates=$PWD/.devdeps/root/usr/share/mricron/templates
-fi
-configure+=("-DMDCSRN_TEMPLATES=$templates")
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-BUILD_DIR=$build_dir scripts/build.sh "${configure[@]}" > "$results/build.log" 2>&1 || { tail -40 "$results/build.log"; exit 1; }
+BUILD_DIR=$build_dir BUILD_LOG="$results/build.log" source scripts/gpu_build.sh
+templates=$MDCSRN_TEMPLATES_DIR
 
 scripts/run_tests.sh "$build_dir" -L gpu -j 1 | tee "$results/gpu-tests.log"
 if grep -q "Skipped" "$results/gpu-tests.log"; then

@@ -44,6 +44,20 @@ TEST_SUITE("activation") {
     }
   }
 
+  TEST_CASE("the vectorisable float expm1 is within a few ulps of expm1 in double") {
+    double worst = 0;
+    for (int i = 0; i <= 400000; ++i) {
+      const float x = -20.f * float(i) / 400000.f;
+      const double exact = std::expm1(double(x));
+      const double error = std::fabs(double(cpu::expm1_nonpositive(x)) - exact) / std::max(std::fabs(exact), 1e-30);
+      worst = std::max(worst, error);
+    }
+    CAPTURE(worst);
+    CHECK(worst < 3e-7);  // float's unit roundoff is 6e-8: about 4 ulps
+    CHECK(cpu::expm1_nonpositive(0.f) == 0.f);
+    CHECK(cpu::expm1_nonpositive(-1e-6f) == doctest::Approx(std::expm1(-1e-6)).epsilon(1e-6));
+  }
+
   TEST_CASE("fp32 matches double") {
     for (const ActivationSpec& a : kSpecs) {
       std::mt19937_64 rng(12);

@@ -20,6 +20,9 @@ const ConvCase kCases[] = {
     {"k3 s2 p1 with bias", {3, 2, 1}, {2, 2, 7, 6, 5}, 3, true, 2, 3},
     {"k3 s1 p0 with bias", {3, 1, 0}, {1, 2, 4, 5, 3}, 2, true, 2, 5},
     {"k1 s2 p0", {1, 2, 0}, {2, 3, 5, 5, 4}, 2, false, 3, 2},
+    // Rows and channel counts long enough for the blocked kernels' vector tiles and their tails.
+    {"k3 s1 p1, wide rows, sliced", {3, 1, 1}, {2, 5, 3, 4, 19}, 6, true, 7, 8},
+    {"k1 s1 p0, wide rows, sliced", {1, 1, 0}, {1, 9, 2, 3, 17}, 5, false, 12, 7},
 };
 
 // The definition, written independently of the optimised reference loops.
@@ -155,6 +158,28 @@ TEST_SUITE("conv3d") {
       CHECK(relative_error(gather(dxf), gather(dx)) < 1e-5);
       CHECK(relative_error(convert<double>(dwf), dw) < 1e-5);
       CHECK(relative_error(convert<double>(dbf), db) < 1e-5);
+    }
+  }
+
+  TEST_CASE("the blocked stride-1 kernels match the direct reference") {
+    // Same sums in another order: fp32 rounding only (relative 1e-6 at these sizes).
+    for (const ConvCase& c : kCases) {
+      if (c.p.stride != 1) continue;
+      CAPTURE(std::string(c.name));
+      ConvData d = make_data(c, 6);
+      HostTensor<float> x = convert<float>(d.x), y = convert<float>(d.y), dy = convert<float>(d.dy);
+      HostTensor<float> y_ref = y, dx = x, dx_ref = x;
+      const std::vector<float> w = convert<float>(d.w), b = convert<float>(d.b);
+      std::vector<float> dw = convert<float>(d.w), dw_ref = dw;  // non-zero: Accumulate adds to them
+      cpu::conv3d_forward<float>(c.p, x.in(), w.data(), c.bias ? b.data() : nullptr, y.view);
+      cpu::reference::conv3d_forward<float>(c.p, x.in(), w.data(), c.bias ? b.data() : nullptr, y_ref.view);
+      cpu::conv3d_backward_data<float>(c.p, w.data(), dy.in(), dx.view, GradMode::Accumulate);
+      cpu::reference::conv3d_backward_data<float>(c.p, w.data(), dy.in(), dx_ref.view, GradMode::Accumulate);
+      cpu::conv3d_backward_weight<float>(c.p, x.in(), dy.in(), dw.data(), nullptr, GradMode::Accumulate);
+      cpu::reference::conv3d_backward_weight<float>(c.p, x.in(), dy.in(), dw_ref.data(), nullptr, GradMode::Accumulate);
+      CHECK(relative_error(convert<double>(y.storage), convert<double>(y_ref.storage)) < 2e-6);
+      CHECK(relative_error(convert<double>(dx.storage), convert<double>(dx_ref.storage)) < 2e-6);
+      CHECK(relative_error(convert<double>(dw), convert<double>(dw_ref)) < 2e-6);
     }
   }
 

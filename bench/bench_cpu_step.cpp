@@ -1,0 +1,140 @@
+// CPU training-step benchmark: the generator's step (forward, L1, backward, Adam) on the CPU
+// backend, on random patches, with the time split by op family. It is what sets the pace of the
+// demo and of the tests on a machine without a GPU.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "bench/timing.h"
+#include "cli/args.h"
+#include "engine/parallel.h"
+#include "engine/philox.h"
+#include "io/volume.h"
+#include "models/generator.h"
+#include "models/train_config.h"
+
+namespace mdcsrn::bench {
+namespace {
+
+constexpr const char* kHelp = R"(usage: bench_cpu_step [--blocks 2] [--units 2] [--growth 8] [--batch 8] [--patch 16] [--steps 10] [--json FILE]
+
+Times the generator's training step on the CPU (all threads OpenMP gives it) on random patches:
+median step time, patches/s and achieved GFLOP/s, and the share of each op family.
+)";
+
+// Host milliseconds spent in each op family, accumulated by ProfiledCpuBackend.
+using OpTimes = std::map<std::string, double>;
+
+// The float CPU backend with every call timed under its op family's name.
+struct ProfiledCpuBackend : CpuBackend<float> {
+  OpTimes* times = nullptr;
+
+  template <class F>
+  void timed(const char* name, F&& f) const {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    (*times)[name] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  }
+  using Base = CpuBackend<float>;
+  void conv_forward(const ConvParams& p, Tensor<const float> x, const float* w, const float* b, Tensor<float> y) const {
+    timed(p.kernel == 1 ? "conv 1x1 forward" : "conv 3x3x3 forward", [&] { Base::conv_forward(p, x, w, b, y); });
+  }
+  void conv_backward_data(const ConvParams& p, const float* w, Tensor<const float> dy, Tensor<float> dx, GradMode m) const {
+    timed(p.kernel == 1 ? "conv 1x1 backward-data" : "conv 3x3x3 backward-data", [&] { Base::conv_backward_data(p, w, dy, dx, m); });
+  }
+  void conv_backward_weight(const ConvParams& p, Tensor<const float> x, Tensor<const float> dy, float* dw, float* db, GradMode m) const {
+    timed(p.kernel == 1 ? "conv 1x1 backward-weight" : "conv 3x3x3 backward-weight",
+          [&] { Base::conv_backward_weight(p, x, dy, dw, db, m); });
+  }
+  void batchnorm_forward(NormMode mode, Tensor<const float> x, const BatchNormParams<float>& p, float* mean, float* invstd,
+                         Tensor<float> y) const {
+    timed("batchnorm forward", [&] { Base::batchnorm_forward(mode, x, p, mean, invstd, y); });
+  }
+  void batchnorm_apply(Tensor<const float> x, const float* gamma, const float* beta, const float* mean, const float* invstd,
+                       Tensor<float> y) const {
+    timed("batchnorm recompute", [&] { Base::batchnorm_apply(x, gamma, beta, mean, invstd, y); });
+  }
+  void batchnorm_backward(NormMode mode, Tensor<const float> x, Tensor<const float> dy, const float* gamma, const float* mean,
+                          const float* invstd, Tensor<float> dx, float* dgamma, float* dbeta, GradMode m) const {
+    timed("batchnorm backward", [&] { Base::batchnorm_backward(mode, x, dy, gamma, mean, invstd, dx, dgamma, dbeta, m); });
+  }
+  void activation_forward(const ActivationSpec& a, Tensor<const float> x, Tensor<float> y) const {
+    timed("activation forward", [&] { Base::activation_forward(a, x, y); });
+  }
+  void activation_backward(const ActivationSpec& a, Tensor<const float> x, Tensor<const float> dy, Tensor<float> dx, GradMode m) const {
+    timed("activation backward", [&] { Base::activation_backward(a, x, dy, dx, m); });
+  }
+};
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  const cli::Args args(argc, argv, 1, {"blocks", "units", "growth", "batch", "patch", "steps", "json"}, {}, "bench_cpu_step");
+  if (args.help()) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  GeneratorConfig config = GeneratorConfig::paper();
+  config.blocks = args.get_int("blocks", 2);
+  config.units = args.get_int("units", 2);
+  config.growth = args.get_int("growth", 8);
+  const int batch = args.get_int("batch", 8), patch = args.get_int("patch", 16), steps = args.get_int("steps", 10);
+  const GeneratorLayout layout(config);
+  const Shape5 shape{batch, 1, patch, patch, patch};
+  OpTimes times;
+  ProfiledCpuBackend be;
+  be.times = &times;
+  Generator<ProfiledCpuBackend> generator(layout, be, shape);
+  Arena arena(layout.table(), MemoryKind::Host);
+  const std::vector<float> init = initial_generator_parameters(layout, 0);
+  std::copy(init.begin(), init.end(), arena.params());
+  std::vector<float> lr(size_t(shape.numel())), hr(lr.size()), sr(lr.size()), dsr(lr.size());
+  for (size_t i = 0; i < lr.size(); ++i) {
+    const PhiloxWords w = philox_draw(1, 0, i);
+    hr[i] = uniform_open01(w.v[0]);
+    lr[i] = hr[i] + 0.1f * (uniform_open01(w.v[1]) - 0.5f);
+  }
+  const Tensor<const float> x(lr.data(), shape), target(hr.data(), shape);
+  const AdamConfig adam;
+  int64_t step = 0;
+  const double ms = time_cpu_ms(1, steps, [&] {
+    generator.forward(arena.params(), x, Tensor<float>(sr.data(), shape), NormMode::Train);
+    be.timed("loss", [&] {
+      cpu::loss_backward<float>(LossKind::L1, Tensor<const float>(sr.data(), shape), target, 1.f, Tensor<float>(dsr.data(), shape),
+                                GradMode::Overwrite);
+    });
+    generator.backward(arena.params(), arena.grads(), x, Tensor<const float>(dsr.data(), shape), NormMode::Train);
+    be.timed("adam", [&] { be.adam(adam_step(adam, ++step), arena.params(), arena.grads(), arena.adam_m(), arena.adam_v(), arena.size()); });
+  });
+  const double weights = double(layout.table().parameter_count() - 2 * layout.bn_channels());
+  const double flops = 3.0 * 2.0 * weights * double(shape.numel());
+  double total = 0;
+  for (const auto& [name, t] : times) total += t;
+  std::printf("CPU, %d threads; model %s (%lld parameters); batch %d of %d^3\n", cpu_threads(), config.describe().c_str(),
+              (long long)layout.table().parameter_count(), batch, patch);
+  std::printf("median step %.1f ms, %.1f patches/s, %.1f GFLOP/s (3 x forward)\n\n", ms, batch / (ms / 1000), flops / (ms / 1000) / 1e9);
+  nlohmann::json ops;
+  for (const auto& [name, t] : times) {
+    std::printf("  %-28s %5.1f%%\n", name.c_str(), 100 * t / total);
+    ops[name] = t / total;
+  }
+  const std::string json_path = args.get("json");
+  if (!json_path.empty())
+    write_text_atomically(json_path, nlohmann::json{{"model", config.describe()}, {"batch", batch}, {"patch", patch}, {"median_ms", ms},
+                                                    {"gflops", flops / (ms / 1000) / 1e9}, {"share", ops}}.dump(2) + "\n");
+  return 0;
+}
+
+}  // namespace mdcsrn::bench
+
+int main(int argc, char** argv) {
+  try {
+    return mdcsrn::bench::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_cpu_step: %s\n", e.what());
+    return 1;
+  }
+}
