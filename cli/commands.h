@@ -7,5 +7,6 @@ int run_prepare(int argc, char** argv);
 int run_train(int argc, char** argv);
 int run_eval(int argc, char** argv);
 int run_infer(int argc, char** argv);
+int run_demo(int argc, char** argv);
 
 }  // namespace mdcsrn::cli

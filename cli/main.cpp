@@ -1,5 +1,4 @@
-// mdcsrn: the command-line program. Subcommands are added as the engine grows; today it reports
-// what the engine can do and on which devices.
+// mdcsrn: the command-line program, one subcommand per stage of the method plus the demo.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -15,13 +14,13 @@ constexpr const char* kUsage = R"(usage: mdcsrn <command> [options]
 3-D brain MRI super-resolution with mDCSRN (Wang et al. 2024), in C++/CUDA.
 
 commands:
-  info     print the engine's devices and what it implements so far
+  demo     the whole method on Colin27: prepare, train (uniform and balanced sampling),
+           infer, evaluate, and a report with tables and figures (the README's main command)
+  info     print the engine's devices and what it implements
   prepare  build HR, LR (k-space truncation), masks and a manifest from NIfTI volumes
   train    train the mDCSRN generator on a prepared dataset
   infer    super-resolve a whole volume with a trained checkpoint
   eval     PSNR, SSIM and NRMSE of a volume against a reference, optionally in a mask
-  demo     the end-to-end demo (prepare, train, infer, evaluate); until it exists,
-           the same report as `info`
 
 options:
   -h, --help   show this help
@@ -40,7 +39,8 @@ void print_info() {
       "  the Colin27 preset (mdcsrn prepare --preset colin27)\n"
       "  the mDCSRN generator (explicit forward/backward, CPU and GPU) and its training (mdcsrn train)\n"
       "  whole-volume inference (mdcsrn infer), metrics and Table II summaries (mdcsrn eval)\n"
-      "not yet: the demo report, the WGAN critic\n");
+      "  the end-to-end demo with its report (mdcsrn demo)\n"
+      "not yet: the WGAN critic\n");
 }
 
 }  // namespace
@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
     if (command == "train") return mdcsrn::cli::run_train(argc, argv);
     if (command == "eval") return mdcsrn::cli::run_eval(argc, argv);
     if (command == "infer") return mdcsrn::cli::run_infer(argc, argv);
-    if (command == "info" || command == "demo") {
+    if (command == "demo") return mdcsrn::cli::run_demo(argc, argv);
+    if (command == "info") {
       print_info();
       return 0;
     }

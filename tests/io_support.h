@@ -19,14 +19,18 @@ class TempDir {
   std::filesystem::path root_;
 };
 
-// A synthetic "head": an ellipsoid brain with smooth texture and a denser "cerebellum" blob in
-// its lower back, on a 1 mm grid centred on the world origin (so x < 0 is the left half).
+// A synthetic "head": an ellipsoid brain with a denser "cerebellum" blob in its lower back, on a
+// 1 mm grid centred on the world origin (so x < 0 is the left half). Its texture is smooth sine
+// waves, or piecewise-constant spheres whose sharp edges k-space truncation blurs and rings (a
+// structure a network can learn to restore, for end-to-end training tests).
+enum class PhantomTexture { Smooth, Spheres };
 struct Phantom {
   Volume hr, labels;  // labels: 0 background, 3 cerebrum, 8 cerebellum (an aseg label)
 };
-Phantom make_phantom(int64_t ni, int64_t nj, int64_t nk, uint64_t seed);
+Phantom make_phantom(int64_t ni, int64_t nj, int64_t nk, uint64_t seed, PhantomTexture texture = PhantomTexture::Smooth);
 
 // The phantom prepared like a real subject (mdcsrn prepare) into dir/data; returns the manifest.
-std::string make_phantom_dataset(const TempDir& dir, int64_t ni = 48, int64_t nj = 40, int64_t nk = 36);
+std::string make_phantom_dataset(const TempDir& dir, int64_t ni = 48, int64_t nj = 40, int64_t nk = 36,
+                                 PhantomTexture texture = PhantomTexture::Smooth);
 
 }  // namespace mdcsrn::test
