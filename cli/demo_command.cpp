@@ -40,7 +40,7 @@ The end-to-end demo on Colin27 (from the Debian package mricron-data):
 
 On a GPU the two runs use the paper's configurations (configs/paper_uniform.json and
 configs/paper_balanced.json: b4u4, batch 64 of 32^3, 50 epochs). Without one they use
-configs/demo_cpu.json, a small model and schedule that takes about 10 minutes on 2 cores;
+configs/demo_cpu.json, a small model and schedule that takes about 7 minutes on 2 cores;
 its numbers show the pipeline working, not the paper's results.
 
 options:
@@ -150,7 +150,7 @@ int run_demo(int argc, char** argv) {
   const std::string machine = gpu ? describe_device(DeviceKind::Cuda) : describe_device(DeviceKind::Cpu);
   if (gpu) std::printf("demo: GPU found (%s): the paper's configurations\n", machine.c_str());
   else
-    std::printf("demo: no GPU, so the small CPU configuration (%s): about 10 minutes on 2 cores. Its numbers show the\n"
+    std::printf("demo: no GPU, so the small CPU configuration (%s): about 7 minutes on 2 cores. Its numbers show the\n"
                 "      pipeline working; the paper's configurations need a GPU.\n", runs[0].config_file.c_str());
   fs::create_directories(out);
 
@@ -247,7 +247,7 @@ int run_demo(int argc, char** argv) {
      << ". Total time " << format_seconds(total.seconds()) << ".\n\n";
   if (!gpu)
     md << "No GPU: both runs used `" << runs[0].config_file << "`, a small model (" << parse_train_config(merge_train_config(runs[0].config_file, {})).model.describe()
-       << ") and a short schedule, so that the demo finishes in about 10 minutes on 2 cores. These numbers show the pipeline "
+       << ") and a short schedule, so that the demo finishes in about 7 minutes on 2 cores. These numbers show the pipeline "
           "working; the paper's configurations need a GPU.\n\n";
   md << "## Training\n\n| run | configuration | steps | time | final loss | val PSNR | val PSNR of LR |\n| --- | --- | --- | --- | --- | --- | --- |\n";
   for (const Run& r : runs) {
