@@ -78,4 +78,19 @@ std::vector<int> parse_int_list(const std::string& text, const std::string& what
   return out;
 }
 
+std::vector<std::string> take_repeated(int argc, char** argv, const std::string& flag, const std::string& expected,
+                                       std::vector<char*>& rest) {
+  std::vector<std::string> values;
+  rest.clear();
+  for (int i = 0; i < argc; ++i) {
+    if (i >= 2 && flag == argv[i]) {
+      if (i + 1 >= argc) fail("option " + flag + " needs " + expected);
+      values.push_back(argv[++i]);
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  return values;
+}
+
 }  // namespace mdcsrn::cli

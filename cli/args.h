@@ -30,4 +30,9 @@ class Args {
 
 std::vector<int> parse_int_list(const std::string& text, const std::string& what);
 
+// Removes every "FLAG VALUE" pair from argv (for repeatable options such as --set) and returns the
+// values; `rest` receives the other arguments, in order, for Args.
+std::vector<std::string> take_repeated(int argc, char** argv, const std::string& flag, const std::string& expected,
+                                       std::vector<char*>& rest);
+
 }  // namespace mdcsrn::cli

@@ -38,16 +38,8 @@ options:
 }  // namespace
 
 int run_train(int argc, char** argv) {
-  std::vector<std::string> overrides;
-  std::vector<char*> rest{argv[0], argv[1]};
-  for (int i = 2; i < argc; ++i) {
-    if (std::string(argv[i]) == "--set") {
-      if (i + 1 >= argc) fail("option --set needs section.key=value");
-      overrides.push_back(argv[++i]);
-    } else {
-      rest.push_back(argv[i]);
-    }
-  }
+  std::vector<char*> rest;
+  std::vector<std::string> overrides = take_repeated(argc, argv, "--set", "section.key=value", rest);
   const Args args(int(rest.size()), rest.data(), 2, {"config", "out", "manifest", "resume", "steps", "dump-step"}, {"quiet"}, "mdcsrn train");
   if (args.help()) {
     std::fputs(kHelp, stdout);
