@@ -21,8 +21,9 @@ class TempDir {
 
 // A synthetic "head": an ellipsoid brain with a denser "cerebellum" blob in its lower back, on a
 // 1 mm grid centred on the world origin (so x < 0 is the left half). Its texture is smooth sine
-// waves, or piecewise-constant spheres whose sharp edges k-space truncation blurs and rings (a
-// structure a network can learn to restore, for end-to-end training tests).
+// waves, or piecewise-constant spheres at three intensity levels (like tissue classes) whose sharp
+// edges k-space truncation blurs and rings: a structure a network can learn to restore, for the
+// end-to-end training tests.
 enum class PhantomTexture { Smooth, Spheres };
 struct Phantom {
   Volume hr, labels;  // labels: 0 background, 3 cerebrum, 8 cerebellum (an aseg label)

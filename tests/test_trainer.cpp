@@ -1,9 +1,14 @@
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 
+#include "io/evaluation.h"
+#include "io/manifest.h"
 #include "io/safetensors.h"
+#include "io/volume.h"
 #include "models/checkpoint.h"
 #include "models/generator.h"
+#include "models/inference.h"
 #include "models/trainer.h"
 #include "tests/io_support.h"
 #include "tests/support.h"
@@ -55,24 +60,44 @@ TEST_SUITE("trainer") {
               .table().parameter_count() == 581440);
   }
 
-  TEST_CASE("a short training on a synthetic volume lowers the loss") {
-    // Whether it then beats the LR input is checked on Colin27 (cpu.colin27): on this phantom,
-    // 1,200 steps (a minute here) came within 0.3 dB of the LR input's validation PSNR but not
-    // past it; mDCSRN has no global residual and first has to learn to pass its input through.
+  TEST_CASE("a short training on a synthetic volume lowers the loss and beats the LR input on the held-out region") {
+    // 1,000 steps of a small generator (~50 s on 2 cores), then whole-volume inference and the
+    // evaluation over the test region, which training never sees. Measured with train.seed 0, 1
+    // and 2: SR beat LR by 0.57, 0.67 and 0.42 dB over the brain.
     TempDir dir("end_to_end");
     const std::string manifest = make_phantom_dataset(dir, 64, 56, 48, PhantomTexture::Spheres);
     const nlohmann::json j = merge_train_config("", {"data.manifest=\"" + manifest + "\"", "output.dir=\"" + dir.path("run") + "\"",
                                                      "model.blocks=2", "model.units=2", "model.growth=8", "sampler.patch=16",
-                                                     "sampler.patches_per_epoch=800", "train.batch=8", "train.epochs=2",
-                                                     "train.val_patches=32", "train.log_every=10", "train.device=cpu"});
+                                                     "sampler.patches_per_epoch=4000", "train.batch=8", "train.epochs=2",
+                                                     "train.lr_halve_every=1", "train.val_patches=32", "train.log_every=10",
+                                                     "train.device=cpu"});
+    const TrainConfig config = parse_train_config(j);
     TrainOptions quiet;
     quiet.progress = false;
-    const TrainSummary s = train_generator(parse_train_config(j), j, quiet);
-    REQUIRE(s.losses.size() == 20);
-    const double first = (s.losses[0] + s.losses[1]) / 2, last = (s.losses[18] + s.losses[19]) / 2;
-    MESSAGE("L1 loss " << first << " -> " << last);
+    const TrainSummary s = train_generator(config, j, quiet);
+    REQUIRE(s.losses.size() == 100);
+    // The batch loss every 10th step: the mean of steps 10 and 20 against that of the last 10 logged.
+    const double first = (s.losses[0] + s.losses[1]) / 2;
+    const double last = std::accumulate(s.losses.end() - 10, s.losses.end(), 0.0) / 10;
+    MESSAGE("L1 loss at steps 10 and 20: " << first << ", at steps 910-1000: " << last);
     CHECK(last < 0.25 * first);
-    CHECK(std::isfinite(s.val_psnr.back()));
+
+    const Manifest m = Manifest::load(manifest);
+    const Volume lr = read_volume(m.resolve(m.subjects.at(0).lr));
+    InferenceOptions o;
+    o.patch = 32;
+    o.batch = 8;
+    const GeneratorState state = load_checkpoint(s.checkpoint, GeneratorLayout(config.model));
+    write_volume(lr.like(super_resolve(config.model, state, lr.data, lr.dims, o, nullptr)), dir.path("sr.nii.gz"));
+    const std::vector<EvaluationRow> rows = evaluate_split(m, "test", {{"SR", dir.path("sr.nii.gz")}}, SsimWindow::Uniform7);
+    const auto brain_psnr = [&](const std::string& method) {
+      for (const EvaluationRow& r : rows)
+        if (r.method == method && r.region == "brain") return r.metrics.psnr;
+      FAIL("no brain row for " << method);
+      return 0.0;
+    };
+    MESSAGE("test region, brain: LR " << brain_psnr("LR") << " dB, SR " << brain_psnr("SR") << " dB");
+    CHECK(brain_psnr("SR") > brain_psnr("LR") + 0.2);
   }
 
   TEST_CASE("N + M steps in one run equal N steps, a resume, then M steps, bit for bit") {
