@@ -8,8 +8,10 @@
 #include "kernels/batchnorm.h"
 #include "kernels/channel_fold.h"
 #include "kernels/conv3d.h"
+#include "kernels/layernorm.h"
 #include "kernels/loss.h"
 #include "kernels/optimizer.h"
+#include "kernels/pooling.h"
 #ifdef MDCSRN_HAVE_CUDA
 #include <cuda_runtime.h>
 
@@ -58,6 +60,16 @@ struct CpuBackend {
     cpu::loss_backward<T>(kind, prediction, target, weight, d, m);
   }
   void adam(const AdamStep& s, T* params, const T* grads, T* m, T* v, int64_t count) const { cpu::adam<T>(s, params, grads, m, v, count); }
+  void layernorm_forward(Tensor<const T> x, const T* weight, const T* bias, T eps, T* mean, T* invstd, Tensor<T> y) const {
+    cpu::layernorm_forward<T>(x, weight, bias, eps, mean, invstd, y);
+  }
+  void layernorm_backward(Tensor<const T> x, Tensor<const T> dy, const T* weight, const T* mean, const T* invstd, Tensor<T> dx,
+                          T* dweight, T* dbias, GradMode m) const {
+    cpu::layernorm_backward<T>(x, dy, weight, mean, invstd, dx, dweight, dbias, m);
+  }
+  void global_avg_pool_forward(Tensor<const T> x, Tensor<T> y) const { cpu::global_avg_pool_forward<T>(x, y); }
+  void global_avg_pool_backward(Tensor<const T> dy, Tensor<T> dx, GradMode m) const { cpu::global_avg_pool_backward<T>(dy, dx, m); }
+  void clip(T* params, int64_t count, T limit) const { cpu::clip<T>(params, count, limit); }
   void synchronize() const {}
   void unfold_grads(const T* df, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct, T* dw, GradMode m) const {
     cpu::unfold_grads<T>(df, map, outputs, concat, distinct, dw, m);
@@ -111,6 +123,19 @@ struct GpuBackend {
   void adam(const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count) const {
     gpu::adam(*ctx, s, params, grads, m, v, count);
   }
+  void layernorm_forward(Tensor<const float> x, const float* weight, const float* bias, float eps, float* mean, float* invstd,
+                         Tensor<float> y) const {
+    gpu::layernorm_forward(*ctx, x, weight, bias, eps, mean, invstd, y);
+  }
+  void layernorm_backward(Tensor<const float> x, Tensor<const float> dy, const float* weight, const float* mean, const float* invstd,
+                          Tensor<float> dx, float* dweight, float* dbias, GradMode m) const {
+    gpu::layernorm_backward(*ctx, x, dy, weight, mean, invstd, dx, dweight, dbias, m);
+  }
+  void global_avg_pool_forward(Tensor<const float> x, Tensor<float> y) const { gpu::global_avg_pool_forward(*ctx, x, y); }
+  void global_avg_pool_backward(Tensor<const float> dy, Tensor<float> dx, GradMode m) const {
+    gpu::global_avg_pool_backward(*ctx, dy, dx, m);
+  }
+  void clip(float* params, int64_t count, float limit) const { gpu::clip(*ctx, params, count, limit); }
   void synchronize() const { ctx->synchronize(); }
   void unfold_grads(const float* df, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct, float* dw, GradMode m) const {
     gpu::unfold_grads(*ctx, df, map, outputs, concat, distinct, dw, m);

@@ -1,0 +1,169 @@
+#pragma once
+// The WGAN critic with explicit forward and backward over one device backend. Forward keeps every
+// conv output, normalised output and activation for backward; two scratch buffers carry the
+// gradients down. The batch may be smaller than the capacity the buffers were sized for.
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "engine/memory.h"
+#include "models/backend.h"
+#include "models/critic_layout.h"
+
+namespace mdcsrn {
+
+template <class Backend>
+class Critic {
+ public:
+  using T = typename Backend::Scalar;
+
+  Critic(const CriticLayout& layout, Backend backend, int64_t capacity) : layout_(layout), be_(backend), capacity_(capacity) {
+    MDCSRN_REQUIRE(capacity >= 1, "critic: the batch capacity must be positive");
+    const MemoryKind m = Backend::memory;
+    int64_t widest = 0, widest_normalised = 0, widest_affine = 0;
+    for (const CriticConvLayer& l : layout.convs()) {
+      const int64_t count = capacity * per_sample(l);
+      conv_out_.emplace_back(m, count);
+      activated_.emplace_back(m, count);
+      normalised_.emplace_back(m, l.norm_weight >= 0 ? count : 0);
+      widest = std::max(widest, count);
+      if (l.norm_weight >= 0) widest_normalised = std::max(widest_normalised, count);
+      if (l.norm_weight >= 0) widest_affine = std::max(widest_affine, per_sample(l));
+    }
+    mean_ = Buffer<T>(m, capacity * int64_t(layout.convs().size()));
+    invstd_ = Buffer<T>(m, capacity * int64_t(layout.convs().size()));
+    const int64_t last = layout.convs().back().out_channels, hidden = layout.config().hidden;
+    pooled_ = Buffer<T>(m, capacity * last);
+    pooled_grad_ = Buffer<T>(m, capacity * last);
+    hidden_ = Buffer<T>(m, capacity * hidden);
+    hidden_activated_ = Buffer<T>(m, capacity * hidden);
+    hidden_grad_ = Buffer<T>(m, capacity * hidden);
+    grad_a_ = Buffer<T>(m, widest);
+    grad_z_ = Buffer<T>(m, widest_normalised);
+    affine_scratch_ = Buffer<T>(m, 2 * widest_affine);
+  }
+
+  int64_t capacity() const { return capacity_; }
+  T eps = T(1e-5);  // LayerNorm's, as torch.nn.LayerNorm
+
+  // x: [n, 1, P, P, P] with n <= capacity; scores: [n, 1, 1, 1, 1].
+  void forward(const T* params, Tensor<const T> x, Tensor<T> scores) {
+    const int64_t n = x.shape.n;
+    check_batch(x, scores);
+    const auto& convs = layout_.convs();
+    const ActivationSpec act = layout_.config().activation();
+    for (size_t l = 0; l < convs.size(); ++l) {
+      const CriticConvLayer& L = convs[l];
+      const Tensor<T> z = map(conv_out_[l], n, L), a = map(activated_[l], n, L);
+      be_.conv_forward(L.conv, l == 0 ? x : Tensor<const T>(map(activated_[l - 1], n, convs[l - 1])), P(params, L.weight),
+                       P(params, L.bias), z);
+      if (L.norm_weight < 0) {
+        be_.activation_forward(act, z, a);
+        continue;
+      }
+      const Tensor<T> y = map(normalised_[l], n, L);
+      be_.layernorm_forward(z, P(params, L.norm_weight), P(params, L.norm_bias), eps, mean_.data() + l * capacity_,
+                            invstd_.data() + l * capacity_, y);
+      be_.activation_forward(act, y, a);
+    }
+    be_.global_avg_pool_forward(map(activated_.back(), n, convs.back()), pooled(n));
+    be_.conv_forward(kConv1, pooled(n), P(params, layout_.fc1_weight()), P(params, layout_.fc1_bias()), hidden(hidden_, n));
+    be_.activation_forward(act, hidden(hidden_, n), hidden(hidden_activated_, n));
+    be_.conv_forward(kConv1, hidden(hidden_activated_, n), P(params, layout_.fc2_weight()), P(params, layout_.fc2_bias()), scores);
+  }
+
+  // Backward of the last forward for the score gradient dscores. With param_mode Overwrite or
+  // Accumulate, every parameter gradient is written to (or added into) grads; with
+  // param_mode == std::nullopt, only the input gradient is wanted (the generator's adversarial
+  // term), and the weight-gradient convolutions are skipped. dx, when given, gets the input's
+  // gradient under dx_mode.
+  void backward(const T* params, T* grads, std::optional<GradMode> param_mode, Tensor<const T> x, Tensor<const T> dscores,
+                Tensor<T>* dx = nullptr, GradMode dx_mode = GradMode::Overwrite) {
+    const int64_t n = x.shape.n;
+    check_batch(x, dscores);
+    const auto& convs = layout_.convs();
+    const ActivationSpec act = layout_.config().activation();
+    const bool params_wanted = param_mode.has_value();
+    const GradMode pm = param_mode.value_or(GradMode::Overwrite);
+
+    const Tensor<T> dhidden = hidden(hidden_grad_, n);
+    if (params_wanted)
+      be_.conv_backward_weight(kConv1, hidden(hidden_activated_, n), dscores, G(grads, layout_.fc2_weight()), G(grads, layout_.fc2_bias()), pm);
+    be_.conv_backward_data(kConv1, P(params, layout_.fc2_weight()), dscores, dhidden, GradMode::Overwrite);
+    be_.activation_backward(act, hidden(hidden_, n), dhidden, dhidden, GradMode::Overwrite);
+    if (params_wanted)
+      be_.conv_backward_weight(kConv1, pooled(n), dhidden, G(grads, layout_.fc1_weight()), G(grads, layout_.fc1_bias()), pm);
+    const Tensor<T> dpooled(pooled_grad_.data(), pooled(n).shape);
+    be_.conv_backward_data(kConv1, P(params, layout_.fc1_weight()), dhidden, dpooled, GradMode::Overwrite);
+    be_.global_avg_pool_backward(dpooled, map(grad_a_, n, convs.back()), GradMode::Overwrite);
+
+    for (size_t l = convs.size(); l-- > 0;) {
+      const CriticConvLayer& L = convs[l];
+      const Tensor<T> da = map(grad_a_, n, L);  // gradient of this layer's activation, then of its conv output
+      Tensor<T> dz = da;
+      if (L.norm_weight < 0) {
+        be_.activation_backward(act, map(conv_out_[l], n, L), da, da, GradMode::Overwrite);
+      } else {
+        be_.activation_backward(act, map(normalised_[l], n, L), da, da, GradMode::Overwrite);
+        dz = map(grad_z_, n, L);
+        // The LayerNorm writes its input gradient and its affine gradients under one mode; the
+        // input gradient must overwrite, so accumulating the affine ones starts from a zeroed dz.
+        T* norm_weight_grad = G(grads, L.norm_weight);
+        T* norm_bias_grad = G(grads, L.norm_bias);
+        if (!params_wanted) norm_weight_grad = norm_bias_grad = nullptr;
+        layernorm_backward(map(conv_out_[l], n, L), da, P(params, L.norm_weight), l, dz, norm_weight_grad, norm_bias_grad, pm);
+      }
+      const Tensor<const T> input = l == 0 ? x : Tensor<const T>(map(activated_[l - 1], n, convs[l - 1]));
+      if (params_wanted) be_.conv_backward_weight(L.conv, input, dz, G(grads, L.weight), G(grads, L.bias), pm);
+      if (l > 0)
+        be_.conv_backward_data(L.conv, P(params, L.weight), dz, map(grad_a_, n, convs[l - 1]), GradMode::Overwrite);
+      else if (dx)
+        be_.conv_backward_data(L.conv, P(params, L.weight), dz, *dx, dx_mode);
+    }
+  }
+
+ private:
+  static constexpr ConvParams kConv1{1, 1, 0};
+
+  static int64_t per_sample(const CriticConvLayer& l) { return int64_t(l.out_channels) * l.output_edge * l.output_edge * l.output_edge; }
+  Tensor<T> map(const Buffer<T>& b, int64_t n, const CriticConvLayer& l) const {
+    return Tensor<T>(b.data(), Shape5{n, l.out_channels, l.output_edge, l.output_edge, l.output_edge});
+  }
+  Tensor<T> pooled(int64_t n) const { return Tensor<T>(pooled_.data(), Shape5{n, layout_.convs().back().out_channels, 1, 1, 1}); }
+  Tensor<T> hidden(const Buffer<T>& b, int64_t n) const { return Tensor<T>(b.data(), Shape5{n, layout_.config().hidden, 1, 1, 1}); }
+  const T* P(const T* params, int index) const { return params + layout_.table().entry(index).offset; }
+  T* G(T* grads, int index) const { return grads + layout_.table().entry(index).offset; }
+
+  void check_batch(Tensor<const T> x, Tensor<const T> scores) const {
+    const int64_t e = layout_.config().patch;
+    MDCSRN_REQUIRE(x.shape.n >= 1 && x.shape.n <= capacity_, "critic: batch of " + std::to_string(x.shape.n) + " beyond capacity " +
+                                                                 std::to_string(capacity_));
+    MDCSRN_REQUIRE((x.shape == Shape5{x.shape.n, 1, e, e, e}), "critic: the input must be [n, 1, " + std::to_string(e) + "^3], not " + x.shape.str());
+    MDCSRN_REQUIRE((scores.shape == Shape5{x.shape.n, 1, 1, 1, 1}), "critic: scores must be [n, 1, 1, 1, 1]");
+  }
+
+  // Affine gradients go to scratch when no parameter gradient is wanted.
+  void layernorm_backward(Tensor<const T> z, Tensor<const T> dy, const T* weight, size_t l, Tensor<T> dz, T* dweight, T* dbias, GradMode pm) {
+    const int64_t elements = z.shape.c * z.shape.spatial();
+    if (!dweight) {
+      dweight = affine_scratch_.data();
+      dbias = affine_scratch_.data() + elements;
+      pm = GradMode::Overwrite;
+    }
+    if (pm == GradMode::Accumulate) be_.zero(dz.data, dz.numel());
+    be_.layernorm_backward(z, dy, weight, mean_.data() + l * capacity_, invstd_.data() + l * capacity_, dz, dweight, dbias, pm);
+  }
+
+  const CriticLayout& layout_;
+  Backend be_;
+  int64_t capacity_;
+  std::vector<Buffer<T>> conv_out_, normalised_, activated_;
+  Buffer<T> mean_, invstd_, pooled_, pooled_grad_, hidden_, hidden_activated_, hidden_grad_, grad_a_, grad_z_, affine_scratch_;
+};
+
+// Initial parameters (host memory, padded like the arena), PyTorch's defaults: conv weights and
+// biases uniform in +-1/sqrt(fan_in), LayerNorm weight 1 and bias 0. Philox streams apart from the
+// generator's, so one seed initialises both networks independently.
+std::vector<float> initial_critic_parameters(const CriticLayout& layout, uint64_t seed);
+
+}  // namespace mdcsrn

@@ -1,0 +1,214 @@
+#include "models/critic.h"
+#include "tests/support.h"
+
+namespace mdcsrn::test {
+namespace {
+
+// The critic written plainly from REFERENCE.md section 3 in double: the direct convolution, and
+// LayerNorm, LeakyReLU, pooling and the 1^3 head as loops of their definitions.
+std::vector<double> reference_scores(const CriticLayout& L, const std::vector<double>& params, const HostTensor<double>& x) {
+  const ParamTable& t = L.table();
+  auto P = [&](int index) { return params.data() + t.entry(index).offset; };
+  const double slope = L.config().slope;
+  auto leaky = [&](double v) { return v > 0 ? v : slope * v; };
+  HostTensor<double> a = x;
+  for (const CriticConvLayer& layer : L.convs()) {
+    HostTensor<double> z = HostTensor<double>::dense(conv_output_shape(a.view.shape, layer.out_channels, layer.conv));
+    cpu::reference::conv3d_forward<double>(layer.conv, a.in(), P(layer.weight), P(layer.bias), z.view);
+    const int64_t per_sample = z.view.shape.c * z.view.shape.spatial();
+    for (int64_t n = 0; n < z.view.shape.n; ++n) {
+      double* v = z.view.plane(n, 0);
+      if (layer.norm_weight >= 0) {
+        double mean = 0, var = 0;
+        for (int64_t e = 0; e < per_sample; ++e) mean += v[e] / double(per_sample);
+        for (int64_t e = 0; e < per_sample; ++e) var += (v[e] - mean) * (v[e] - mean) / double(per_sample);
+        for (int64_t e = 0; e < per_sample; ++e)
+          v[e] = (v[e] - mean) / std::sqrt(var + 1e-5) * P(layer.norm_weight)[e] + P(layer.norm_bias)[e];
+      }
+      for (int64_t e = 0; e < per_sample; ++e) v[e] = leaky(v[e]);
+    }
+    a = z;
+  }
+  const int64_t channels = a.view.shape.c, hidden = L.config().hidden;
+  std::vector<double> scores;
+  for (int64_t n = 0; n < a.view.shape.n; ++n) {
+    std::vector<double> pooled(size_t(channels), 0.0);
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t s = 0; s < a.view.shape.spatial(); ++s) pooled[size_t(c)] += a.view.plane(n, c)[s] / double(a.view.shape.spatial());
+    double score = P(L.fc2_bias())[0];
+    for (int64_t h = 0; h < hidden; ++h) {
+      double v = P(L.fc1_bias())[h];
+      for (int64_t c = 0; c < channels; ++c) v += P(L.fc1_weight())[h * channels + c] * pooled[size_t(c)];
+      score += P(L.fc2_weight())[h] * leaky(v);
+    }
+    scores.push_back(score);
+  }
+  return scores;
+}
+
+// Initial parameters with the LayerNorm affines moved off (1, 0), so that they matter.
+std::vector<double> random_parameters(const CriticLayout& L, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<double> p = convert<double>(initial_critic_parameters(L, seed));
+  for (const CriticConvLayer& layer : L.convs())
+    for (int index : {layer.norm_weight, layer.norm_bias}) {
+      if (index < 0) continue;
+      const ParamEntry& e = L.table().entry(index);
+      for (int64_t i = 0; i < e.numel; ++i) p[size_t(e.offset + i)] += 0.3 * std::uniform_real_distribution<double>(-1, 1)(rng);
+    }
+  return p;
+}
+
+CriticConfig tiny(float slope) {
+  CriticConfig c;
+  c.patch = 16;
+  c.widths = {2, 3, 3, 4};
+  c.hidden = 5;
+  c.slope = slope;
+  return c;
+}
+
+TEST_SUITE("critic") {
+  TEST_CASE("the default critic: parameter count, PyTorch names and shapes") {
+    const CriticLayout L{CriticConfig{}};
+    CHECK(L.table().parameter_count() == 16647745);
+    const ParamTable& t = L.table();
+    auto shape = [&](const std::string& name) {
+      REQUIRE_MESSAGE(t.find(name) >= 0, name);
+      return t.entry(t.find(name)).shape;
+    };
+    CHECK(shape("conv0.weight") == std::vector<int64_t>{64, 1, 3, 3, 3});
+    CHECK(shape("conv0.bias") == std::vector<int64_t>{64});
+    CHECK(shape("layers.0.conv.weight") == std::vector<int64_t>{64, 64, 3, 3, 3});
+    CHECK(shape("layers.0.norm.weight") == std::vector<int64_t>{64, 16, 16, 16});
+    CHECK(shape("layers.1.conv.weight") == std::vector<int64_t>{128, 64, 3, 3, 3});
+    CHECK(shape("layers.1.norm.bias") == std::vector<int64_t>{128, 16, 16, 16});
+    CHECK(shape("layers.6.conv.weight") == std::vector<int64_t>{512, 512, 3, 3, 3});
+    CHECK(shape("layers.6.norm.weight") == std::vector<int64_t>{512, 2, 2, 2});
+    CHECK(shape("fc1.weight") == std::vector<int64_t>{1024, 512, 1, 1, 1});
+    CHECK(shape("fc2.weight") == std::vector<int64_t>{1, 1024, 1, 1, 1});
+    CHECK(shape("fc2.bias") == std::vector<int64_t>{1});
+    CHECK(t.find("layers.7.conv.weight") < 0);
+    std::vector<int> strides;
+    for (const CriticConvLayer& l : L.convs()) strides.push_back(l.conv.stride);
+    CHECK(strides == std::vector<int>{1, 2, 1, 2, 1, 2, 1, 2});
+    CHECK(L.convs().back().output_edge == 2);
+    CHECK_THROWS_WITH_AS(CriticLayout(CriticConfig{24}), doctest::Contains("multiple of 16"), Error);
+  }
+
+  TEST_CASE("forward matches the plain definition") {
+    for (float slope : {0.2f, 1.f}) {
+      CAPTURE(slope);
+      const CriticLayout L(tiny(slope));
+      const std::vector<double> params = random_parameters(L, 3);
+      std::mt19937_64 rng(4);
+      HostTensor<double> x = HostTensor<double>::dense({3, 1, 16, 16, 16}), scores = HostTensor<double>::dense({3, 1, 1, 1, 1});
+      fill_random(x, rng);
+      Critic<CpuBackend<double>> critic(L, {}, 4);
+      critic.forward(params.data(), x.in(), scores.view);
+      CHECK(relative_error(gather(scores), reference_scores(L, params, x)) < 1e-12);
+    }
+  }
+
+  TEST_CASE("gradients of every parameter and of the input match finite differences (double)") {
+    // LeakyReLU's kink: a central difference straddles it only when a pre-activation lies within
+    // the step (1e-6) of zero, which these seeds avoid; elsewhere the network is smooth.
+    const FdOptions fd{8, 1e-6, 1e-5, 1e-9};
+    for (float slope : {0.2f, 1.f}) {
+      CAPTURE(slope);
+      const CriticLayout L(tiny(slope));
+      std::vector<double> params = random_parameters(L, 5);
+      std::mt19937_64 rng(6);
+      HostTensor<double> x = HostTensor<double>::dense({2, 1, 16, 16, 16}), dx = x;
+      HostTensor<double> scores = HostTensor<double>::dense({2, 1, 1, 1, 1}), dscores = scores;
+      fill_random(x, rng);
+      fill_random(dscores, rng, 0.2);
+      const std::vector<double> r = gather(dscores);
+      Critic<CpuBackend<double>> critic(L, {}, 2);
+      auto loss = [&] {
+        critic.forward(params.data(), x.in(), scores.view);
+        return weighted_sum(gather(scores), r);
+      };
+      loss();
+      std::vector<double> grads(params.size(), 0.0);
+      critic.backward(params.data(), grads.data(), GradMode::Overwrite, x.in(), dscores.in(), &dx.view);
+      for (const ParamEntry& e : L.table().entries()) {
+        std::vector<int64_t> offsets;
+        for (int64_t i = 0; i < e.numel; ++i) offsets.push_back(e.offset + i);
+        check_finite_differences(e.name, params, offsets, grads, loss, fd, 7);
+      }
+      check_finite_differences("input", x.storage, view_offsets(x), dx.storage, loss, fd);
+    }
+  }
+
+  TEST_CASE("gradient modes: accumulation adds, the input-only pass matches and leaves parameter gradients alone") {
+    const CriticLayout L(tiny(0.2f));
+    const std::vector<double> params = random_parameters(L, 8);
+    std::mt19937_64 rng(9);
+    HostTensor<double> x = HostTensor<double>::dense({2, 1, 16, 16, 16}), dx = x, dx_only = x;
+    HostTensor<double> scores = HostTensor<double>::dense({2, 1, 1, 1, 1}), dscores = scores;
+    fill_random(x, rng);
+    fill_random(dscores, rng, 0.2);
+    Critic<CpuBackend<double>> critic(L, {}, 2);
+    critic.forward(params.data(), x.in(), scores.view);
+    std::vector<double> once(params.size(), 0.0), twice(params.size(), 0.0);
+    critic.backward(params.data(), once.data(), GradMode::Overwrite, x.in(), dscores.in(), &dx.view);
+    critic.backward(params.data(), twice.data(), GradMode::Overwrite, x.in(), dscores.in());
+    critic.backward(params.data(), twice.data(), GradMode::Accumulate, x.in(), dscores.in());
+    for (double& g : once) g *= 2;
+    CHECK(relative_error(twice, once) < 1e-13);
+
+    std::vector<double> untouched(params.size(), 0.5);
+    fill_random(dx_only, rng);
+    const std::vector<double> before = gather(dx_only);
+    critic.backward(params.data(), untouched.data(), std::nullopt, x.in(), dscores.in(), &dx_only.view, GradMode::Accumulate);
+    CHECK(std::all_of(untouched.begin(), untouched.end(), [](double g) { return g == 0.5; }));
+    std::vector<double> expected = gather(dx);
+    for (size_t i = 0; i < expected.size(); ++i) expected[i] += before[i];
+    CHECK(relative_error(gather(dx_only), expected) < 1e-13);
+  }
+
+  TEST_CASE("a smaller batch than the capacity, and inputs of the wrong size, are handled") {
+    const CriticLayout L(tiny(0.2f));
+    const std::vector<double> params = random_parameters(L, 10);
+    std::mt19937_64 rng(11);
+    HostTensor<double> x = HostTensor<double>::dense({1, 1, 16, 16, 16}), scores = HostTensor<double>::dense({1, 1, 1, 1, 1});
+    fill_random(x, rng);
+    Critic<CpuBackend<double>> critic(L, {}, 3);
+    critic.forward(params.data(), x.in(), scores.view);
+    CHECK(relative_error(gather(scores), reference_scores(L, params, x)) < 1e-12);
+    HostTensor<double> wrong = HostTensor<double>::dense({1, 1, 8, 16, 16});
+    CHECK_THROWS_WITH_AS(critic.forward(params.data(), wrong.in(), scores.view), doctest::Contains("critic: the input must be"), Error);
+    HostTensor<double> many = HostTensor<double>::dense({4, 1, 16, 16, 16}), many_scores = HostTensor<double>::dense({4, 1, 1, 1, 1});
+    CHECK_THROWS_WITH_AS(critic.forward(params.data(), many.in(), many_scores.view), doctest::Contains("beyond capacity"), Error);
+  }
+
+  TEST_CASE("fp32 matches double through the default-width critic") {
+    CriticConfig c;
+    c.patch = 16;
+    const CriticLayout L(c);
+    const std::vector<double> params = random_parameters(L, 12);
+    std::mt19937_64 rng(13);
+    HostTensor<double> x = HostTensor<double>::dense({2, 1, 16, 16, 16}), dx = x;
+    HostTensor<double> scores = HostTensor<double>::dense({2, 1, 1, 1, 1}), dscores = scores;
+    fill_random(x, rng);
+    fill_random(dscores, rng, 0.2);
+    Critic<CpuBackend<double>> cd(L, {}, 2);
+    Critic<CpuBackend<float>> cf(L, {}, 2);
+    const std::vector<float> pf = convert<float>(params);
+    HostTensor<float> xf = convert<float>(x), scoresf = convert<float>(scores), dscoresf = convert<float>(dscores), dxf = xf;
+    std::vector<double> grads(params.size());
+    std::vector<float> gradsf(params.size());
+    cd.forward(params.data(), x.in(), scores.view);
+    cf.forward(pf.data(), xf.in(), scoresf.view);
+    cd.backward(params.data(), grads.data(), GradMode::Overwrite, x.in(), dscores.in(), &dx.view);
+    cf.backward(pf.data(), gradsf.data(), GradMode::Overwrite, xf.in(), dscoresf.in(), &dxf.view);
+    // Eleven layers, LayerNorms over up to 32k elements: fp32 within 1e-4.
+    CHECK(relative_error(gather(scoresf), gather(scores)) < 1e-4);
+    CHECK(relative_error(convert<double>(gradsf), grads) < 1e-4);
+    CHECK(relative_error(gather(dxf), gather(dx)) < 1e-4);
+  }
+}
+
+}  // namespace
+}  // namespace mdcsrn::test
