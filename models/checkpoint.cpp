@@ -5,8 +5,17 @@
 
 namespace mdcsrn {
 
-void save_checkpoint(const std::string& path, const GeneratorLayout& layout, const GeneratorState& state) {
+void save_checkpoint(const std::string& path, const GeneratorLayout& layout, const GeneratorState& state, const CriticLayout* critic_layout,
+                     const CriticState* critic) {
   SafeTensors st;
+  if (critic) {
+    for (const ParamEntry& e : critic_layout->table().entries()) {
+      st.add_f32("critic." + e.name, e.shape, critic->params.data() + e.offset);
+      st.add_f32("optimizer.critic." + e.name + ".exp_avg", e.shape, critic->adam_m.data() + e.offset);
+      st.add_f32("optimizer.critic." + e.name + ".exp_avg_sq", e.shape, critic->adam_v.data() + e.offset);
+    }
+    st.set_metadata("critic", critic_layout->config().describe());
+  }
   const bool optimizer = !state.adam_m.empty();
   for (const ParamEntry& e : layout.table().entries()) {
     st.add_f32(e.name, e.shape, state.params.data() + e.offset);
@@ -63,6 +72,28 @@ GeneratorState load_checkpoint(const std::string& path, const GeneratorLayout& l
     fail(path + ": metadata 'step' is not a number");
   }
   s.config_json = st.metadata("config");
+  return s;
+}
+
+}  // namespace mdcsrn
+
+namespace mdcsrn {
+
+std::optional<CriticState> load_critic(const std::string& path, const CriticLayout& layout) {
+  const SafeTensors st = SafeTensors::load(path);
+  if (!st.has("critic." + layout.table().entry(0).name)) return std::nullopt;
+  CriticState s;
+  s.params.assign(size_t(layout.table().padded_size()), 0.f);
+  s.adam_m = s.params;
+  s.adam_v = s.params;
+  for (const ParamEntry& e : layout.table().entries()) {
+    const std::string name = "critic." + e.name;
+    for (auto [tensor, target] : {std::pair{name, &s.params}, std::pair{"optimizer." + name + ".exp_avg", &s.adam_m},
+                                  std::pair{"optimizer." + name + ".exp_avg_sq", &s.adam_v}}) {
+      const std::vector<float> values = st.f32(tensor, e.shape);
+      std::copy(values.begin(), values.end(), target->begin() + e.offset);
+    }
+  }
   return s;
 }
 

@@ -3,10 +3,15 @@
 // (conv0.weight, blocks.0.units.0.bn.weight, ..., [out, in, kd, kh, kw] conv weights), the
 // BatchNorm buffers (running_mean, running_var, num_batches_tracked), Adam's moments under
 // optimizer.<name>.exp_avg / exp_avg_sq, and the training position and configuration as metadata.
+// WGAN checkpoints add the critic under critic.<name> (its own PyTorch names) with its moments
+// under optimizer.critic.<name>.*; a generator-only reader (infer) ignores them.
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <optional>
+
+#include "models/critic_layout.h"
 #include "models/generator_layout.h"
 
 namespace mdcsrn {
@@ -19,8 +24,15 @@ struct GeneratorState {
   std::string config_json;     // the training configuration
 };
 
-void save_checkpoint(const std::string& path, const GeneratorLayout& layout, const GeneratorState& state);
+struct CriticState {
+  std::vector<float> params, adam_m, adam_v;  // critic arena layout, host memory
+};
+
+void save_checkpoint(const std::string& path, const GeneratorLayout& layout, const GeneratorState& state,
+                     const CriticLayout* critic_layout = nullptr, const CriticState* critic = nullptr);
 // Throws naming the file when a tensor is missing or has the wrong shape for this layout.
 GeneratorState load_checkpoint(const std::string& path, const GeneratorLayout& layout);
+// The critic of a WGAN checkpoint; nullopt when the file has none (a generator-only checkpoint).
+std::optional<CriticState> load_critic(const std::string& path, const CriticLayout& layout);
 
 }  // namespace mdcsrn

@@ -23,14 +23,24 @@ class GeneratorStep {
   // No host synchronisation: the loss stays on the device until loss() is read.
   void run(const PatchDataset& data, int64_t step, const AdamConfig& adam) {
     forward_backward(data, step);
-    be_.adam(adam_step(adam, step + 1), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
+    update(adam, step + 1);
   }
   void forward_backward(const PatchDataset& data, int64_t step) {
+    forward(data, step);
+    backward();
+  }
+  // Samples the batch, runs the generator and the loss, and leaves the loss's gradient with
+  // respect to the output in output_gradient(), where other terms may add theirs before backward().
+  void forward(const PatchDataset& data, int64_t step) {
     data.sample(step * shape_.n, int(shape_.n), lr_.data(), hr_.data(), centres_.data(), ctx_);
     generator_.forward(arena_.params(), batch(lr_), batch(sr_), NormMode::Train);
     be_.loss_forward(loss_kind_, batch(sr_), batch(hr_), loss_.data());
     be_.loss_backward(loss_kind_, batch(sr_), batch(hr_), T(1), batch(dsr_), GradMode::Overwrite);
-    generator_.backward(arena_.params(), arena_.grads(), batch(lr_), batch(dsr_), NormMode::Train);
+  }
+  void backward() { generator_.backward(arena_.params(), arena_.grads(), batch(lr_), batch(dsr_), NormMode::Train); }
+  // Adam update number t (1 for the first).
+  void update(const AdamConfig& adam, int64_t t) {
+    be_.adam(adam_step(adam, t), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
   }
   double loss() {
     be_.synchronize();
@@ -43,6 +53,7 @@ class GeneratorStep {
   const Buffer<T>& input() const { return lr_; }
   const Buffer<T>& target() const { return hr_; }
   const Buffer<T>& output() const { return sr_; }
+  const Buffer<T>& output_gradient() const { return dsr_; }
   Buffer<T>& loss_buffer() { return loss_; }
   Tensor<T> batch(const Buffer<T>& b) const { return Tensor<T>(b.data(), shape_); }
 

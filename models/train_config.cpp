@@ -1,5 +1,6 @@
 #include "models/train_config.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include "engine/error.h"
@@ -17,6 +18,9 @@ json default_train_config() {
       {"train", {{"batch", 64}, {"epochs", 50}, {"lr", 1e-3}, {"lr_halve_every", 10}, {"beta1", 0.9}, {"beta2", 0.999},
                  {"eps", 1e-8}, {"loss", "l1"}, {"device", "auto"}, {"tf32", false}, {"val_patches", 256}, {"log_every", 10},
                  {"seed", 0}}},
+      {"wgan", {{"enabled", false}, {"n_critic", 5}, {"adversarial_weight", 1e-3}, {"clip", 0.01}, {"pretrain_epochs", 0},
+                {"critic_lr", 1e-3}, {"critic_lr_halve_every", 10}, {"critic_widths", {64, 128, 256, 512}}, {"critic_hidden", 1024},
+                {"critic_slope", 0.2}}},
       {"output", {{"dir", "runs/train"}}}};
 }
 
@@ -107,6 +111,20 @@ TrainConfig parse_train_config(const json& j) {
     c.seed = t.at("seed").get<uint64_t>();
     c.sampler.seed = c.seed;
     c.out_dir = j.at("output").at("dir").get<std::string>();
+    const json& g = j.at("wgan");
+    c.wgan.enabled = g.at("enabled").get<bool>();
+    c.wgan.n_critic = g.at("n_critic").get<int>();
+    c.wgan.adversarial_weight = g.at("adversarial_weight").get<float>();
+    c.wgan.clip = g.at("clip").get<float>();
+    c.wgan.pretrain_epochs = g.at("pretrain_epochs").get<int>();
+    c.wgan.critic_adam = AdamConfig{g.at("critic_lr").get<float>(), c.adam.beta1, c.adam.beta2, c.adam.eps};
+    c.wgan.critic_lr_halve_every = g.at("critic_lr_halve_every").get<int>();
+    const auto widths = g.at("critic_widths").get<std::vector<int>>();
+    if (widths.size() != 4) fail("training configuration: wgan.critic_widths must list 4 channel counts");
+    std::copy(widths.begin(), widths.end(), c.wgan.critic.widths.begin());
+    c.wgan.critic.hidden = g.at("critic_hidden").get<int>();
+    c.wgan.critic.slope = g.at("critic_slope").get<float>();
+    c.wgan.critic.patch = c.sampler.patch;
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
@@ -115,6 +133,11 @@ TrainConfig parse_train_config(const json& j) {
   if (c.manifest.empty()) fail("training configuration: data.manifest is not set");
   if (c.batch < 1 || c.epochs < 1 || c.lr_halve_every < 1 || c.log_every < 1 || c.val_patches < 0)
     fail("training configuration: batch, epochs, lr_halve_every and log_every must be positive");
+  if (c.wgan.enabled) {
+    if (c.wgan.n_critic < 1 || c.wgan.critic_lr_halve_every < 1 || c.wgan.pretrain_epochs < 0 || !(c.wgan.clip > 0.f))
+      fail("training configuration: wgan.n_critic, wgan.critic_lr_halve_every and wgan.clip must be positive, wgan.pretrain_epochs not negative");
+    if (c.sampler.patch % 16 != 0) fail("training configuration: the WGAN critic needs sampler.patch to be a multiple of 16");
+  }
   return c;
 }
 

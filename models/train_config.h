@@ -10,9 +10,25 @@
 #include "io/patch_dataset.h"
 #include "kernels/loss.h"
 #include "kernels/optimizer.h"
+#include "models/critic_layout.h"
 #include "models/generator_layout.h"
 
 namespace mdcsrn {
+
+// mDCSRN-WGAN (REFERENCE.md section 3): the critic steps on every batch (loss mean D(SR) - mean
+// D(HR), then its weights are clipped), the generator on every n_critic-th batch of the adversarial
+// phase (loss L1 + adversarial_weight * -mean D(SR)), after pretrain_epochs of L1-only training.
+// Each network has its own Adam and learning-rate schedule.
+struct WganConfig {
+  bool enabled = false;
+  CriticConfig critic;  // critic.patch follows sampler.patch
+  int n_critic = 5;
+  float adversarial_weight = 1e-3f;
+  float clip = 0.01f;
+  int pretrain_epochs = 0;
+  AdamConfig critic_adam;
+  int critic_lr_halve_every = 10;  // epochs
+};
 
 struct TrainConfig {
   std::string manifest;
@@ -30,6 +46,7 @@ struct TrainConfig {
   int log_every = 10;  // steps between progress updates (each costs a device synchronisation)
   uint64_t seed = 0;
   std::string out_dir = "runs/train";
+  WganConfig wgan;
 };
 
 // The paper's settings (REFERENCE.md section 4): b4u4 ELU, Adam lr 1e-3 halved every 10 epochs,

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <optional>
 
 #include "engine/arena.h"
 #include "engine/device.h"
@@ -12,7 +14,9 @@
 #include "io/progress.h"
 #include "io/safetensors.h"
 #include "models/checkpoint.h"
+#include "models/critic.h"
 #include "models/generator_step.h"
+#include "models/wgan_step.h"
 
 namespace mdcsrn {
 namespace {
@@ -34,6 +38,12 @@ class Trainer {
         centres_(Backend::memory, int64_t(c.batch) * kCentreFields) {
     steps_per_epoch_ = (train_.epoch_size() + c.batch - 1) / c.batch;
     train_.set_epoch_size(steps_per_epoch_ * c.batch);
+    if (c.wgan.enabled) {
+      if (!o.dump_step.empty()) fail("--dump-step: not available with wgan.enabled (it records the generator's L1 step only)");
+      critic_layout_.emplace(c.wgan.critic);
+      wgan_ = std::make_unique<WganStep<Backend>>(*critic_layout_, be, step_, c.wgan.adversarial_weight, c.wgan.clip);
+      schedule_ = WganSchedule{int64_t(c.wgan.pretrain_epochs) * steps_per_epoch_, c.wgan.n_critic};
+    }
     prepare_validation();
   }
 
@@ -56,6 +66,7 @@ class Trainer {
     raw_copy(Backend::memory, arena_.adam_v(), MemoryKind::Host, state.adam_v.data(), bytes(state.adam_v.size()));
     if (!state.running.empty())
       raw_copy(Backend::memory, generator_.running_stats(), MemoryKind::Host, state.running.data(), bytes(state.running.size()));
+    if (wgan_) load_critic_state();
 
     const int64_t total = int64_t(c_.epochs) * steps_per_epoch_;
     const int64_t stop = o_.stop_after_steps >= 0 ? std::min(total, o_.stop_after_steps) : total;
@@ -84,11 +95,30 @@ class Trainer {
                  "; stopped, the last good checkpoint is " + (fs::exists(checkpoint) ? checkpoint : std::string("(none yet)")));
           summary.losses.push_back(loss);
           summary.last_loss = loss;
-          log << nlohmann::json{{"step", step + 1}, {"epoch", epoch + 1}, {"loss", loss}, {"lr", lr}}.dump() << "\n" << std::flush;
+          nlohmann::json record{{"step", step + 1}, {"epoch", epoch + 1}, {"loss", loss}, {"lr", lr}};
+          std::string critic_text;
+          if (wgan_ && schedule_.adversarial(step)) {
+            const WganStats w = wgan_->stats();
+            if (!std::isfinite(w.critic_loss))
+              fail("the critic loss became " + std::string(std::isnan(w.critic_loss) ? "NaN" : "infinite") + " by step " +
+                   std::to_string(step + 1) + "; stopped, the last good checkpoint is " +
+                   (fs::exists(checkpoint) ? checkpoint : std::string("(none yet)")));
+            summary.critic_losses.push_back(w.critic_loss);
+            record["l1"] = loss;
+            record["critic_loss"] = w.critic_loss;
+            record["wasserstein"] = w.wasserstein;
+            record["adversarial"] = w.adversarial;
+            record["critic_lr"] = critic_lr(epoch);
+            char text[48];
+            std::snprintf(text, sizeof text, ", W %.4g", w.wasserstein);
+            critic_text = text;
+          }
+          log << record.dump() << "\n" << std::flush;
           if (o_.progress) {
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_clock).count();
-            char extra[80];
-            std::snprintf(extra, sizeof extra, "loss %.5f, %.0f patches/s", loss, double((step + 1 - epoch_start) * c_.batch) / seconds);
+            char extra[112];
+            std::snprintf(extra, sizeof extra, "%s %.5f%s, %.0f patches/s", wgan_ ? "L1" : "loss", loss, critic_text.c_str(),
+                          double((step + 1 - epoch_start) * c_.batch) / seconds);
             bar.update(step + 1 - epoch_start, extra);
           }
         }
@@ -119,9 +149,19 @@ class Trainer {
  private:
   static size_t bytes(size_t floats) { return floats * sizeof(float); }
 
+  float critic_lr(int64_t epoch) const {
+    return float(double(c_.wgan.critic_adam.lr) * std::pow(0.5, double(epoch / c_.wgan.critic_lr_halve_every)));
+  }
+
   void train_step(int64_t step, float lr, bool dump) {
     AdamConfig adam = c_.adam;
     adam.lr = lr;
+    if (wgan_ && schedule_.adversarial(step)) {
+      AdamConfig critic_adam = c_.wgan.critic_adam;
+      critic_adam.lr = critic_lr(step / steps_per_epoch_);
+      const int64_t generator_t = schedule_.generator_updates(step) ? schedule_.generator_update(step) : 0;
+      return wgan_->run(train_, step, adam, critic_adam, schedule_.critic_update(step), generator_t);
+    }
     if (!dump) return step_.run(train_, step, adam);
     step_.forward_backward(train_, step);
     dump_step();
@@ -145,7 +185,28 @@ class Trainer {
     s.running = download(generator_.running_stats(), 2 * int64_t(layout_.bn_channels()));
     s.step = step;
     s.config_json = json_.dump();
-    save_checkpoint(path, layout_, s);
+    if (!wgan_) return save_checkpoint(path, layout_, s);
+    const Arena& a = wgan_->arena();
+    const CriticState critic{download(a.params(), a.size()), download(a.adam_m(), a.size()), download(a.adam_v(), a.size())};
+    save_checkpoint(path, layout_, s, &*critic_layout_, &critic);
+  }
+
+  // From the checkpoint being resumed when it has a critic, else freshly initialised (a WGAN run
+  // may start from a generator-only checkpoint, e.g. an L1-pretrained one).
+  void load_critic_state() {
+    std::optional<CriticState> critic;
+    if (!o_.resume.empty()) critic = load_critic(o_.resume, *critic_layout_);
+    if (!critic) {
+      if (!o_.resume.empty()) std::printf("note: %s has no critic; the critic starts from its initialisation\n", o_.resume.c_str());
+      critic.emplace();
+      critic->params = initial_critic_parameters(*critic_layout_, c_.seed);
+      critic->adam_m.assign(critic->params.size(), 0.f);
+      critic->adam_v = critic->adam_m;
+    }
+    const Arena& a = wgan_->arena();
+    raw_copy(Backend::memory, a.params(), MemoryKind::Host, critic->params.data(), bytes(critic->params.size()));
+    raw_copy(Backend::memory, a.adam_m(), MemoryKind::Host, critic->adam_m.data(), bytes(critic->adam_m.size()));
+    raw_copy(Backend::memory, a.adam_v(), MemoryKind::Host, critic->adam_v.data(), bytes(critic->adam_v.size()));
   }
 
   // The first step's tensors, before the update, for debugging and cross-checking.
@@ -211,6 +272,9 @@ class Trainer {
   Arena& arena_;
   Generator<Backend>& generator_;
   Buffer<int32_t> centres_;  // validation draws only
+  std::optional<CriticLayout> critic_layout_;  // WGAN only
+  std::unique_ptr<WganStep<Backend>> wgan_;
+  WganSchedule schedule_;
   int64_t steps_per_epoch_ = 0;
   bool has_validation_ = false;
   int64_t val_batches_ = 0;

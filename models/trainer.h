@@ -2,6 +2,7 @@
 // Training the generator: patches from the sampler, forward, L1 (or L2) loss, backward, Adam with
 // the learning rate halved every few epochs; progress, a JSONL log, validation PSNR every epoch and
 // a checkpoint every epoch. The final checkpoint is the model: nothing is selected on test data.
+// With wgan.enabled, the WGAN critic trains beside the generator (models/wgan_step.h).
 #include <string>
 #include <vector>
 
@@ -20,7 +21,8 @@ struct TrainSummary {
   std::string device;
   int64_t steps = 0, steps_per_epoch = 0, patches_per_epoch = 0;
   double last_loss = 0;
-  std::vector<double> losses;     // at every log point
+  std::vector<double> losses;     // at every log point (the L1/L2 term)
+  std::vector<double> critic_losses;  // WGAN: at every log point of the adversarial phase
   std::vector<double> val_psnr;   // per completed epoch of this run
   double val_lr_psnr = 0;         // PSNR of the LR inputs of the validation patches
   std::string checkpoint;

@@ -7,9 +7,11 @@
 #include "io/safetensors.h"
 #include "io/volume.h"
 #include "models/checkpoint.h"
+#include "models/critic.h"
 #include "models/generator.h"
 #include "models/inference.h"
 #include "models/trainer.h"
+#include "models/wgan_step.h"
 #include "tests/io_support.h"
 #include "tests/support.h"
 
@@ -178,6 +180,86 @@ TEST_SUITE("trainer") {
       const std::vector<double> dumped = convert<double>(st.f32("grad." + e.name, e.shape));
       CHECK(relative_error(dumped, std::vector<double>(grads.begin() + e.offset, grads.begin() + e.offset + e.numel)) < 1e-4);
     }
+  }
+
+  TEST_CASE("WGAN: the schedule of critic and generator updates") {
+    const WganSchedule s{10, 5};
+    CHECK(s.generator_updates(3));  // pretraining: every step, Adam step = step + 1
+    CHECK(s.generator_update(3) == 4);
+    CHECK(!s.adversarial(9));
+    CHECK(s.adversarial(10));
+    CHECK(s.critic_update(10) == 1);
+    CHECK(s.critic_update(17) == 8);
+    std::vector<int64_t> updates;
+    for (int64_t step = 10; step < 22; ++step)
+      if (s.generator_updates(step)) updates.push_back(s.generator_update(step));
+    CHECK(updates == std::vector<int64_t>{11, 12, 13});  // at steps 10, 15 and 20, after 10 pretraining updates
+  }
+
+  TEST_CASE("WGAN: N + M steps equal N steps, a resume, then M steps, for both networks and optimisers, bit for bit") {
+    TempDir dir("wgan_resume");
+    const std::string manifest = make_phantom_dataset(dir, 64, 56, 48);
+    auto config = [&](const std::string& out) {
+      return merge_train_config("", {"data.manifest=\"" + manifest + "\"", "output.dir=\"" + out + "\"", "model.blocks=2", "model.units=2",
+                                     "model.growth=4", "sampler.patch=16", "sampler.patches_per_epoch=16", "train.batch=2",
+                                     "train.epochs=3", "train.val_patches=4", "train.log_every=1", "train.device=cpu",
+                                     "wgan.enabled=true", "wgan.pretrain_epochs=1", "wgan.n_critic=3", "wgan.critic_widths=[2,3,4,4]",
+                                     "wgan.critic_hidden=6", "wgan.critic_lr_halve_every=1"});
+    };
+    const nlohmann::json a = config(dir.path("straight")), b = config(dir.path("split"));
+    TrainOptions quiet;
+    quiet.progress = false;
+    TrainOptions first = quiet;
+    first.stop_after_steps = 13;  // 8 steps per epoch: pretraining, then 5 adversarial steps
+    const TrainSummary straight = train_generator(parse_train_config(a), a, quiet);
+    train_generator(parse_train_config(b), b, first);
+    TrainOptions second = quiet;
+    second.resume = dir.path("split/checkpoint.safetensors");
+    train_generator(parse_train_config(b), b, second);
+    CHECK(straight.steps == 24);
+    CHECK(straight.critic_losses.size() == 16);
+    const TrainConfig c = parse_train_config(a);
+    const GeneratorLayout layout(c.model);
+    const CriticLayout critic_layout(c.wgan.critic);
+    const GeneratorState x = load_checkpoint(dir.path("straight/checkpoint.safetensors"), layout);
+    const GeneratorState y = load_checkpoint(dir.path("split/checkpoint.safetensors"), layout);
+    CHECK(x.params == y.params);
+    CHECK(x.adam_m == y.adam_m);
+    CHECK(x.adam_v == y.adam_v);
+    CHECK(x.running == y.running);
+    const std::optional<CriticState> cx = load_critic(dir.path("straight/checkpoint.safetensors"), critic_layout);
+    const std::optional<CriticState> cy = load_critic(dir.path("split/checkpoint.safetensors"), critic_layout);
+    REQUIRE(cx.has_value());
+    REQUIRE(cy.has_value());
+    CHECK(cx->params == cy->params);
+    CHECK(cx->adam_m == cy->adam_m);
+    CHECK(cx->adam_v == cy->adam_v);
+    CHECK(cx->params != initial_critic_parameters(critic_layout, 0));
+
+    // Clipping bounds every critic parameter, and it did act (LayerNorm weights start at 1).
+    const ParamTable& t = critic_layout.table();
+    int64_t at_limit = 0;
+    for (const ParamEntry& e : t.entries())
+      for (int64_t i = 0; i < e.numel; ++i) {
+        const float v = cx->params[size_t(e.offset + i)];
+        REQUIRE_MESSAGE(std::fabs(v) <= 0.01f, e.name << "[" << i << "] = " << v);
+        at_limit += std::fabs(v) == 0.01f;
+      }
+    CHECK(at_limit >= t.entry(t.find("layers.0.norm.weight")).numel);
+    // A critic of another shape is refused, naming the file.
+    CHECK_THROWS_WITH_AS(load_critic(dir.path("split/checkpoint.safetensors"), CriticLayout(CriticConfig{16, {2, 3, 4, 5}, 6, 0.2f})),
+                         doctest::Contains("split/checkpoint.safetensors"), Error);
+  }
+
+  TEST_CASE("WGAN: configuration errors") {
+    const std::string m = "data.manifest=m.json";
+    CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {m, "wgan.enabled=true", "sampler.patch=24"})),
+                         doctest::Contains("multiple of 16"), Error);
+    CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {m, "wgan.critic_widths=[1,2,3]"})),
+                         doctest::Contains("wgan.critic_widths must list 4"), Error);
+    CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {m, "wgan.enabled=true", "wgan.n_critic=0"})),
+                         doctest::Contains("wgan.n_critic"), Error);
+    CHECK_THROWS_WITH_AS(merge_train_config("", {m, "wgan.ncritic=3"}), doctest::Contains("unknown setting 'wgan.ncritic'"), Error);
   }
 }
 

@@ -1,0 +1,112 @@
+#pragma once
+// One batch of mDCSRN-WGAN training on a backend (REFERENCE.md section 3): the generator's forward
+// and L1 loss; a critic step on SR (detached) and HR with loss mean D(SR) - mean D(HR), Adam, and
+// weight clipping; and, on the batches chosen for it, a generator step whose output gradient is
+// the L1 term's plus adversarial_weight times the gradient of -mean D(SR) through the updated
+// critic. No host synchronisation; the score gradients are constants uploaded once.
+#include <optional>
+
+#include "models/critic.h"
+#include "models/generator_step.h"
+
+namespace mdcsrn {
+
+// Where a step sits in WGAN training: pretraining steps update the generator alone, on L1;
+// afterwards the critic updates every step and the generator every n_critic-th, starting with
+// the first. The Adam step numbers follow from the step index alone, so a resumed run continues
+// exactly.
+struct WganSchedule {
+  int64_t pretrain_steps = 0;
+  int n_critic = 5;
+
+  bool adversarial(int64_t step) const { return step >= pretrain_steps; }
+  int64_t critic_update(int64_t step) const { return step - pretrain_steps + 1; }  // for adversarial steps
+  bool generator_updates(int64_t step) const { return !adversarial(step) || (step - pretrain_steps) % n_critic == 0; }
+  // Adam's t for the generator update at `step` (where generator_updates(step)).
+  int64_t generator_update(int64_t step) const {
+    return adversarial(step) ? pretrain_steps + (step - pretrain_steps) / n_critic + 1 : step + 1;
+  }
+};
+
+// Means of the last critic step's scores and the last generator update's adversarial term.
+struct WganStats {
+  double critic_loss = 0;   // mean D(SR) - mean D(HR)
+  double wasserstein = 0;   // mean D(HR) - mean D(SR), the critic's estimate of the distance
+  double adversarial = 0;   // adversarial_weight * -mean D(SR) at the last generator update
+};
+
+template <class Backend>
+class WganStep {
+ public:
+  using T = typename Backend::Scalar;
+
+  WganStep(const CriticLayout& layout, Backend be, GeneratorStep<Backend>& generator, float adversarial_weight, float clip)
+      : be_(be), generator_(generator), layout_(layout), arena_(layout.table(), Backend::memory),
+        critic_(layout, be, generator.shape().n), weight_(adversarial_weight), clip_(clip) {
+    const int64_t n = generator.shape().n;
+    for (Buffer<T>* b : {&fake_scores_, &real_scores_, &generator_scores_}) {
+      *b = Buffer<T>(Backend::memory, n);
+      b->zero();
+    }
+    // d(critic loss)/dD(SR_i) = 1/n, d/dD(HR_i) = -1/n; d(adversarial term)/dD(SR_i) = -weight/n.
+    auto constant = [&](double value) {
+      Buffer<T> b(Backend::memory, n);
+      b.upload(std::vector<T>(size_t(n), T(value)));
+      return b;
+    };
+    fake_grad_ = constant(1.0 / double(n));
+    real_grad_ = constant(-1.0 / double(n));
+    generator_grad_ = constant(-double(adversarial_weight) / double(n));
+  }
+
+  // critic_t: the critic's Adam step number; generator_t: the generator's on batches where it
+  // updates (t >= 1), 0 on the others.
+  void run(const PatchDataset& data, int64_t step, const AdamConfig& generator_adam, const AdamConfig& critic_adam, int64_t critic_t,
+           int64_t generator_t) {
+    generator_.forward(data, step);
+    const Tensor<T> sr = generator_.batch(generator_.output()), hr = generator_.batch(generator_.target());
+    critic_.forward(arena_.params(), sr, scores(fake_scores_));
+    critic_.backward(arena_.params(), arena_.grads(), GradMode::Overwrite, sr, scores(fake_grad_));
+    critic_.forward(arena_.params(), hr, scores(real_scores_));
+    critic_.backward(arena_.params(), arena_.grads(), GradMode::Accumulate, hr, scores(real_grad_));
+    be_.adam(adam_step(critic_adam, critic_t), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
+    be_.clip(arena_.params(), arena_.size(), T(clip_));
+    if (generator_t == 0) return;
+    Tensor<T> dsr = generator_.batch(generator_.output_gradient());
+    critic_.forward(arena_.params(), sr, scores(generator_scores_));
+    critic_.backward(arena_.params(), arena_.grads(), std::nullopt, sr, scores(generator_grad_), &dsr, GradMode::Accumulate);
+    generator_.backward();
+    generator_.update(generator_adam, generator_t);
+  }
+
+  // Synchronises; for the log.
+  WganStats stats() {
+    be_.synchronize();
+    const auto mean = [](const Buffer<T>& b) {
+      double total = 0;
+      for (T v : b.download()) total += double(v);
+      return total / double(b.size());
+    };
+    WganStats s;
+    s.critic_loss = mean(fake_scores_) - mean(real_scores_);
+    s.wasserstein = -s.critic_loss;
+    s.adversarial = -double(weight_) * mean(generator_scores_);
+    return s;
+  }
+
+  Arena& arena() { return arena_; }
+  const CriticLayout& layout() const { return layout_; }
+
+ private:
+  Tensor<T> scores(const Buffer<T>& b) const { return Tensor<T>(b.data(), Shape5{b.size(), 1, 1, 1, 1}); }
+
+  Backend be_;
+  GeneratorStep<Backend>& generator_;
+  const CriticLayout& layout_;
+  Arena arena_;
+  Critic<Backend> critic_;
+  float weight_, clip_;
+  Buffer<T> fake_scores_, real_scores_, generator_scores_, fake_grad_, real_grad_, generator_grad_;
+};
+
+}  // namespace mdcsrn

@@ -1,0 +1,130 @@
+#include "io/manifest.h"
+#include "io/patch_dataset.h"
+#include "models/critic.h"
+#include "models/wgan_step.h"
+#include "tests/gpu/gpu_support.h"
+#include "tests/io_support.h"
+
+namespace mdcsrn::test {
+namespace {
+
+double worst_tensor_error(const ParamTable& table, const std::vector<float>& got, const std::vector<double>& want, std::string& name) {
+  double worst = 0;
+  for (const ParamEntry& e : table.entries()) {
+    const std::vector<double> a(got.begin() + e.offset, got.begin() + e.offset + e.numel);
+    const std::vector<double> r(want.begin() + e.offset, want.begin() + e.offset + e.numel);
+    const double err = relative_error(a, r);
+    if (err > worst) worst = err, name = e.name;
+  }
+  return worst;
+}
+
+// The default-width critic on 16^3 patches, forward and backward, GPU against CPU double from the
+// same weights. fp32: eleven layers and LayerNorms over up to 32k elements, bound 1e-4; TF32: 1e-2.
+void compare_critic(bool tf32, double tolerance) {
+  CAPTURE(tf32);
+  CriticConfig config;
+  config.patch = 16;
+  const CriticLayout L(config);
+  std::vector<float> params = initial_critic_parameters(L, 31);
+  std::mt19937_64 rng(32);
+  for (const CriticConvLayer& layer : L.convs())
+    for (int index : {layer.norm_weight, layer.norm_bias})
+      if (index >= 0)
+        for (int64_t i = 0; i < L.table().entry(index).numel; ++i)
+          params[size_t(L.table().entry(index).offset + i)] += 0.3f * std::uniform_real_distribution<float>(-1, 1)(rng);
+  HostTensor<float> x = HostTensor<float>::dense({3, 1, 16, 16, 16}), scores = HostTensor<float>::dense({3, 1, 1, 1, 1}), dscores = scores;
+  fill_random(x, rng);
+  fill_random(dscores, rng, 0.2);
+
+  const std::vector<double> pd = convert<double>(params);
+  HostTensor<double> xd = convert<double>(x), dxd = xd, scoresd = convert<double>(scores), dscoresd = convert<double>(dscores);
+  std::vector<double> gd(pd.size());
+  Critic<CpuBackend<double>> reference(L, {}, 3);
+  reference.forward(pd.data(), xd.in(), scoresd.view);
+  reference.backward(pd.data(), gd.data(), GradMode::Overwrite, xd.in(), dscoresd.in(), &dxd.view);
+
+  CudaContext ctx;
+  ctx.set_tf32(tf32);
+  Buffer<float> p_dev = device_copy(params), g_dev(MemoryKind::Device, int64_t(params.size()));
+  DeviceTensor x_dev(x), dx_dev(x), scores_dev(scores), dscores_dev(dscores);
+  Critic<GpuBackend> critic(L, GpuBackend{&ctx}, 3);
+  critic.forward(p_dev.data(), x_dev.in(), scores_dev.view);
+  critic.backward(p_dev.data(), g_dev.data(), GradMode::Overwrite, x_dev.in(), dscores_dev.in(), &dx_dev.view);
+  ctx.synchronize();
+
+  std::string worst_name;
+  const double e_scores = relative_error(gather(scores_dev.download(scores)), gather(scoresd));
+  const double e_dx = relative_error(gather(dx_dev.download(x)), gather(dxd));
+  const double worst = worst_tensor_error(L.table(), g_dev.download(), gd, worst_name);
+  MESSAGE((tf32 ? "TF32" : "fp32") << ": scores " << e_scores << ", input gradient " << e_dx << ", worst parameter gradient " << worst << " ("
+                                   << worst_name << ")");
+  CHECK(e_scores < tolerance);
+  CHECK(e_dx < tolerance);
+  CHECK(worst < tolerance);
+}
+
+// One combined WGAN batch (critic step, then a generator step through the updated critic) on the
+// GPU and on the CPU in float, from the same weights and the same sampled batch; the gradients the
+// updates used are compared. The adversarial weight is raised to 10 and the clip to 1 so that the
+// critic's share of the generator gradient is not lost under the L1 term's.
+struct WganBatch {
+  std::vector<float> generator_grads, critic_grads;
+  WganStats stats;
+};
+
+template <class Backend>
+WganBatch run_wgan_batch(Backend be, CudaContext* ctx, const std::string& manifest, const GeneratorLayout& gl, const CriticLayout& cl) {
+  const MemoryKind kind = Backend::memory;
+  SamplerConfig sampler;
+  sampler.mode = SamplingMode::Balanced;
+  sampler.patch = 16;
+  const PatchDataset data(load_split(Manifest::load(manifest), "train", false), sampler, kind);
+  GeneratorStep<Backend> generator(gl, be, ctx, 4, 16, LossKind::L1);
+  WganStep<Backend> wgan(cl, be, generator, 10.f, 1.f);
+  const std::vector<float> gp = initial_generator_parameters(gl, 41), cp = initial_critic_parameters(cl, 42);
+  raw_copy(kind, generator.arena().params(), MemoryKind::Host, gp.data(), gp.size() * sizeof(float));
+  raw_copy(kind, wgan.arena().params(), MemoryKind::Host, cp.data(), cp.size() * sizeof(float));
+  wgan.run(data, 0, AdamConfig{}, AdamConfig{}, 1, 1);
+  WganBatch out;
+  out.stats = wgan.stats();
+  out.generator_grads.resize(size_t(generator.arena().size()));
+  out.critic_grads.resize(size_t(wgan.arena().size()));
+  raw_copy(MemoryKind::Host, out.generator_grads.data(), kind, generator.arena().grads(), out.generator_grads.size() * sizeof(float));
+  raw_copy(MemoryKind::Host, out.critic_grads.data(), kind, wgan.arena().grads(), out.critic_grads.size() * sizeof(float));
+  return out;
+}
+
+TEST_SUITE("gpu_critic") {
+  TEST_CASE("the critic on the GPU matches the CPU reference, fp32") { compare_critic(false, 1e-4); }
+  TEST_CASE("the critic on the GPU matches the CPU reference, TF32") { compare_critic(true, 1e-2); }
+
+  TEST_CASE("a combined WGAN batch on the GPU matches the CPU, fp32") {
+    // Both sides in float; the CPU is not a higher-precision reference here, so the bound (1e-3)
+    // covers two fp32 summation orders through both networks and the critic's update.
+    TempDir dir("gpu-wgan");
+    const std::string manifest = make_phantom_dataset(dir, 64, 56, 48);
+    const GeneratorLayout gl(GeneratorConfig{2, 2, 8, {Activation::Elu, 0.f}});
+    CriticConfig cc;
+    cc.patch = 16;
+    cc.widths = {16, 32, 32, 64};
+    cc.hidden = 64;
+    const CriticLayout cl(cc);
+    CudaContext ctx;
+    const auto gpu = run_wgan_batch(GpuBackend{&ctx}, &ctx, manifest, gl, cl);
+    const auto cpu = run_wgan_batch(CpuBackend<float>{}, nullptr, manifest, gl, cl);
+    std::string g_name, c_name;
+    const double g_err = worst_tensor_error(gl.table(), gpu.generator_grads, convert<double>(cpu.generator_grads), g_name);
+    const double c_err = worst_tensor_error(cl.table(), gpu.critic_grads, convert<double>(cpu.critic_grads), c_name);
+    MESSAGE("critic loss GPU " << gpu.stats.critic_loss << ", CPU " << cpu.stats.critic_loss << "; adversarial term GPU " << gpu.stats.adversarial
+                               << ", CPU " << cpu.stats.adversarial << "; worst generator gradient " << g_err << " (" << g_name
+                               << "), worst critic gradient " << c_err << " (" << c_name << ")");
+    CHECK(std::fabs(gpu.stats.critic_loss - cpu.stats.critic_loss) <= 1e-3 * std::fabs(cpu.stats.critic_loss) + 1e-7);
+    CHECK(std::fabs(gpu.stats.adversarial - cpu.stats.adversarial) <= 1e-3 * std::fabs(cpu.stats.adversarial) + 1e-7);
+    CHECK(g_err < 1e-3);
+    CHECK(c_err < 1e-3);
+  }
+}
+
+}  // namespace
+}  // namespace mdcsrn::test
