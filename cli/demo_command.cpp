@@ -2,6 +2,7 @@
 // masks, hemisphere split), train the generator with uniform and with balanced sampling, super-
 // resolve the test hemisphere with each, evaluate both against HR over the brain and the
 // cerebellum, and write a report (Markdown tables, figures, the runs' logs and checkpoints).
+// With --wgan, a third run trains mDCSRN-WGAN with balanced sampling.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -13,7 +14,6 @@
 #include "cli/demo_figures.h"
 #include "engine/device.h"
 #include "engine/error.h"
-#include "engine/parallel.h"
 #include "io/evaluation.h"
 #include "io/manifest.h"
 #include "models/inference.h"
@@ -27,20 +27,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kHelp = R"(usage: mdcsrn demo [--out DIR] [--device auto|cpu|cuda] [options]
+constexpr const char* kHelp = R"(usage: mdcsrn demo [--out DIR] [--device auto|cpu|cuda] [--wgan] [options]
 
 The end-to-end demo on Colin27 (from the Debian package mricron-data):
   1. prepare: HR, LR by k-space truncation (scale 4), brain and cerebellum masks, and the split
      (train: left hemisphere, val: its lateral quarter, test: right hemisphere);
-  2. train the generator twice: uniform and balanced (50% cerebellum) patch sampling;
-  3. super-resolve the test hemisphere with both models;
-  4. evaluate LR and both SR volumes against HR over the brain and over the cerebellum;
+  2. train the generator twice: uniform and balanced (50% cerebellum) patch sampling (with
+     --wgan, a third time as mDCSRN-WGAN with balanced sampling);
+  3. super-resolve the test hemisphere with each model;
+  4. evaluate LR and the SR volumes against HR over the brain and over the cerebellum;
   5. write DIR/report.md with the tables and PNG figures (three views, cerebellum close-up,
      training curves).
 
 On a GPU the two runs use the paper's configurations (configs/paper_uniform.json and
-configs/paper_balanced.json: b4u4, batch 64 of 32^3, 50 epochs). Without one they use
-configs/demo_cpu.json, a small model and schedule that takes about 7 minutes on 2 cores;
+configs/paper_balanced.json: b4u4, batch 64 of 32^3, 50 epochs; --wgan adds
+configs/paper_wgan_balanced.json). Without one they use configs/demo_cpu.json, a small model
+and schedule that takes about 7 minutes on 2 cores (--wgan adds configs/demo_cpu_wgan.json: the
+same generator, 5 L1 epochs then one WGAN epoch with a narrow critic, about 4 minutes more);
 its numbers show the pipeline working, not the paper's results.
 
 options:
@@ -48,7 +51,8 @@ options:
   --device D         auto, cpu or cuda (default auto: cuda when a GPU is visible)
   --configs DIR      where the configurations are (default configs)
   --templates DIR    where Colin27 is (default /usr/share/mricron/templates)
-  --set KEY=VALUE    override a setting of both training runs, e.g. --set train.epochs=2
+  --wgan             also train and evaluate mDCSRN-WGAN (balanced sampling)
+  --set KEY=VALUE    override a setting of every training run, e.g. --set train.epochs=2
                      (repeatable)
   --quiet            no progress bars
 )";
@@ -59,7 +63,7 @@ struct Timer {
 };
 
 struct Run {
-  std::string name, mode, config_file, dir, sr_path;
+  std::string name, key, mode, config_file, dir, sr_path;  // key names its folder and SR volume
   TrainSummary summary;
   double train_seconds = 0, infer_seconds = 0;
 };
@@ -116,7 +120,7 @@ std::string format_seconds(double s) {
 int run_demo(int argc, char** argv) {
   std::vector<char*> rest;
   std::vector<std::string> overrides = take_repeated(argc, argv, "--set", "section.key=value", rest);
-  const Args args(int(rest.size()), rest.data(), 2, {"out", "device", "configs", "templates"}, {"quiet"}, "mdcsrn demo");
+  const Args args(int(rest.size()), rest.data(), 2, {"out", "device", "configs", "templates"}, {"quiet", "wgan"}, "mdcsrn demo");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -131,19 +135,26 @@ int run_demo(int argc, char** argv) {
 #else
   if (device == "cuda") fail("option --device cuda: this build has no CUDA backend");
 #endif
-  std::vector<Run> runs(2);
-  runs[0].name = "SR uniform";
-  runs[0].mode = "uniform";
-  runs[1].name = "SR balanced";
-  runs[1].mode = "balanced";
-  for (Run& r : runs) r.config_file = (configs / (gpu ? "paper_" + r.mode + ".json" : std::string("demo_cpu.json"))).string();
+  std::vector<Run> runs;
+  auto add_run = [&](const std::string& name, const std::string& key, const std::string& mode, const std::string& config) {
+    Run r;
+    r.name = name;
+    r.key = key;
+    r.mode = mode;
+    r.config_file = (configs / config).string();
+    runs.push_back(r);
+  };
+  add_run("SR uniform", "uniform", "uniform", gpu ? "paper_uniform.json" : "demo_cpu.json");
+  add_run("SR balanced", "balanced", "balanced", gpu ? "paper_balanced.json" : "demo_cpu.json");
+  if (args.has("wgan")) add_run("SR balanced WGAN", "balanced_wgan", "balanced", gpu ? "paper_wgan_balanced.json" : "demo_cpu_wgan.json");
   for (const Run& r : runs)
     if (!fs::exists(r.config_file)) fail(r.config_file + ": no such configuration (run the demo from the repository root, or give --configs)");
   const std::string machine = gpu ? describe_device(DeviceKind::Cuda) : describe_device(DeviceKind::Cpu);
   if (gpu) std::printf("demo: GPU found (%s): the paper's configurations\n", machine.c_str());
   else
-    std::printf("demo: no GPU, so the small CPU configuration (%s): about 7 minutes on 2 cores. Its numbers show the\n"
-                "      pipeline working; the paper's configurations need a GPU.\n", runs[0].config_file.c_str());
+    std::printf("demo: no GPU, so the small CPU configuration (%s): about 7 minutes on 2 cores%s. Its numbers show\n"
+                "      the pipeline working; the paper's configurations need a GPU.\n", runs[0].config_file.c_str(),
+                args.has("wgan") ? ", 11 with --wgan" : "");
   fs::create_directories(out);
 
   // 1. Data.
@@ -163,14 +174,15 @@ int run_demo(int argc, char** argv) {
   // 2. Training.
   for (size_t n = 0; n < runs.size(); ++n) {
     Run& r = runs[n];
-    r.dir = (out / r.mode).string();
+    r.dir = (out / r.key).string();
     std::vector<std::string> o{"data.manifest=\"" + manifest_path.string() + "\"", "output.dir=\"" + r.dir + "\"",
                                "sampler.mode=\"" + r.mode + "\"", std::string("train.device=\"") + (gpu ? "cuda" : "cpu") + "\""};
     o.insert(o.end(), overrides.begin(), overrides.end());
     const nlohmann::json json = merge_train_config(r.config_file, o);
     const TrainConfig config = parse_train_config(json);
-    std::printf("\n[2/5] train %s (%zu/%zu): %s, batch %d of %d^3, %d epochs\n", r.name.c_str(), n + 1, runs.size(),
-                config.model.describe().c_str(), config.batch, config.sampler.patch, config.epochs);
+    std::printf("\n[2/5] train %s (%zu/%zu): %s, batch %d of %d^3, %d epochs%s\n", r.name.c_str(), n + 1, runs.size(),
+                config.model.describe().c_str(), config.batch, config.sampler.patch, config.epochs,
+                config.wgan.enabled ? (", with " + config.wgan.critic.describe()).c_str() : "");
     fs::remove_all(r.dir);  // a fresh run: the log is appended to, and resuming is not the demo's job
     fs::create_directories(r.dir);
     write_text_atomically((fs::path(r.dir) / "config.json").string(), json.dump(2) + "\n");
@@ -200,7 +212,7 @@ int run_demo(int argc, char** argv) {
     const TrainConfig config = parse_train_config(merge_train_config((fs::path(r.dir) / "config.json").string(), {}));
     const Timer t;
     sr_volumes.push_back(lr.like(super_resolve_box(config, r.summary.checkpoint, lr, box, ctx.get())));
-    r.sr_path = (out / ("sr_" + r.mode + ".nii.gz")).string();
+    r.sr_path = (out / ("sr_" + r.key + ".nii.gz")).string();
     write_volume(sr_volumes.back(), r.sr_path, "mdcsrn demo: " + r.name);
     r.infer_seconds = t.seconds();
     std::printf("  wrote %s (%s)\n", r.sr_path.c_str(), format_seconds(r.infer_seconds).c_str());
@@ -225,7 +237,7 @@ int run_demo(int argc, char** argv) {
   const VoxelBox brain_box = test_box(manifest, brain, 0);
   write_png(three_view_figure(shown, brain_box, brain_box.centre(), "Colin27, test hemisphere: mid-slices"), (figures / "views.png").string());
   write_png(cerebellum_figure(shown, cerebellum_box, "Colin27, test hemisphere: cerebellum"), (figures / "cerebellum.png").string());
-  const std::vector<Rgb> colors{{31, 119, 180}, {214, 39, 40}};
+  const std::vector<Rgb> colors{{31, 119, 180}, {214, 39, 40}, {44, 160, 44}};
   std::vector<TrainingCurve> curves;
   for (size_t n = 0; n < runs.size(); ++n)
     curves.push_back(read_training_curve((fs::path(runs[n].dir) / "log.jsonl").string(), runs[n].name, colors[n % colors.size()]));
@@ -235,12 +247,14 @@ int run_demo(int argc, char** argv) {
   std::ostringstream md;
   md << "# mdcsrn demo report\n\n"
      << "Colin27 (0.5 mm), LR by k-space truncation at scale 4; trained on the left hemisphere, validated on its lateral "
-        "quarter, tested on the right hemisphere. Device: " << machine << (gpu ? "" : " (" + std::to_string(cpu_threads()) + " threads)")
+        "quarter, tested on the right hemisphere. Device: " << machine
      << ". Total time " << format_seconds(total.seconds()) << ".\n\n";
   if (!gpu)
-    md << "No GPU: both runs used `" << runs[0].config_file << "`, a small model (" << parse_train_config(merge_train_config(runs[0].config_file, {})).model.describe()
-       << ") and a short schedule, so that the demo finishes in about 7 minutes on 2 cores. These numbers show the pipeline "
-          "working; the paper's configurations need a GPU.\n\n";
+    md << "No GPU: the uniform and balanced runs used `" << runs[0].config_file << "`, a small model ("
+       << parse_train_config(merge_train_config(runs[0].config_file, {})).model.describe()
+       << ") and a short schedule, so that the demo finishes in about 7 minutes on 2 cores"
+       << (runs.size() > 2 ? " (the WGAN run: the same generator, 5 L1 epochs, then one WGAN epoch with a narrow critic)" : "")
+       << ". These numbers show the pipeline working; the paper's configurations need a GPU.\n\n";
   md << "## Training\n\n| run | configuration | steps | time | final loss | val PSNR | val PSNR of LR |\n| --- | --- | --- | --- | --- | --- | --- |\n";
   for (const Run& r : runs) {
     char line[512];

@@ -18,7 +18,7 @@ commands:
            infer, evaluate, and a report with tables and figures (the README's main command)
   info     print the engine's devices and what it implements
   prepare  build HR, LR (k-space truncation), masks and a manifest from NIfTI volumes
-  train    train the mDCSRN generator on a prepared dataset
+  train    train the mDCSRN generator (or mDCSRN-WGAN) on a prepared dataset
   infer    super-resolve a whole volume with a trained checkpoint
   eval     PSNR, SSIM and NRMSE of a volume against a reference, optionally in a mask
 
@@ -38,9 +38,9 @@ void print_info() {
       "  data preparation: NIfTI I/O, k-space truncation (FFTW / cuFFT), brain and cerebellum masks,\n"
       "  the Colin27 preset (mdcsrn prepare --preset colin27)\n"
       "  the mDCSRN generator (explicit forward/backward, CPU and GPU) and its training (mdcsrn train)\n"
+      "  the WGAN critic and mDCSRN-WGAN training (mdcsrn train with wgan.enabled)\n"
       "  whole-volume inference (mdcsrn infer), metrics and Table II summaries (mdcsrn eval)\n"
-      "  the end-to-end demo with its report (mdcsrn demo)\n"
-      "not yet: the WGAN critic\n");
+      "  the end-to-end demo with its report (mdcsrn demo)\n");
 }
 
 }  // namespace

@@ -13,7 +13,8 @@ namespace {
 
 constexpr const char* kHelp = R"(usage: mdcsrn train [--config FILE] [--set section.key=value ...] [options]
 
-Trains the mDCSRN generator on the training split of a prepared dataset (mdcsrn prepare).
+Trains the mDCSRN generator on the training split of a prepared dataset (mdcsrn prepare), or
+mDCSRN-WGAN with --set wgan.enabled=true (configs/paper_wgan_*.json).
 Settings: built-in defaults (the paper's: b4u4 ELU, Adam lr 1e-3 halved every 10 epochs,
 batch 64, 50 epochs, L1 loss, 32^3 patches, uniform sampling) <- --config FILE <- --set.
 See configs/*.json for every key. An epoch is as many patches as there are non-overlapping 32^3
@@ -23,6 +24,15 @@ up to whole batches.
 Writes OUT/checkpoint.safetensors (every epoch, atomically; the final one is the model),
 OUT/log.jsonl (loss every train.log_every steps, validation PSNR every epoch) and
 OUT/config.json.
+
+mDCSRN-WGAN (the "wgan" section): the critic (3-D SRGAN-style discriminator with LayerNorm;
+critic_widths, critic_hidden, critic_slope = LeakyReLU slope, 0.2; 1 makes it the identity, which
+reproduces the authors' code's linear critic) steps on every batch with loss mean D(SR) - mean
+D(HR), Adam (critic_lr halved every critic_lr_halve_every epochs) and clipping of every critic
+weight to +-clip (0.01). The generator steps on every n_critic-th batch (5) with loss
+L1 + adversarial_weight (1e-3) x -mean D(SR), after pretrain_epochs of L1 alone. The log adds
+critic_loss, wasserstein (mean D(HR) - mean D(SR)), l1 and adversarial. Checkpoints hold both
+networks and both optimisers; mdcsrn infer reads the generator from them.
 
 options:
   --config FILE        JSON configuration
@@ -55,8 +65,14 @@ int run_train(int argc, char** argv) {
   options.stop_after_steps = args.has("steps") ? args.get_int("steps", 0) : -1;
   options.progress = !args.has("quiet");
 
-  std::printf("train: %s, %s sampling, batch %d of %d^3, %d epochs -> %s\n", config.model.describe().c_str(),
-              sampling_mode_name(config.sampler.mode), config.batch, config.sampler.patch, config.epochs, config.out_dir.c_str());
+  std::printf("train: %s (%lld parameters), %s sampling, batch %d of %d^3, %d epochs -> %s\n", config.model.describe().c_str(),
+              (long long)GeneratorLayout(config.model).table().parameter_count(), sampling_mode_name(config.sampler.mode), config.batch, config.sampler.patch, config.epochs, config.out_dir.c_str());
+  if (config.wgan.enabled) {
+    const CriticLayout critic(config.wgan.critic);
+    std::printf("wgan: %s, %lld parameters; n_critic %d, adversarial weight %g, clip %g, %d L1 pretraining epochs\n",
+                config.wgan.critic.describe().c_str(), (long long)critic.table().parameter_count(), config.wgan.n_critic,
+                double(config.wgan.adversarial_weight), double(config.wgan.clip), config.wgan.pretrain_epochs);
+  }
   std::filesystem::create_directories(config.out_dir);
   write_text_atomically((std::filesystem::path(config.out_dir) / "config.json").string(), json.dump(2) + "\n");
   const TrainSummary s = train_generator(config, json, options);

@@ -70,6 +70,8 @@ struct CpuBackend {
   void global_avg_pool_forward(Tensor<const T> x, Tensor<T> y) const { cpu::global_avg_pool_forward<T>(x, y); }
   void global_avg_pool_backward(Tensor<const T> dy, Tensor<T> dx, GradMode m) const { cpu::global_avg_pool_backward<T>(dy, dx, m); }
   void clip(T* params, int64_t count, T limit) const { cpu::clip<T>(params, count, limit); }
+  void mean_score(const T* scores, int64_t count, T* result) const { *result = cpu::mean_score<T>(scores, count); }
+  void mean_score_backward(int64_t count, T weight, T* dscores, GradMode m) const { cpu::mean_score_backward<T>(count, weight, dscores, m); }
   void synchronize() const {}
   void unfold_grads(const T* df, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct, T* dw, GradMode m) const {
     cpu::unfold_grads<T>(df, map, outputs, concat, distinct, dw, m);
@@ -136,6 +138,10 @@ struct GpuBackend {
     gpu::global_avg_pool_backward(*ctx, dy, dx, m);
   }
   void clip(float* params, int64_t count, float limit) const { gpu::clip(*ctx, params, count, limit); }
+  void mean_score(const float* scores, int64_t count, float* result) const { gpu::mean_score(*ctx, scores, count, result); }
+  void mean_score_backward(int64_t count, float weight, float* dscores, GradMode m) const {
+    gpu::mean_score_backward(*ctx, count, weight, dscores, m);
+  }
   void synchronize() const { ctx->synchronize(); }
   void unfold_grads(const float* df, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct, float* dw, GradMode m) const {
     gpu::unfold_grads(*ctx, df, map, outputs, concat, distinct, dw, m);

@@ -3,7 +3,7 @@
 // and L1 loss; a critic step on SR (detached) and HR with loss mean D(SR) - mean D(HR), Adam, and
 // weight clipping; and, on the batches chosen for it, a generator step whose output gradient is
 // the L1 term's plus adversarial_weight times the gradient of -mean D(SR) through the updated
-// critic. No host synchronisation; the score gradients are constants uploaded once.
+// critic. No host synchronisation; the score gradients are constants written once.
 #include <optional>
 
 #include "models/critic.h"
@@ -44,19 +44,16 @@ class WganStep {
       : be_(be), generator_(generator), layout_(layout), arena_(layout.table(), Backend::memory),
         critic_(layout, be, generator.shape().n), weight_(adversarial_weight), clip_(clip) {
     const int64_t n = generator.shape().n;
-    for (Buffer<T>* b : {&fake_scores_, &real_scores_, &generator_scores_}) {
+    for (Buffer<T>* b : {&fake_scores_, &real_scores_, &generator_scores_, &fake_grad_, &real_grad_, &generator_grad_}) {
       *b = Buffer<T>(Backend::memory, n);
       b->zero();
     }
-    // d(critic loss)/dD(SR_i) = 1/n, d/dD(HR_i) = -1/n; d(adversarial term)/dD(SR_i) = -weight/n.
-    auto constant = [&](double value) {
-      Buffer<T> b(Backend::memory, n);
-      b.upload(std::vector<T>(size_t(n), T(value)));
-      return b;
-    };
-    fake_grad_ = constant(1.0 / double(n));
-    real_grad_ = constant(-1.0 / double(n));
-    generator_grad_ = constant(-double(adversarial_weight) / double(n));
+    means_ = Buffer<T>(Backend::memory, 3);
+    // The score gradients do not depend on the scores: d(critic loss)/dD(SR_i) = 1/n,
+    // d/dD(HR_i) = -1/n, d(adversarial term)/dD(SR_i) = -weight/n.
+    be_.mean_score_backward(n, T(1), fake_grad_.data(), GradMode::Overwrite);
+    be_.mean_score_backward(n, T(-1), real_grad_.data(), GradMode::Overwrite);
+    be_.mean_score_backward(n, T(-adversarial_weight), generator_grad_.data(), GradMode::Overwrite);
   }
 
   // critic_t: the critic's Adam step number; generator_t: the generator's on batches where it
@@ -81,16 +78,16 @@ class WganStep {
 
   // Synchronises; for the log.
   WganStats stats() {
+    const int64_t n = fake_scores_.size();
+    be_.mean_score(fake_scores_.data(), n, means_.data());
+    be_.mean_score(real_scores_.data(), n, means_.data() + 1);
+    be_.mean_score(generator_scores_.data(), n, means_.data() + 2);
     be_.synchronize();
-    const auto mean = [](const Buffer<T>& b) {
-      double total = 0;
-      for (T v : b.download()) total += double(v);
-      return total / double(b.size());
-    };
+    const std::vector<T> means = means_.download();
     WganStats s;
-    s.critic_loss = mean(fake_scores_) - mean(real_scores_);
+    s.critic_loss = double(means[0]) - double(means[1]);
     s.wasserstein = -s.critic_loss;
-    s.adversarial = -double(weight_) * mean(generator_scores_);
+    s.adversarial = -double(weight_) * double(means[2]);
     return s;
   }
 
@@ -106,7 +103,7 @@ class WganStep {
   Arena arena_;
   Critic<Backend> critic_;
   float weight_, clip_;
-  Buffer<T> fake_scores_, real_scores_, generator_scores_, fake_grad_, real_grad_, generator_grad_;
+  Buffer<T> fake_scores_, real_scores_, generator_scores_, fake_grad_, real_grad_, generator_grad_, means_;
 };
 
 }  // namespace mdcsrn

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # On a GPU machine, one command for everything that needs the device: build, the GPU tests (ctest
 # label gpu; fails if any is skipped, since on a GPU machine a skip means the device was not
-# usable), the CPU tests, the data benchmark, a short training run, the training-step benchmark
-# and the PyTorch reference (bench/RESULTS.md records their numbers).
+# usable), the CPU tests, the data benchmark, a short training run, the training-step benchmark,
+# the WGAN iteration benchmark and the PyTorch reference (bench/RESULTS.md records their numbers).
 # The build and where its libraries come from: scripts/gpu_build.sh.
 # Results go to $OUT when it is set (else build-gpu/).
 set -euo pipefail
@@ -31,5 +31,7 @@ tail -4 "$results/train-paper.log"
 
 "$build_dir/bench_train_step" --manifest "$build_dir/colin27/manifest.json" --steps 50 --json "$results/bench_train_step.json" \
   | tee "$results/bench_train_step.log"
+"$build_dir/bench_wgan_step" --manifest "$build_dir/colin27/manifest.json" --device cuda --steps 20 \
+  --json "$results/bench_wgan_step.json" | tee "$results/bench_wgan_step.log"
 PYTHONUNBUFFERED=1 python3 bench/pytorch_reference.py --steps 50 --json "$results/pytorch.json" 2>&1 | grep -v Warning \
   | tee "$results/pytorch.log"

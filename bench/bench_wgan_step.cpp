@@ -1,0 +1,120 @@
+// WGAN iteration benchmark: the cost of mDCSRN-WGAN training per batch (a critic step on every
+// batch, a generator step through the critic on every n_critic-th) beside the generator-only
+// step, with the same generator, batch and data. Medians after warm-up; CUDA events on the GPU
+// (fp32 and TF32), host clocks on the CPU.
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+
+#include "bench/timing.h"
+#include "cli/args.h"
+#include "engine/device.h"
+#include "engine/error.h"
+#include "engine/parallel.h"
+#include "io/volume.h"
+#include "models/critic.h"
+#include "models/wgan_step.h"
+#ifdef MDCSRN_HAVE_CUDA
+#include "bench/timing_cuda.h"
+#endif
+
+namespace mdcsrn::bench {
+namespace {
+
+constexpr const char* kHelp = R"(usage: bench_wgan_step --manifest PATH [--config FILE] [--device cpu|cuda] [--steps 20] [--json FILE]
+
+Times, on the training split of a prepared dataset, the generator-only training step and the
+mDCSRN-WGAN iteration amortised per batch (n_critic batches: the critic steps on each, the
+generator on the first), with the generator, critic, batch and patch of a training configuration
+(default configs/paper_wgan_balanced.json: b4u4, the 16.6M-parameter critic, batch 64 of 32^3).
+On the GPU both fp32 and TF32 are measured.
+)";
+
+struct Timing {
+  double generator_ms = 0, wgan_ms = 0;
+};
+
+template <class Backend>
+Timing measure(Backend be, CudaContext* ctx, const TrainConfig& c, const std::vector<SamplerSubject>& subjects, int steps,
+               const std::function<double(int, int, const std::function<void()>&)>& time_ms) {
+  const GeneratorLayout gl(c.model);
+  const CriticLayout cl(c.wgan.critic);
+  const PatchDataset data(subjects, c.sampler, Backend::memory);
+  GeneratorStep<Backend> generator(gl, be, ctx, c.batch, c.sampler.patch, c.loss);
+  WganStep<Backend> wgan(cl, be, generator, c.wgan.adversarial_weight, c.wgan.clip);
+  const std::vector<float> gp = initial_generator_parameters(gl, c.seed), cp = initial_critic_parameters(cl, c.seed);
+  raw_copy(Backend::memory, generator.arena().params(), MemoryKind::Host, gp.data(), gp.size() * sizeof(float));
+  raw_copy(Backend::memory, wgan.arena().params(), MemoryKind::Host, cp.data(), cp.size() * sizeof(float));
+  Timing t;
+  int64_t step = 0;
+  t.generator_ms = time_ms(2, steps, [&] { generator.run(data, step++, c.adam); });
+  const WganSchedule schedule{0, c.wgan.n_critic};
+  step = 0;
+  const double cycle_ms = time_ms(1, std::max(3, steps / c.wgan.n_critic), [&] {
+    for (int b = 0; b < c.wgan.n_critic; ++b, ++step)
+      wgan.run(data, step, c.adam, c.wgan.critic_adam, schedule.critic_update(step),
+               schedule.generator_updates(step) ? schedule.generator_update(step) : 0);
+  });
+  t.wgan_ms = cycle_ms / c.wgan.n_critic;
+  if (!std::isfinite(generator.loss()) || !std::isfinite(wgan.stats().critic_loss)) fail("the benchmark's losses are not finite");
+  return t;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  const cli::Args args(argc, argv, 1, {"manifest", "config", "device", "steps", "json"}, {}, "bench_wgan_step");
+  if (args.help()) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  const std::string manifest = args.get("manifest"), device = args.get("device", cuda_device_count() > 0 ? "cuda" : "cpu");
+  if (manifest.empty()) fail("--manifest is required (see --help)");
+  if (device != "cpu" && device != "cuda") fail("--device: expected cpu or cuda, got '" + device + "'");
+  const int steps = args.get_int("steps", 20);
+  const nlohmann::json j = merge_train_config(args.get("config", "configs/paper_wgan_balanced.json"), {"data.manifest=\"" + manifest + "\""});
+  const TrainConfig c = parse_train_config(j);
+  if (!c.wgan.enabled) fail(args.get("config", "configs/paper_wgan_balanced.json") + ": wgan.enabled is false");
+  const std::vector<SamplerSubject> subjects = load_split(Manifest::load(manifest), c.train_split, false);
+  const CriticLayout cl(c.wgan.critic);
+  std::printf("generator %s; %s (%lld parameters), n_critic %d; batch %d of %d^3\n", c.model.describe().c_str(),
+              c.wgan.critic.describe().c_str(), (long long)cl.table().parameter_count(), c.wgan.n_critic, c.batch, c.sampler.patch);
+  const std::string machine = describe_device(device == "cpu" ? DeviceKind::Cpu : DeviceKind::Cuda);
+  std::printf("device: %s\n", machine.c_str());
+  nlohmann::json results = nlohmann::json::array();
+  std::printf("\n%-10s %18s %22s %8s\n", "math", "generator step ms", "WGAN ms per batch", "ratio");
+  auto report = [&](const std::string& math, const Timing& t) {
+    std::printf("%-10s %18.2f %22.2f %8.2f\n", math.c_str(), t.generator_ms, t.wgan_ms, t.wgan_ms / t.generator_ms);
+    results.push_back({{"math", math}, {"generator_step_ms", t.generator_ms}, {"wgan_ms_per_batch", t.wgan_ms}, {"ratio", t.wgan_ms / t.generator_ms}});
+  };
+  if (device == "cpu") {
+    report("fp32 (CPU)", measure(CpuBackend<float>{}, nullptr, c, subjects, steps, time_cpu_ms));
+  } else {
+#ifdef MDCSRN_HAVE_CUDA
+    for (bool tf32 : {false, true}) {
+      CudaContext ctx;
+      ctx.set_tf32(tf32);
+      const auto time = [&](int warmup, int repeats, const std::function<void()>& f) { return time_gpu_ms(ctx, warmup, repeats, f); };
+      report(tf32 ? "TF32" : "fp32", measure(GpuBackend{&ctx}, &ctx, c, subjects, steps, time));
+    }
+#else
+    fail("--device cuda: this build has no CUDA backend");
+#endif
+  }
+  const std::string json_path = args.get("json");
+  if (!json_path.empty())
+    write_text_atomically(json_path, nlohmann::json{{"device", machine}, {"config", j}, {"results", results}}.dump(2) + "\n");
+  return 0;
+}
+
+}  // namespace mdcsrn::bench
+
+int main(int argc, char** argv) {
+  try {
+    return mdcsrn::bench::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_wgan_step: %s\n", e.what());
+    return 1;
+  }
+}
