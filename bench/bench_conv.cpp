@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "bench/timing_cuda.h"
 #include "cli/args.h"
 #include "engine/device.h"
@@ -194,11 +195,4 @@ int run(int argc, char** argv) {
 
 }  // namespace mdcsrn::bench
 
-int main(int argc, char** argv) {
-  try {
-    return mdcsrn::bench::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_conv: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return mdcsrn::bench::guarded_main("bench_conv", mdcsrn::bench::run, argc, argv); }

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "bench/bench_main.h"
 #include "bench/timing.h"
 #include "cli/args.h"
 #include "engine/parallel.h"
@@ -130,11 +131,4 @@ int run(int argc, char** argv) {
 
 }  // namespace mdcsrn::bench
 
-int main(int argc, char** argv) {
-  try {
-    return mdcsrn::bench::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_cpu_step: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return mdcsrn::bench::guarded_main("bench_cpu_step", mdcsrn::bench::run, argc, argv); }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <random>
 
+#include "bench/bench_main.h"
 #include "bench/timing.h"
 #include "cli/args.h"
 #include "engine/device.h"
@@ -120,11 +121,4 @@ int run(int argc, char** argv) {
 
 }  // namespace mdcsrn::bench
 
-int main(int argc, char** argv) {
-  try {
-    return mdcsrn::bench::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_data: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return mdcsrn::bench::guarded_main("bench_data", mdcsrn::bench::run, argc, argv); }

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "bench/bench_main.h"
 #include "bench/timing.h"
 #include "cli/args.h"
 #include "engine/device.h"
@@ -88,11 +89,4 @@ int run(int argc, char** argv) {
 
 }  // namespace mdcsrn::bench
 
-int main(int argc, char** argv) {
-  try {
-    return mdcsrn::bench::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_train_step: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return mdcsrn::bench::guarded_main("bench_train_step", mdcsrn::bench::run, argc, argv); }
