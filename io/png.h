@@ -1,6 +1,6 @@
 #pragma once
-// PNG output for the report figures: 8-bit RGB, written atomically. The image data is stored in
-// uncompressed deflate blocks, so no compression library is needed; figures are small.
+// PNG output for the report figures: 8-bit RGB, Sub-filtered scanlines deflated by zlib (already
+// a dependency through nifticlib's .nii.gz support), written atomically.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,9 +19,5 @@ struct RgbImage {
 // The PNG file's bytes.
 std::vector<uint8_t> encode_png(const RgbImage& image);
 void write_png(const RgbImage& image, const std::string& path);
-
-// CRC-32 (ISO 3309, as PNG chunks use) and Adler-32 (zlib streams).
-uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc = 0);
-uint32_t adler32(const uint8_t* data, size_t size, uint32_t adler = 1);
 
 }  // namespace mdcsrn
