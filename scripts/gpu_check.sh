@@ -28,6 +28,11 @@ tail -1 "$results/cpu-tests.log"
 "$build_dir/mdcsrn" train --manifest "$build_dir/colin27/manifest.json" --out "$build_dir/train-paper" --steps 20 \
   --set train.log_every=10 --set train.tf32=true > "$results/train-paper.log" 2>&1 || { tail -20 "$results/train-paper.log"; exit 1; }
 tail -4 "$results/train-paper.log"
+# And of mDCSRN-WGAN (the 16.6M-parameter critic beside it).
+"$build_dir/mdcsrn" train --config configs/paper_wgan_balanced.json --manifest "$build_dir/colin27/manifest.json" \
+  --out "$build_dir/train-wgan" --steps 20 --set train.log_every=5 --set train.tf32=true > "$results/train-wgan.log" 2>&1 \
+  || { tail -20 "$results/train-wgan.log"; exit 1; }
+tail -4 "$results/train-wgan.log"
 
 "$build_dir/bench_train_step" --manifest "$build_dir/colin27/manifest.json" --steps 50 --json "$results/bench_train_step.json" \
   | tee "$results/bench_train_step.log"
