@@ -60,6 +60,42 @@ class MDCSRN(nn.Module):
         return self.reconstruction(features)
 
 
+class CriticLayer(nn.Module):
+    def __init__(self, in_channels, out_channels, stride, edge):
+        super().__init__()
+        self.conv = nn.Conv3d(in_channels, out_channels, 3, stride=stride, padding=1)
+        self.norm = nn.LayerNorm([out_channels, edge, edge, edge])
+
+    def forward(self, x):
+        return self.norm(self.conv(x))
+
+
+class Critic(nn.Module):
+    """The WGAN critic; names match the engine's checkpoints under critic.<name>."""
+
+    def __init__(self, patch=32, widths=(64, 128, 256, 512), hidden=1024, slope=0.2):
+        super().__init__()
+        self.slope = slope
+        self.conv0 = nn.Conv3d(1, widths[0], 3, padding=1)
+        layers, channels, edge = [], widths[0], patch
+        for i, width in enumerate(widths):
+            if i > 0:
+                layers.append(CriticLayer(channels, width, 1, edge))
+                channels = width
+            edge //= 2
+            layers.append(CriticLayer(channels, channels, 2, edge))
+        self.layers = nn.ModuleList(layers)
+        self.fc1 = nn.Conv3d(channels, hidden, 1)
+        self.fc2 = nn.Conv3d(hidden, 1, 1)
+
+    def forward(self, x):
+        x = F.leaky_relu(self.conv0(x), self.slope)
+        for layer in self.layers:
+            x = F.leaky_relu(layer(x), self.slope)
+        x = x.mean(dim=(2, 3, 4), keepdim=True)
+        return self.fc2(F.leaky_relu(self.fc1(x), self.slope)).flatten()
+
+
 def time_variant(name, model, batch, steps, warmup, amp, channels_last):
     device = "cuda"
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)

@@ -41,7 +41,9 @@ options:
   --manifest FILE      dataset manifest (same as --set data.manifest=FILE)
   --resume FILE        continue from a checkpoint; the run continues bit-identically
   --steps N            stop after N steps in total (checkpointing), e.g. to resume later
-  --dump-step FILE     write the first step's parameters, batch, output, loss and gradients
+  --dump-step FILE     write the first step's parameters, batch, output, loss and gradients (a
+                       WGAN run's adversarial first step: the critic's parameters, scores and
+                       gradients); scripts/pytorch_crosscheck.py checks it against PyTorch
   --quiet              no progress bar
 )";
 

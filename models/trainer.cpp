@@ -39,7 +39,6 @@ class Trainer {
     steps_per_epoch_ = (train_.epoch_size() + c.batch - 1) / c.batch;
     train_.set_epoch_size(steps_per_epoch_ * c.batch);
     if (c.wgan.enabled) {
-      if (!o.dump_step.empty()) fail("--dump-step: not available with wgan.enabled (it records the generator's L1 step only)");
       critic_layout_.emplace(c.wgan.critic);
       wgan_ = std::make_unique<WganStep<Backend>>(*critic_layout_, be, step_, c.wgan.adversarial_weight, c.wgan.clip);
       schedule_ = WganSchedule{int64_t(c.wgan.pretrain_epochs) * steps_per_epoch_, c.wgan.n_critic};
@@ -160,7 +159,12 @@ class Trainer {
       AdamConfig critic_adam = c_.wgan.critic_adam;
       critic_adam.lr = critic_lr(step / steps_per_epoch_);
       const int64_t generator_t = schedule_.generator_updates(step) ? schedule_.generator_update(step) : 0;
-      return wgan_->run(train_, step, adam, critic_adam, schedule_.critic_update(step), generator_t);
+      if (!dump) return wgan_->run(train_, step, adam, critic_adam, schedule_.critic_update(step), generator_t);
+      wgan_->critic_gradients(train_, step);
+      dump_critic_step();
+      wgan_->update_critic(critic_adam, schedule_.critic_update(step));
+      if (generator_t > 0) wgan_->step_generator(adam, generator_t);
+      return;
     }
     if (!dump) return step_.run(train_, step, adam);
     step_.forward_backward(train_, step);
@@ -209,8 +213,9 @@ class Trainer {
     raw_copy(Backend::memory, a.adam_v(), MemoryKind::Host, critic->adam_v.data(), bytes(critic->adam_v.size()));
   }
 
-  // The first step's tensors, before the update, for debugging and cross-checking.
-  void dump_step() {
+  // The first step's tensors, before the update, for debugging and cross-checking: the batch, the
+  // generator's output, loss and parameters, and with_grads its parameter gradients.
+  SafeTensors dumped_batch(bool with_grads) {
     be_.synchronize();
     SafeTensors st;
     const std::vector<int64_t> dims{shape_.n, 1, shape_.d, shape_.h, shape_.w};
@@ -221,9 +226,26 @@ class Trainer {
     const std::vector<float> params = download(arena_.params(), arena_.size()), grads = download(arena_.grads(), arena_.size());
     for (const ParamEntry& e : layout_.table().entries()) {
       st.add_f32("param." + e.name, e.shape, params.data() + e.offset);
-      st.add_f32("grad." + e.name, e.shape, grads.data() + e.offset);
+      if (with_grads) st.add_f32("grad." + e.name, e.shape, grads.data() + e.offset);
     }
     st.set_metadata("config", json_.dump());
+    return st;
+  }
+  void dump_step() { dumped_batch(true).save(o_.dump_step); }
+
+  // An adversarial first step: the batch and generator as above (no generator gradients: they come
+  // after the critic's update), the critic's parameters (critic.param.<name>), its scores of SR
+  // and HR, and its gradients for mean D(SR) - mean D(HR) (critic.grad.<name>), before its update.
+  void dump_critic_step() {
+    SafeTensors st = dumped_batch(false);
+    const Arena& a = wgan_->arena();
+    const std::vector<float> params = download(a.params(), a.size()), grads = download(a.grads(), a.size());
+    for (const ParamEntry& e : critic_layout_->table().entries()) {
+      st.add_f32("critic.param." + e.name, e.shape, params.data() + e.offset);
+      st.add_f32("critic.grad." + e.name, e.shape, grads.data() + e.offset);
+    }
+    st.add_f32("fake_scores", {shape_.n}, wgan_->fake_scores().download().data());
+    st.add_f32("real_scores", {shape_.n}, wgan_->real_scores().download().data());
     st.save(o_.dump_step);
   }
 

@@ -5,6 +5,7 @@
 // the L1 term's plus adversarial_weight times the gradient of -mean D(SR) through the updated
 // critic. No host synchronisation; the score gradients are constants written once.
 #include <optional>
+#include <vector>
 
 #include "models/critic.h"
 #include "models/generator_step.h"
@@ -60,15 +61,28 @@ class WganStep {
   // updates (t >= 1), 0 on the others.
   void run(const PatchDataset& data, int64_t step, const AdamConfig& generator_adam, const AdamConfig& critic_adam, int64_t critic_t,
            int64_t generator_t) {
+    critic_gradients(data, step);
+    update_critic(critic_adam, critic_t);
+    if (generator_t > 0) step_generator(generator_adam, generator_t);
+  }
+
+  // The parts of run(), in order. First: the generator's forward and L1 term on batch `step`,
+  // then the critic's gradient for mean D(SR) - mean D(HR) in the critic arena's gradients.
+  void critic_gradients(const PatchDataset& data, int64_t step) {
     generator_.forward(data, step);
     const Tensor<T> sr = generator_.batch(generator_.output()), hr = generator_.batch(generator_.target());
     critic_.forward(arena_.params(), sr, scores(fake_scores_));
     critic_.backward(arena_.params(), arena_.grads(), GradMode::Overwrite, sr, scores(fake_grad_));
     critic_.forward(arena_.params(), hr, scores(real_scores_));
     critic_.backward(arena_.params(), arena_.grads(), GradMode::Accumulate, hr, scores(real_grad_));
+  }
+  void update_critic(const AdamConfig& critic_adam, int64_t critic_t) {
     be_.adam(adam_step(critic_adam, critic_t), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
     be_.clip(arena_.params(), arena_.size(), T(clip_));
-    if (generator_t == 0) return;
+  }
+  // The generator's step on the same batch: L1 plus the adversarial term through the critic.
+  void step_generator(const AdamConfig& generator_adam, int64_t generator_t) {
+    const Tensor<T> sr = generator_.batch(generator_.output());
     Tensor<T> dsr = generator_.batch(generator_.output_gradient());
     critic_.forward(arena_.params(), sr, scores(generator_scores_));
     critic_.backward(arena_.params(), arena_.grads(), std::nullopt, sr, scores(generator_grad_), &dsr, GradMode::Accumulate);
@@ -92,6 +106,8 @@ class WganStep {
   }
 
   Arena& arena() { return arena_; }
+  const Buffer<T>& fake_scores() const { return fake_scores_; }  // D(SR) of the last critic step
+  const Buffer<T>& real_scores() const { return real_scores_; }  // D(HR)
   const CriticLayout& layout() const { return layout_; }
 
  private:

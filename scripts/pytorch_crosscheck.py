@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Cross-checks a step dumped by `mdcsrn train --dump-step FILE` against PyTorch autograd.
+
+The dump holds the first step's batch, the generator's parameters and output, and either the
+generator's gradients (an L1 step) or, for a WGAN run whose first step is adversarial, the critic's
+parameters, scores and gradients. This script loads the parameters into the PyTorch modules of
+bench/pytorch_reference.py (strictly: every name and shape must match), recomputes the step in
+float64, and prints the relative error (||ours - torch|| / ||torch||) of each quantity. It exits
+non-zero when one exceeds --tolerance.
+
+Needs torch and safetensors (pip install torch safetensors); runs on the CPU.
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+from safetensors import safe_open
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from pytorch_reference import MDCSRN, Critic  # noqa: E402
+
+
+def relative_error(ours, reference):
+    reference = reference.detach()
+    return float((ours.double() - reference).norm() / reference.norm().clamp_min(1e-300))
+
+
+def load_module(module, tensors, prefix):
+    state = {name[len(prefix):]: value.double() for name, value in tensors.items() if name.startswith(prefix)}
+    buffers = {name: value for name, value in module.state_dict().items() if name not in dict(module.named_parameters())}
+    module.load_state_dict({**buffers, **state}, strict=True)  # every parameter named and shaped as ours
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dump", help="a file written by mdcsrn train --dump-step")
+    parser.add_argument("--tolerance", type=float, default=1e-4, help="largest relative error accepted (default 1e-4: our fp32 against float64)")
+    args = parser.parse_args()
+
+    with safe_open(args.dump, "pt") as f:
+        tensors = {name: f.get_tensor(name) for name in f.keys()}
+        config = json.loads(f.metadata()["config"])
+    model = config["model"]
+    if model["activation"] != "elu":
+        sys.exit("the PyTorch reference generator uses ELU; this dump's model uses " + model["activation"])
+    torch.set_default_dtype(torch.float64)
+    errors = {}
+
+    generator = MDCSRN(model["blocks"], model["units"], model["growth"]).train()
+    load_module(generator, tensors, "param.")
+    x, target = tensors["input"].double(), tensors["target"].double()
+    output = generator(x)
+    errors["generator output"] = relative_error(tensors["output"], output)
+    if "grad.conv0.weight" in tensors:
+        loss = (output - target).abs().mean() if config["train"]["loss"] == "l1" else ((output - target) ** 2).mean()
+        loss.backward()
+        errors["loss"] = relative_error(tensors["loss"], loss.detach().reshape(1))
+        for name, p in generator.named_parameters():
+            errors["grad " + name] = relative_error(tensors["grad." + name], p.grad)
+
+    if "critic.param.conv0.weight" in tensors:
+        w = config["wgan"]
+        critic = Critic(config["sampler"]["patch"], tuple(w["critic_widths"]), w["critic_hidden"], w["critic_slope"])
+        load_module(critic, tensors, "critic.param.")
+        sr, hr = tensors["output"].double(), tensors["target"].double()  # the critic sees our SR, detached
+        fake, real = critic(sr), critic(hr)
+        errors["critic scores of SR"] = relative_error(tensors["fake_scores"], fake)
+        errors["critic scores of HR"] = relative_error(tensors["real_scores"], real)
+        (fake.mean() - real.mean()).backward()
+        for name, p in critic.named_parameters():
+            errors["critic grad " + name] = relative_error(tensors["critic.grad." + name], p.grad)
+
+    worst = max(errors, key=errors.get)
+    for name, e in errors.items():
+        print(f"{name:60s} {e:.2e}")
+    print(f"\n{len(errors)} quantities; worst {worst}: {errors[worst]:.2e} (tolerance {args.tolerance:g})")
+    return 0 if errors[worst] <= args.tolerance else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
