@@ -81,20 +81,20 @@ void batchnorm_backward(NormMode mode, Tensor<const T> x, Tensor<const T> dy, co
   parallel_for(channels, 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       const T mean = save_mean[c], invstd = save_invstd[c];
-      SumPair<T> sums;  // sum(dy), sum(dy * xhat)
+      SumPair<SumType<T>> sums;  // sum(dy), sum(dy * xhat)
       for (int64_t n = 0; n < x.shape.n; ++n) {
-        SumPair<T> plane;
+        SumPair<SumType<T>> plane;
         const T* xp = x.plane(n, c);
         const T* dyp = dy.plane(n, c);
         for (int64_t s = 0; s < spatial; ++s) plane.push(dyp[s], dyp[s] * (xp[s] - mean) * invstd);
         sums.merge(plane);
       }
-      store_grad(dbeta[c], sums.first, accumulate);
-      store_grad(dgamma[c], sums.second, accumulate);
+      store_grad(dbeta[c], T(sums.first), accumulate);
+      store_grad(dgamma[c], T(sums.second), accumulate);
       // g = gamma * dy, so the means of g and g * xhat are gamma times those of dy.
       const bool batch_stats = mode == NormMode::Train;
-      const T mean_g = batch_stats ? gamma[c] * sums.first / count : T(0);
-      const T mean_g_xhat = batch_stats ? gamma[c] * sums.second / count : T(0);
+      const T mean_g = batch_stats ? T(gamma[c] * sums.first / count) : T(0);
+      const T mean_g_xhat = batch_stats ? T(gamma[c] * sums.second / count) : T(0);
       for (int64_t n = 0; n < x.shape.n; ++n) {
         const T* xp = x.plane(n, c);
         const T* dyp = dy.plane(n, c);

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "kernels/common.h"
+#include "kernels/reduce.h"
 
 namespace mdcsrn {
 
@@ -68,14 +69,14 @@ template <class T>
 void conv3d_bias_gradient(Tensor<const T> dy, T* dbias, GradMode mode) {
   const int64_t spatial = dy.shape.spatial();
   for (int64_t co = 0; co < dy.shape.c; ++co) {
-    T total = 0;
+    SumType<T> total = 0;
     for (int64_t n = 0; n < dy.shape.n; ++n) {
       const T* g = dy.plane(n, co);
-      T plane = 0;
+      SumType<T> plane = 0;
       for (int64_t i = 0; i < spatial; ++i) plane += g[i];
       total += plane;
     }
-    store_grad(dbias[co], total, mode == GradMode::Accumulate);
+    store_grad(dbias[co], T(total), mode == GradMode::Accumulate);
   }
 }
 

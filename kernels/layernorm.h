@@ -46,9 +46,9 @@ void layernorm_backward(Tensor<const T> x, Tensor<const T> dy, const T* weight, 
   parallel_for(x.shape.n, 1, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
       const T mean = save_mean[n], invstd = save_invstd[n];
-      SumPair<T> sums;  // sum(g), sum(g * xhat) with g = dy * weight
+      SumPair<SumType<T>> sums;  // sum(g), sum(g * xhat) with g = dy * weight
       for (int64_t c = 0; c < channels; ++c) {
-        SumPair<T> plane;
+        SumPair<SumType<T>> plane;
         const T* xp = x.plane(n, c);
         const T* dyp = dy.plane(n, c);
         const T* wp = weight + c * spatial;
@@ -58,7 +58,7 @@ void layernorm_backward(Tensor<const T> x, Tensor<const T> dy, const T* weight, 
         }
         sums.merge(plane);
       }
-      const T mean_g = sums.first / count, mean_g_xhat = sums.second / count;
+      const T mean_g = T(sums.first / count), mean_g_xhat = T(sums.second / count);
       for (int64_t c = 0; c < channels; ++c) {
         const T* xp = x.plane(n, c);
         const T* dyp = dy.plane(n, c);
@@ -74,14 +74,14 @@ void layernorm_backward(Tensor<const T> x, Tensor<const T> dy, const T* weight, 
   parallel_for(channels * spatial, 4096, [&](int64_t begin, int64_t end) {
     for (int64_t e = begin; e < end; ++e) {
       const int64_t c = e / spatial, s = e % spatial;
-      T dw = 0, db = 0;
+      SumType<T> dw = 0, db = 0;
       for (int64_t n = 0; n < x.shape.n; ++n) {
         const T d = dy.plane(n, c)[s];
         dw += d * (x.plane(n, c)[s] - save_mean[n]) * save_invstd[n];
         db += d;
       }
-      store_grad(dweight[e], dw, accumulate);
-      store_grad(dbias[e], db, accumulate);
+      store_grad(dweight[e], T(dw), accumulate);
+      store_grad(dbias[e], T(db), accumulate);
     }
   });
 }

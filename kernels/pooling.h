@@ -15,10 +15,10 @@ void global_avg_pool_forward(Tensor<const T> x, Tensor<T> y) {
   MDCSRN_REQUIRE(y.shape == pooled_shape(x.shape), "global_avg_pool_forward: output must be " + pooled_shape(x.shape).str());
   const int64_t spatial = x.shape.spatial();
   for_each_plane(x.shape, [&](int64_t n, int64_t c) {
-    Sum<T> sum;
+    Sum<SumType<T>> sum;
     const T* xp = x.plane(n, c);
     for (int64_t s = 0; s < spatial; ++s) sum.push(xp[s]);
-    y.at(n, c, 0, 0, 0) = sum.value / T(spatial);
+    y.at(n, c, 0, 0, 0) = T(sum.value / double(spatial));
   });
 }
 

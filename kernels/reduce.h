@@ -3,6 +3,7 @@
 // has push() for one element and merge() for combining partial results in a fixed order, so a
 // reduction's arithmetic is the same on both devices up to the order of the partials.
 #include <cstdint>
+#include <type_traits>
 
 #include "engine/hd.h"
 
@@ -37,6 +38,12 @@ struct Moments {
   }
   MDCSRN_HD T variance() const { return count > 0 ? m2 / T(count) : T(0); }
 };
+
+// The CPU loops' type for plain sums of fp32 elements: double. A plane holds up to 32k elements,
+// and where the terms cancel (a conv bias gradient before a LayerNorm) an fp32 running sum kept
+// only ~3 correct digits; the GPU's per-thread partials are short and tree-merged.
+template <class T>
+using SumType = std::conditional_t<(sizeof(T) < sizeof(double)), double, T>;
 
 // Two running sums, e.g. sum(dy) and sum(dy * xhat) in a normalisation's backward.
 template <class T>

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On a GPU machine, one command for everything that needs the device: build, the GPU tests (ctest
 # label gpu; fails if any is skipped, since on a GPU machine a skip means the device was not
-# usable), the CPU tests, the data benchmark, a short training run, the training-step benchmark,
+# usable), the CPU tests, the data benchmark, short training runs, the GPU's first steps against
+# PyTorch autograd (scripts/pytorch_crosscheck.py), the training-step benchmark,
 # the WGAN iteration benchmark and the PyTorch reference (bench/RESULTS.md records their numbers).
 # The build and where its libraries come from: scripts/gpu_build.sh.
 # Results go to $OUT when it is set (else build-gpu/).
@@ -33,6 +34,17 @@ tail -4 "$results/train-paper.log"
   --out "$build_dir/train-wgan" --steps 20 --set train.log_every=5 --set train.tf32=true > "$results/train-wgan.log" 2>&1 \
   || { tail -20 "$results/train-wgan.log"; exit 1; }
 tail -4 "$results/train-wgan.log"
+
+# The GPU's first steps against PyTorch autograd in float64: the paper's generator (L1 step) and the
+# paper's critic (an adversarial first step), batch 4 of 32^3, fp32 with TF32 off.
+for run in paper:configs/paper_balanced.json wgan:configs/paper_wgan_balanced.json; do
+  name=${run%%:*}
+  "$build_dir/mdcsrn" train --config "${run#*:}" --manifest "$build_dir/colin27/manifest.json" --out "$build_dir/dump-$name" \
+    --steps 1 --set train.batch=4 --set train.val_patches=4 --set wgan.pretrain_epochs=0 --set train.device=cuda --quiet \
+    --dump-step "$results/dump-$name.safetensors" > "$results/dump-$name.log" 2>&1 || { tail -20 "$results/dump-$name.log"; exit 1; }
+  python3 scripts/pytorch_crosscheck.py "$results/dump-$name.safetensors" > "$results/crosscheck-$name.log"
+  tail -1 "$results/crosscheck-$name.log"
+done
 
 "$build_dir/bench_train_step" --manifest "$build_dir/colin27/manifest.json" --steps 50 --json "$results/bench_train_step.json" \
   | tee "$results/bench_train_step.log"
