@@ -37,18 +37,12 @@ scikit-image).
 }  // namespace
 
 int run_eval(int argc, char** argv) {
+  std::vector<char*> rest;
   std::vector<Method> methods;
-  std::vector<char*> rest{argv[0], argv[1]};
-  for (int i = 2; i < argc; ++i) {
-    if (std::string(argv[i]) == "--method") {
-      if (i + 1 >= argc) fail("option --method needs NAME=PATH");
-      const std::string spec = argv[++i];
-      const size_t eq = spec.find('=');
-      if (eq == std::string::npos || eq == 0) fail("option --method: expected NAME=PATH, got '" + spec + "'");
-      methods.push_back({spec.substr(0, eq), spec.substr(eq + 1)});
-    } else {
-      rest.push_back(argv[i]);
-    }
+  for (const std::string& spec : take_repeated(argc, argv, "--method", "NAME=PATH", rest)) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) fail("option --method: expected NAME=PATH, got '" + spec + "'");
+    methods.push_back({spec.substr(0, eq), spec.substr(eq + 1)});
   }
   const Args args(int(rest.size()), rest.data(), 2, {"reference", "test", "mask", "window", "data-range", "manifest", "split", "out"}, {}, "mdcsrn eval");
   if (args.help()) {
