@@ -75,10 +75,6 @@ GeneratorState load_checkpoint(const std::string& path, const GeneratorLayout& l
   return s;
 }
 
-}  // namespace mdcsrn
-
-namespace mdcsrn {
-
 std::optional<CriticState> load_critic(const std::string& path, const CriticLayout& layout) {
   const SafeTensors st = SafeTensors::load(path);
   if (!st.has("critic." + layout.table().entry(0).name)) return std::nullopt;

@@ -6,10 +6,9 @@
 // WGAN checkpoints add the critic under critic.<name> (its own PyTorch names) with its moments
 // under optimizer.critic.<name>.*; a generator-only reader (infer) ignores them.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
-
-#include <optional>
 
 #include "models/critic_layout.h"
 #include "models/generator_layout.h"

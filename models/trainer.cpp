@@ -89,19 +89,14 @@ class Trainer {
         const bool last = step + 1 == epoch_end;
         if ((step + 1) % c_.log_every == 0 || last) {
           const double loss = read_loss();
-          if (!std::isfinite(loss))
-            fail("the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " by step " + std::to_string(step + 1) +
-                 "; stopped, the last good checkpoint is " + (fs::exists(checkpoint) ? checkpoint : std::string("(none yet)")));
+          require_finite("loss", loss, step, checkpoint);
           summary.losses.push_back(loss);
           summary.last_loss = loss;
           nlohmann::json record{{"step", step + 1}, {"epoch", epoch + 1}, {"loss", loss}, {"lr", lr}};
           std::string critic_text;
           if (wgan_ && schedule_.adversarial(step)) {
             const WganStats w = wgan_->stats();
-            if (!std::isfinite(w.critic_loss))
-              fail("the critic loss became " + std::string(std::isnan(w.critic_loss) ? "NaN" : "infinite") + " by step " +
-                   std::to_string(step + 1) + "; stopped, the last good checkpoint is " +
-                   (fs::exists(checkpoint) ? checkpoint : std::string("(none yet)")));
+            require_finite("critic loss", w.critic_loss, step, checkpoint);
             summary.critic_losses.push_back(w.critic_loss);
             record["l1"] = loss;
             record["critic_loss"] = w.critic_loss;
@@ -147,6 +142,13 @@ class Trainer {
 
  private:
   static size_t bytes(size_t floats) { return floats * sizeof(float); }
+
+  // Stops the run on a NaN or Inf, naming the checkpoint that is left as it was.
+  static void require_finite(const std::string& what, double value, int64_t step, const std::string& checkpoint) {
+    if (std::isfinite(value)) return;
+    fail("the " + what + " became " + (std::isnan(value) ? "NaN" : "infinite") + " by step " + std::to_string(step + 1) +
+         "; stopped, the last good checkpoint is " + (fs::exists(checkpoint) ? checkpoint : std::string("(none yet)")));
+  }
 
   float critic_lr(int64_t epoch) const {
     return float(double(c_.wgan.critic_adam.lr) * std::pow(0.5, double(epoch / c_.wgan.critic_lr_halve_every)));

@@ -59,8 +59,11 @@ def main():
     parser.add_argument("--critic-tolerance", type=float, default=1e-2, help="the same for the critic's gradients (default 1e-2)")
     args = parser.parse_args()
 
-    tensors, metadata = read_safetensors(args.dump)
-    config = json.loads(metadata["config"])
+    try:
+        tensors, metadata = read_safetensors(args.dump)
+        config = json.loads(metadata["config"])
+    except (OSError, ValueError, KeyError, RuntimeError, struct.error) as e:
+        sys.exit(f"{args.dump}: not a dump written by mdcsrn train --dump-step ({e})")
     model = config["model"]
     if model["activation"] != "elu":
         sys.exit("the PyTorch reference generator uses ELU; this dump's model uses " + model["activation"])

@@ -59,6 +59,16 @@ std::vector<double> random_parameters(const CriticLayout& L, uint64_t seed) {
   return p;
 }
 
+// Forward of `batch` random inputs through a critic built for `capacity`, against the plain definition.
+void check_forward(const CriticLayout& L, const std::vector<double>& params, int64_t batch, int64_t capacity, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  HostTensor<double> x = HostTensor<double>::dense({batch, 1, 16, 16, 16}), scores = HostTensor<double>::dense({batch, 1, 1, 1, 1});
+  fill_random(x, rng);
+  Critic<CpuBackend<double>> critic(L, {}, capacity);
+  critic.forward(params.data(), x.in(), scores.view);
+  CHECK(relative_error(gather(scores), reference_scores(L, params, x)) < 1e-12);
+}
+
 CriticConfig tiny(float slope) {
   CriticConfig c;
   c.patch = 16;
@@ -100,13 +110,7 @@ TEST_SUITE("critic") {
     for (float slope : {0.2f, 1.f}) {
       CAPTURE(slope);
       const CriticLayout L(tiny(slope));
-      const std::vector<double> params = random_parameters(L, 3);
-      std::mt19937_64 rng(4);
-      HostTensor<double> x = HostTensor<double>::dense({3, 1, 16, 16, 16}), scores = HostTensor<double>::dense({3, 1, 1, 1, 1});
-      fill_random(x, rng);
-      Critic<CpuBackend<double>> critic(L, {}, 4);
-      critic.forward(params.data(), x.in(), scores.view);
-      CHECK(relative_error(gather(scores), reference_scores(L, params, x)) < 1e-12);
+      check_forward(L, random_parameters(L, 3), 3, 4, 4);
     }
   }
 
@@ -171,12 +175,9 @@ TEST_SUITE("critic") {
   TEST_CASE("a smaller batch than the capacity, and inputs of the wrong size, are handled") {
     const CriticLayout L(tiny(0.2f));
     const std::vector<double> params = random_parameters(L, 10);
-    std::mt19937_64 rng(11);
-    HostTensor<double> x = HostTensor<double>::dense({1, 1, 16, 16, 16}), scores = HostTensor<double>::dense({1, 1, 1, 1, 1});
-    fill_random(x, rng);
+    check_forward(L, params, 1, 3, 11);
     Critic<CpuBackend<double>> critic(L, {}, 3);
-    critic.forward(params.data(), x.in(), scores.view);
-    CHECK(relative_error(gather(scores), reference_scores(L, params, x)) < 1e-12);
+    HostTensor<double> scores = HostTensor<double>::dense({1, 1, 1, 1, 1});
     HostTensor<double> wrong = HostTensor<double>::dense({1, 1, 8, 16, 16});
     CHECK_THROWS_WITH_AS(critic.forward(params.data(), wrong.in(), scores.view), doctest::Contains("critic: the input must be"), Error);
     HostTensor<double> many = HostTensor<double>::dense({4, 1, 16, 16, 16}), many_scores = HostTensor<double>::dense({4, 1, 1, 1, 1});
