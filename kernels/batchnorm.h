@@ -31,18 +31,13 @@ void batchnorm_forward(NormMode mode, Tensor<const T> x, const BatchNormParams<T
   parallel_for(channels, 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       if (mode == NormMode::Train) {
-        Moments<T> channel;
-        for (int64_t n = 0; n < x.shape.n; ++n) {
-          Moments<T> plane;
-          const T* xp = x.plane(n, c);
-          for (int64_t s = 0; s < spatial; ++s) plane.push(xp[s]);
-          channel.merge(plane);
-        }
-        const T var = channel.variance();
-        save_mean[c] = channel.mean;
+        Moments<SumType<T>> channel;
+        for (int64_t n = 0; n < x.shape.n; ++n) channel.merge(plane_moments(x.plane(n, c), spatial));
+        const T mean = T(channel.mean), var = T(channel.variance());
+        save_mean[c] = mean;
         save_invstd[c] = inverse_std(var, p.eps);
         const T unbiased = channel.count > 1 ? var * T(channel.count) / T(channel.count - 1) : var;
-        p.running_mean[c] = running_average(p.running_mean[c], channel.mean, p.momentum);
+        p.running_mean[c] = running_average(p.running_mean[c], mean, p.momentum);
         p.running_var[c] = running_average(p.running_var[c], unbiased, p.momentum);
       } else {
         save_mean[c] = p.running_mean[c];

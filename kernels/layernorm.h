@@ -16,15 +16,10 @@ void layernorm_forward(Tensor<const T> x, const T* weight, const T* bias, T eps,
   const int64_t channels = x.shape.c, spatial = x.shape.spatial();
   parallel_for(x.shape.n, 1, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
-      Moments<T> sample;
-      for (int64_t c = 0; c < channels; ++c) {
-        Moments<T> plane;
-        const T* xp = x.plane(n, c);
-        for (int64_t s = 0; s < spatial; ++s) plane.push(xp[s]);
-        sample.merge(plane);
-      }
-      save_mean[n] = sample.mean;
-      save_invstd[n] = inverse_std(sample.variance(), eps);
+      Moments<SumType<T>> sample;
+      for (int64_t c = 0; c < channels; ++c) sample.merge(plane_moments(x.plane(n, c), spatial));
+      save_mean[n] = T(sample.mean);
+      save_invstd[n] = inverse_std(T(sample.variance()), eps);
       for (int64_t c = 0; c < channels; ++c) {
         const T* xp = x.plane(n, c);
         T* yp = y.plane(n, c);

@@ -45,6 +45,25 @@ struct Moments {
 template <class T>
 using SumType = std::conditional_t<(sizeof(T) < sizeof(double)), double, T>;
 
+// The moments of `count` contiguous elements by two passes summed in SumType<T>: the CPU
+// normalisations' per-plane statistics. A running fp32 Welford mean drifts by ~sqrt(count)
+// roundings, which a mean large against the spread turns into a shift of every normalised value
+// (cpu.batchnorm, cpu.layernorm); the critic's gradient, a small difference between its gradients
+// for SR and for HR, amplified that drift ~100-fold.
+template <class T>
+Moments<SumType<T>> plane_moments(const T* x, int64_t count) {
+  using S = SumType<T>;
+  S sum = 0;
+  for (int64_t i = 0; i < count; ++i) sum += x[i];
+  const S mean = count > 0 ? sum / S(count) : S(0);
+  S m2 = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const S deviation = S(x[i]) - mean;
+    m2 += deviation * deviation;
+  }
+  return Moments<S>{count, mean, m2};
+}
+
 // Two running sums, e.g. sum(dy) and sum(dy * xhat) in a normalisation's backward.
 template <class T>
 struct SumPair {

@@ -5,11 +5,12 @@ The dump holds the first step's batch, the generator's parameters and output, an
 generator's gradients (an L1 step) or, for a WGAN run whose first step is adversarial, the critic's
 parameters, scores and gradients. This script loads the parameters into the PyTorch modules of
 bench/pytorch_reference.py (strictly: every name and shape must match), recomputes the step in
-float64, and prints the relative error (||ours - torch|| / ||torch||) of each quantity. It exits
-non-zero when one exceeds its tolerance: --tolerance for the generator and the critic's scores,
---critic-tolerance for the critic's gradients. On real patches the critic's gradients toward its
-input (layers 0-3) are ill-conditioned in fp32: on a Colin27 dump of the paper's critic, PyTorch's
-own fp32 CPU path is 1.9e-4 off float64 there, ours 2.7e-3; random inputs give ~3e-6.
+float64, and prints the relative error (||ours - torch|| / ||torch||) of each quantity, beside
+that of PyTorch's own float32 on the same dump. It exits non-zero when one of ours exceeds its
+tolerance: --tolerance for the generator and the critic's scores, --critic-tolerance for the
+critic's gradients. On real patches the critic's gradients toward its input (layers 0-3) are
+ill-conditioned: they are the small difference between its gradients for SR and for HR, and on a
+Colin27 dump of the paper's critic both fp32 paths are 2e-4 to 4e-4 off float64 there.
 
 Needs torch only (the safetensors file is read here); runs on the CPU.
 """
@@ -46,10 +47,41 @@ def relative_error(ours, reference):
     return float((ours.double() - reference).norm() / reference.norm().clamp_min(1e-300))
 
 
-def load_module(module, tensors, prefix):
-    state = {name[len(prefix):]: value.double() for name, value in tensors.items() if name.startswith(prefix)}
+def load_module(module, tensors, prefix, dtype):
+    state = {name[len(prefix):]: value.to(dtype) for name, value in tensors.items() if name.startswith(prefix)}
     buffers = {name: value for name, value in module.state_dict().items() if name not in dict(module.named_parameters())}
     module.load_state_dict({**buffers, **state}, strict=True)  # every parameter named and shaped as ours
+
+
+def step(config, tensors, dtype):
+    """The dumped step redone by PyTorch autograd in dtype: {quantity: (dump key, PyTorch's value)}."""
+    torch.set_default_dtype(dtype)
+    model = config["model"]
+    results = {}
+    generator = MDCSRN(model["blocks"], model["units"], model["growth"]).train()
+    load_module(generator, tensors, "param.", dtype)
+    x, target = tensors["input"].to(dtype), tensors["target"].to(dtype)
+    output = generator(x)
+    results["generator output"] = ("output", output.detach())
+    if "grad.conv0.weight" in tensors:
+        loss = (output - target).abs().mean() if config["train"]["loss"] == "l1" else ((output - target) ** 2).mean()
+        loss.backward()
+        results["loss"] = ("loss", loss.detach().reshape(1))
+        for name, p in generator.named_parameters():
+            results["grad " + name] = ("grad." + name, p.grad)
+
+    if "critic.param.conv0.weight" in tensors:
+        w = config["wgan"]
+        critic = Critic(config["sampler"]["patch"], tuple(w["critic_widths"]), w["critic_hidden"], w["critic_slope"])
+        load_module(critic, tensors, "critic.param.", dtype)
+        sr, hr = tensors["output"].to(dtype), tensors["target"].to(dtype)  # the critic sees our SR, detached
+        fake, real = critic(sr), critic(hr)
+        results["critic scores of SR"] = ("fake_scores", fake.detach())
+        results["critic scores of HR"] = ("real_scores", real.detach())
+        (fake.mean() - real.mean()).backward()
+        for name, p in critic.named_parameters():
+            results["critic grad " + name] = ("critic.grad." + name, p.grad)
+    return results
 
 
 def main():
@@ -64,41 +96,19 @@ def main():
         config = json.loads(metadata["config"])
     except (OSError, ValueError, KeyError, RuntimeError, struct.error) as e:
         sys.exit(f"{args.dump}: not a dump written by mdcsrn train --dump-step ({e})")
-    model = config["model"]
-    if model["activation"] != "elu":
-        sys.exit("the PyTorch reference generator uses ELU; this dump's model uses " + model["activation"])
-    torch.set_default_dtype(torch.float64)
-    errors = {}
-
-    generator = MDCSRN(model["blocks"], model["units"], model["growth"]).train()
-    load_module(generator, tensors, "param.")
-    x, target = tensors["input"].double(), tensors["target"].double()
-    output = generator(x)
-    errors["generator output"] = relative_error(tensors["output"], output)
-    if "grad.conv0.weight" in tensors:
-        loss = (output - target).abs().mean() if config["train"]["loss"] == "l1" else ((output - target) ** 2).mean()
-        loss.backward()
-        errors["loss"] = relative_error(tensors["loss"], loss.detach().reshape(1))
-        for name, p in generator.named_parameters():
-            errors["grad " + name] = relative_error(tensors["grad." + name], p.grad)
-
-    if "critic.param.conv0.weight" in tensors:
-        w = config["wgan"]
-        critic = Critic(config["sampler"]["patch"], tuple(w["critic_widths"]), w["critic_hidden"], w["critic_slope"])
-        load_module(critic, tensors, "critic.param.")
-        sr, hr = tensors["output"].double(), tensors["target"].double()  # the critic sees our SR, detached
-        fake, real = critic(sr), critic(hr)
-        errors["critic scores of SR"] = relative_error(tensors["fake_scores"], fake)
-        errors["critic scores of HR"] = relative_error(tensors["real_scores"], real)
-        (fake.mean() - real.mean()).backward()
-        for name, p in critic.named_parameters():
-            errors["critic grad " + name] = relative_error(tensors["critic.grad." + name], p.grad)
+    if config["model"]["activation"] != "elu":
+        sys.exit("the PyTorch reference generator uses ELU; this dump's model uses " + config["model"]["activation"])
+    float64 = step(config, tensors, torch.float64)
+    float32 = step(config, tensors, torch.float32)
+    errors = {name: relative_error(tensors[key], value) for name, (key, value) in float64.items()}
+    torch_errors = {name: relative_error(float32[name][1], value) for name, (_, value) in float64.items()}
 
     def tolerance(name):
         return args.critic_tolerance if name.startswith("critic grad") else args.tolerance
 
+    print(f"{'quantity':52s} {'ours':>9s} {'torch fp32':>10s}  tolerance   (relative errors against torch float64)")
     for name, e in errors.items():
-        print(f"{name:60s} {e:.2e}  (tolerance {tolerance(name):g})")
+        print(f"{name:52s} {e:9.2e} {torch_errors[name]:10.2e}  {tolerance(name):g}")
     worst = max(errors, key=lambda name: errors[name] / tolerance(name))
     failed = [name for name in errors if errors[name] > tolerance(name)]
     print(f"\n{len(errors)} quantities, {len(failed)} beyond tolerance; closest to its tolerance: {worst} {errors[worst]:.2e}")
