@@ -29,4 +29,13 @@ void check_finite_differences(const std::string& what, std::vector<double>& stor
   CHECK_MESSAGE(failures == 0, what << ": " << failures << " of " << picks.size() << " elements off");
 }
 
+void check_every_parameter(const ParamTable& table, std::vector<double>& params, const std::vector<double>& grads,
+                           const std::function<double()>& loss, const FdOptions& options) {
+  for (const ParamEntry& e : table.entries()) {
+    std::vector<int64_t> offsets(size_t(e.numel));
+    for (int64_t i = 0; i < e.numel; ++i) offsets[size_t(i)] = e.offset + i;
+    check_finite_differences(e.name, params, offsets, grads, loss, options, 7);
+  }
+}
+
 }  // namespace mdcsrn::test

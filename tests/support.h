@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/arena.h"
 #include "engine/error.h"
 #include "engine/tensor.h"
 
@@ -134,5 +135,9 @@ struct FdOptions {
 void check_finite_differences(const std::string& what, std::vector<double>& storage, const std::vector<int64_t>& offsets,
                               const std::vector<double>& analytic, const std::function<double()>& loss,
                               const FdOptions& options = {}, uint64_t seed = 7);
+
+// The same for every parameter of a network's table, each entry checked on its own (seed 7).
+void check_every_parameter(const ParamTable& table, std::vector<double>& params, const std::vector<double>& grads,
+                           const std::function<double()>& loss, const FdOptions& options);
 
 }  // namespace mdcsrn::test

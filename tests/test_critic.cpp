@@ -136,11 +136,7 @@ TEST_SUITE("critic") {
       loss();
       std::vector<double> grads(params.size(), 0.0);
       critic.backward(params.data(), grads.data(), GradMode::Overwrite, x.in(), dscores.in(), &dx.view);
-      for (const ParamEntry& e : L.table().entries()) {
-        std::vector<int64_t> offsets;
-        for (int64_t i = 0; i < e.numel; ++i) offsets.push_back(e.offset + i);
-        check_finite_differences(e.name, params, offsets, grads, loss, fd, 7);
-      }
+      check_every_parameter(L.table(), params, grads, loss, fd);
       check_finite_differences("input", x.storage, view_offsets(x), dx.storage, loss, fd);
     }
   }

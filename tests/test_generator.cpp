@@ -105,11 +105,7 @@ TEST_SUITE("generator") {
     loss();
     std::vector<double> grads(params.size());
     g.backward(params.data(), grads.data(), x.in(), dout.in(), NormMode::Train, &dx.view);
-    for (const ParamEntry& e : L.table().entries()) {
-      std::vector<int64_t> offsets;
-      for (int64_t i = 0; i < e.numel; ++i) offsets.push_back(e.offset + i);
-      check_finite_differences(e.name, params, offsets, grads, loss, fd, 7);
-    }
+    check_every_parameter(L.table(), params, grads, loss, fd);
     check_finite_differences("input", x.storage, view_offsets(x), dx.storage, loss, fd);
   }
 
