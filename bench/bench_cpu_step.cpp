@@ -50,23 +50,16 @@ struct ProfiledCpuBackend : CpuBackend<float> {
     timed(p.kernel == 1 ? "conv 1x1 backward-weight" : "conv 3x3x3 backward-weight",
           [&] { Base::conv_backward_weight(p, x, dy, dw, db, m); });
   }
-  void batchnorm_forward(NormMode mode, Tensor<const float> x, const BatchNormParams<float>& p, float* mean, float* invstd,
-                         Tensor<float> y) const {
-    timed("batchnorm forward", [&] { Base::batchnorm_forward(mode, x, p, mean, invstd, y); });
+  void batchnorm_statistics(Tensor<const float> x, float eps, float* mean, float* var, float* invstd) const {
+    timed("batchnorm statistics", [&] { Base::batchnorm_statistics(x, eps, mean, var, invstd); });
   }
-  void batchnorm_apply(Tensor<const float> x, const float* gamma, const float* beta, const float* mean, const float* invstd,
-                       Tensor<float> y) const {
-    timed("batchnorm recompute", [&] { Base::batchnorm_apply(x, gamma, beta, mean, invstd, y); });
+  void batchnorm_activation_forward(Tensor<const float> x, const BatchNormAffine<float>& bn, const ActivationSpec& a,
+                                    Tensor<float> y) const {
+    timed("batchnorm + activation", [&] { Base::batchnorm_activation_forward(x, bn, a, y); });
   }
-  void batchnorm_backward(NormMode mode, Tensor<const float> x, Tensor<const float> dy, const float* gamma, const float* mean,
-                          const float* invstd, Tensor<float> dx, float* dgamma, float* dbeta, GradMode m) const {
-    timed("batchnorm backward", [&] { Base::batchnorm_backward(mode, x, dy, gamma, mean, invstd, dx, dgamma, dbeta, m); });
-  }
-  void activation_forward(const ActivationSpec& a, Tensor<const float> x, Tensor<float> y) const {
-    timed("activation forward", [&] { Base::activation_forward(a, x, y); });
-  }
-  void activation_backward(const ActivationSpec& a, Tensor<const float> x, Tensor<const float> dy, Tensor<float> dx, GradMode m) const {
-    timed("activation backward", [&] { Base::activation_backward(a, x, dy, dx, m); });
+  void batchnorm_activation_backward(NormMode mode, Tensor<const float> x, Tensor<const float> dy, const BatchNormAffine<float>& bn,
+                                     const ActivationSpec& a, Tensor<float> dx, float* dgamma, float* dbeta, GradMode m) const {
+    timed("batchnorm + activation backward", [&] { Base::batchnorm_activation_backward(mode, x, dy, bn, a, dx, dgamma, dbeta, m); });
   }
 };
 

@@ -23,7 +23,9 @@ up to whole batches.
 
 Writes OUT/checkpoint.safetensors (every epoch, atomically; the final one is the model),
 OUT/log.jsonl (loss every train.log_every steps, validation PSNR every epoch) and
-OUT/config.json.
+OUT/config.json. On a GPU, train.tf32=true allows TF32 tensor-core math, and
+train.deterministic=false allows cuDNN's non-deterministic convolution algorithms (faster; a
+resumed run then no longer repeats bit for bit).
 
 mDCSRN-WGAN (the "wgan" section): the critic (3-D SRGAN-style discriminator with LayerNorm;
 critic_widths, critic_hidden, critic_slope = LeakyReLU slope, 0.2; 1 makes it the identity, which

@@ -52,6 +52,8 @@ CudaContext::~CudaContext() {
 
 void CudaContext::synchronize() const { MDCSRN_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
+void CudaContext::zero(void* p, size_t bytes) const { MDCSRN_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream_)); }
+
 void CudaContext::set_tf32(bool enabled) {
   tf32_ = enabled;
   MDCSRN_CUDA_CHECK(cublasSetMathMode(cublas_, enabled ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));

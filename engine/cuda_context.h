@@ -17,6 +17,8 @@ namespace mdcsrn {
 // shape (cuDNN algorithm choices, cuFFT plans), and the scratch memory those plans need.
 class CudaContext {
  public:
+  static constexpr MemoryKind memory = MemoryKind::Device;
+
   explicit CudaContext(int device = 0);
   ~CudaContext();
   CudaContext(const CudaContext&) = delete;
@@ -26,10 +28,16 @@ class CudaContext {
   cudnnHandle_t cudnn() const { return cudnn_; }
   cublasHandle_t cublas() const { return cublas_; }
   void synchronize() const;
+  // Zeroes device memory in stream order (no host synchronisation).
+  void zero(void* p, size_t bytes) const;
 
   // TF32 tensor-core math for float convolutions and GEMMs; off means strict fp32 (FMA only).
   bool tf32() const { return tf32_; }
   void set_tf32(bool enabled);
+
+  // Deterministic (the default): only convolution algorithms that give the same bits every run.
+  bool deterministic() const { return deterministic_; }
+  void set_deterministic(bool enabled) { deterministic_ = enabled; }
 
   // The plan stored under `key`, built by make() on first use. Keys start with the op's name.
   template <class Plan>
@@ -53,6 +61,7 @@ class CudaContext {
  private:
   int device_ = 0;
   bool tf32_ = false;
+  bool deterministic_ = true;
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   cublasHandle_t cublas_ = nullptr;

@@ -1,36 +1,52 @@
 #include "kernels/activation.h"
-#include "kernels/cuda_launch.cuh"
+#include "kernels/plane_grid.h"
+#include "kernels/simt/launch.h"
 
 namespace mdcsrn::gpu {
 namespace {
 
-__global__ void activation_forward_kernel(ActivationSpec a, Tensor<const float> x, Tensor<float> y) {
-  MDCSRN_GRID_LOOP(i, x.numel()) {
-    y.data[element_offset(y, i)] = activation_forward(a, x.data[element_offset(x, i)]);
-  }
+MDCSRN_KERNEL void activation_forward_kernel(PlaneGrid g, ActivationSpec a, Tensor<const float> x, Tensor<float> y) {
+  for_each_plane_chunk(g, [&](const PlaneCoords& p, int32_t s, auto width) {
+    constexpr int W = decltype(width)::value;
+    Lanes<W> v = load_lanes<W>(x.plane(p.n, p.c) + s);
+    for (int k = 0; k < W; ++k) v.v[k] = mdcsrn::activation_forward(a, v.v[k]);
+    store_lanes<W>(y.plane(p.n, p.c) + s, v);
+  });
 }
 
-__global__ void activation_backward_kernel(ActivationSpec a, Tensor<const float> x, Tensor<const float> dy,
-                                           Tensor<float> dx, bool accumulate) {
-  MDCSRN_GRID_LOOP(i, x.numel()) {
-    const float g = activation_backward(a, x.data[element_offset(x, i)], dy.data[element_offset(dy, i)]);
-    store_grad(dx.data[element_offset(dx, i)], g, accumulate);
-  }
+MDCSRN_KERNEL void activation_backward_kernel(PlaneGrid g, ActivationSpec a, Tensor<const float> x, Tensor<const float> dy,
+                                              Tensor<float> dx, bool accumulate) {
+  for_each_plane_chunk(g, [&](const PlaneCoords& p, int32_t s, auto width) {
+    constexpr int W = decltype(width)::value;
+    const Lanes<W> xv = load_lanes<W>(x.plane(p.n, p.c) + s), dyv = load_lanes<W>(dy.plane(p.n, p.c) + s);
+    float* out = dx.plane(p.n, p.c) + s;
+    Lanes<W> g = accumulate ? load_lanes<W>(out) : Lanes<W>{};
+    for (int k = 0; k < W; ++k) store_grad(g.v[k], mdcsrn::activation_backward(a, xv.v[k], dyv.v[k]), accumulate);
+    store_lanes<W>(out, g);
+  });
 }
 
 }  // namespace
 
-void activation_forward(CudaContext& ctx, const ActivationSpec& a, Tensor<const float> x, Tensor<float> y) {
+template <class Context>
+void activation_forward(Context& ctx, const ActivationSpec& a, Tensor<const float> x, Tensor<float> y) {
   require_planes("activation_forward", x, y);
-  activation_forward_kernel<<<grid_for(x.numel(), 4), kThreads, 0, ctx.stream()>>>(a, x, y);
-  MDCSRN_KERNEL_CHECK();
+  const int width = vector_width(x, y);
+  simt::launch(ctx, plane_launch(x.shape, elementwise_parts(x.shape, width)), activation_forward_kernel, plane_grid(x.shape, width),
+               a, x, y);
 }
 
-void activation_backward(CudaContext& ctx, const ActivationSpec& a, Tensor<const float> x, Tensor<const float> dy,
-                         Tensor<float> dx, GradMode mode) {
+template <class Context>
+void activation_backward(Context& ctx, const ActivationSpec& a, Tensor<const float> x, Tensor<const float> dy, Tensor<float> dx,
+                         GradMode mode) {
   require_planes("activation_backward", x, dy, dx);
-  activation_backward_kernel<<<grid_for(x.numel(), 4), kThreads, 0, ctx.stream()>>>(a, x, dy, dx, mode == GradMode::Accumulate);
-  MDCSRN_KERNEL_CHECK();
+  const int width = vector_width(x, dy, dx);
+  simt::launch(ctx, plane_launch(x.shape, elementwise_parts(x.shape, width)), activation_backward_kernel, plane_grid(x.shape, width),
+               a, x, dy, dx, mode == GradMode::Accumulate);
 }
+
+template void activation_forward(simt::TargetContext&, const ActivationSpec&, Tensor<const float>, Tensor<float>);
+template void activation_backward(simt::TargetContext&, const ActivationSpec&, Tensor<const float>, Tensor<const float>,
+                                  Tensor<float>, GradMode);
 
 }  // namespace mdcsrn::gpu

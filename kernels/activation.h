@@ -54,22 +54,37 @@ inline float expm1_nonpositive(float x) {
   return scale * p + (scale - 1.f);
 }
 
+// The activation and its slope at x on the CPU: for float ELU through the vectorisable expm1, with
+// both sides of the branch computed so that the loops that call these have no branch.
+template <class T>
+inline T activation_value(const ActivationSpec& a, T x) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (a.kind == Activation::Elu) {
+      const float negative = expm1_nonpositive(x);
+      return x > 0.f ? x : negative;
+    }
+  }
+  return mdcsrn::activation_forward(a, x);
+}
+
+template <class T>
+inline T activation_slope(const ActivationSpec& a, T x) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (a.kind == Activation::Elu) {
+      const float negative = expm1_nonpositive(x) + 1.f;
+      return x > 0.f ? 1.f : negative;
+    }
+  }
+  return mdcsrn::activation_backward(a, x, T(1));
+}
+
 template <class T>
 void activation_forward(const ActivationSpec& a, Tensor<const T> x, Tensor<T> y) {
   const int64_t spatial = x.shape.spatial();
   for_each_plane(x.shape, [&](int64_t n, int64_t c) {
     const T* xp = x.plane(n, c);
     T* yp = y.plane(n, c);
-    if constexpr (std::is_same_v<T, float>) {
-      if (a.kind == Activation::Elu) {
-        for (int64_t s = 0; s < spatial; ++s) {  // both sides computed, so the loop has no branch
-          const float negative = expm1_nonpositive(xp[s]);
-          yp[s] = xp[s] > 0.f ? xp[s] : negative;
-        }
-        return;
-      }
-    }
-    for (int64_t s = 0; s < spatial; ++s) yp[s] = mdcsrn::activation_forward(a, xp[s]);
+    for (int64_t s = 0; s < spatial; ++s) yp[s] = activation_value(a, xp[s]);
   });
 }
 
@@ -82,28 +97,19 @@ void activation_backward(const ActivationSpec& a, Tensor<const T> x, Tensor<cons
     const T* xp = x.plane(n, c);
     const T* dyp = dy.plane(n, c);
     T* dxp = dx.plane(n, c);
-    if constexpr (std::is_same_v<T, float>) {
-      if (a.kind == Activation::Elu) {
-        for (int64_t s = 0; s < spatial; ++s) {
-          const float slope = xp[s] > 0.f ? 1.f : expm1_nonpositive(xp[s]) + 1.f;
-          store_grad(dxp[s], dyp[s] * slope, accumulate);
-        }
-        return;
-      }
-    }
-    for (int64_t s = 0; s < spatial; ++s) store_grad(dxp[s], mdcsrn::activation_backward(a, xp[s], dyp[s]), accumulate);
+    for (int64_t s = 0; s < spatial; ++s) store_grad(dxp[s], dyp[s] * activation_slope(a, xp[s]), accumulate);
   });
 }
 
 }  // namespace cpu
 
-#ifdef MDCSRN_HAVE_CUDA
-class CudaContext;
+// The GPU kernels (activation.cu), launched on a CudaContext or run by a simt::Emulator.
 namespace gpu {
-void activation_forward(CudaContext& ctx, const ActivationSpec& a, Tensor<const float> x, Tensor<float> y);
-void activation_backward(CudaContext& ctx, const ActivationSpec& a, Tensor<const float> x, Tensor<const float> dy,
+template <class Context>
+void activation_forward(Context& ctx, const ActivationSpec& a, Tensor<const float> x, Tensor<float> y);
+template <class Context>
+void activation_backward(Context& ctx, const ActivationSpec& a, Tensor<const float> x, Tensor<const float> dy,
                          Tensor<float> dx, GradMode mode);
 }  // namespace gpu
-#endif
 
 }  // namespace mdcsrn

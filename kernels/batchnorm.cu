@@ -1,125 +1,183 @@
 #include "kernels/batchnorm.h"
-#include "kernels/cuda_launch.cuh"
+#include "kernels/block_reduce.h"
+#include "kernels/plane_grid.h"
+#include "kernels/simt/launch.h"
 
 namespace mdcsrn::gpu {
 namespace {
 
-// Element j of channel c: sample j / spatial, position j % spatial.
-__device__ inline int64_t channel_element(const Tensor<const float>& t, int64_t c, int64_t j) {
-  const int64_t spatial = t.shape.spatial();
-  return (j / spatial) * t.stride.n + c * t.stride.c + j % spatial;
-}
-
 struct MomentsLoader {
   Tensor<const float> x;
-  __device__ void operator()(Moments<float>& acc, int64_t c, int64_t j) const { acc.push(x.data[channel_element(x, c, j)]); }
+  template <int W>
+  MDCSRN_DEVICE void operator()(ShiftedMoments<float>& acc, const PlaneCoords& p, int32_t s, Width<W>) const {
+    const Lanes<W> v = load_lanes<W>(x.plane(p.n, p.c) + s);
+    for (int k = 0; k < W; ++k) acc.push(v.v[k]);
+  }
 };
 
+// One thread per channel merges the channel's partials in index order.
+MDCSRN_KERNEL void finalize_statistics_kernel(const Moments<float>* partials, int64_t per_channel, float eps, float* mean,
+                                              float* var, float* invstd, int64_t channels) {
+  const int64_t c = int64_t(simt::block_idx().x) * simt::block_dim().x + simt::thread_idx().x;
+  if (c >= channels) return;
+  Moments<float> m;
+  for (int64_t k = 0; k < per_channel; ++k) m.merge(partials[c * per_channel + k]);
+  mean[c] = m.mean;
+  var[c] = m.variance();
+  invstd[c] = inverse_std(var[c], eps);
+}
+
+MDCSRN_KERNEL void update_running_kernel(const float* mean, const float* var, int64_t count, float momentum, float* running_mean,
+                                         float* running_var, int64_t channels) {
+  const int64_t c = int64_t(simt::block_idx().x) * simt::block_dim().x + simt::thread_idx().x;
+  if (c >= channels) return;
+  running_mean[c] = running_average(running_mean[c], mean[c], momentum);
+  running_var[c] = running_average(running_var[c], unbiased_variance(var[c], count), momentum);
+}
+
+MDCSRN_KERNEL void running_statistics_kernel(const float* running_mean, const float* running_var, float eps, float* mean,
+                                             float* invstd, int64_t channels) {
+  const int64_t c = int64_t(simt::block_idx().x) * simt::block_dim().x + simt::thread_idx().x;
+  if (c >= channels) return;
+  mean[c] = running_mean[c];
+  invstd[c] = inverse_std(running_var[c], eps);
+}
+
+// The per-channel constants of one plane, read once per thread.
+struct ChannelAffine {
+  float mean, invstd, gamma, beta;
+  MDCSRN_DEVICE ChannelAffine(const BatchNormAffine<float>& bn, int64_t c)
+      : mean(bn.mean[c]), invstd(bn.invstd[c]), gamma(bn.gamma[c]), beta(bn.beta[c]) {}
+  MDCSRN_DEVICE float normalized(float x) const { return normalize_affine(x, mean, invstd, gamma, beta); }
+  MDCSRN_DEVICE float xhat(float x) const { return (x - mean) * invstd; }
+};
+
+MDCSRN_KERNEL void forward_kernel(PlaneGrid g, Tensor<const float> x, BatchNormAffine<float> bn, ActivationSpec a, Tensor<float> y) {
+  const ChannelAffine k(bn, g.plane().c);
+  for_each_plane_chunk(g, [&](const PlaneCoords& p, int32_t s, auto width) {
+    constexpr int W = decltype(width)::value;
+    Lanes<W> v = load_lanes<W>(x.plane(p.n, p.c) + s);
+    for (int i = 0; i < W; ++i) v.v[i] = mdcsrn::activation_forward(a, k.normalized(v.v[i]));
+    store_lanes<W>(y.plane(p.n, p.c) + s, v);
+  });
+}
+
+// Sums of g and g * xhat, g = dL/d(BN output) = act'(BN(x)) dy.
 struct GradSumsLoader {
   Tensor<const float> x, dy;
-  const float* mean;
-  const float* invstd;
-  __device__ void operator()(SumPair<float>& acc, int64_t c, int64_t j) const {
-    const float g = dy.data[channel_element(dy, c, j)];
-    acc.push(g, g * (x.data[channel_element(x, c, j)] - mean[c]) * invstd[c]);
+  BatchNormAffine<float> bn;
+  ActivationSpec a;
+  template <int W>
+  MDCSRN_DEVICE void operator()(SumPair<float>& acc, const PlaneCoords& p, int32_t s, Width<W>) const {
+    const ChannelAffine k(bn, p.c);
+    const Lanes<W> xv = load_lanes<W>(x.plane(p.n, p.c) + s), dyv = load_lanes<W>(dy.plane(p.n, p.c) + s);
+    for (int i = 0; i < W; ++i) {
+      const float g = mdcsrn::activation_backward(a, k.normalized(xv.v[i]), dyv.v[i]);
+      acc.push(g, g * k.xhat(xv.v[i]));
+    }
   }
 };
 
-__global__ void finalize_stats_kernel(const Moments<float>* partials, int parts, BatchNormParams<float> p,
-                                      float* save_mean, float* save_invstd, int64_t channels) {
-  MDCSRN_GRID_LOOP(c, channels) {
-    const Moments<float> m = merge_parts(partials, c, parts);
-    const float var = m.variance();
-    save_mean[c] = m.mean;
-    save_invstd[c] = inverse_std(var, p.eps);
-    const float unbiased = m.count > 1 ? var * float(m.count) / float(m.count - 1) : var;
-    p.running_mean[c] = running_average(p.running_mean[c], m.mean, p.momentum);
-    p.running_var[c] = running_average(p.running_var[c], unbiased, p.momentum);
-  }
+// Per channel: dgamma, dbeta, and the two means the input gradient subtracts.
+MDCSRN_KERNEL void finalize_grads_kernel(const SumPair<float>* partials, int64_t per_channel, const float* gamma, float count,
+                                         bool batch_stats, float* dgamma, float* dbeta, bool accumulate, SumPair<float>* means,
+                                         int64_t channels) {
+  const int64_t c = int64_t(simt::block_idx().x) * simt::block_dim().x + simt::thread_idx().x;
+  if (c >= channels) return;
+  SumPair<float> sums;
+  for (int64_t k = 0; k < per_channel; ++k) sums.merge(partials[c * per_channel + k]);
+  store_grad(dbeta[c], sums.first, accumulate);
+  store_grad(dgamma[c], sums.second, accumulate);
+  means[c] = SumPair<float>{batch_stats ? gamma[c] * sums.first / count : 0.f, batch_stats ? gamma[c] * sums.second / count : 0.f};
 }
 
-__global__ void eval_stats_kernel(BatchNormParams<float> p, float* save_mean, float* save_invstd, int64_t channels) {
-  MDCSRN_GRID_LOOP(c, channels) {
-    save_mean[c] = p.running_mean[c];
-    save_invstd[c] = inverse_std(p.running_var[c], p.eps);
-  }
+MDCSRN_KERNEL void input_grad_kernel(PlaneGrid g, Tensor<const float> x, Tensor<const float> dy, BatchNormAffine<float> bn,
+                                     ActivationSpec a, const SumPair<float>* means, Tensor<float> dx, bool accumulate) {
+  const PlaneCoords plane = g.plane();
+  const ChannelAffine k(bn, plane.c);
+  const SumPair<float> m = means[plane.c];
+  for_each_plane_chunk(g, [&](const PlaneCoords& p, int32_t s, auto width) {
+    constexpr int W = decltype(width)::value;
+    const Lanes<W> xv = load_lanes<W>(x.plane(p.n, p.c) + s), dyv = load_lanes<W>(dy.plane(p.n, p.c) + s);
+    float* out = dx.plane(p.n, p.c) + s;
+    Lanes<W> result = accumulate ? load_lanes<W>(out) : Lanes<W>{};
+    for (int i = 0; i < W; ++i) {
+      const float grad = mdcsrn::activation_backward(a, k.normalized(xv.v[i]), dyv.v[i]);
+      store_grad(result.v[i], normalized_input_grad(k.gamma * grad, k.xhat(xv.v[i]), k.invstd, m.first, m.second), accumulate);
+    }
+    store_lanes<W>(out, result);
+  });
 }
 
-__global__ void apply_kernel(Tensor<const float> x, const float* gamma, const float* beta, const float* mean,
-                             const float* invstd, Tensor<float> y) {
-  const int64_t spatial = x.shape.spatial();
-  MDCSRN_GRID_LOOP(i, x.numel()) {
-    const int64_t c = (i / spatial) % x.shape.c;
-    y.data[element_offset(y, i)] = normalize_affine(x.data[element_offset(x, i)], mean[c], invstd[c], gamma[c], beta[c]);
-  }
-}
-
-// Turns the per-channel sums into dgamma, dbeta and the two means the input gradient needs
-// (stored back into the partials' first slot).
-__global__ void finalize_grads_kernel(SumPair<float>* partials, int parts, const float* gamma, float count,
-                                      bool batch_stats, float* dgamma, float* dbeta, bool accumulate, int64_t channels) {
-  MDCSRN_GRID_LOOP(c, channels) {
-    const SumPair<float> s = merge_parts(partials, c, parts);
-    store_grad(dbeta[c], s.first, accumulate);
-    store_grad(dgamma[c], s.second, accumulate);
-    partials[c * parts] = SumPair<float>{batch_stats ? gamma[c] * s.first / count : 0.f,
-                                         batch_stats ? gamma[c] * s.second / count : 0.f};
-  }
-}
-
-__global__ void input_grad_kernel(Tensor<const float> x, Tensor<const float> dy, const float* gamma, const float* mean,
-                                  const float* invstd, const SumPair<float>* means, int parts, Tensor<float> dx,
-                                  bool accumulate) {
-  const int64_t spatial = x.shape.spatial();
-  MDCSRN_GRID_LOOP(i, x.numel()) {
-    const int64_t c = (i / spatial) % x.shape.c;
-    const float xhat = (x.data[element_offset(x, i)] - mean[c]) * invstd[c];
-    const SumPair<float> m = means[c * parts];
-    const float g = gamma[c] * dy.data[element_offset(dy, i)];
-    store_grad(dx.data[element_offset(dx, i)], normalized_input_grad(g, xhat, invstd[c], m.first, m.second), accumulate);
-  }
+simt::LaunchConfig per_channel_launch(int64_t channels, std::source_location where = std::source_location::current()) {
+  return simt::LaunchConfig(simt::Dim3(unsigned((channels + kThreads - 1) / kThreads)), simt::Dim3(kThreads), 0, where);
 }
 
 }  // namespace
 
-void batchnorm_forward(CudaContext& ctx, NormMode mode, Tensor<const float> x, const BatchNormParams<float>& p,
-                       float* save_mean, float* save_invstd, Tensor<float> y) {
-  require_planes("batchnorm_forward", x, y);
-  const int64_t channels = x.shape.c;
-  if (mode == NormMode::Train) {
-    int parts = 0;
-    Moments<float>* partials = reduce_groups<Moments<float>>(ctx, MomentsLoader{x}, channels, x.shape.n * x.shape.spatial(), parts);
-    finalize_stats_kernel<<<grid_for(channels), kThreads, 0, ctx.stream()>>>(partials, parts, p, save_mean, save_invstd, channels);
-  } else {
-    eval_stats_kernel<<<grid_for(channels), kThreads, 0, ctx.stream()>>>(p, save_mean, save_invstd, channels);
-  }
-  MDCSRN_KERNEL_CHECK();
-  apply_kernel<<<grid_for(x.numel(), 4), kThreads, 0, ctx.stream()>>>(x, p.gamma, p.beta, save_mean, save_invstd, y);
-  MDCSRN_KERNEL_CHECK();
+template <class Context>
+void batchnorm_statistics(Context& ctx, Tensor<const float> x, float eps, float* mean, float* var, float* invstd) {
+  require_planes("batchnorm_statistics", x);
+  const int parts = reduction_parts(x.shape);
+  const PartialLayout layout{x.shape.n, x.shape.c, true};
+  auto* partials = static_cast<Moments<float>*>(ctx.scratch(sizeof(Moments<float>) * size_t(x.shape.n * x.shape.c * parts)));
+  simt::launch(ctx, plane_launch(x.shape, parts, block_reduce_shared_bytes<Moments<float>>()),
+               plane_partials_kernel<ShiftedMoments<float>, MomentsLoader>, plane_grid(x.shape, vector_width(x)), MomentsLoader{x},
+               layout, partials);
+  simt::launch(ctx, per_channel_launch(x.shape.c), finalize_statistics_kernel, partials, x.shape.n * parts, eps, mean, var, invstd,
+               x.shape.c);
 }
 
-void batchnorm_apply(CudaContext& ctx, Tensor<const float> x, const float* gamma, const float* beta, const float* mean,
-                     const float* invstd, Tensor<float> y) {
-  require_planes("batchnorm_apply", x, y);
-  apply_kernel<<<grid_for(x.numel(), 4), kThreads, 0, ctx.stream()>>>(x, gamma, beta, mean, invstd, y);
-  MDCSRN_KERNEL_CHECK();
+template <class Context>
+void batchnorm_update_running(Context& ctx, const float* mean, const float* var, int64_t count, float momentum, float* running_mean,
+                              float* running_var, int64_t channels) {
+  simt::launch(ctx, per_channel_launch(channels), update_running_kernel, mean, var, count, momentum, running_mean, running_var,
+               channels);
 }
 
-void batchnorm_backward(CudaContext& ctx, NormMode mode, Tensor<const float> x, Tensor<const float> dy,
-                        const float* gamma, const float* save_mean, const float* save_invstd, Tensor<float> dx,
-                        float* dgamma, float* dbeta, GradMode grad_mode) {
-  require_planes("batchnorm_backward", x, dy, dx);
+template <class Context>
+void batchnorm_running_statistics(Context& ctx, const float* running_mean, const float* running_var, float eps, float* mean,
+                                  float* invstd, int64_t channels) {
+  simt::launch(ctx, per_channel_launch(channels), running_statistics_kernel, running_mean, running_var, eps, mean, invstd, channels);
+}
+
+template <class Context>
+void batchnorm_activation_forward(Context& ctx, Tensor<const float> x, const BatchNormAffine<float>& bn, const ActivationSpec& a,
+                                  Tensor<float> y) {
+  require_planes("batchnorm_activation_forward", x, y);
+  const int width = vector_width(x, y);
+  simt::launch(ctx, plane_launch(x.shape, elementwise_parts(x.shape, width)), forward_kernel, plane_grid(x.shape, width), x, bn, a, y);
+}
+
+template <class Context>
+void batchnorm_activation_backward(Context& ctx, NormMode mode, Tensor<const float> x, Tensor<const float> dy,
+                                   const BatchNormAffine<float>& bn, const ActivationSpec& a, Tensor<float> dx, float* dgamma,
+                                   float* dbeta, GradMode grad_mode) {
+  require_planes("batchnorm_activation_backward", x, dy, dx);
   const int64_t channels = x.shape.c, count = x.shape.n * x.shape.spatial();
   const bool accumulate = grad_mode == GradMode::Accumulate;
-  int parts = 0;
-  SumPair<float>* partials =
-      reduce_groups<SumPair<float>>(ctx, GradSumsLoader{x, dy, save_mean, save_invstd}, channels, count, parts);
-  finalize_grads_kernel<<<grid_for(channels), kThreads, 0, ctx.stream()>>>(
-      partials, parts, gamma, float(count), mode == NormMode::Train, dgamma, dbeta, accumulate, channels);
-  MDCSRN_KERNEL_CHECK();
-  input_grad_kernel<<<grid_for(x.numel(), 4), kThreads, 0, ctx.stream()>>>(x, dy, gamma, save_mean, save_invstd,
-                                                                            partials, parts, dx, accumulate);
-  MDCSRN_KERNEL_CHECK();
+  const int parts = reduction_parts(x.shape);
+  const int64_t partial_count = x.shape.n * channels * parts;
+  auto* partials = static_cast<SumPair<float>*>(ctx.scratch(sizeof(SumPair<float>) * size_t(partial_count + channels)));
+  SumPair<float>* means = partials + partial_count;
+  simt::launch(ctx, plane_launch(x.shape, parts, block_reduce_shared_bytes<SumPair<float>>()),
+               plane_partials_kernel<SumPair<float>, GradSumsLoader>, plane_grid(x.shape, vector_width(x, dy)),
+               GradSumsLoader{x, dy, bn, a}, PartialLayout{x.shape.n, channels, true}, partials);
+  simt::launch(ctx, per_channel_launch(channels), finalize_grads_kernel, partials, x.shape.n * parts, bn.gamma, float(count),
+               mode == NormMode::Train, dgamma, dbeta, accumulate, means, channels);
+  const int width = vector_width(x, dy, dx);
+  simt::launch(ctx, plane_launch(x.shape, elementwise_parts(x.shape, width)), input_grad_kernel, plane_grid(x.shape, width), x, dy, bn,
+               a, means, dx, accumulate);
 }
+
+using simt::TargetContext;
+template void batchnorm_statistics(TargetContext&, Tensor<const float>, float, float*, float*, float*);
+template void batchnorm_update_running(TargetContext&, const float*, const float*, int64_t, float, float*, float*, int64_t);
+template void batchnorm_running_statistics(TargetContext&, const float*, const float*, float, float*, float*, int64_t);
+template void batchnorm_activation_forward(TargetContext&, Tensor<const float>, const BatchNormAffine<float>&, const ActivationSpec&,
+                                           Tensor<float>);
+template void batchnorm_activation_backward(TargetContext&, NormMode, Tensor<const float>, Tensor<const float>,
+                                            const BatchNormAffine<float>&, const ActivationSpec&, Tensor<float>, float*, float*,
+                                            GradMode);
 
 }  // namespace mdcsrn::gpu

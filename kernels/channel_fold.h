@@ -26,13 +26,13 @@ void unfold_grads(const T* dfolded, const int32_t* map, int64_t outputs, int64_t
 
 }  // namespace cpu
 
-#ifdef MDCSRN_HAVE_CUDA
-class CudaContext;
+// The GPU kernels (channel_fold.cu), launched on a CudaContext or run by a simt::Emulator.
 namespace gpu {
-void fold_weights(CudaContext& ctx, const float* w, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct, float* folded);
-void unfold_grads(CudaContext& ctx, const float* dfolded, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct,
+template <class Context>
+void fold_weights(Context& ctx, const float* w, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct, float* folded);
+template <class Context>
+void unfold_grads(Context& ctx, const float* dfolded, const int32_t* map, int64_t outputs, int64_t concat, int64_t distinct,
                   float* dw, GradMode mode);
 }  // namespace gpu
-#endif
 
 }  // namespace mdcsrn

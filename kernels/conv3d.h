@@ -205,6 +205,19 @@ void conv3d_backward_weight(const ConvParams& p, Tensor<const T> x, Tensor<const
 
 }  // namespace cpu
 
+namespace simt {
+class Emulator;
+}
+namespace gpu {
+// Under the SIMT emulator the CPU convolutions (fp32) stand in for cuDNN (conv3d_emulated.cpp).
+void conv3d_forward(simt::Emulator& ctx, const ConvParams& p, Tensor<const float> x, const float* weight, const float* bias,
+                    Tensor<float> y);
+void conv3d_backward_data(simt::Emulator& ctx, const ConvParams& p, const float* weight, Tensor<const float> dy, Tensor<float> dx,
+                          GradMode mode);
+void conv3d_backward_weight(simt::Emulator& ctx, const ConvParams& p, Tensor<const float> x, Tensor<const float> dy, float* dweight,
+                            float* dbias, GradMode mode);
+}  // namespace gpu
+
 #ifdef MDCSRN_HAVE_CUDA
 class CudaContext;
 namespace gpu {

@@ -63,27 +63,29 @@ bool deterministic(cudnnConvolutionBwdFilterAlgo_t a) {
 // The candidates come from cuDNN's heuristics, ranked by expected speed: a function of the GPU,
 // the cuDNN version and the shape only. Timed selection (cudnnFind*) can rank differently from
 // one process to the next, and a different algorithm rounds differently, which would break
-// bit-identical resumption. Take the first that is supported, deterministic and respects the
-// fp32/TF32 choice.
+// bit-identical resumption. Take the first that is supported, respects the fp32/TF32 choice and,
+// unless the context allows otherwise, is deterministic.
 template <class Perf>
-Perf pick(const std::vector<Perf>& results, int count, bool tf32, const char* direction) {
+Perf pick(const std::vector<Perf>& results, int count, const CudaContext& ctx, const char* direction) {
   for (int i = 0; i < count; ++i) {
     const Perf& r = results[size_t(i)];
-    if (r.status == CUDNN_STATUS_SUCCESS && deterministic(r.algo) && math_allowed(r.mathType, tf32)) return r;
+    if (r.status == CUDNN_STATUS_SUCCESS && (!ctx.deterministic() || deterministic(r.algo)) && math_allowed(r.mathType, ctx.tf32()))
+      return r;
   }
-  fail(std::string("conv3d: cuDNN offers no deterministic ") + direction + " algorithm for this shape");
+  fail(std::string("conv3d: cuDNN offers no ") + (ctx.deterministic() ? "deterministic " : "") + direction +
+       " algorithm for this shape");
 }
 
-std::string plan_key(const ConvParams& p, const Tensor<const float>& x, const Tensor<const float>& y, bool tf32) {
+std::string plan_key(const ConvParams& p, const Tensor<const float>& x, const Tensor<const float>& y, bool tf32, bool deterministic) {
   auto dims = [](const Tensor<const float>& t) {
     return t.shape.str() + "/" + std::to_string(t.stride.n) + "," + std::to_string(t.stride.c);
   };
   return "conv3d:k" + std::to_string(p.kernel) + "s" + std::to_string(p.stride) + "p" + std::to_string(p.padding) + ":" +
-         dims(x) + "->" + dims(y) + (tf32 ? ":tf32" : ":fp32");
+         dims(x) + "->" + dims(y) + (tf32 ? ":tf32" : ":fp32") + (deterministic ? "" : ":any");
 }
 
 ConvPlan& plan_for(CudaContext& ctx, const ConvParams& p, Tensor<const float> x, Tensor<const float> y) {
-  return ctx.plan<ConvPlan>(plan_key(p, x, y, ctx.tf32()), [&] {
+  return ctx.plan<ConvPlan>(plan_key(p, x, y, ctx.tf32(), ctx.deterministic()), [&] {
     auto plan = std::make_unique<ConvPlan>();
     plan->x = make_tensor_descriptor(x.shape, x.stride);
     plan->y = make_tensor_descriptor(y.shape, y.stride);
@@ -99,13 +101,13 @@ ConvPlan& plan_for(CudaContext& ctx, const ConvParams& p, Tensor<const float> x,
     int found = 0;
     std::vector<cudnnConvolutionFwdAlgoPerf_t> fwd(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
     MDCSRN_CUDA_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(ctx.cudnn(), plan->x, plan->w, plan->conv, plan->y, int(fwd.size()), &found, fwd.data()));
-    plan->forward = pick(fwd, found, ctx.tf32(), "forward");
+    plan->forward = pick(fwd, found, ctx, "forward");
     std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
     MDCSRN_CUDA_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(ctx.cudnn(), plan->w, plan->y, plan->conv, plan->x, int(bwd.size()), &found, bwd.data()));
-    plan->backward_data = pick(bwd, found, ctx.tf32(), "backward-data");
+    plan->backward_data = pick(bwd, found, ctx, "backward-data");
     std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> flt(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
     MDCSRN_CUDA_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(ctx.cudnn(), plan->x, plan->y, plan->conv, plan->w, int(flt.size()), &found, flt.data()));
-    plan->backward_filter = pick(flt, found, ctx.tf32(), "backward-filter");
+    plan->backward_filter = pick(flt, found, ctx, "backward-filter");
     return plan;
   });
 }

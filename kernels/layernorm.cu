@@ -1,115 +1,172 @@
-#include "kernels/cuda_launch.cuh"
+#include "kernels/block_reduce.h"
 #include "kernels/layernorm.h"
+#include "kernels/plane_grid.h"
+#include "kernels/simt/launch.h"
 
 namespace mdcsrn::gpu {
 namespace {
 
-// Element j of sample n: channel j / spatial, position j % spatial (j is also the affine index).
-__device__ inline int64_t sample_element(const Tensor<const float>& t, int64_t n, int64_t j) {
-  const int64_t spatial = t.shape.spatial();
-  return n * t.stride.n + (j / spatial) * t.stride.c + j % spatial;
+// The affine parameters of channel c, position s: element c * D*H*W + s.
+template <class T>
+MDCSRN_DEVICE T* affine_at(T* p, const PlaneCoords& plane, int32_t spatial, int32_t s) {
+  return p + plane.c * int64_t(spatial) + s;
 }
 
 struct MomentsLoader {
   Tensor<const float> x;
-  __device__ void operator()(Moments<float>& acc, int64_t n, int64_t j) const { acc.push(x.data[sample_element(x, n, j)]); }
+  template <int W>
+  MDCSRN_DEVICE void operator()(ShiftedMoments<float>& acc, const PlaneCoords& p, int32_t s, Width<W>) const {
+    const Lanes<W> v = load_lanes<W>(x.plane(p.n, p.c) + s);
+    for (int k = 0; k < W; ++k) acc.push(v.v[k]);
+  }
 };
 
+// One thread per sample merges the sample's partials (its channels in order).
+MDCSRN_KERNEL void finalize_statistics_kernel(const Moments<float>* partials, int64_t per_sample, float eps, float* save_mean,
+                                              float* save_invstd, int64_t samples) {
+  const int64_t n = int64_t(simt::block_idx().x) * simt::block_dim().x + simt::thread_idx().x;
+  if (n >= samples) return;
+  Moments<float> m;
+  for (int64_t k = 0; k < per_sample; ++k) m.merge(partials[n * per_sample + k]);
+  save_mean[n] = m.mean;
+  save_invstd[n] = inverse_std(m.variance(), eps);
+}
+
+MDCSRN_KERNEL void apply_kernel(PlaneGrid g, Tensor<const float> x, const float* weight, const float* bias, const float* mean,
+                                const float* invstd, Tensor<float> y) {
+  const PlaneCoords plane = g.plane();
+  const float m = mean[plane.n], r = invstd[plane.n];
+  for_each_plane_chunk(g, [&](const PlaneCoords& p, int32_t s, auto width) {
+    constexpr int W = decltype(width)::value;
+    Lanes<W> v = load_lanes<W>(x.plane(p.n, p.c) + s);
+    const Lanes<W> w = load_lanes<W>(affine_at(weight, p, g.spatial, s)), b = load_lanes<W>(affine_at(bias, p, g.spatial, s));
+    for (int k = 0; k < W; ++k) v.v[k] = normalize_affine(v.v[k], m, r, w.v[k], b.v[k]);
+    store_lanes<W>(y.plane(p.n, p.c) + s, v);
+  });
+}
+
+// Sums of g and g * xhat, g = dy * weight.
 struct GradSumsLoader {
   Tensor<const float> x, dy;
   const float* weight;
   const float* mean;
   const float* invstd;
-  __device__ void operator()(SumPair<float>& acc, int64_t n, int64_t j) const {
-    const float g = dy.data[sample_element(dy, n, j)] * weight[j];
-    acc.push(g, g * (x.data[sample_element(x, n, j)] - mean[n]) * invstd[n]);
+  int32_t spatial;
+  template <int W>
+  MDCSRN_DEVICE void operator()(SumPair<float>& acc, const PlaneCoords& p, int32_t s, Width<W>) const {
+    const Lanes<W> xv = load_lanes<W>(x.plane(p.n, p.c) + s), dyv = load_lanes<W>(dy.plane(p.n, p.c) + s);
+    const Lanes<W> w = load_lanes<W>(affine_at(weight, p, spatial, s));
+    for (int k = 0; k < W; ++k) {
+      const float g = dyv.v[k] * w.v[k];
+      acc.push(g, g * (xv.v[k] - mean[p.n]) * invstd[p.n]);
+    }
   }
 };
 
-__global__ void finalize_stats_kernel(const Moments<float>* partials, int parts, float eps, float* save_mean,
-                                      float* save_invstd, int64_t samples) {
-  MDCSRN_GRID_LOOP(n, samples) {
-    const Moments<float> m = merge_parts(partials, n, parts);
-    save_mean[n] = m.mean;
-    save_invstd[n] = inverse_std(m.variance(), eps);
-  }
+MDCSRN_KERNEL void finalize_means_kernel(const SumPair<float>* partials, int64_t per_sample, float count, SumPair<float>* means,
+                                         int64_t samples) {
+  const int64_t n = int64_t(simt::block_idx().x) * simt::block_dim().x + simt::thread_idx().x;
+  if (n >= samples) return;
+  SumPair<float> s;
+  for (int64_t k = 0; k < per_sample; ++k) s.merge(partials[n * per_sample + k]);
+  means[n] = SumPair<float>{s.first / count, s.second / count};
 }
 
-__global__ void apply_kernel(Tensor<const float> x, const float* weight, const float* bias, const float* mean,
-                             const float* invstd, Tensor<float> y) {
-  const int64_t per_sample = x.shape.c * x.shape.spatial();
-  MDCSRN_GRID_LOOP(i, x.numel()) {
-    const int64_t n = i / per_sample, e = i % per_sample;
-    y.data[element_offset(y, i)] = normalize_affine(x.data[element_offset(x, i)], mean[n], invstd[n], weight[e], bias[e]);
-  }
+MDCSRN_KERNEL void input_grad_kernel(PlaneGrid g, Tensor<const float> x, Tensor<const float> dy, const float* weight, const float* mean,
+                                     const float* invstd, const SumPair<float>* means, Tensor<float> dx, bool accumulate) {
+  const PlaneCoords plane = g.plane();
+  const float m = mean[plane.n], r = invstd[plane.n];
+  const SumPair<float> mg = means[plane.n];
+  for_each_plane_chunk(g, [&](const PlaneCoords& p, int32_t s, auto width) {
+    constexpr int W = decltype(width)::value;
+    const Lanes<W> xv = load_lanes<W>(x.plane(p.n, p.c) + s), dyv = load_lanes<W>(dy.plane(p.n, p.c) + s);
+    const Lanes<W> w = load_lanes<W>(affine_at(weight, p, g.spatial, s));
+    float* out = dx.plane(p.n, p.c) + s;
+    Lanes<W> result = accumulate ? load_lanes<W>(out) : Lanes<W>{};
+    for (int k = 0; k < W; ++k)
+      store_grad(result.v[k], normalized_input_grad(dyv.v[k] * w.v[k], (xv.v[k] - m) * r, r, mg.first, mg.second), accumulate);
+    store_lanes<W>(out, result);
+  });
 }
 
-__global__ void finalize_means_kernel(SumPair<float>* partials, int parts, float count, int64_t samples) {
-  MDCSRN_GRID_LOOP(n, samples) {
-    const SumPair<float> s = merge_parts(partials, n, parts);
-    partials[n * parts] = SumPair<float>{s.first / count, s.second / count};
-  }
-}
-
-__global__ void input_grad_kernel(Tensor<const float> x, Tensor<const float> dy, const float* weight, const float* mean,
-                                  const float* invstd, const SumPair<float>* means, int parts, Tensor<float> dx,
-                                  bool accumulate) {
-  const int64_t per_sample = x.shape.c * x.shape.spatial();
-  MDCSRN_GRID_LOOP(i, x.numel()) {
-    const int64_t n = i / per_sample, e = i % per_sample;
-    const float xhat = (x.data[element_offset(x, i)] - mean[n]) * invstd[n];
-    const SumPair<float> m = means[n * parts];
-    store_grad(dx.data[element_offset(dx, i)],
-               normalized_input_grad(dy.data[element_offset(dy, i)] * weight[e], xhat, invstd[n], m.first, m.second),
-               accumulate);
-  }
-}
-
-__global__ void affine_grad_kernel(Tensor<const float> x, Tensor<const float> dy, const float* mean, const float* invstd,
-                                   float* dweight, float* dbias, bool accumulate) {
-  const int64_t per_sample = x.shape.c * x.shape.spatial();
-  MDCSRN_GRID_LOOP(e, per_sample) {
-    float dw = 0.f, db = 0.f;
+// A grid over the planes of one sample: each element sums its affine gradients over the batch.
+MDCSRN_KERNEL void affine_grad_kernel(PlaneGrid g, Tensor<const float> x, Tensor<const float> dy, const float* mean,
+                                      const float* invstd, float* dweight, float* dbias, bool accumulate) {
+  for_each_plane_chunk(g, [&](const PlaneCoords& p, int32_t s, auto width) {
+    constexpr int W = decltype(width)::value;
+    Lanes<W> dw{}, db{};
     for (int64_t n = 0; n < x.shape.n; ++n) {
-      const float d = dy.data[sample_element(dy, n, e)];
-      dw += d * (x.data[sample_element(x, n, e)] - mean[n]) * invstd[n];
-      db += d;
+      const Lanes<W> xv = load_lanes<W>(x.plane(n, p.c) + s), dyv = load_lanes<W>(dy.plane(n, p.c) + s);
+      for (int k = 0; k < W; ++k) {
+        dw.v[k] += dyv.v[k] * (xv.v[k] - mean[n]) * invstd[n];
+        db.v[k] += dyv.v[k];
+      }
     }
-    store_grad(dweight[e], dw, accumulate);
-    store_grad(dbias[e], db, accumulate);
-  }
+    float* dw_out = affine_at(dweight, p, g.spatial, s);
+    float* db_out = affine_at(dbias, p, g.spatial, s);
+    Lanes<W> w = accumulate ? load_lanes<W>(dw_out) : Lanes<W>{}, b = accumulate ? load_lanes<W>(db_out) : Lanes<W>{};
+    for (int k = 0; k < W; ++k) {
+      store_grad(w.v[k], dw.v[k], accumulate);
+      store_grad(b.v[k], db.v[k], accumulate);
+    }
+    store_lanes<W>(dw_out, w);
+    store_lanes<W>(db_out, b);
+  });
 }
+
+simt::LaunchConfig per_sample_launch(int64_t samples, std::source_location where = std::source_location::current()) {
+  return simt::LaunchConfig(simt::Dim3(unsigned((samples + kThreads - 1) / kThreads)), simt::Dim3(kThreads), 0, where);
+}
+
+// The affine parameters as a tensor of one sample, so their alignment counts in vector_width.
+Tensor<const float> affine_view(const float* p, const Shape5& s) { return Tensor<const float>(p, Shape5{1, s.c, s.d, s.h, s.w}); }
 
 }  // namespace
 
-void layernorm_forward(CudaContext& ctx, Tensor<const float> x, const float* weight, const float* bias, float eps,
-                       float* save_mean, float* save_invstd, Tensor<float> y) {
+template <class Context>
+void layernorm_forward(Context& ctx, Tensor<const float> x, const float* weight, const float* bias, float eps, float* save_mean,
+                       float* save_invstd, Tensor<float> y) {
   require_planes("layernorm_forward", x, y);
-  const int64_t samples = x.shape.n;
-  int parts = 0;
-  Moments<float>* partials = reduce_groups<Moments<float>>(ctx, MomentsLoader{x}, samples, x.shape.c * x.shape.spatial(), parts);
-  finalize_stats_kernel<<<grid_for(samples), kThreads, 0, ctx.stream()>>>(partials, parts, eps, save_mean, save_invstd, samples);
-  MDCSRN_KERNEL_CHECK();
-  apply_kernel<<<grid_for(x.numel(), 4), kThreads, 0, ctx.stream()>>>(x, weight, bias, save_mean, save_invstd, y);
-  MDCSRN_KERNEL_CHECK();
+  const int parts = reduction_parts(x.shape);
+  auto* partials = static_cast<Moments<float>*>(ctx.scratch(sizeof(Moments<float>) * size_t(x.shape.n * x.shape.c * parts)));
+  simt::launch(ctx, plane_launch(x.shape, parts, block_reduce_shared_bytes<Moments<float>>()),
+               plane_partials_kernel<ShiftedMoments<float>, MomentsLoader>, plane_grid(x.shape, vector_width(x)), MomentsLoader{x},
+               PartialLayout{x.shape.n, x.shape.c, false}, partials);
+  simt::launch(ctx, per_sample_launch(x.shape.n), finalize_statistics_kernel, partials, x.shape.c * parts, eps, save_mean,
+               save_invstd, x.shape.n);
+  const int width = vector_width(x, y, affine_view(weight, x.shape), affine_view(bias, x.shape));
+  simt::launch(ctx, plane_launch(x.shape, elementwise_parts(x.shape, width)), apply_kernel, plane_grid(x.shape, width), x, weight, bias,
+               save_mean, save_invstd, y);
 }
 
-void layernorm_backward(CudaContext& ctx, Tensor<const float> x, Tensor<const float> dy, const float* weight,
-                        const float* save_mean, const float* save_invstd, Tensor<float> dx, float* dweight,
-                        float* dbias, GradMode grad_mode) {
+template <class Context>
+void layernorm_backward(Context& ctx, Tensor<const float> x, Tensor<const float> dy, const float* weight, const float* save_mean,
+                        const float* save_invstd, Tensor<float> dx, float* dweight, float* dbias, GradMode grad_mode) {
   require_planes("layernorm_backward", x, dy, dx);
   const int64_t samples = x.shape.n, per_sample = x.shape.c * x.shape.spatial();
   const bool accumulate = grad_mode == GradMode::Accumulate;
-  int parts = 0;
-  SumPair<float>* partials = reduce_groups<SumPair<float>>(ctx, GradSumsLoader{x, dy, weight, save_mean, save_invstd},
-                                                           samples, per_sample, parts);
-  finalize_means_kernel<<<grid_for(samples), kThreads, 0, ctx.stream()>>>(partials, parts, float(per_sample), samples);
-  MDCSRN_KERNEL_CHECK();
-  input_grad_kernel<<<grid_for(x.numel(), 4), kThreads, 0, ctx.stream()>>>(x, dy, weight, save_mean, save_invstd,
-                                                                            partials, parts, dx, accumulate);
-  MDCSRN_KERNEL_CHECK();
-  affine_grad_kernel<<<grid_for(per_sample), kThreads, 0, ctx.stream()>>>(x, dy, save_mean, save_invstd, dweight, dbias, accumulate);
-  MDCSRN_KERNEL_CHECK();
+  const int parts = reduction_parts(x.shape);
+  const int64_t partial_count = samples * x.shape.c * parts;
+  auto* partials = static_cast<SumPair<float>*>(ctx.scratch(sizeof(SumPair<float>) * size_t(partial_count + samples)));
+  SumPair<float>* means = partials + partial_count;
+  const Tensor<const float> w = affine_view(weight, x.shape);
+  simt::launch(ctx, plane_launch(x.shape, parts, block_reduce_shared_bytes<SumPair<float>>()),
+               plane_partials_kernel<SumPair<float>, GradSumsLoader>, plane_grid(x.shape, vector_width(x, dy, w)),
+               GradSumsLoader{x, dy, weight, save_mean, save_invstd, int32_t(x.shape.spatial())},
+               PartialLayout{samples, x.shape.c, false}, partials);
+  simt::launch(ctx, per_sample_launch(samples), finalize_means_kernel, partials, x.shape.c * parts, float(per_sample), means, samples);
+  const int width = vector_width(x, dy, dx, w);
+  simt::launch(ctx, plane_launch(x.shape, elementwise_parts(x.shape, width)), input_grad_kernel, plane_grid(x.shape, width), x, dy,
+               weight, save_mean, save_invstd, means, dx, accumulate);
+  const Shape5 one{1, x.shape.c, x.shape.d, x.shape.h, x.shape.w};
+  const int affine_width = vector_width(x, dy, w, affine_view(dweight, x.shape), affine_view(dbias, x.shape));
+  simt::launch(ctx, plane_launch(one, elementwise_parts(one, affine_width)), affine_grad_kernel, plane_grid(one, affine_width), x, dy,
+               save_mean, save_invstd, dweight, dbias, accumulate);
 }
+
+using simt::TargetContext;
+template void layernorm_forward(TargetContext&, Tensor<const float>, const float*, const float*, float, float*, float*, Tensor<float>);
+template void layernorm_backward(TargetContext&, Tensor<const float>, Tensor<const float>, const float*, const float*, const float*,
+                                 Tensor<float>, float*, float*, GradMode);
 
 }  // namespace mdcsrn::gpu

@@ -83,15 +83,14 @@ void layernorm_backward(Tensor<const T> x, Tensor<const T> dy, const T* weight, 
 
 }  // namespace cpu
 
-#ifdef MDCSRN_HAVE_CUDA
-class CudaContext;
+// The GPU kernels (layernorm.cu), launched on a CudaContext or run by a simt::Emulator.
 namespace gpu {
-void layernorm_forward(CudaContext& ctx, Tensor<const float> x, const float* weight, const float* bias, float eps,
-                       float* save_mean, float* save_invstd, Tensor<float> y);
-void layernorm_backward(CudaContext& ctx, Tensor<const float> x, Tensor<const float> dy, const float* weight,
-                        const float* save_mean, const float* save_invstd, Tensor<float> dx, float* dweight,
-                        float* dbias, GradMode grad_mode);
+template <class Context>
+void layernorm_forward(Context& ctx, Tensor<const float> x, const float* weight, const float* bias, float eps, float* save_mean,
+                       float* save_invstd, Tensor<float> y);
+template <class Context>
+void layernorm_backward(Context& ctx, Tensor<const float> x, Tensor<const float> dy, const float* weight, const float* save_mean,
+                        const float* save_invstd, Tensor<float> dx, float* dweight, float* dbias, GradMode grad_mode);
 }  // namespace gpu
-#endif
 
 }  // namespace mdcsrn

@@ -1,5 +1,8 @@
-#include "kernels/cuda_launch.cuh"
+#include "kernels/block_reduce.h"
+#include "kernels/flat_grid.h"
 #include "kernels/loss.h"
+#include "kernels/plane_grid.h"
+#include "kernels/simt/launch.h"
 
 namespace mdcsrn::gpu {
 namespace {
@@ -7,62 +10,84 @@ namespace {
 struct LossLoader {
   LossKind kind;
   Tensor<const float> prediction, target;
-  __device__ void operator()(Sum<double>& acc, int64_t, int64_t i) const {
-    acc.push(loss_term(kind, prediction.data[element_offset(prediction, i)], target.data[element_offset(target, i)]));
+  template <int W>
+  MDCSRN_DEVICE void operator()(Sum<double>& acc, const PlaneCoords& p, int32_t s, Width<W>) const {
+    const Lanes<W> a = load_lanes<W>(prediction.plane(p.n, p.c) + s), b = load_lanes<W>(target.plane(p.n, p.c) + s);
+    for (int k = 0; k < W; ++k) acc.push(loss_term(kind, a.v[k], b.v[k]));
   }
 };
 
-struct ScoreLoader {
-  const float* scores;
-  __device__ void operator()(Sum<double>& acc, int64_t, int64_t i) const { acc.push(double(scores[i])); }
-};
-
-__global__ void finalize_mean_kernel(const Sum<double>* partials, int parts, double count, float* result) {
-  if (blockIdx.x == 0 && threadIdx.x == 0) result[0] = float(merge_parts(partials, 0, parts).value / count);
+// One thread merges every partial in index order.
+MDCSRN_KERNEL void finalize_mean_kernel(const Sum<double>* partials, int64_t count, double elements, float* result) {
+  if (flat_thread() != 0) return;
+  Sum<double> total;
+  for (int64_t k = 0; k < count; ++k) total.merge(partials[k]);
+  result[0] = float(total.value / elements);
 }
 
-__global__ void loss_backward_kernel(LossKind kind, Tensor<const float> prediction, Tensor<const float> target, float scale,
-                                     Tensor<float> dprediction, bool accumulate) {
-  MDCSRN_GRID_LOOP(i, prediction.numel()) {
-    const float g = loss_grad(kind, prediction.data[element_offset(prediction, i)], target.data[element_offset(target, i)], scale);
-    store_grad(dprediction.data[element_offset(dprediction, i)], g, accumulate);
-  }
+MDCSRN_KERNEL void loss_backward_kernel(PlaneGrid g, LossKind kind, Tensor<const float> prediction, Tensor<const float> target,
+                                        float scale, Tensor<float> dprediction, bool accumulate) {
+  for_each_plane_chunk(g, [&](const PlaneCoords& p, int32_t s, auto width) {
+    constexpr int W = decltype(width)::value;
+    const Lanes<W> a = load_lanes<W>(prediction.plane(p.n, p.c) + s), b = load_lanes<W>(target.plane(p.n, p.c) + s);
+    float* out = dprediction.plane(p.n, p.c) + s;
+    Lanes<W> d = accumulate ? load_lanes<W>(out) : Lanes<W>{};
+    for (int k = 0; k < W; ++k) store_grad(d.v[k], loss_grad(kind, a.v[k], b.v[k], scale), accumulate);
+    store_lanes<W>(out, d);
+  });
 }
 
-__global__ void fill_grad_kernel(float* d, int64_t count, float value, bool accumulate) {
-  MDCSRN_GRID_LOOP(i, count) { store_grad(d[i], value, accumulate); }
+// A single block: the scores are one per sample.
+MDCSRN_KERNEL void mean_score_kernel(const float* scores, int64_t count, float* result) {
+  Sum<double> sum;
+  for (int64_t i = simt::linear_thread(); i < count; i += simt::block_threads()) sum.push(double(scores[i]));
+  sum = block_reduce(sum, simt::shared<Sum<double>>(0, int((simt::block_threads() + 31) / 32)));
+  if (simt::linear_thread() == 0) result[0] = float(sum.value / double(count));
 }
 
-template <class Loader>
-void mean_of(CudaContext& ctx, Loader load, int64_t count, float* result) {
-  int parts = 0;
-  Sum<double>* partials = reduce_groups<Sum<double>>(ctx, load, 1, count, parts);
-  finalize_mean_kernel<<<1, 1, 0, ctx.stream()>>>(partials, parts, double(count), result);
-  MDCSRN_KERNEL_CHECK();
+MDCSRN_KERNEL void fill_grad_kernel(float* d, int64_t count, float value, bool accumulate) {
+  for (int64_t i = flat_thread(); i < count; i += flat_stride()) store_grad(d[i], value, accumulate);
 }
 
 }  // namespace
 
-void loss_forward(CudaContext& ctx, LossKind kind, Tensor<const float> prediction, Tensor<const float> target, float* loss) {
+template <class Context>
+void loss_forward(Context& ctx, LossKind kind, Tensor<const float> prediction, Tensor<const float> target, float* loss) {
   require_planes("loss_forward", prediction, target);
-  mean_of(ctx, LossLoader{kind, prediction, target}, prediction.numel(), loss);
+  const int parts = reduction_parts(prediction.shape);
+  const int64_t partials_count = prediction.shape.n * prediction.shape.c * parts;
+  auto* partials = static_cast<Sum<double>*>(ctx.scratch(sizeof(Sum<double>) * size_t(partials_count)));
+  simt::launch(ctx, plane_launch(prediction.shape, parts, block_reduce_shared_bytes<Sum<double>>()),
+               plane_partials_kernel<Sum<double>, LossLoader>, plane_grid(prediction.shape, vector_width(prediction, target)),
+               LossLoader{kind, prediction, target}, PartialLayout{prediction.shape.n, prediction.shape.c, false}, partials);
+  simt::launch(ctx, flat_launch(1), finalize_mean_kernel, partials, partials_count, double(prediction.numel()), loss);
 }
 
-void loss_backward(CudaContext& ctx, LossKind kind, Tensor<const float> prediction, Tensor<const float> target,
-                   float weight, Tensor<float> dprediction, GradMode mode) {
+template <class Context>
+void loss_backward(Context& ctx, LossKind kind, Tensor<const float> prediction, Tensor<const float> target, float weight,
+                   Tensor<float> dprediction, GradMode mode) {
   require_planes("loss_backward", prediction, target, dprediction);
-  loss_backward_kernel<<<grid_for(prediction.numel(), 4), kThreads, 0, ctx.stream()>>>(
-      kind, prediction, target, weight / float(prediction.numel()), dprediction, mode == GradMode::Accumulate);
-  MDCSRN_KERNEL_CHECK();
+  const int width = vector_width(prediction, target, dprediction);
+  simt::launch(ctx, plane_launch(prediction.shape, elementwise_parts(prediction.shape, width)), loss_backward_kernel,
+               plane_grid(prediction.shape, width), kind, prediction, target, weight / float(prediction.numel()), dprediction,
+               mode == GradMode::Accumulate);
 }
 
-void mean_score(CudaContext& ctx, const float* scores, int64_t count, float* result) {
-  mean_of(ctx, ScoreLoader{scores}, count, result);
+template <class Context>
+void mean_score(Context& ctx, const float* scores, int64_t count, float* result) {
+  simt::launch(ctx, simt::LaunchConfig(simt::Dim3(1), simt::Dim3(kThreads), block_reduce_shared_bytes<Sum<double>>()),
+               mean_score_kernel, scores, count, result);
 }
 
-void mean_score_backward(CudaContext& ctx, int64_t count, float weight, float* dscores, GradMode mode) {
-  fill_grad_kernel<<<grid_for(count), kThreads, 0, ctx.stream()>>>(dscores, count, weight / float(count), mode == GradMode::Accumulate);
-  MDCSRN_KERNEL_CHECK();
+template <class Context>
+void mean_score_backward(Context& ctx, int64_t count, float weight, float* dscores, GradMode mode) {
+  simt::launch(ctx, flat_launch(count), fill_grad_kernel, dscores, count, weight / float(count), mode == GradMode::Accumulate);
 }
+
+using simt::TargetContext;
+template void loss_forward(TargetContext&, LossKind, Tensor<const float>, Tensor<const float>, float*);
+template void loss_backward(TargetContext&, LossKind, Tensor<const float>, Tensor<const float>, float, Tensor<float>, GradMode);
+template void mean_score(TargetContext&, const float*, int64_t, float*);
+template void mean_score_backward(TargetContext&, int64_t, float, float*, GradMode);
 
 }  // namespace mdcsrn::gpu

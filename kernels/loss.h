@@ -71,16 +71,18 @@ void mean_score_backward(int64_t count, T weight, T* dscores, GradMode mode) {
 
 }  // namespace cpu
 
-#ifdef MDCSRN_HAVE_CUDA
-class CudaContext;
+// The GPU kernels (loss.cu), launched on a CudaContext or run by a simt::Emulator.
 namespace gpu {
 // Results stay on the device (no synchronisation): *loss is a device pointer.
-void loss_forward(CudaContext& ctx, LossKind kind, Tensor<const float> prediction, Tensor<const float> target, float* loss);
-void loss_backward(CudaContext& ctx, LossKind kind, Tensor<const float> prediction, Tensor<const float> target,
+template <class Context>
+void loss_forward(Context& ctx, LossKind kind, Tensor<const float> prediction, Tensor<const float> target, float* loss);
+template <class Context>
+void loss_backward(Context& ctx, LossKind kind, Tensor<const float> prediction, Tensor<const float> target,
                    float weight, Tensor<float> dprediction, GradMode mode);
-void mean_score(CudaContext& ctx, const float* scores, int64_t count, float* result);
-void mean_score_backward(CudaContext& ctx, int64_t count, float weight, float* dscores, GradMode mode);
+template <class Context>
+void mean_score(Context& ctx, const float* scores, int64_t count, float* result);
+template <class Context>
+void mean_score_backward(Context& ctx, int64_t count, float weight, float* dscores, GradMode mode);
 }  // namespace gpu
-#endif
 
 }  // namespace mdcsrn

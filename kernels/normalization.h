@@ -2,6 +2,7 @@
 // Formulas shared by BatchNorm and LayerNorm: both normalise x to xhat = (x - mean) * invstd over
 // some set of elements and apply an affine map, so their input gradients have the same form.
 #include <cmath>
+#include <cstdint>
 
 #include "engine/hd.h"
 
@@ -24,6 +25,12 @@ MDCSRN_HD T normalize_affine(T x, T mean, T invstd, T weight, T bias) {
 template <class T>
 MDCSRN_HD T normalized_input_grad(T g, T xhat, T invstd, T mean_g, T mean_g_xhat) {
   return invstd * (g - mean_g - xhat * mean_g_xhat);
+}
+
+// PyTorch's running variance averages the unbiased batch variance.
+template <class T>
+MDCSRN_HD T unbiased_variance(T biased, int64_t count) {
+  return count > 1 ? biased * T(count) / T(count - 1) : biased;
 }
 
 template <class T>

@@ -60,12 +60,12 @@ void clip(T* params, int64_t count, T limit) {
 
 }  // namespace cpu
 
-#ifdef MDCSRN_HAVE_CUDA
-class CudaContext;
+// The GPU kernels (optimizer.cu), launched on a CudaContext or run by a simt::Emulator.
 namespace gpu {
-void adam(CudaContext& ctx, const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count);
-void clip(CudaContext& ctx, float* params, int64_t count, float limit);
+template <class Context>
+void adam(Context& ctx, const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count);
+template <class Context>
+void clip(Context& ctx, float* params, int64_t count, float limit);
 }  // namespace gpu
-#endif
 
 }  // namespace mdcsrn

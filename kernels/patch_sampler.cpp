@@ -28,7 +28,11 @@ void gather_patches(const SamplerView& v, int64_t first_patch, int batch, float*
     for (int64_t b = begin; b < end; ++b) {
       const DrawnCentre c = draw_centre(v, first_patch + b);
       write_centre(v, c, centres + b * kCentreFields);
-      for (int64_t e = 0; e < volume; ++e) gather_voxel(v, c, e, lr[b * volume + e], hr[b * volume + e]);
+      const PatchWindow w = patch_window(v, c);
+      int64_t e = b * volume;
+      for (int32_t k = 0; k < v.patch; ++k)
+        for (int32_t j = 0; j < v.patch; ++j)
+          for (int32_t i = 0; i < v.patch; ++i, ++e) gather_voxel(v, w, i, j, k, lr[e], hr[e]);
     }
   });
 }

@@ -136,18 +136,30 @@ MDCSRN_HD void write_centre(const SamplerView& v, const DrawnCentre& c, int32_t*
   out[4] = c.source;
 }
 
-// Gathers voxel e (0 <= e < patch^3, in (d, h, w) = (k, j, i) order) of the patch centred at c.
-MDCSRN_HD void gather_voxel(const SamplerView& v, const DrawnCentre& c, int64_t e, float& lr, float& hr) {
+// Where a drawn patch lies in its subject's resident crop: computed once per patch, so that the
+// per-voxel gather below needs no division.
+struct PatchWindow {
+  int64_t volume_offset;
+  int32_t ni, nj, nk;  // crop extents
+  int32_t i0, j0, k0;  // the patch's first voxel in crop coordinates (may be negative)
+};
+
+MDCSRN_HD PatchWindow patch_window(const SamplerView& v, const DrawnCentre& c) {
   const int32_t* crop = v.crop + 6 * c.subject;
-  const int64_t ni = crop[3], nj = crop[4], nk = crop[5];
-  const int64_t ci = c.local % ni, cj = c.local / ni % nj, ck = c.local / (ni * nj);
-  const int64_t half = v.patch / 2, p = v.patch;
-  const int64_t i = ci - half + e % p, j = cj - half + e / p % p, k = ck - half + e / (p * p);
-  if (i < 0 || j < 0 || k < 0 || i >= ni || j >= nj || k >= nk) {
+  const int64_t ni = crop[3], nj = crop[4];
+  const int32_t half = v.patch / 2;
+  return PatchWindow{v.volume_offset[c.subject], crop[3], crop[4], crop[5], int32_t(c.local % ni) - half,
+                     int32_t(c.local / ni % nj) - half, int32_t(c.local / (ni * nj)) - half};
+}
+
+// Voxel (i, j, k) of the patch, i fastest (the patch's (d, h, w) = (k, j, i)).
+MDCSRN_HD void gather_voxel(const SamplerView& v, const PatchWindow& w, int32_t i, int32_t j, int32_t k, float& lr, float& hr) {
+  const int32_t ci = w.i0 + i, cj = w.j0 + j, ck = w.k0 + k;
+  if (ci < 0 || cj < 0 || ck < 0 || ci >= w.ni || cj >= w.nj || ck >= w.nk) {
     lr = hr = 0.f;  // outside the volume: zero padding (the crop keeps every voxel a patch can reach inside it)
     return;
   }
-  const int64_t at = v.volume_offset[c.subject] + i + ni * (j + nj * k);
+  const int64_t at = w.volume_offset + ci + int64_t(w.ni) * (cj + int64_t(w.nj) * ck);
   lr = half_to_float(v.lr[at]);
   hr = half_to_float(v.hr[at]);
 }
@@ -161,11 +173,10 @@ namespace cpu {
 void gather_patches(const SamplerView& v, int64_t first_patch, int batch, float* lr, float* hr, int32_t* centres);
 }  // namespace cpu
 
-#ifdef MDCSRN_HAVE_CUDA
-class CudaContext;
+// The GPU kernel (patch_sampler.cu), launched on a CudaContext or run by a simt::Emulator: one
+// launch, a block per patch draws its centre and gathers both patches.
 namespace gpu {
-// One launch: a block per patch draws its centre and gathers both patches. Device pointers.
-void gather_patches(CudaContext& ctx, const SamplerView& v, int64_t first_patch, int batch, float* lr, float* hr, int32_t* centres);
+template <class Context>
+void gather_patches(Context& ctx, const SamplerView& v, int64_t first_patch, int batch, float* lr, float* hr, int32_t* centres);
 }  // namespace gpu
-#endif
 }  // namespace mdcsrn

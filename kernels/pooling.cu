@@ -1,42 +1,57 @@
-#include "kernels/cuda_launch.cuh"
+#include "kernels/block_reduce.h"
+#include "kernels/plane_grid.h"
 #include "kernels/pooling.h"
+#include "kernels/simt/launch.h"
 
 namespace mdcsrn::gpu {
 namespace {
 
-// One block per (sample, channel) plane.
-__global__ void __launch_bounds__(kThreads) pool_forward_kernel(Tensor<const float> x, Tensor<float> y) {
-  const int64_t n = blockIdx.x / x.shape.c, c = blockIdx.x % x.shape.c, spatial = x.shape.spatial();
-  const float* xp = x.plane(n, c);
+// One block per plane.
+MDCSRN_KERNEL void pool_forward_kernel(PlaneGrid g, Tensor<const float> x, Tensor<float> y) {
   Sum<float> sum;
-  for (int64_t s = threadIdx.x; s < spatial; s += kThreads) sum.push(xp[s]);
-  sum = block_reduce(sum);
-  if (threadIdx.x == 0) y.at(n, c, 0, 0, 0) = sum.value / float(spatial);
+  for_each_plane_chunk(g, [&](const PlaneCoords& p, int32_t s, auto width) {
+    constexpr int W = decltype(width)::value;
+    const Lanes<W> v = load_lanes<W>(x.plane(p.n, p.c) + s);
+    for (int k = 0; k < W; ++k) sum.push(v.v[k]);
+  });
+  sum = block_reduce(sum, simt::shared<Sum<float>>(0, int((simt::block_threads() + 31) / 32)));
+  const PlaneCoords p = g.plane();
+  if (simt::linear_thread() == 0) y.at(p.n, p.c, 0, 0, 0) = sum.value / float(g.spatial);
 }
 
-__global__ void pool_backward_kernel(Tensor<const float> dy, Tensor<float> dx, bool accumulate) {
-  const int64_t spatial = dx.shape.spatial();
-  MDCSRN_GRID_LOOP(i, dx.numel()) {
-    const int64_t nc = i / spatial;
-    const float g = dy.at(nc / dx.shape.c, nc % dx.shape.c, 0, 0, 0) / float(spatial);
-    store_grad(dx.data[element_offset(dx, i)], g, accumulate);
-  }
+MDCSRN_KERNEL void pool_backward_kernel(PlaneGrid g, Tensor<const float> dy, Tensor<float> dx, bool accumulate) {
+  const PlaneCoords plane = g.plane();
+  const float value = dy.at(plane.n, plane.c, 0, 0, 0) / float(g.spatial);
+  for_each_plane_chunk(g, [&](const PlaneCoords& p, int32_t s, auto width) {
+    constexpr int W = decltype(width)::value;
+    float* out = dx.plane(p.n, p.c) + s;
+    Lanes<W> d = accumulate ? load_lanes<W>(out) : Lanes<W>{};
+    for (int k = 0; k < W; ++k) store_grad(d.v[k], value, accumulate);
+    store_lanes<W>(out, d);
+  });
 }
 
 }  // namespace
 
-void global_avg_pool_forward(CudaContext& ctx, Tensor<const float> x, Tensor<float> y) {
+template <class Context>
+void global_avg_pool_forward(Context& ctx, Tensor<const float> x, Tensor<float> y) {
   require_planes("global_avg_pool_forward", x);
   MDCSRN_REQUIRE(y.shape == pooled_shape(x.shape), "global_avg_pool_forward: output must be " + pooled_shape(x.shape).str());
-  pool_forward_kernel<<<unsigned(x.shape.n * x.shape.c), kThreads, 0, ctx.stream()>>>(x, y);
-  MDCSRN_KERNEL_CHECK();
+  simt::launch(ctx, plane_launch(x.shape, 1, block_reduce_shared_bytes<Sum<float>>()), pool_forward_kernel,
+               plane_grid(x.shape, vector_width(x)), x, y);
 }
 
-void global_avg_pool_backward(CudaContext& ctx, Tensor<const float> dy, Tensor<float> dx, GradMode mode) {
+template <class Context>
+void global_avg_pool_backward(Context& ctx, Tensor<const float> dy, Tensor<float> dx, GradMode mode) {
   require_planes("global_avg_pool_backward", dx);
   MDCSRN_REQUIRE(dy.shape == pooled_shape(dx.shape), "global_avg_pool_backward: gradient must be " + pooled_shape(dx.shape).str());
-  pool_backward_kernel<<<grid_for(dx.numel(), 4), kThreads, 0, ctx.stream()>>>(dy, dx, mode == GradMode::Accumulate);
-  MDCSRN_KERNEL_CHECK();
+  const int width = vector_width(dx);
+  simt::launch(ctx, plane_launch(dx.shape, elementwise_parts(dx.shape, width)), pool_backward_kernel, plane_grid(dx.shape, width), dy,
+               dx, mode == GradMode::Accumulate);
 }
+
+using simt::TargetContext;
+template void global_avg_pool_forward(TargetContext&, Tensor<const float>, Tensor<float>);
+template void global_avg_pool_backward(TargetContext&, Tensor<const float>, Tensor<float>, GradMode);
 
 }  // namespace mdcsrn::gpu

@@ -37,12 +37,12 @@ void global_avg_pool_backward(Tensor<const T> dy, Tensor<T> dx, GradMode mode) {
 
 }  // namespace cpu
 
-#ifdef MDCSRN_HAVE_CUDA
-class CudaContext;
+// The GPU kernels (pooling.cu), launched on a CudaContext or run by a simt::Emulator.
 namespace gpu {
-void global_avg_pool_forward(CudaContext& ctx, Tensor<const float> x, Tensor<float> y);
-void global_avg_pool_backward(CudaContext& ctx, Tensor<const float> dy, Tensor<float> dx, GradMode mode);
+template <class Context>
+void global_avg_pool_forward(Context& ctx, Tensor<const float> x, Tensor<float> y);
+template <class Context>
+void global_avg_pool_backward(Context& ctx, Tensor<const float> dy, Tensor<float> dx, GradMode mode);
 }  // namespace gpu
-#endif
 
 }  // namespace mdcsrn

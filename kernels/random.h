@@ -31,12 +31,12 @@ void philox_uniform(uint64_t seed, uint32_t stream, T low, T high, T* out, int64
 
 }  // namespace cpu
 
-#ifdef MDCSRN_HAVE_CUDA
-class CudaContext;
+// The GPU kernels (random.cu), launched on a CudaContext or run by a simt::Emulator.
 namespace gpu {
-void philox_words(CudaContext& ctx, uint64_t seed, uint32_t stream, uint32_t* out, int64_t count);
-void philox_uniform(CudaContext& ctx, uint64_t seed, uint32_t stream, float low, float high, float* out, int64_t count);
+template <class Context>
+void philox_words(Context& ctx, uint64_t seed, uint32_t stream, uint32_t* out, int64_t count);
+template <class Context>
+void philox_uniform(Context& ctx, uint64_t seed, uint32_t stream, float low, float high, float* out, int64_t count);
 }  // namespace gpu
-#endif
 
 }  // namespace mdcsrn

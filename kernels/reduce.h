@@ -39,6 +39,33 @@ struct Moments {
   MDCSRN_HD T variance() const { return count > 0 ? m2 / T(count) : T(0); }
 };
 
+// A GPU thread's moments of its few hundred elements without a division per element (Welford
+// divides at every push): sums of deviations from a shift taken from the data itself (its first
+// element), which keeps the sums small wherever the data are; result() gives Moments to merge.
+template <class T>
+struct ShiftedMoments {
+  int64_t count = 0;
+  T shift = 0, sum = 0, sum_squares = 0;
+
+  MDCSRN_HD void push(T x) {
+    if (count == 0) shift = x;
+    const T d = x - shift;
+    sum += d;
+    sum_squares += d * d;
+    ++count;
+  }
+  MDCSRN_HD Moments<T> result() const {
+    Moments<T> m;
+    if (count == 0) return m;
+    m.count = count;
+    const T mean_deviation = sum / T(count);
+    m.mean = shift + mean_deviation;
+    const T m2 = sum_squares - sum * mean_deviation;
+    m.m2 = m2 > T(0) ? m2 : T(0);
+    return m;
+  }
+};
+
 // The CPU loops' type for plain sums of fp32 elements: double. A plane holds up to 32k elements,
 // and where the terms cancel (a conv bias gradient before a LayerNorm) an fp32 running sum kept
 // only ~3 correct digits; the GPU's per-thread partials are short and tree-merged.
@@ -78,6 +105,7 @@ struct SumPair {
     first += o.first;
     second += o.second;
   }
+  MDCSRN_HD SumPair result() const { return *this; }
 };
 
 template <class T>
@@ -86,6 +114,7 @@ struct Sum {
 
   MDCSRN_HD void push(T x) { value += x; }
   MDCSRN_HD void merge(const Sum& o) { value += o.value; }
+  MDCSRN_HD Sum result() const { return *this; }
 };
 
 }  // namespace mdcsrn

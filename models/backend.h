@@ -12,10 +12,8 @@
 #include "kernels/loss.h"
 #include "kernels/optimizer.h"
 #include "kernels/pooling.h"
+#include "kernels/simt/emulator.h"
 #ifdef MDCSRN_HAVE_CUDA
-#include <cuda_runtime.h>
-
-#include "engine/cuda_check.h"
 #include "engine/cuda_context.h"
 #endif
 
@@ -36,15 +34,22 @@ struct CpuBackend {
   void conv_backward_weight(const ConvParams& p, Tensor<const T> x, Tensor<const T> dy, T* dw, T* db, GradMode m) const {
     cpu::conv3d_backward_weight<T>(p, x, dy, dw, db, m);
   }
-  void batchnorm_forward(NormMode mode, Tensor<const T> x, const BatchNormParams<T>& p, T* mean, T* invstd, Tensor<T> y) const {
-    cpu::batchnorm_forward<T>(mode, x, p, mean, invstd, y);
+  void batchnorm_statistics(Tensor<const T> x, T eps, T* mean, T* var, T* invstd) const {
+    cpu::batchnorm_statistics<T>(x, eps, mean, var, invstd);
   }
-  void batchnorm_apply(Tensor<const T> x, const T* gamma, const T* beta, const T* mean, const T* invstd, Tensor<T> y) const {
-    cpu::batchnorm_apply<T>(x, gamma, beta, mean, invstd, y);
+  void batchnorm_update_running(const T* mean, const T* var, int64_t count, T momentum, T* running_mean, T* running_var,
+                                int64_t channels) const {
+    cpu::batchnorm_update_running<T>(mean, var, count, momentum, running_mean, running_var, channels);
   }
-  void batchnorm_backward(NormMode mode, Tensor<const T> x, Tensor<const T> dy, const T* gamma, const T* mean, const T* invstd,
-                          Tensor<T> dx, T* dgamma, T* dbeta, GradMode m) const {
-    cpu::batchnorm_backward<T>(mode, x, dy, gamma, mean, invstd, dx, dgamma, dbeta, m);
+  void batchnorm_running_statistics(const T* running_mean, const T* running_var, T eps, T* mean, T* invstd, int64_t channels) const {
+    cpu::batchnorm_running_statistics<T>(running_mean, running_var, eps, mean, invstd, channels);
+  }
+  void batchnorm_activation_forward(Tensor<const T> x, const BatchNormAffine<T>& bn, const ActivationSpec& a, Tensor<T> y) const {
+    cpu::batchnorm_activation_forward<T>(x, bn, a, y);
+  }
+  void batchnorm_activation_backward(NormMode mode, Tensor<const T> x, Tensor<const T> dy, const BatchNormAffine<T>& bn,
+                                     const ActivationSpec& a, Tensor<T> dx, T* dgamma, T* dbeta, GradMode m) const {
+    cpu::batchnorm_activation_backward<T>(mode, x, dy, bn, a, dx, dgamma, dbeta, m);
   }
   void activation_forward(const ActivationSpec& a, Tensor<const T> x, Tensor<T> y) const { cpu::activation_forward<T>(a, x, y); }
   void activation_backward(const ActivationSpec& a, Tensor<const T> x, Tensor<const T> dy, Tensor<T> dx, GradMode m) const {
@@ -78,15 +83,16 @@ struct CpuBackend {
   }
 };
 
-#ifdef MDCSRN_HAVE_CUDA
-struct GpuBackend {
+// The GPU kernels over a device context: a CudaContext on a device (cuDNN convolutions), or a
+// simt::Emulator, which runs the same kernel sources on the CPU with the CPU convolutions standing
+// in for cuDNN, so that CI exercises everything but the library calls.
+template <class Context>
+struct GpuBackendOn {
   using Scalar = float;
-  static constexpr MemoryKind memory = MemoryKind::Device;
-  CudaContext* ctx = nullptr;
+  static constexpr MemoryKind memory = Context::memory;
+  Context* ctx = nullptr;
 
-  void zero(float* p, int64_t count) const {
-    MDCSRN_CUDA_CHECK(cudaMemsetAsync(p, 0, sizeof(float) * size_t(count), ctx->stream()));
-  }
+  void zero(float* p, int64_t count) const { ctx->zero(p, sizeof(float) * size_t(count)); }
   void conv_forward(const ConvParams& p, Tensor<const float> x, const float* w, const float* b, Tensor<float> y) const {
     gpu::conv3d_forward(*ctx, p, x, w, b, y);
   }
@@ -96,17 +102,24 @@ struct GpuBackend {
   void conv_backward_weight(const ConvParams& p, Tensor<const float> x, Tensor<const float> dy, float* dw, float* db, GradMode m) const {
     gpu::conv3d_backward_weight(*ctx, p, x, dy, dw, db, m);
   }
-  void batchnorm_forward(NormMode mode, Tensor<const float> x, const BatchNormParams<float>& p, float* mean, float* invstd,
-                         Tensor<float> y) const {
-    gpu::batchnorm_forward(*ctx, mode, x, p, mean, invstd, y);
+  void batchnorm_statistics(Tensor<const float> x, float eps, float* mean, float* var, float* invstd) const {
+    gpu::batchnorm_statistics(*ctx, x, eps, mean, var, invstd);
   }
-  void batchnorm_apply(Tensor<const float> x, const float* gamma, const float* beta, const float* mean, const float* invstd,
-                       Tensor<float> y) const {
-    gpu::batchnorm_apply(*ctx, x, gamma, beta, mean, invstd, y);
+  void batchnorm_update_running(const float* mean, const float* var, int64_t count, float momentum, float* running_mean,
+                                float* running_var, int64_t channels) const {
+    gpu::batchnorm_update_running(*ctx, mean, var, count, momentum, running_mean, running_var, channels);
   }
-  void batchnorm_backward(NormMode mode, Tensor<const float> x, Tensor<const float> dy, const float* gamma, const float* mean,
-                          const float* invstd, Tensor<float> dx, float* dgamma, float* dbeta, GradMode m) const {
-    gpu::batchnorm_backward(*ctx, mode, x, dy, gamma, mean, invstd, dx, dgamma, dbeta, m);
+  void batchnorm_running_statistics(const float* running_mean, const float* running_var, float eps, float* mean, float* invstd,
+                                    int64_t channels) const {
+    gpu::batchnorm_running_statistics(*ctx, running_mean, running_var, eps, mean, invstd, channels);
+  }
+  void batchnorm_activation_forward(Tensor<const float> x, const BatchNormAffine<float>& bn, const ActivationSpec& a,
+                                    Tensor<float> y) const {
+    gpu::batchnorm_activation_forward(*ctx, x, bn, a, y);
+  }
+  void batchnorm_activation_backward(NormMode mode, Tensor<const float> x, Tensor<const float> dy, const BatchNormAffine<float>& bn,
+                                     const ActivationSpec& a, Tensor<float> dx, float* dgamma, float* dbeta, GradMode m) const {
+    gpu::batchnorm_activation_backward(*ctx, mode, x, dy, bn, a, dx, dgamma, dbeta, m);
   }
   void activation_forward(const ActivationSpec& a, Tensor<const float> x, Tensor<float> y) const { gpu::activation_forward(*ctx, a, x, y); }
   void activation_backward(const ActivationSpec& a, Tensor<const float> x, Tensor<const float> dy, Tensor<float> dx, GradMode m) const {
@@ -147,6 +160,10 @@ struct GpuBackend {
     gpu::unfold_grads(*ctx, df, map, outputs, concat, distinct, dw, m);
   }
 };
+
+using EmulatedGpuBackend = GpuBackendOn<simt::Emulator>;
+#ifdef MDCSRN_HAVE_CUDA
+using GpuBackend = GpuBackendOn<CudaContext>;
 #endif
 
 }  // namespace mdcsrn

@@ -1,7 +1,10 @@
 #pragma once
 // mDCSRN's generator with explicit forward and backward over one device backend. Features live in
-// one buffer written at channel offsets (no concatenation copies); backward recomputes each unit's
-// BatchNorm and activation from the saved statistics instead of storing them.
+// one buffer written at channel offsets (no concatenation copies). In training, the batch
+// statistics of each feature channel are computed once, when the first unit that reads it runs,
+// and shared by every later unit (each with its own gamma, beta and running statistics); a unit's
+// BatchNorm and activation are one pass, which backward recomputes instead of storing.
+#include <algorithm>
 #include <vector>
 
 #include "engine/memory.h"
@@ -19,13 +22,16 @@ class Generator {
   Generator(const GeneratorLayout& layout, Backend backend, const Shape5& input)
       : layout_(layout), be_(backend), input_(input) {
     MDCSRN_REQUIRE(input.c == 1, "generator: the input has one channel");
+    // The reconstruction reads every feature channel: backward's first write to each.
+    MDCSRN_REQUIRE(layout.reconstruction().distinct == layout.feature_channels(), "generator: the reconstruction must read every feature");
     const int64_t spatial = input.n * input.spatial();
     const MemoryKind m = Backend::memory;
     features_ = Buffer<T>(m, int64_t(layout.feature_channels()) * spatial);
     feature_grads_ = Buffer<T>(m, int64_t(layout.feature_channels()) * spatial);
-    for (Buffer<T>* b : {&bn_out_, &activated_, &unit_grad_}) *b = Buffer<T>(m, int64_t(layout.widest_unit_input()) * spatial);
-    batch_mean_ = Buffer<T>(m, layout.bn_channels());
-    batch_invstd_ = Buffer<T>(m, layout.bn_channels());
+    for (Buffer<T>* b : {&activated_, &unit_grad_}) *b = Buffer<T>(m, int64_t(layout.widest_unit_input()) * spatial);
+    for (Buffer<T>* b : {&feature_mean_, &feature_var_, &feature_invstd_}) *b = Buffer<T>(m, layout.feature_channels());
+    unit_mean_ = Buffer<T>(m, layout.bn_channels());
+    unit_invstd_ = Buffer<T>(m, layout.bn_channels());
     running_ = Buffer<T>(m, 2 * int64_t(layout.bn_channels()));
     std::vector<T> running(size_t(2 * layout.bn_channels()), T(0));
     std::fill(running.begin() + layout.bn_channels(), running.end(), T(1));  // means 0, variances 1
@@ -49,18 +55,28 @@ class Generator {
     const GeneratorLayout& L = layout_;
     const int k2 = 2 * L.config().growth;
     const Tensor<T> X = features();
+    mode_ = mode;
     be_.conv_forward(kConv3, x, P(params, L.conv0_weight()), nullptr, X.channels(0, k2));
+    int statistics_end = 0;  // feature channels below it have this batch's statistics
     for (size_t b = 0; b < L.units().size(); ++b) {
       if (b > 0) mix_forward(params, L.compressors()[b - 1], b - 1, X.channels(L.compressors()[b - 1].output_channel, k2));
       for (const UnitLayout& u : L.units()[b]) {
-        const Tensor<T> y = scratch(bn_out_, u.input_channels);
-        const int s = u.stats_offset;
-        BatchNormParams<T> bn{P(params, u.bn_weight), P(params, u.bn_bias), running_.data() + s,
-                              running_.data() + L.bn_channels() + s, momentum, eps};
-        be_.batchnorm_forward(mode, X.channels(u.input_channel, u.input_channels), bn, batch_mean_.data() + s,
-                              batch_invstd_.data() + s, y);
-        be_.activation_forward(L.config().activation, y, y);
-        be_.conv_forward(kConv3, y, P(params, u.conv_weight), nullptr, X.channels(u.output_channel, L.config().growth));
+        const int end = u.input_channel + u.input_channels;
+        if (mode == NormMode::Train) {
+          const int first_new = std::max(u.input_channel, statistics_end);
+          if (first_new < end)
+            be_.batchnorm_statistics(X.channels(first_new, end - first_new), eps, feature_mean_.data() + first_new,
+                                     feature_var_.data() + first_new, feature_invstd_.data() + first_new);
+          statistics_end = std::max(statistics_end, end);
+          be_.batchnorm_update_running(feature_mean_.data() + u.input_channel, feature_var_.data() + u.input_channel,
+                                       input_.n * input_.spatial(), momentum, running_mean(u), running_var(u), u.input_channels);
+        } else {
+          be_.batchnorm_running_statistics(running_mean(u), running_var(u), eps, unit_mean_.data() + u.stats_offset,
+                                           unit_invstd_.data() + u.stats_offset, u.input_channels);
+        }
+        const Tensor<T> a = scratch(activated_, u.input_channels);
+        be_.batchnorm_activation_forward(X.channels(u.input_channel, u.input_channels), affine(params, u), L.config().activation, a);
+        be_.conv_forward(kConv3, a, P(params, u.conv_weight), nullptr, X.channels(u.output_channel, L.config().growth));
       }
     }
     mix_forward(params, L.reconstruction(), L.compressors().size(), out);
@@ -68,34 +84,33 @@ class Generator {
 
   // Writes every parameter gradient (overwriting grads) for the loss whose gradient with respect
   // to the last forward's output is dout; with dx, the input's gradient too. Uses the forward's
-  // features and statistics, so params must not have changed in between.
+  // features and statistics, so params must not have changed in between, and mode must be the
+  // forward's.
   void backward(const T* params, T* grads, Tensor<const T> x, Tensor<const T> dout, NormMode mode, Tensor<T>* dx = nullptr) {
+    MDCSRN_REQUIRE(mode == mode_, "generator: backward's normalisation mode differs from the forward's");
     const GeneratorLayout& L = layout_;
     const int k = L.config().growth, k2 = 2 * k;
-    const Tensor<T> X = features(), dX = feature_gradients();
+    const Tensor<T> dX = feature_gradients();
     be_.zero(grads, L.table().padded_size());
-    be_.zero(feature_grads_.data(), feature_grads_.size());
-    mix_backward(params, grads, L.reconstruction(), L.compressors().size(), dout);
+    // The reconstruction's data gradient writes every feature channel first; the rest accumulate.
+    mix_backward(grads, L.reconstruction(), L.compressors().size(), dout, GradMode::Overwrite);
     for (size_t b = L.units().size(); b-- > 0;) {
       for (size_t u = L.units()[b].size(); u-- > 0;) {
         const UnitLayout& unit = L.units()[b][u];
-        const int s = unit.stats_offset, c = unit.input_channels;
-        const Tensor<const T> xin = X.channels(unit.input_channel, c);
-        const Tensor<T> y = scratch(bn_out_, c), a = scratch(activated_, c), da = scratch(unit_grad_, c);
-        const T* gamma = P(params, unit.bn_weight);
-        be_.batchnorm_apply(xin, gamma, P(params, unit.bn_bias), batch_mean_.data() + s, batch_invstd_.data() + s, y);
-        be_.activation_forward(L.config().activation, y, a);
+        const int c = unit.input_channels;
+        const Tensor<const T> xin = features().channels(unit.input_channel, c);
+        const Tensor<T> a = scratch(activated_, c), da = scratch(unit_grad_, c);
+        const BatchNormAffine<T> bn = affine(params, unit);
+        be_.batchnorm_activation_forward(xin, bn, L.config().activation, a);
         const Tensor<const T> dunit = dX.channels(unit.output_channel, k);
         be_.conv_backward_weight(kConv3, a, dunit, G(grads, unit.conv_weight), nullptr, GradMode::Accumulate);
         be_.conv_backward_data(kConv3, P(params, unit.conv_weight), dunit, da, GradMode::Overwrite);
-        be_.activation_backward(L.config().activation, y, da, da, GradMode::Overwrite);
-        be_.batchnorm_backward(mode, xin, da, gamma, batch_mean_.data() + s, batch_invstd_.data() + s,
-                               dX.channels(unit.input_channel, c), G(grads, unit.bn_weight), G(grads, unit.bn_bias),
-                               GradMode::Accumulate);
+        be_.batchnorm_activation_backward(mode, xin, da, bn, L.config().activation, dX.channels(unit.input_channel, c),
+                                          G(grads, unit.bn_weight), G(grads, unit.bn_bias), GradMode::Accumulate);
       }
       if (b > 0) {
         const MixLayout& m = L.compressors()[b - 1];
-        mix_backward(params, grads, m, b - 1, dX.channels(m.output_channel, k2));
+        mix_backward(grads, m, b - 1, dX.channels(m.output_channel, k2), GradMode::Accumulate);
       }
     }
     const Tensor<const T> df0 = dX.channels(0, k2);
@@ -117,6 +132,16 @@ class Generator {
     s.c = c;
     return s;
   }
+  T* running_mean(const UnitLayout& u) const { return running_.data() + u.stats_offset; }
+  T* running_var(const UnitLayout& u) const { return running_.data() + layout_.bn_channels() + u.stats_offset; }
+  // Unit u's normalisation: the shared batch statistics of its input channels in training, its
+  // own running statistics in eval.
+  BatchNormAffine<T> affine(const T* params, const UnitLayout& u) const {
+    const bool batch = mode_ == NormMode::Train;
+    return BatchNormAffine<T>{P(params, u.bn_weight), P(params, u.bn_bias),
+                              batch ? feature_mean_.data() + u.input_channel : unit_mean_.data() + u.stats_offset,
+                              batch ? feature_invstd_.data() + u.input_channel : unit_invstd_.data() + u.stats_offset};
+  }
   std::vector<const MixLayout*> mixes() const {
     std::vector<const MixLayout*> all;
     for (const MixLayout& m : layout_.compressors()) all.push_back(&m);
@@ -131,19 +156,21 @@ class Generator {
     be_.conv_forward(kConv1, features().channels(0, m.distinct), folded, nullptr, out);
   }
 
-  void mix_backward(const T* params, T* grads, const MixLayout& m, size_t map_index, Tensor<const T> dout) {
-    (void)params;
+  void mix_backward(T* grads, const MixLayout& m, size_t map_index, Tensor<const T> dout, GradMode feature_grad_mode) {
     T* dfolded = folded_grads_.data() + m.folded_offset;
     be_.conv_backward_weight(kConv1, features().channels(0, m.distinct), dout, dfolded, nullptr, GradMode::Overwrite);
     be_.unfold_grads(dfolded, maps_[map_index].data(), m.outputs, int64_t(m.map.size()), m.distinct, G(grads, m.weight), GradMode::Accumulate);
-    be_.conv_backward_data(kConv1, folded_.data() + m.folded_offset, dout, feature_gradients().channels(0, m.distinct), GradMode::Accumulate);
+    be_.conv_backward_data(kConv1, folded_.data() + m.folded_offset, dout, feature_gradients().channels(0, m.distinct), feature_grad_mode);
   }
 
   const GeneratorLayout& layout_;
   Backend be_;
   Shape5 input_;
-  Buffer<T> features_, feature_grads_, bn_out_, activated_, unit_grad_;
-  Buffer<T> batch_mean_, batch_invstd_, running_, folded_, folded_grads_;
+  NormMode mode_ = NormMode::Train;
+  Buffer<T> features_, feature_grads_, activated_, unit_grad_;
+  Buffer<T> feature_mean_, feature_var_, feature_invstd_;  // [feature_channels]: this batch's statistics
+  Buffer<T> unit_mean_, unit_invstd_;                      // [bn_channels]: eval mode, from each unit's running statistics
+  Buffer<T> running_, folded_, folded_grads_;
   std::vector<Buffer<int32_t>> maps_;
 };
 

@@ -42,6 +42,9 @@ struct TrainConfig {
   LossKind loss = LossKind::L1;
   std::string device = "auto";  // auto, cpu, cuda
   bool tf32 = false;
+  // false lets cuDNN use its non-deterministic (atomic-accumulating) algorithms where its
+  // heuristics rank them first: faster, but a resumed GPU run no longer repeats bit for bit.
+  bool deterministic = true;
   int val_patches = 256;
   int log_every = 10;  // steps between progress updates (each costs a device synchronisation)
   uint64_t seed = 0;

@@ -314,6 +314,7 @@ TrainSummary train_generator(const TrainConfig& config, const nlohmann::json& co
   if (cuda) {
     CudaContext ctx;
     ctx.set_tf32(config.tf32);
+    ctx.set_deterministic(config.deterministic);
     Trainer<GpuBackend> trainer(config, config_json, options, GpuBackend{&ctx}, &ctx);
     TrainSummary s = trainer.run();
     s.device = describe_device(DeviceKind::Cuda);

@@ -36,11 +36,21 @@ HostTensor<double> reference_forward(const GeneratorLayout& L, const std::vector
     for (int u = 0; u < c.units; ++u) {
       const std::string unit = "blocks." + std::to_string(b) + ".units." + std::to_string(u);
       const int64_t channels = current.view.shape.c;
-      std::vector<double> mean(static_cast<size_t>(channels)), invstd(mean), rm(mean), rv(static_cast<size_t>(channels), 1.0);
+      // BatchNorm with this batch's statistics (biased variance), then the activation.
       HostTensor<double> y = HostTensor<double>::dense(current.view.shape);
-      cpu::batchnorm_forward<double>(NormMode::Train, current.in(), {P(unit + ".bn.weight"), P(unit + ".bn.bias"), rm.data(), rv.data(), 0.1, 1e-5},
-                                     mean.data(), invstd.data(), y.view);
-      cpu::activation_forward<double>(c.activation, y.in(), y.view);
+      const double count = double(y.view.shape.n * y.view.shape.spatial());
+      for (int64_t ch = 0; ch < channels; ++ch) {
+        double sum = 0, squares = 0;
+        for (int64_t n = 0; n < y.view.shape.n; ++n)
+          for (int64_t i = 0; i < y.view.shape.spatial(); ++i) sum += current.view.plane(n, ch)[i];
+        const double mean = sum / count;
+        for (int64_t n = 0; n < y.view.shape.n; ++n)
+          for (int64_t i = 0; i < y.view.shape.spatial(); ++i) squares += std::pow(current.view.plane(n, ch)[i] - mean, 2);
+        const double scale = P(unit + ".bn.weight")[ch] / std::sqrt(squares / count + 1e-5);
+        for (int64_t n = 0; n < y.view.shape.n; ++n)
+          for (int64_t i = 0; i < y.view.shape.spatial(); ++i)
+            y.view.plane(n, ch)[i] = activation_forward(c.activation, (current.view.plane(n, ch)[i] - mean) * scale + P(unit + ".bn.bias")[ch]);
+      }
       current = concat(current, conv(y, P(unit + ".conv.weight"), c.growth, 3));
     }
     F = b == 0 ? concat(f0, current) : concat(F, current);

@@ -32,32 +32,5 @@ TEST_SUITE("gpu_kspace") {
   }
 }
 
-TEST_SUITE("gpu_sampler") {
-  TEST_CASE("the GPU draws the very same patches as the CPU from the same seed") {
-    for (SamplingMode mode : {SamplingMode::Uniform, SamplingMode::Balanced, SamplingMode::Weighted}) {
-      CAPTURE(std::string(sampling_mode_name(mode)));
-      SamplerConfig c;
-      c.mode = mode;
-      c.patch = 16;
-      c.seed = 23;
-      std::vector<SamplerSubject> subjects = {phantom_subject(1, 64, 56, 48), phantom_subject(2, 48, 48, 40)};
-      const PatchDataset host(subjects, c, MemoryKind::Host), device(subjects, c, MemoryKind::Device);
-      const int batch = 64;
-      const int64_t voxels = int64_t(batch) * 16 * 16 * 16;
-      std::vector<float> lr(static_cast<size_t>(voxels)), hr(lr);
-      std::vector<int32_t> centres(static_cast<size_t>(batch * kCentreFields));
-      host.sample(5000, batch, lr.data(), hr.data(), centres.data(), nullptr);
-      CudaContext ctx;
-      Buffer<float> lr_d(MemoryKind::Device, voxels), hr_d(MemoryKind::Device, voxels);
-      Buffer<int32_t> centres_d(MemoryKind::Device, batch * kCentreFields);
-      device.sample(5000, batch, lr_d.data(), hr_d.data(), centres_d.data(), &ctx);
-      ctx.synchronize();
-      CHECK(centres_d.download() == centres);
-      CHECK(lr_d.download() == lr);
-      CHECK(hr_d.download() == hr);
-    }
-  }
-}
-
 }  // namespace
 }  // namespace mdcsrn::test

@@ -1,0 +1,557 @@
+#include "kernels/simt/emulator.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <sstream>
+
+#include "engine/error.h"
+#include "engine/parallel.h"
+#include "kernels/simt/fiber.h"
+
+namespace mdcsrn::simt {
+namespace {
+
+constexpr size_t kStackBytes = size_t(256) << 10;
+constexpr unsigned long long kMaxBlockThreads = 1024;
+constexpr size_t kMaxSharedBytes = 227 * 1024;  // sm_90's largest dynamic shared memory per block
+constexpr size_t kGranule = 2;                   // bytes per race-tracking entry: bf16 and fp16 stores are 2 bytes
+constexpr int16_t kManyReaders = -2;
+
+enum class Status { Ready, AtBarrier, InCollective, Done };
+
+// Thrown in an emulated thread to end it: by the thread that faults, and by every other thread of
+// a faulted block when it is resumed, so that each fiber unwinds its own stack (destructors run,
+// nothing is left behind) instead of being abandoned mid-call.
+struct Cancelled {};
+
+struct PendingCopy {
+  size_t shared_byte;
+  const void* source;
+  int bytes, source_bytes;
+};
+
+struct EmulatedThread {
+  emulator::ThreadView view;
+  Fiber fiber;
+  Status status = Status::Ready;
+  std::source_location barrier_site;
+  unsigned mask = 0;
+  emulator::CollectiveCompute compute = nullptr;
+  emulator::LaneOperands operands;
+  emulator::LaneResult result;
+  std::vector<PendingCopy> uncommitted;
+  std::deque<std::vector<PendingCopy>> committed;
+};
+
+// What the race check knows of one 2-byte granule of shared memory. Epochs count the block's
+// barriers and never restart (a block's first epoch is one past the previous block's last), so
+// nothing needs clearing between blocks; `sync` is the accessing warp's __syncwarp count.
+struct Granule {
+  uint32_t write_epoch = 0, read_epoch = 0;
+  uint32_t write_sync = 0, read_sync = 0;
+  int16_t writer = -1, reader = -1;
+  int16_t async_writer = -1;  // a thread whose cp.async into this granule is pending
+};
+
+// The state of the block a CPU thread is running. One per CPU thread, reused block after block.
+struct BlockRun {
+  const LaunchConfig* config = nullptr;
+  const std::function<void()>* body = nullptr;
+  Dim3 block_idx;
+  std::vector<EmulatedThread> threads;
+  std::vector<uint32_t> warp_sync;
+  std::vector<unsigned char> shared;
+  std::vector<Granule> granules;
+  uint32_t epoch = 0, first_epoch = 0;
+  // Granules read before any thread of the block wrote them, with their readers: a fault at the
+  // epoch's end, unless a thread's write in the same epoch shows the race behind it first.
+  std::vector<std::pair<size_t, int>> unwritten_reads;
+  std::string error;
+  bool cancelling = false;
+  EmulatedThread* running = nullptr;
+  std::vector<std::unique_ptr<FiberStack>> stacks;
+};
+
+thread_local BlockRun* active = nullptr;
+
+std::string dim_str(const Dim3& d) {
+  return "(" + std::to_string(d.x) + "," + std::to_string(d.y) + "," + std::to_string(d.z) + ")";
+}
+
+std::string thread_str(const BlockRun& b, int linear) {
+  return "thread " + dim_str(b.threads[size_t(linear)].view.thread_idx) + " (linear " + std::to_string(linear) + ")";
+}
+
+std::string describe(const BlockRun& b, const EmulatedThread* t, const std::string& what) {
+  std::ostringstream s;
+  s << "SIMT emulator: " << what << " [kernel launched at " << b.config->where.file_name() << ":" << b.config->where.line()
+    << ", block " << dim_str(b.block_idx);
+  if (t) s << ", " << thread_str(b, t->view.linear);
+  s << "]";
+  return s.str();
+}
+
+BlockRun& block() {
+  if (!active || !active->running) fail("SIMT emulator: a kernel primitive was called outside an emulated kernel");
+  return *active;
+}
+
+std::string hex(unsigned v) {
+  std::ostringstream s;
+  s << "0x" << std::hex << v;
+  return s.str();
+}
+
+// Records the block's first fault.
+void record_fault(BlockRun& b, const EmulatedThread* t, const std::string& what) {
+  if (b.error.empty()) b.error = describe(b, t, what);
+}
+
+void thread_main(void* arg) {
+  auto* t = static_cast<EmulatedThread*>(arg);
+  BlockRun& b = *active;
+  try {
+    (*b.body)();
+    if (!t->uncommitted.empty() || !t->committed.empty()) emulator::fault("the thread exited with cp.async copies it never waited for");
+  } catch (const Cancelled&) {
+  } catch (const std::exception& e) {
+    record_fault(b, t, std::string("the kernel threw: ") + e.what());
+  }
+  t->status = Status::Done;
+}
+
+// Ends every thread of a faulted block: each resumes, throws Cancelled from the primitive it
+// waits in, and unwinds.
+void cancel(BlockRun& b) {
+  b.cancelling = true;
+  for (EmulatedThread& t : b.threads) {
+    if (t.status == Status::Done) continue;
+    b.running = &t;
+    t.fiber.resume();
+    b.running = nullptr;
+  }
+  b.cancelling = false;
+  for (Granule& g : b.granules) g.async_writer = -1;
+}
+
+// After a wait: the thread goes on, unless its block faulted meanwhile.
+void resume_point(const BlockRun& b) {
+  if (b.cancelling) throw Cancelled{};
+}
+
+void check_unwritten_reads(BlockRun& b) {
+  if (b.unwritten_reads.empty() || !b.error.empty()) return;
+  const auto [granule, reader] = b.unwritten_reads.front();
+  b.error = describe(b, &b.threads[size_t(reader)],
+                     "read of shared byte " + std::to_string(granule * kGranule) + ", which no thread of this block had written");
+}
+
+void release_barrier(BlockRun& b) {
+  check_unwritten_reads(b);
+  if (!b.error.empty()) return;
+  const EmulatedThread* first = nullptr;
+  for (const EmulatedThread& t : b.threads) {
+    if (t.status != Status::AtBarrier) continue;
+    if (!first) {
+      first = &t;
+    } else if (t.barrier_site.line() != first->barrier_site.line() ||
+               std::strcmp(t.barrier_site.file_name(), first->barrier_site.file_name()) != 0) {
+      b.error = describe(b, nullptr,
+                         "threads wait at different barriers: " + thread_str(b, first->view.linear) + " at line " +
+                             std::to_string(first->barrier_site.line()) + ", " + thread_str(b, t.view.linear) + " at line " +
+                             std::to_string(t.barrier_site.line()));
+      return;
+    }
+  }
+  ++b.epoch;
+  b.unwritten_reads.clear();
+  for (EmulatedThread& t : b.threads)
+    if (t.status == Status::AtBarrier) t.status = Status::Ready;
+}
+
+std::string deadlock_report(const BlockRun& b) {
+  int at_barrier = 0, in_collective = 0;
+  const EmulatedThread* example = nullptr;
+  for (const EmulatedThread& t : b.threads) {
+    if (t.status == Status::AtBarrier) ++at_barrier;
+    if (t.status != Status::InCollective) continue;
+    ++in_collective;
+    if (!example) example = &t;
+    const size_t base = size_t(t.view.linear) / 32 * 32;
+    for (unsigned lane = 0; lane < 32; ++lane)
+      if (((t.mask >> lane) & 1u) && b.threads[base + lane].status == Status::Done)
+        return "warp collective with mask " + hex(t.mask) + " of " + thread_str(b, t.view.linear) + ": lane " + std::to_string(lane) +
+               " has exited";
+  }
+  std::string what = "deadlock: " + std::to_string(at_barrier) + " threads wait at a barrier and " +
+                     std::to_string(in_collective) + " in warp collectives";
+  if (example) what += " (" + thread_str(b, example->view.linear) + " waits with mask " + hex(example->mask) + ")";
+  return what;
+}
+
+void run_block(BlockRun& b) {
+  const size_t count = b.threads.size();
+  b.error.clear();
+  b.unwritten_reads.clear();
+  b.first_epoch = b.epoch = b.epoch + 1;
+  std::fill(b.warp_sync.begin(), b.warp_sync.end(), 0u);
+  const Dim3 dim = b.config->block;
+  for (size_t i = 0; i < count; ++i) {
+    EmulatedThread& t = b.threads[i];
+    const unsigned linear = unsigned(i);
+    t.view = emulator::ThreadView{Dim3(linear % dim.x, linear / dim.x % dim.y, linear / (dim.x * dim.y)), b.block_idx, dim,
+                                  b.config->grid, int(linear)};
+    t.status = Status::Ready;
+    t.uncommitted.clear();
+    t.committed.clear();
+    t.fiber.start(*b.stacks[i], &thread_main, &t);
+  }
+  for (;;) {
+    bool ran = false;
+    for (EmulatedThread& t : b.threads) {
+      if (t.status != Status::Ready) continue;
+      b.running = &t;
+      t.fiber.resume();
+      b.running = nullptr;
+      ran = true;
+      if (!b.error.empty()) return cancel(b);
+    }
+    if (ran) continue;
+    size_t done = 0, at_barrier = 0;
+    for (const EmulatedThread& t : b.threads) {
+      done += t.status == Status::Done;
+      at_barrier += t.status == Status::AtBarrier;
+    }
+    if (done == count) return check_unwritten_reads(b);
+    // Threads that exited do not hold a barrier back (sm_70 and later); the rest must all be there.
+    if (at_barrier + done == count) {
+      release_barrier(b);
+      if (!b.error.empty()) return cancel(b);
+      continue;
+    }
+    b.error = describe(b, nullptr, deadlock_report(b));
+    return cancel(b);
+  }
+}
+
+BlockRun& block_run_for(const LaunchConfig& config, const std::function<void()>& body) {
+  thread_local BlockRun run;
+  const size_t threads = size_t(config.block.volume());
+  if (run.threads.size() != threads) run.threads = std::vector<EmulatedThread>(threads);
+  while (run.stacks.size() < threads) run.stacks.push_back(std::make_unique<FiberStack>(kStackBytes));
+  run.warp_sync.assign((threads + 31) / 32, 0u);
+  run.shared.resize(config.shared_bytes);
+  if (run.granules.size() < (config.shared_bytes + kGranule - 1) / kGranule)
+    run.granules.resize((config.shared_bytes + kGranule - 1) / kGranule);
+  run.config = &config;
+  run.body = &body;
+  return run;
+}
+
+// --- shared memory ---------------------------------------------------------------------------
+
+// Two accesses in one epoch are ordered when made by one thread, or by two lanes of one warp with
+// a __syncwarp between them.
+bool ordered(int self, uint32_t self_sync, int other, uint32_t other_sync) {
+  return other == self || (other / 32 == self / 32 && other_sync != self_sync);
+}
+
+void shared_access(size_t byte, size_t bytes, bool write, int thread) {
+  BlockRun& b = block();
+  if (thread < 0) thread = b.running->view.linear;
+  const size_t limit = b.config->shared_bytes;
+  if (byte > limit || bytes > limit - byte)
+    emulator::fault("shared-memory access of " + std::to_string(bytes) + " bytes at byte " + std::to_string(byte) +
+                    " is outside the launch's " + std::to_string(limit) + " bytes");
+  const uint32_t sync = b.warp_sync[size_t(thread) / 32];
+  for (size_t g = byte / kGranule; g < (byte + bytes + kGranule - 1) / kGranule; ++g) {
+    Granule& s = b.granules[g];
+    const std::string where = "shared byte " + std::to_string(g * kGranule);
+    if (s.async_writer >= 0)
+      emulator::fault((write ? "write to " : "read of ") + where + " while a cp.async of " + thread_str(b, s.async_writer) +
+                      " into it is pending");
+    const bool written_now = s.write_epoch == b.epoch && !ordered(thread, sync, s.writer, s.write_sync);
+    if (write) {
+      if (written_now)
+        emulator::fault("shared-memory race: " + where + " written by " + thread_str(b, s.writer) + " and by " +
+                        thread_str(b, thread) + " with no barrier between");
+      if (s.read_epoch == b.epoch && (s.reader == kManyReaders || !ordered(thread, sync, s.reader, s.read_sync)))
+        emulator::fault("shared-memory race: " + where + " read by " +
+                        (s.reader == kManyReaders ? std::string("several threads") : thread_str(b, s.reader)) +
+                        " and then written by " + thread_str(b, thread) + " with no barrier between");
+      s.write_epoch = b.epoch;
+      s.writer = int16_t(thread);
+      s.write_sync = sync;
+    } else {
+      if (s.write_epoch < b.first_epoch) b.unwritten_reads.emplace_back(g, thread);
+      if (written_now)
+        emulator::fault("shared-memory race: " + where + " written by " + thread_str(b, s.writer) + " and read by " +
+                        thread_str(b, thread) + " with no barrier between");
+      if (s.read_epoch != b.epoch) {
+        s.read_epoch = b.epoch;
+        s.reader = int16_t(thread);
+        s.read_sync = sync;
+      } else if (s.reader != thread) {
+        s.reader = kManyReaders;
+      }
+    }
+  }
+}
+
+// --- warp collectives ------------------------------------------------------------------------
+
+void check_mask(const BlockRun& b, unsigned mask, int linear) {
+  const unsigned my_lane = unsigned(linear) % 32;
+  if (!((mask >> my_lane) & 1u)) emulator::fault("warp collective: the calling lane is not in its mask " + hex(mask));
+  const size_t warp_base = size_t(linear) - my_lane;
+  for (unsigned lane = 0; lane < 32; ++lane)
+    if (((mask >> lane) & 1u) && warp_base + lane >= b.threads.size())
+      emulator::fault("warp collective: mask " + hex(mask) + " names lane " + std::to_string(lane) + ", which this block does not have");
+}
+
+void syncwarp_compute(unsigned, const emulator::LaneOperands*, emulator::LaneResult*) {
+  BlockRun& b = block();
+  ++b.warp_sync[size_t(b.running->view.linear) / 32];
+}
+
+}  // namespace
+
+void Emulator::zero(void* p, size_t bytes) const { std::memset(p, 0, bytes); }
+
+void* Emulator::scratch(size_t bytes) {
+  if (bytes > scratch_.size()) scratch_.resize(bytes);
+  return scratch_.data();
+}
+
+void Emulator::run(const LaunchConfig& c, const std::function<void()>& body) {
+  const std::string site = std::string(c.where.file_name()) + ":" + std::to_string(c.where.line());
+  const unsigned long long threads = c.block.volume(), blocks = c.grid.volume();
+  MDCSRN_REQUIRE(threads >= 1 && threads <= kMaxBlockThreads && c.block.z <= 64,
+                 "SIMT emulator: block " + dim_str(c.block) + " launched at " + site + " is not a valid CUDA block");
+  MDCSRN_REQUIRE(blocks >= 1 && c.grid.x < (1u << 31) && c.grid.y <= 65535 && c.grid.z <= 65535,
+                 "SIMT emulator: grid " + dim_str(c.grid) + " launched at " + site + " is not a valid CUDA grid");
+  MDCSRN_REQUIRE(c.shared_bytes <= kMaxSharedBytes, "SIMT emulator: " + std::to_string(c.shared_bytes) +
+                                                        " bytes of shared memory per block exceed sm_90's 227 KiB (" + site + ")");
+  std::atomic<int64_t> first_failure{std::numeric_limits<int64_t>::max()};
+  std::mutex message_lock;
+  std::string message;
+  parallel_for(int64_t(blocks), 1, [&](int64_t begin, int64_t end) {
+    BlockRun& b = block_run_for(c, body);
+    BlockRun* outer = active;
+    active = &b;
+    for (int64_t i = begin; i < end && i < first_failure.load(); ++i) {
+      const auto u = static_cast<unsigned long long>(i);
+      b.block_idx = Dim3(unsigned(u % c.grid.x), unsigned(u / c.grid.x % c.grid.y), unsigned(u / (c.grid.x * c.grid.y)));
+      run_block(b);
+      if (!b.error.empty()) {
+        std::lock_guard<std::mutex> lock(message_lock);
+        if (i < first_failure.load()) {
+          first_failure = i;
+          message = b.error;
+        }
+      }
+    }
+    active = outer;
+  });
+  if (!message.empty()) fail(message);
+}
+
+namespace emulator {
+
+const ThreadView& current() { return block().running->view; }
+
+void fault(const std::string& what) {
+  BlockRun& b = block();
+  record_fault(b, b.running, what);
+  throw Cancelled{};
+}
+
+void fault_out_of_bounds(const char* what, int64_t index, int64_t count) {
+  fault(std::string(what) + " " + std::to_string(index) + " is outside [0, " + std::to_string(count) + ")");
+}
+
+void barrier(const std::source_location& where) {
+  BlockRun& b = block();
+  EmulatedThread& t = *b.running;
+  t.barrier_site = where;
+  t.status = Status::AtBarrier;
+  t.fiber.yield();
+  resume_point(b);
+}
+
+LaneResult collective(unsigned mask, CollectiveCompute compute, const LaneOperands& mine) {
+  BlockRun& b = block();
+  EmulatedThread& self = *b.running;
+  check_mask(b, mask, self.view.linear);
+  self.mask = mask;
+  self.compute = compute;
+  self.operands = mine;
+  self.status = Status::InCollective;
+  const size_t base = size_t(self.view.linear) / 32 * 32;
+  bool complete = true;
+  for (unsigned lane = 0; lane < 32 && complete; ++lane) {
+    if (!((mask >> lane) & 1u)) continue;
+    const EmulatedThread& u = b.threads[base + lane];
+    if (u.status == Status::Done)
+      fault("warp collective with mask " + hex(mask) + ": lane " + std::to_string(lane) + " has exited");
+    if (u.status != Status::InCollective) {
+      complete = false;
+    } else if (u.mask != mask || u.compute != compute) {
+      fault("warp collective: lane " + std::to_string(lane) + " waits in a different collective (mask " + hex(u.mask) +
+            ") than this lane's (mask " + hex(mask) + ")");
+    }
+  }
+  if (!complete) {
+    self.fiber.yield();
+    resume_point(b);
+    return self.result;
+  }
+  LaneOperands operands[32];
+  LaneResult results[32];
+  for (unsigned lane = 0; lane < 32; ++lane)
+    if ((mask >> lane) & 1u) operands[lane] = b.threads[base + lane].operands;
+  compute(mask, operands, results);
+  for (unsigned lane = 0; lane < 32; ++lane) {
+    if (!((mask >> lane) & 1u)) continue;
+    EmulatedThread& u = b.threads[base + lane];
+    u.result = results[lane];
+    u.status = Status::Ready;
+  }
+  return self.result;
+}
+
+void sync_warp(unsigned mask) { collective(mask, &syncwarp_compute, LaneOperands{}); }
+
+namespace {
+
+int power_of_two_width(int width) {
+  if (width < 1 || width > 32 || (width & (width - 1)) != 0)
+    fault("shuffle width " + std::to_string(width) + " is not a power of two in [1, 32]");
+  return width;
+}
+
+// PTX shfl.sync, with c = ((32 - width) << 8) | 0x1f, as CUDA's __shfl*_sync pass it (0 clamp for up).
+void shuffle_compute(unsigned mask, const LaneOperands* in, LaneResult* out) {
+  for (unsigned lane = 0; lane < 32; ++lane) {
+    if (!((mask >> lane) & 1u)) continue;
+    const auto mode = static_cast<ShuffleMode>(in[lane].word[2]);
+    const int b = int(in[lane].word[3]), width = int(in[lane].word[4]);
+    const int segmask = (32 - width) & 0x1f, clamp = mode == ShuffleMode::Up ? 0 : 0x1f;
+    const int max_lane = (int(lane) & segmask) | (clamp & ~segmask), min_lane = int(lane) & segmask;
+    int j = 0;
+    bool in_range = false;
+    switch (mode) {
+      case ShuffleMode::Up: j = int(lane) - b; in_range = j >= max_lane; break;
+      case ShuffleMode::Down: j = int(lane) + b; in_range = j <= max_lane; break;
+      case ShuffleMode::Xor: j = int(lane) ^ b; in_range = j <= max_lane; break;
+      case ShuffleMode::Index: j = min_lane | (b & 0x1f & ~segmask); in_range = j <= max_lane; break;
+    }
+    if (!in_range) j = int(lane);
+    if (!((mask >> j) & 1u))
+      fault("shuffle: lane " + std::to_string(lane) + " reads lane " + std::to_string(j) + ", which is not in the mask " + hex(mask));
+    if (in[j].word[2] != in[lane].word[2] || in[j].word[4] != in[lane].word[4])
+      fault("shuffle: lanes " + std::to_string(lane) + " and " + std::to_string(j) + " use different modes or widths");
+    out[lane].word[0] = in[j].word[0];
+    out[lane].word[1] = in[j].word[1];
+  }
+}
+
+void ballot_compute(unsigned mask, const LaneOperands* in, LaneResult* out) {
+  unsigned bits = 0;
+  for (unsigned lane = 0; lane < 32; ++lane)
+    if (((mask >> lane) & 1u) && in[lane].word[0]) bits |= 1u << lane;
+  for (unsigned lane = 0; lane < 32; ++lane) out[lane].word[0] = bits;
+}
+
+}  // namespace
+
+uint64_t shuffle(unsigned mask, uint64_t value, ShuffleMode mode, int operand, int width) {
+  LaneOperands in;
+  in.word[0] = uint32_t(value);
+  in.word[1] = uint32_t(value >> 32);
+  in.word[2] = uint32_t(mode);
+  in.word[3] = uint32_t(operand);
+  in.word[4] = uint32_t(power_of_two_width(width));
+  const LaneResult r = collective(mask, &shuffle_compute, in);
+  return uint64_t(r.word[0]) | (uint64_t(r.word[1]) << 32);
+}
+
+unsigned ballot(unsigned mask, bool predicate) {
+  LaneOperands in;
+  in.word[0] = predicate ? 1u : 0u;
+  return collective(mask, &ballot_compute, in).word[0];
+}
+
+void check_shared_window(size_t byte_offset, size_t bytes, size_t alignment) {
+  const size_t limit = block().config->shared_bytes;
+  if (byte_offset % alignment != 0)
+    fault("shared-memory window at byte " + std::to_string(byte_offset) + " is not aligned to " + std::to_string(alignment));
+  if (byte_offset > limit || bytes > limit - byte_offset)
+    fault("shared-memory window of " + std::to_string(bytes) + " bytes at byte " + std::to_string(byte_offset) +
+          " does not fit the launch's " + std::to_string(limit) + " bytes");
+}
+
+void shared_read(size_t byte_offset, size_t bytes, void* out, int thread) {
+  shared_access(byte_offset, bytes, false, thread);
+  std::memcpy(out, block().shared.data() + byte_offset, bytes);
+}
+
+void shared_write(size_t byte_offset, size_t bytes, const void* in, int thread) {
+  shared_access(byte_offset, bytes, true, thread);
+  std::memcpy(block().shared.data() + byte_offset, in, bytes);
+}
+
+int warp_thread(unsigned lane) { return block().running->view.linear / 32 * 32 + int(lane); }
+
+void async_copy(size_t shared_byte, const void* global, int bytes, int source_bytes) {
+  BlockRun& b = block();
+  EmulatedThread& t = *b.running;
+  if (bytes != 4 && bytes != 8 && bytes != 16) fault("cp.async copies 4, 8 or 16 bytes, not " + std::to_string(bytes));
+  if (source_bytes < 0 || source_bytes > bytes)
+    fault("cp.async source size " + std::to_string(source_bytes) + " is outside [0, " + std::to_string(bytes) + "]");
+  if (shared_byte % size_t(bytes) != 0) fault("cp.async destination byte " + std::to_string(shared_byte) + " is not aligned to its size");
+  if (source_bytes > 0) check_global_alignment(global, size_t(bytes));
+  const size_t limit = b.config->shared_bytes;
+  if (shared_byte > limit || size_t(bytes) > limit - shared_byte)
+    fault("cp.async destination byte " + std::to_string(shared_byte) + " is outside the launch's " + std::to_string(limit) + " bytes");
+  for (size_t g = shared_byte / kGranule; g < (shared_byte + size_t(bytes)) / kGranule; ++g) {
+    if (b.granules[g].async_writer >= 0)
+      fault("cp.async into shared byte " + std::to_string(g * kGranule) + ", which another pending cp.async targets");
+    b.granules[g].async_writer = int16_t(t.view.linear);
+  }
+  t.uncommitted.push_back(PendingCopy{shared_byte, global, bytes, source_bytes});
+}
+
+void async_commit() {
+  EmulatedThread& t = *block().running;
+  t.committed.push_back(std::move(t.uncommitted));
+  t.uncommitted.clear();
+}
+
+void async_wait(int pending_groups_allowed) {
+  BlockRun& b = block();
+  EmulatedThread& t = *b.running;
+  while (t.committed.size() > size_t(std::max(pending_groups_allowed, 0))) {
+    for (const PendingCopy& c : t.committed.front()) {
+      for (size_t g = c.shared_byte / kGranule; g < (c.shared_byte + size_t(c.bytes)) / kGranule; ++g) b.granules[g].async_writer = -1;
+      unsigned char data[16] = {};
+      if (c.source_bytes > 0) std::memcpy(data, c.source, size_t(c.source_bytes));
+      shared_write(c.shared_byte, size_t(c.bytes), data);
+    }
+    t.committed.pop_front();
+  }
+}
+
+void check_global_alignment(const void* p, size_t alignment) {
+  if (reinterpret_cast<uintptr_t>(p) % alignment != 0)
+    fault("global address " + hex(unsigned(reinterpret_cast<uintptr_t>(p) & 0xffffffffu)) + "... is not aligned to " +
+          std::to_string(alignment) + " bytes");
+}
+
+}  // namespace emulator
+}  // namespace mdcsrn::simt
