@@ -54,37 +54,52 @@ inline float expm1_nonpositive(float x) {
   return scale * p + (scale - 1.f);
 }
 
-// The activation and its slope at x on the CPU: for float ELU through the vectorisable expm1, with
-// both sides of the branch computed so that the loops that call these have no branch.
+// The activations as the CPU loops use them: value(x) and slope(x), with the kind fixed at compile
+// time so that the loops have no branch on it and vectorise; for float ELU through the
+// vectorisable expm1, both sides of x > 0 computed.
 template <class T>
-inline T activation_value(const ActivationSpec& a, T x) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (a.kind == Activation::Elu) {
+struct EluFunction {
+  T value(T x) const {
+    if constexpr (std::is_same_v<T, float>) {
       const float negative = expm1_nonpositive(x);
       return x > 0.f ? x : negative;
     }
+    return mdcsrn::activation_forward(ActivationSpec{Activation::Elu, 0.f}, x);
   }
-  return mdcsrn::activation_forward(a, x);
-}
-
-template <class T>
-inline T activation_slope(const ActivationSpec& a, T x) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (a.kind == Activation::Elu) {
+  T slope(T x) const {
+    if constexpr (std::is_same_v<T, float>) {
       const float negative = expm1_nonpositive(x) + 1.f;
       return x > 0.f ? 1.f : negative;
     }
+    return mdcsrn::activation_backward(ActivationSpec{Activation::Elu, 0.f}, x, T(1));
   }
-  return mdcsrn::activation_backward(a, x, T(1));
+};
+
+template <class T>
+struct LeakyReluFunction {
+  T negative_slope;
+  T value(T x) const { return x > T(0) ? x : negative_slope * x; }
+  T slope(T x) const { return x > T(0) ? T(1) : negative_slope; }
+};
+
+// Calls body(f) with the activation function object for a.
+template <class T, class Body>
+void with_activation(const ActivationSpec& a, Body&& body) {
+  if (a.kind == Activation::Elu)
+    body(EluFunction<T>{});
+  else
+    body(LeakyReluFunction<T>{T(a.slope)});
 }
 
 template <class T>
 void activation_forward(const ActivationSpec& a, Tensor<const T> x, Tensor<T> y) {
   const int64_t spatial = x.shape.spatial();
-  for_each_plane(x.shape, [&](int64_t n, int64_t c) {
-    const T* xp = x.plane(n, c);
-    T* yp = y.plane(n, c);
-    for (int64_t s = 0; s < spatial; ++s) yp[s] = activation_value(a, xp[s]);
+  with_activation<T>(a, [&](const auto f) {
+    for_each_plane(x.shape, [&](int64_t n, int64_t c) {
+      const T* xp = x.plane(n, c);
+      T* yp = y.plane(n, c);
+      for (int64_t s = 0; s < spatial; ++s) yp[s] = f.value(xp[s]);
+    });
   });
 }
 
@@ -93,11 +108,13 @@ void activation_backward(const ActivationSpec& a, Tensor<const T> x, Tensor<cons
                          GradMode mode) {
   const int64_t spatial = x.shape.spatial();
   const bool accumulate = mode == GradMode::Accumulate;
-  for_each_plane(x.shape, [&](int64_t n, int64_t c) {
-    const T* xp = x.plane(n, c);
-    const T* dyp = dy.plane(n, c);
-    T* dxp = dx.plane(n, c);
-    for (int64_t s = 0; s < spatial; ++s) store_grad(dxp[s], dyp[s] * activation_slope(a, xp[s]), accumulate);
+  with_activation<T>(a, [&](const auto f) {
+    for_each_plane(x.shape, [&](int64_t n, int64_t c) {
+      const T* xp = x.plane(n, c);
+      const T* dyp = dy.plane(n, c);
+      T* dxp = dx.plane(n, c);
+      for (int64_t s = 0; s < spatial; ++s) store_grad(dxp[s], dyp[s] * f.slope(xp[s]), accumulate);
+    });
   });
 }
 

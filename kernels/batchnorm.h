@@ -5,6 +5,8 @@
 // once, and every unit that reads the channel normalises it with its own gamma and beta and
 // applies its activation in the same pass. Backward folds the activation's slope into
 // BatchNorm's input gradient, so neither BatchNorm's nor the activation's output is ever stored.
+#include <vector>
+
 #include "kernels/activation.h"
 #include "kernels/common.h"
 #include "kernels/normalization.h"
@@ -62,11 +64,13 @@ template <class T>
 void batchnorm_activation_forward(Tensor<const T> x, const BatchNormAffine<T>& bn, const ActivationSpec& a, Tensor<T> y) {
   require_planes("batchnorm_activation_forward", x, y);
   const int64_t spatial = x.shape.spatial();
-  for_each_plane(x.shape, [&](int64_t n, int64_t c) {
-    const T* xp = x.plane(n, c);
-    T* yp = y.plane(n, c);
-    const T mean = bn.mean[c], invstd = bn.invstd[c], gamma = bn.gamma[c], beta = bn.beta[c];
-    for (int64_t s = 0; s < spatial; ++s) yp[s] = activation_value(a, normalize_affine(xp[s], mean, invstd, gamma, beta));
+  with_activation<T>(a, [&](const auto f) {
+    for_each_plane(x.shape, [&](int64_t n, int64_t c) {
+      const T* xp = x.plane(n, c);
+      T* yp = y.plane(n, c);
+      const T mean = bn.mean[c], invstd = bn.invstd[c], gamma = bn.gamma[c], beta = bn.beta[c];
+      for (int64_t s = 0; s < spatial; ++s) yp[s] = f.value(normalize_affine(xp[s], mean, invstd, gamma, beta));
+    });
   });
 }
 
@@ -79,36 +83,37 @@ void batchnorm_activation_backward(NormMode mode, Tensor<const T> x, Tensor<cons
   const int64_t channels = x.shape.c, spatial = x.shape.spatial();
   const bool accumulate = grad_mode == GradMode::Accumulate;
   const T count = T(x.shape.n * spatial);
-  parallel_for(channels, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) {
-      const T mean = bn.mean[c], invstd = bn.invstd[c], gamma = bn.gamma[c], beta = bn.beta[c];
-      SumPair<SumType<T>> sums;  // sum(g), sum(g * xhat) for g = dL/d(BN output)
-      for (int64_t n = 0; n < x.shape.n; ++n) {
-        SumPair<SumType<T>> plane;
-        const T* xp = x.plane(n, c);
-        const T* dyp = dy.plane(n, c);
-        for (int64_t s = 0; s < spatial; ++s) {
-          const T g = dyp[s] * activation_slope(a, normalize_affine(xp[s], mean, invstd, gamma, beta));
-          plane.push(g, g * (xp[s] - mean) * invstd);
+  with_activation<T>(a, [&](const auto f) {
+    parallel_for(channels, 1, [&](int64_t begin, int64_t end) {
+      // The channel's g = dL/d(BN output), computed once in loops of their own so that they vectorise.
+      std::vector<T> g(static_cast<size_t>(x.shape.n * spatial));
+      for (int64_t c = begin; c < end; ++c) {
+        const T mean = bn.mean[c], invstd = bn.invstd[c], gamma = bn.gamma[c], beta = bn.beta[c];
+        SumPair<SumType<T>> sums;  // sum(g), sum(g * xhat)
+        for (int64_t n = 0; n < x.shape.n; ++n) {
+          const T* xp = x.plane(n, c);
+          const T* dyp = dy.plane(n, c);
+          T* gp = g.data() + n * spatial;
+          for (int64_t s = 0; s < spatial; ++s) gp[s] = dyp[s] * f.slope(normalize_affine(xp[s], mean, invstd, gamma, beta));
+          SumPair<SumType<T>> plane;
+          for (int64_t s = 0; s < spatial; ++s) plane.push(gp[s], gp[s] * (xp[s] - mean) * invstd);
+          sums.merge(plane);
         }
-        sums.merge(plane);
-      }
-      store_grad(dbeta[c], T(sums.first), accumulate);
-      store_grad(dgamma[c], T(sums.second), accumulate);
-      // The normalised value's gradient is gamma * g, so its means are gamma times those of g.
-      const bool batch_stats = mode == NormMode::Train;
-      const T mean_g = batch_stats ? T(gamma * sums.first / count) : T(0);
-      const T mean_g_xhat = batch_stats ? T(gamma * sums.second / count) : T(0);
-      for (int64_t n = 0; n < x.shape.n; ++n) {
-        const T* xp = x.plane(n, c);
-        const T* dyp = dy.plane(n, c);
-        T* dxp = dx.plane(n, c);
-        for (int64_t s = 0; s < spatial; ++s) {
-          const T g = dyp[s] * activation_slope(a, normalize_affine(xp[s], mean, invstd, gamma, beta));
-          store_grad(dxp[s], normalized_input_grad(gamma * g, (xp[s] - mean) * invstd, invstd, mean_g, mean_g_xhat), accumulate);
+        store_grad(dbeta[c], T(sums.first), accumulate);
+        store_grad(dgamma[c], T(sums.second), accumulate);
+        // The normalised value's gradient is gamma * g, so its means are gamma times those of g.
+        const bool batch_stats = mode == NormMode::Train;
+        const T mean_g = batch_stats ? T(gamma * sums.first / count) : T(0);
+        const T mean_g_xhat = batch_stats ? T(gamma * sums.second / count) : T(0);
+        for (int64_t n = 0; n < x.shape.n; ++n) {
+          const T* xp = x.plane(n, c);
+          const T* gp = g.data() + n * spatial;
+          T* dxp = dx.plane(n, c);
+          for (int64_t s = 0; s < spatial; ++s)
+            store_grad(dxp[s], normalized_input_grad(gamma * gp[s], (xp[s] - mean) * invstd, invstd, mean_g, mean_g_xhat), accumulate);
         }
       }
-    }
+    });
   });
 }
 

@@ -7,7 +7,7 @@ instructions, 16-byte global loads and stores (from cuobjdump -sass, when --cuob
 on PATH: PyPI's nvidia-cuda-cuobjdump wheel carries one), and the 64-bit integer divisions and
 remainders in its PTX.
 
-usage: scripts/kernel_report.py [--root DIR] [--cuobjdump PATH] [--families a,b,...]
+usage: scripts/kernel_report.py [--root DIR] [--cuobjdump PATH] [--families kernels/a,tests/kernels/b,...]
   --root DIR  the source tree to report on (default: this checkout), e.g. a `git worktree` of an
               older commit for a before/after comparison
 """
@@ -19,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 
-FAMILIES = ["activation", "batchnorm", "channel_fold", "layernorm", "loss", "optimizer", "patch_sampler", "pooling", "random"]
+FAMILIES = ["kernels/" + f for f in ("activation", "batchnorm", "channel_fold", "layernorm", "loss", "optimizer", "patch_sampler",
+                                      "pooling", "random")] + ["tests/kernels/probe_kernels"]
 
 
 def demangle(names):
@@ -60,8 +61,11 @@ def main():
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as tmp:
         for family in args.families.split(","):
-            source = os.path.join(root, "kernels", family + ".cu")
-            ptx_path, cubin_path = os.path.join(tmp, family + ".ptx"), os.path.join(tmp, family + ".cubin")
+            source = os.path.join(root, family + ".cu")
+            if not os.path.exists(source):
+                continue  # an older tree without this file
+            stem = os.path.basename(family)
+            ptx_path, cubin_path = os.path.join(tmp, stem + ".ptx"), os.path.join(tmp, stem + ".cubin")
             subprocess.run([args.nvcc, *flags, "-ptx", source, "-o", ptx_path], check=True)
             ptxas = subprocess.run([args.nvcc, *flags, "-cubin", "-Xptxas", "-v", source, "-o", cubin_path], check=True,
                                    capture_output=True, text=True).stderr
@@ -84,7 +88,7 @@ def main():
             for mangled in sorted(resources, key=lambda n: short_name(names[n])):
                 registers, spills, barriers = resources[mangled]
                 count, wide = sass.get(mangled, ("n/a", "n/a"))
-                print(f"| {family} | `{short_name(names[mangled])}` | {registers} | {spills} | {barriers} | {count} | {wide} | "
+                print(f"| {os.path.basename(family)} | `{short_name(names[mangled])}` | {registers} | {spills} | {barriers} | {count} | {wide} | "
                       f"{divisions.get(names[mangled], 'n/a')} |")
 
 

@@ -1,33 +1,17 @@
 // Whole networks on the GPU backend under the SIMT emulator (the kernels of kernels/*.cu, with
 // the CPU's fp32 convolutions in cuDNN's place) against the CPU backend in double: what CI can
 // check of the GPU backend's orchestration, shared BatchNorm statistics included.
-#include "models/critic.h"
-#include "models/generator.h"
-#include "tests/memory_tensor.h"
+#include "tests/network_support.h"
 
 namespace mdcsrn::test {
 namespace {
-
-double worst_parameter_error(const ParamTable& table, const std::vector<float>& got, const std::vector<double>& want, std::string& name) {
-  double worst = 0;
-  for (const ParamEntry& e : table.entries()) {
-    const std::vector<double> a(got.begin() + e.offset, got.begin() + e.offset + e.numel);
-    const std::vector<double> r(want.begin() + e.offset, want.begin() + e.offset + e.numel);
-    const double err = relative_error(a, r);
-    if (err > worst) worst = err, name = e.name;
-  }
-  return worst;
-}
 
 TEST_SUITE("emu_networks") {
   TEST_CASE("a generator step on the emulated GPU backend matches the CPU in double, train and eval") {
     // fp32 against double over a dozen layers and the batch statistics: bound 1e-4, as on a device.
     const GeneratorLayout L(GeneratorConfig{3, 3, 8, {Activation::Elu, 0.f}});
-    std::vector<float> params = initial_generator_parameters(L, 21);
     std::mt19937_64 rng(22);
-    for (const ParamEntry& e : L.table().entries())
-      if (e.shape.size() == 1)
-        for (int64_t i = 0; i < e.numel; ++i) params[size_t(e.offset + i)] += 0.3f * std::uniform_real_distribution<float>(-1, 1)(rng);
+    const std::vector<float> params = perturbed_generator_parameters(L, 21, rng);
     const Shape5 shape{2, 1, 16, 16, 16};
     HostTensor<float> x = HostTensor<float>::dense(shape), dout = x, out = x;
     fill_random(x, rng);
@@ -67,13 +51,8 @@ TEST_SUITE("emu_networks") {
     config.widths = {8, 16, 32, 64};
     config.hidden = 128;
     const CriticLayout L(config);
-    std::vector<float> params = initial_critic_parameters(L, 31);
     std::mt19937_64 rng(32);
-    for (const CriticConvLayer& layer : L.convs())
-      for (int index : {layer.norm_weight, layer.norm_bias})
-        if (index >= 0)
-          for (int64_t i = 0; i < L.table().entry(index).numel; ++i)
-            params[size_t(L.table().entry(index).offset + i)] += 0.3f * std::uniform_real_distribution<float>(-1, 1)(rng);
+    const std::vector<float> params = perturbed_critic_parameters(L, 31, rng);
     HostTensor<float> x = HostTensor<float>::dense({3, 1, 16, 16, 16}), scores = HostTensor<float>::dense({3, 1, 1, 1, 1}), dscores = scores;
     fill_random(x, rng);
     fill_random(dscores, rng, 0.2);

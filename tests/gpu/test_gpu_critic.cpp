@@ -4,20 +4,10 @@
 #include "models/wgan_step.h"
 #include "tests/gpu/gpu_support.h"
 #include "tests/io_support.h"
+#include "tests/network_support.h"
 
 namespace mdcsrn::test {
 namespace {
-
-double worst_tensor_error(const ParamTable& table, const std::vector<float>& got, const std::vector<double>& want, std::string& name) {
-  double worst = 0;
-  for (const ParamEntry& e : table.entries()) {
-    const std::vector<double> a(got.begin() + e.offset, got.begin() + e.offset + e.numel);
-    const std::vector<double> r(want.begin() + e.offset, want.begin() + e.offset + e.numel);
-    const double err = relative_error(a, r);
-    if (err > worst) worst = err, name = e.name;
-  }
-  return worst;
-}
 
 // The default-width critic on 16^3 patches, forward and backward, GPU against CPU double from the
 // same weights. fp32: eleven layers and LayerNorms over up to 32k elements, bound 1e-4; TF32: 1e-2.
@@ -26,13 +16,8 @@ void compare_critic(bool tf32, double tolerance) {
   CriticConfig config;
   config.patch = 16;
   const CriticLayout L(config);
-  std::vector<float> params = initial_critic_parameters(L, 31);
   std::mt19937_64 rng(32);
-  for (const CriticConvLayer& layer : L.convs())
-    for (int index : {layer.norm_weight, layer.norm_bias})
-      if (index >= 0)
-        for (int64_t i = 0; i < L.table().entry(index).numel; ++i)
-          params[size_t(L.table().entry(index).offset + i)] += 0.3f * std::uniform_real_distribution<float>(-1, 1)(rng);
+  const std::vector<float> params = perturbed_critic_parameters(L, 31, rng);
   HostTensor<float> x = HostTensor<float>::dense({3, 1, 16, 16, 16}), scores = HostTensor<float>::dense({3, 1, 1, 1, 1}), dscores = scores;
   fill_random(x, rng);
   fill_random(dscores, rng, 0.2);
@@ -56,7 +41,7 @@ void compare_critic(bool tf32, double tolerance) {
   std::string worst_name;
   const double e_scores = relative_error(gather(scores_dev.download(scores)), gather(scoresd));
   const double e_dx = relative_error(gather(dx_dev.download(x)), gather(dxd));
-  const double worst = worst_tensor_error(L.table(), g_dev.download(), gd, worst_name);
+  const double worst = worst_parameter_error(L.table(), g_dev.download(), gd, worst_name);
   MESSAGE((tf32 ? "TF32" : "fp32") << ": scores " << e_scores << ", input gradient " << e_dx << ", worst parameter gradient " << worst << " ("
                                    << worst_name << ")");
   CHECK(e_scores < tolerance);
@@ -114,8 +99,8 @@ TEST_SUITE("gpu_critic") {
     const auto gpu = run_wgan_batch(GpuBackend{&ctx}, &ctx, manifest, gl, cl);
     const auto cpu = run_wgan_batch(CpuBackend<float>{}, nullptr, manifest, gl, cl);
     std::string g_name, c_name;
-    const double g_err = worst_tensor_error(gl.table(), gpu.generator_grads, convert<double>(cpu.generator_grads), g_name);
-    const double c_err = worst_tensor_error(cl.table(), gpu.critic_grads, convert<double>(cpu.critic_grads), c_name);
+    const double g_err = worst_parameter_error(gl.table(), gpu.generator_grads, convert<double>(cpu.generator_grads), g_name);
+    const double c_err = worst_parameter_error(cl.table(), gpu.critic_grads, convert<double>(cpu.critic_grads), c_name);
     MESSAGE("critic loss GPU " << gpu.stats.critic_loss << ", CPU " << cpu.stats.critic_loss << "; adversarial term GPU " << gpu.stats.adversarial
                                << ", CPU " << cpu.stats.adversarial << "; worst generator gradient " << g_err << " (" << g_name
                                << "), worst critic gradient " << c_err << " (" << c_name << ")");

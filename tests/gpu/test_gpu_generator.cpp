@@ -1,5 +1,6 @@
 #include "models/generator.h"
 #include "tests/gpu/gpu_support.h"
+#include "tests/network_support.h"
 
 namespace mdcsrn::test {
 namespace {
@@ -10,11 +11,8 @@ namespace {
 void compare(bool tf32, double tolerance) {
   CAPTURE(tf32);
   const GeneratorLayout L(GeneratorConfig::paper());
-  std::vector<float> params = initial_generator_parameters(L, 21);
   std::mt19937_64 rng(22);
-  for (const ParamEntry& e : L.table().entries())
-    if (e.shape.size() == 1)
-      for (int64_t i = 0; i < e.numel; ++i) params[size_t(e.offset + i)] += 0.3f * std::uniform_real_distribution<float>(-1, 1)(rng);
+  const std::vector<float> params = perturbed_generator_parameters(L, 21, rng);
   const Shape5 shape{4, 1, 16, 16, 16};
   HostTensor<float> x = HostTensor<float>::dense(shape), dout = x, out = x;
   fill_random(x, rng);
@@ -38,14 +36,8 @@ void compare(bool tf32, double tolerance) {
 
   const double e_out = relative_error(gather(out_dev.download(out)), gather(outd));
   const double e_dx = relative_error(gather(dx_dev.download(x)), gather(dxd));
-  const std::vector<float> grads = g_dev.download();
-  double worst = 0;
   std::string worst_name;
-  for (const ParamEntry& e : L.table().entries()) {
-    std::vector<double> a(grads.begin() + e.offset, grads.begin() + e.offset + e.numel), r(gd.begin() + e.offset, gd.begin() + e.offset + e.numel);
-    const double err = relative_error(a, r);
-    if (err > worst) worst = err, worst_name = e.name;
-  }
+  const double worst = worst_parameter_error(L.table(), g_dev.download(), gd, worst_name);
   MESSAGE((tf32 ? "TF32" : "fp32") << ": output " << e_out << ", input gradient " << e_dx << ", worst parameter gradient " << worst << " (" << worst_name << ")");
   CHECK(e_out < tolerance);
   CHECK(e_dx < tolerance);

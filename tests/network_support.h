@@ -1,0 +1,45 @@
+#pragma once
+// Shared by the tests that hold a whole network on one backend against the CPU in double.
+#include <random>
+#include <string>
+#include <vector>
+
+#include "models/critic.h"
+#include "models/generator.h"
+#include "tests/support.h"
+
+namespace mdcsrn::test {
+
+// Initial parameters with the normalisations' affines moved away from (1, 0), so that they matter.
+inline std::vector<float> perturbed_generator_parameters(const GeneratorLayout& L, uint64_t seed, std::mt19937_64& rng) {
+  std::vector<float> params = initial_generator_parameters(L, seed);
+  for (const ParamEntry& e : L.table().entries())
+    if (e.shape.size() == 1)  // BatchNorm weights and biases
+      for (int64_t i = 0; i < e.numel; ++i) params[size_t(e.offset + i)] += 0.3f * std::uniform_real_distribution<float>(-1, 1)(rng);
+  return params;
+}
+
+inline std::vector<float> perturbed_critic_parameters(const CriticLayout& L, uint64_t seed, std::mt19937_64& rng) {
+  std::vector<float> params = initial_critic_parameters(L, seed);
+  for (const CriticConvLayer& layer : L.convs())
+    for (int index : {layer.norm_weight, layer.norm_bias})
+      if (index >= 0)
+        for (int64_t i = 0; i < L.table().entry(index).numel; ++i)
+          params[size_t(L.table().entry(index).offset + i)] += 0.3f * std::uniform_real_distribution<float>(-1, 1)(rng);
+  return params;
+}
+
+// The largest relative error of any one parameter tensor, and its name.
+inline double worst_parameter_error(const ParamTable& table, const std::vector<float>& got, const std::vector<double>& want,
+                                    std::string& name) {
+  double worst = 0;
+  for (const ParamEntry& e : table.entries()) {
+    const std::vector<double> a(got.begin() + e.offset, got.begin() + e.offset + e.numel);
+    const std::vector<double> r(want.begin() + e.offset, want.begin() + e.offset + e.numel);
+    const double err = relative_error(a, r);
+    if (err > worst) worst = err, name = e.name;
+  }
+  return worst;
+}
+
+}  // namespace mdcsrn::test
