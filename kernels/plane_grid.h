@@ -6,7 +6,6 @@
 // (16-byte accesses) when every plane of every operand is 16-byte aligned.
 #include <algorithm>
 #include <cstdint>
-#include <initializer_list>
 
 #include "engine/error.h"
 #include "engine/tensor.h"
