@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 FAMILIES = ["kernels/" + f for f in ("activation", "batchnorm", "channel_fold", "layernorm", "loss", "optimizer", "patch_sampler",
-                                      "pooling", "random")] + ["tests/kernels/probe_kernels"]
+                                      "pooling", "random", "fused/unit_forward")] + ["tests/kernels/probe_kernels"]
 
 
 def demangle(names):

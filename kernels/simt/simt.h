@@ -34,6 +34,11 @@ struct Float4 {
   float x, y, z, w;
 };
 
+// Sixteen bytes of anything (eight bf16 values, four packed pairs), for 16-byte accesses.
+struct Words4 {
+  uint32_t x, y, z, w;
+};
+
 #if defined(__CUDACC__)
 
 MDCSRN_DEVICE Dim3 thread_idx() { return Dim3(threadIdx.x, threadIdx.y, threadIdx.z); }
@@ -92,6 +97,13 @@ MDCSRN_DEVICE Float4 load4(const float* p) {
   return Float4{v.x, v.y, v.z, v.w};
 }
 MDCSRN_DEVICE void store4(float* p, Float4 v) { *reinterpret_cast<float4*>(p) = make_float4(v.x, v.y, v.z, v.w); }
+MDCSRN_DEVICE Words4 load16(const void* p) {
+  const uint4 v = *reinterpret_cast<const uint4*>(p);
+  return Words4{v.x, v.y, v.z, v.w};
+}
+MDCSRN_DEVICE void store16(void* p, Words4 v) { *reinterpret_cast<uint4*>(p) = make_uint4(v.x, v.y, v.z, v.w); }
+
+#define MDCSRN_UNROLL _Pragma("unroll")
 
 #else  // the host: the emulator
 
@@ -177,6 +189,19 @@ inline void store4(float* p, Float4 v) {
   emulator::check_global_alignment(p, 16);
   std::memcpy(p, &v, sizeof v);
 }
+inline Words4 load16(const void* p) {
+  emulator::check_global_alignment(p, 16);
+  Words4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store16(void* p, Words4 v) {
+  emulator::check_global_alignment(p, 16);
+  std::memcpy(p, &v, sizeof v);
+}
+
+// Loop unrolling is the device compiler's business; the host runs the loop as written.
+#define MDCSRN_UNROLL
 
 #endif
 
