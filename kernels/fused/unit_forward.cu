@@ -1,5 +1,6 @@
 #include "kernels/block_reduce.h"
 #include "kernels/flat_grid.h"
+#include "kernels/fused/tile_statistics.h"
 #include "kernels/fused/unit_forward.h"
 #include "kernels/simt/launch.h"
 #include "kernels/simt/tensor_core.h"
@@ -113,36 +114,11 @@ MDCSRN_KERNEL void unit_forward_kernel(UnitForward u, Moments<float>* partials) 
         lane_moments[2 * nt].push(bf16_to_float(lo));
         lane_moments[2 * nt + 1].push(bf16_to_float(hi));
       }
-  // Lanes 4 g + t, g = 0..7, hold the same channels: merge them into lanes 0-3, then across warps.
   const simt::Shared<Moments<float>> warp_moments =
       simt::shared<Moments<float>>(2 * size_t(T::kBufferBytes), T::kWarps * T::kOutputs);
-  for (int k = 0; k < 4; ++k) {
-    Moments<float> m = lane_moments[k].result();
-    for (unsigned offset = 16; offset >= 4; offset /= 2) m.merge(shuffle_down_words(m, offset));
-    if (lane < 4) warp_moments.store(warp * T::kOutputs + 8 * (k / 2) + 2 * lane + k % 2, m);
-  }
+  store_warp_moments(lane_moments, warp_moments, T::kOutputs, [](int k, int t) { return 8 * (k / 2) + 2 * t + k % 2; });
   simt::barrier();
-  const int t = int(simt::linear_thread());
-  if (t < T::kOutputs) {
-    Moments<float> m;
-    for (int w = 0; w < T::kWarps; ++w) m.merge(warp_moments.load(w * T::kOutputs + t));
-    partials[int64_t(simt::block_idx().x) * T::kOutputs + t] = m;
-  }
-}
-
-// One block per output channel: threads merge consecutive ranges of the tiles' partials, then the
-// block merges the threads in order.
-MDCSRN_KERNEL void unit_statistics_kernel(const Moments<float>* partials, int64_t tiles, float eps, float* mean, float* var, float* invstd) {
-  const int c = int(simt::block_idx().x), t = int(simt::linear_thread()), threads = int(simt::block_threads());
-  Moments<float> m;
-  const int64_t begin = tiles * t / threads, end = tiles * (t + 1) / threads;
-  for (int64_t b = begin; b < end; ++b) m.merge(partials[b * T::kOutputs + c]);
-  m = block_reduce(m, simt::shared<Moments<float>>(0, (threads + 31) / 32));
-  if (t == 0) {
-    mean[c] = m.mean;
-    var[c] = m.variance();
-    invstd[c] = inverse_std(var[c], eps);
-  }
+  store_tile_moments(warp_moments, T::kWarps, T::kOutputs, partials);
 }
 
 MDCSRN_KERNEL void pack_weights_kernel(const float* w, int32_t input_channels, uint32_t* packed) {
@@ -192,8 +168,8 @@ void unit_forward(Context& ctx, const UnitForward& u, float eps, float* mean, fl
   auto* partials = static_cast<Moments<float>*>(ctx.scratch(sizeof(Moments<float>) * size_t(tiles * T::kOutputs)));
   const size_t shared = 2 * size_t(T::kBufferBytes) + sizeof(Moments<float>) * T::kWarps * T::kOutputs;
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(tiles)), simt::Dim3(32 * T::kWarps), shared), unit_forward_kernel, u, partials);
-  simt::launch(ctx, simt::LaunchConfig(simt::Dim3(T::kOutputs), simt::Dim3(kThreads), block_reduce_shared_bytes<Moments<float>>()),
-               unit_statistics_kernel, partials, tiles, eps, mean, var, invstd);
+  simt::launch(ctx, tile_statistics_launch(T::kOutputs), tile_statistics_kernel, partials, tiles, int32_t(T::kOutputs), eps, mean, var,
+               invstd);
 }
 
 using simt::TargetContext;

@@ -21,6 +21,7 @@ constexpr unsigned long long kMaxBlockThreads = 1024;
 constexpr size_t kMaxSharedBytes = 227 * 1024;  // sm_90's largest dynamic shared memory per block
 constexpr size_t kGranule = 2;                   // bytes per race-tracking entry: bf16 and fp16 stores are 2 bytes
 constexpr int16_t kManyReaders = -2;
+constexpr int16_t kManyWarps = -2;
 
 enum class Status { Ready, AtBarrier, InCollective, Done };
 
@@ -33,15 +34,18 @@ struct PendingCopy {
   size_t shared_byte;
   const void* source;
   int bytes, source_bytes;
+  unsigned char issued[16];  // the source as it was at issue: it must not change before the wait
 };
 
 struct EmulatedThread {
   emulator::ThreadView view;
   Fiber fiber;
   Status status = Status::Ready;
+  bool started = false;
   std::source_location barrier_site;
   unsigned mask = 0;
   emulator::CollectiveCompute compute = nullptr;
+  bool aligned = false;
   emulator::LaneOperands operands;
   emulator::LaneResult result;
   std::vector<PendingCopy> uncommitted;
@@ -49,13 +53,15 @@ struct EmulatedThread {
 };
 
 // What the race check knows of one 2-byte granule of shared memory. Epochs count the block's
-// barriers and never restart (a block's first epoch is one past the previous block's last), so
-// nothing needs clearing between blocks; `sync` is the accessing warp's __syncwarp count.
+// barriers, serials its completed __syncwarps; neither restarts (a block's first epoch is one past
+// the previous block's last), so nothing needs clearing between blocks.
 struct Granule {
   uint32_t write_epoch = 0, read_epoch = 0;
-  uint32_t write_sync = 0, read_sync = 0;
-  int16_t writer = -1, reader = -1;
-  int16_t async_writer = -1;  // a thread whose cp.async into this granule is pending
+  uint32_t write_serial = 0, read_serial = 0;  // the syncwarp serial when written, when last read
+  int16_t writer = -1, reader = -1;             // reader: kManyReaders once several threads read
+  int16_t read_warp = -1;                       // the readers' warp, kManyWarps if several
+  uint32_t reader_lanes = 0;                    // and their lanes in it
+  int16_t async_writer = -1;                    // a thread whose cp.async into this granule is pending
 };
 
 // The state of the block a CPU thread is running. One per CPU thread, reused block after block.
@@ -64,7 +70,9 @@ struct BlockRun {
   const std::function<void()>* body = nullptr;
   Dim3 block_idx;
   std::vector<EmulatedThread> threads;
-  std::vector<uint32_t> warp_sync;
+  // pair_sync[(warp * 32 + i) * 32 + j]: the serial of the last __syncwarp lanes i and j both took part in.
+  std::vector<uint32_t> pair_sync;
+  uint32_t sync_serial = 0;
   std::vector<unsigned char> shared;
   std::vector<Granule> granules;
   uint32_t epoch = 0, first_epoch = 0;
@@ -112,12 +120,23 @@ void record_fault(BlockRun& b, const EmulatedThread* t, const std::string& what)
   if (b.error.empty()) b.error = describe(b, t, what);
 }
 
+bool pending_copies(const EmulatedThread& t) {
+  if (!t.uncommitted.empty()) return true;
+  for (const std::vector<PendingCopy>& group : t.committed)
+    if (!group.empty()) return true;
+  return false;
+}
+
+void complete_collectives_after_exit(BlockRun& b, const EmulatedThread& exited);
+
 void thread_main(void* arg) {
   auto* t = static_cast<EmulatedThread*>(arg);
   BlockRun& b = *active;
   try {
     (*b.body)();
-    if (!t->uncommitted.empty() || !t->committed.empty()) emulator::fault("the thread exited with cp.async copies it never waited for");
+    if (pending_copies(*t)) emulator::fault("the thread exited with cp.async copies it never waited for");
+    t->status = Status::Done;
+    complete_collectives_after_exit(b, *t);  // shuffles, votes and __syncwarp wait only for lanes that have not exited
   } catch (const Cancelled&) {
   } catch (const std::exception& e) {
     record_fault(b, t, std::string("the kernel threw: ") + e.what());
@@ -125,12 +144,16 @@ void thread_main(void* arg) {
   t->status = Status::Done;
 }
 
-// Ends every thread of a faulted block: each resumes, throws Cancelled from the primitive it
-// waits in, and unwinds.
+// Ends every thread of a faulted block: each that has started resumes, throws Cancelled from the
+// primitive it waits in, and unwinds; those that never ran are not started.
 void cancel(BlockRun& b) {
   b.cancelling = true;
   for (EmulatedThread& t : b.threads) {
     if (t.status == Status::Done) continue;
+    if (!t.started) {
+      t.status = Status::Done;
+      continue;
+    }
     b.running = &t;
     t.fiber.resume();
     b.running = nullptr;
@@ -182,11 +205,6 @@ std::string deadlock_report(const BlockRun& b) {
     if (t.status != Status::InCollective) continue;
     ++in_collective;
     if (!example) example = &t;
-    const size_t base = size_t(t.view.linear) / 32 * 32;
-    for (unsigned lane = 0; lane < 32; ++lane)
-      if (((t.mask >> lane) & 1u) && b.threads[base + lane].status == Status::Done)
-        return "warp collective with mask " + hex(t.mask) + " of " + thread_str(b, t.view.linear) + ": lane " + std::to_string(lane) +
-               " has exited";
   }
   std::string what = "deadlock: " + std::to_string(at_barrier) + " threads wait at a barrier and " +
                      std::to_string(in_collective) + " in warp collectives";
@@ -199,7 +217,6 @@ void run_block(BlockRun& b) {
   b.error.clear();
   b.unwritten_reads.clear();
   b.first_epoch = b.epoch = b.epoch + 1;
-  std::fill(b.warp_sync.begin(), b.warp_sync.end(), 0u);
   const Dim3 dim = b.config->block;
   for (size_t i = 0; i < count; ++i) {
     EmulatedThread& t = b.threads[i];
@@ -207,6 +224,7 @@ void run_block(BlockRun& b) {
     t.view = emulator::ThreadView{Dim3(linear % dim.x, linear / dim.x % dim.y, linear / (dim.x * dim.y)), b.block_idx, dim,
                                   b.config->grid, int(linear)};
     t.status = Status::Ready;
+    t.started = false;
     t.uncommitted.clear();
     t.committed.clear();
     t.fiber.start(*b.stacks[i], &thread_main, &t);
@@ -216,6 +234,7 @@ void run_block(BlockRun& b) {
     for (EmulatedThread& t : b.threads) {
       if (t.status != Status::Ready) continue;
       b.running = &t;
+      t.started = true;
       t.fiber.resume();
       b.running = nullptr;
       ran = true;
@@ -244,7 +263,7 @@ BlockRun& block_run_for(const LaunchConfig& config, const std::function<void()>&
   const size_t threads = size_t(config.block.volume());
   if (run.threads.size() != threads) run.threads = std::vector<EmulatedThread>(threads);
   while (run.stacks.size() < threads) run.stacks.push_back(std::make_unique<FiberStack>(kStackBytes));
-  run.warp_sync.assign((threads + 31) / 32, 0u);
+  if (run.pair_sync.size() < (threads + 31) / 32 * 1024) run.pair_sync.resize((threads + 31) / 32 * 1024, 0u);
   run.shared.resize(config.shared_bytes);
   if (run.granules.size() < (config.shared_bytes + kGranule - 1) / kGranule)
     run.granules.resize((config.shared_bytes + kGranule - 1) / kGranule);
@@ -255,51 +274,79 @@ BlockRun& block_run_for(const LaunchConfig& config, const std::function<void()>&
 
 // --- shared memory ---------------------------------------------------------------------------
 
-// Two accesses in one epoch are ordered when made by one thread, or by two lanes of one warp with
-// a __syncwarp between them.
-bool ordered(int self, uint32_t self_sync, int other, uint32_t other_sync) {
-  return other == self || (other / 32 == self / 32 && other_sync != self_sync);
+// Two accesses of one epoch are ordered when made by one thread, or by two lanes of one warp that
+// both took part in a __syncwarp after the earlier access (made at syncwarp serial `serial`).
+bool ordered(const BlockRun& b, int earlier, uint32_t serial, int later) {
+  if (earlier == later) return true;
+  if (earlier / 32 != later / 32) return false;
+  return b.pair_sync[(size_t(earlier) / 32 * 32 + size_t(earlier) % 32) * 32 + size_t(later) % 32] > serial;
+}
+
+// Whether every read of this epoch happened before `thread`'s write, by itself or by lanes of its
+// warp that synchronised with it since.
+bool reads_ordered(const BlockRun& b, const Granule& s, int thread) {
+  if (s.read_epoch != b.epoch || s.reader == thread) return true;
+  if (s.reader != kManyReaders) return ordered(b, s.reader, s.read_serial, thread);
+  if (s.read_warp != thread / 32) return false;
+  for (int lane = 0; lane < 32; ++lane)
+    if (((s.reader_lanes >> lane) & 1u) && !ordered(b, thread / 32 * 32 + lane, s.read_serial, thread)) return false;
+  return true;
+}
+
+std::string readers_str(const BlockRun& b, const Granule& s) {
+  return s.reader == kManyReaders ? std::string("several threads") : thread_str(b, s.reader);
+}
+
+void check_shared_range(const BlockRun& b, size_t byte, size_t bytes, const char* what) {
+  const size_t limit = b.config->shared_bytes;
+  if (byte > limit || bytes > limit - byte)
+    emulator::fault(std::string(what) + " of " + std::to_string(bytes) + " bytes at shared byte " + std::to_string(byte) +
+                    " is outside the launch's " + std::to_string(limit) + " bytes");
+}
+
+// The write-side race check of `thread` writing granule g now.
+void check_write(const BlockRun& b, const Granule& s, size_t g, int thread) {
+  const std::string where = "shared byte " + std::to_string(g * kGranule);
+  if (s.write_epoch == b.epoch && !ordered(b, s.writer, s.write_serial, thread))
+    emulator::fault("shared-memory race: " + where + " written by " + thread_str(b, s.writer) + " and by " + thread_str(b, thread) +
+                    " with no barrier between");
+  if (!reads_ordered(b, s, thread))
+    emulator::fault("shared-memory race: " + where + " read by " + readers_str(b, s) + " and then written by " + thread_str(b, thread) +
+                    " with no barrier between");
 }
 
 void shared_access(size_t byte, size_t bytes, bool write, int thread) {
   BlockRun& b = block();
   if (thread < 0) thread = b.running->view.linear;
-  const size_t limit = b.config->shared_bytes;
-  if (byte > limit || bytes > limit - byte)
-    emulator::fault("shared-memory access of " + std::to_string(bytes) + " bytes at byte " + std::to_string(byte) +
-                    " is outside the launch's " + std::to_string(limit) + " bytes");
-  const uint32_t sync = b.warp_sync[size_t(thread) / 32];
+  check_shared_range(b, byte, bytes, write ? "shared-memory write" : "shared-memory read");
   for (size_t g = byte / kGranule; g < (byte + bytes + kGranule - 1) / kGranule; ++g) {
     Granule& s = b.granules[g];
-    const std::string where = "shared byte " + std::to_string(g * kGranule);
     if (s.async_writer >= 0)
-      emulator::fault((write ? "write to " : "read of ") + where + " while a cp.async of " + thread_str(b, s.async_writer) +
-                      " into it is pending");
-    const bool written_now = s.write_epoch == b.epoch && !ordered(thread, sync, s.writer, s.write_sync);
+      emulator::fault(std::string(write ? "write to" : "read of") + " shared byte " + std::to_string(g * kGranule) +
+                      " while a cp.async of " + thread_str(b, s.async_writer) + " into it is pending");
     if (write) {
-      if (written_now)
-        emulator::fault("shared-memory race: " + where + " written by " + thread_str(b, s.writer) + " and by " +
-                        thread_str(b, thread) + " with no barrier between");
-      if (s.read_epoch == b.epoch && (s.reader == kManyReaders || !ordered(thread, sync, s.reader, s.read_sync)))
-        emulator::fault("shared-memory race: " + where + " read by " +
-                        (s.reader == kManyReaders ? std::string("several threads") : thread_str(b, s.reader)) +
-                        " and then written by " + thread_str(b, thread) + " with no barrier between");
+      check_write(b, s, g, thread);
       s.write_epoch = b.epoch;
       s.writer = int16_t(thread);
-      s.write_sync = sync;
-    } else {
-      if (s.write_epoch < b.first_epoch) b.unwritten_reads.emplace_back(g, thread);
-      if (written_now)
-        emulator::fault("shared-memory race: " + where + " written by " + thread_str(b, s.writer) + " and read by " +
-                        thread_str(b, thread) + " with no barrier between");
-      if (s.read_epoch != b.epoch) {
-        s.read_epoch = b.epoch;
-        s.reader = int16_t(thread);
-        s.read_sync = sync;
-      } else if (s.reader != thread) {
-        s.reader = kManyReaders;
-      }
+      s.write_serial = b.sync_serial;
+      continue;
     }
+    if (s.write_epoch < b.first_epoch) b.unwritten_reads.emplace_back(g, thread);
+    if (s.write_epoch == b.epoch && !ordered(b, s.writer, s.write_serial, thread))
+      emulator::fault("shared-memory race: shared byte " + std::to_string(g * kGranule) + " written by " + thread_str(b, s.writer) +
+                      " and read by " + thread_str(b, thread) + " with no barrier between");
+    const int16_t warp = int16_t(thread / 32);
+    if (s.read_epoch != b.epoch) {
+      s.read_epoch = b.epoch;
+      s.reader = int16_t(thread);
+      s.read_warp = warp;
+      s.reader_lanes = 0;
+    } else if (s.reader != thread) {
+      s.reader = kManyReaders;
+    }
+    if (s.read_warp != warp) s.read_warp = kManyWarps;
+    s.reader_lanes |= 1u << (thread % 32);
+    s.read_serial = b.sync_serial;
   }
 }
 
@@ -314,9 +361,54 @@ void check_mask(const BlockRun& b, unsigned mask, int linear) {
       emulator::fault("warp collective: mask " + hex(mask) + " names lane " + std::to_string(lane) + ", which this block does not have");
 }
 
-void syncwarp_compute(unsigned, const emulator::LaneOperands*, emulator::LaneResult*) {
+// Every pair of the participating lanes is ordered from here on.
+void syncwarp_compute(unsigned mask, const emulator::LaneOperands*, emulator::LaneResult*) {
   BlockRun& b = block();
-  ++b.warp_sync[size_t(b.running->view.linear) / 32];
+  const uint32_t serial = ++b.sync_serial;
+  const size_t base = size_t(b.running->view.linear) / 32 * 32;
+  for (unsigned i = 0; i < 32; ++i)
+    for (unsigned j = 0; j < 32; ++j)
+      if (((mask >> i) & 1u) && ((mask >> j) & 1u)) b.pair_sync[(base + i) * 32 + j] = serial;
+}
+
+// Completes the collective that lane `waiting` of the warp at `base` waits in, if every lane of
+// its mask has arrived; lanes that have exited do not take part (shuffles, votes, __syncwarp),
+// except in .aligned instructions (mma, ldmatrix), where an exited lane is a fault.
+void try_complete(BlockRun& b, size_t base, const EmulatedThread& waiting) {
+  const unsigned mask = waiting.mask;
+  unsigned present = 0;
+  for (unsigned lane = 0; lane < 32; ++lane) {
+    if (!((mask >> lane) & 1u)) continue;
+    const EmulatedThread& u = b.threads[base + lane];
+    if (u.status == Status::Done) {
+      if (waiting.aligned) emulator::fault("warp collective with mask " + hex(mask) + ": lane " + std::to_string(lane) + " has exited");
+      continue;
+    }
+    // A lane elsewhere (another collective, a barrier, still running) may yet arrive; if it never
+    // does, the block deadlocks and that is reported.
+    if (u.status != Status::InCollective || u.mask != mask || u.compute != waiting.compute) return;
+    present |= 1u << lane;
+  }
+  if (present == 0) return;
+  emulator::LaneOperands operands[32];
+  emulator::LaneResult results[32];
+  for (unsigned lane = 0; lane < 32; ++lane)
+    if ((present >> lane) & 1u) operands[lane] = b.threads[base + lane].operands;
+  waiting.compute(present, operands, results);
+  for (unsigned lane = 0; lane < 32; ++lane) {
+    if (!((present >> lane) & 1u)) continue;
+    EmulatedThread& u = b.threads[base + lane];
+    u.result = results[lane];
+    u.status = Status::Ready;
+  }
+}
+
+void complete_collectives_after_exit(BlockRun& b, const EmulatedThread& exited) {
+  const size_t base = size_t(exited.view.linear) / 32 * 32;
+  for (size_t lane = 0; lane < 32 && base + lane < b.threads.size(); ++lane) {
+    const EmulatedThread& u = b.threads[base + lane];
+    if (u.status == Status::InCollective && ((u.mask >> (exited.view.linear % 32)) & 1u)) try_complete(b, base, u);
+  }
 }
 
 }  // namespace
@@ -346,7 +438,7 @@ void Emulator::run(const LaunchConfig& c, const std::function<void()>& body) {
     active = &b;
     for (int64_t i = begin; i < end && i < first_failure.load(); ++i) {
       const auto u = static_cast<unsigned long long>(i);
-      b.block_idx = Dim3(unsigned(u % c.grid.x), unsigned(u / c.grid.x % c.grid.y), unsigned(u / (c.grid.x * c.grid.y)));
+      b.block_idx = Dim3(unsigned(u % c.grid.x), unsigned(u / c.grid.x % c.grid.y), unsigned(u / (uint64_t(c.grid.x) * c.grid.y)));
       run_block(b);
       if (!b.error.empty()) {
         std::lock_guard<std::mutex> lock(message_lock);
@@ -384,48 +476,24 @@ void barrier(const std::source_location& where) {
   resume_point(b);
 }
 
-LaneResult collective(unsigned mask, CollectiveCompute compute, const LaneOperands& mine) {
+LaneResult collective(unsigned mask, CollectiveCompute compute, const LaneOperands& mine, bool aligned) {
   BlockRun& b = block();
   EmulatedThread& self = *b.running;
   check_mask(b, mask, self.view.linear);
   self.mask = mask;
   self.compute = compute;
+  self.aligned = aligned;
   self.operands = mine;
   self.status = Status::InCollective;
-  const size_t base = size_t(self.view.linear) / 32 * 32;
-  bool complete = true;
-  for (unsigned lane = 0; lane < 32 && complete; ++lane) {
-    if (!((mask >> lane) & 1u)) continue;
-    const EmulatedThread& u = b.threads[base + lane];
-    if (u.status == Status::Done)
-      fault("warp collective with mask " + hex(mask) + ": lane " + std::to_string(lane) + " has exited");
-    if (u.status != Status::InCollective) {
-      complete = false;
-    } else if (u.mask != mask || u.compute != compute) {
-      fault("warp collective: lane " + std::to_string(lane) + " waits in a different collective (mask " + hex(u.mask) +
-            ") than this lane's (mask " + hex(mask) + ")");
-    }
-  }
-  if (!complete) {
+  try_complete(b, size_t(self.view.linear) / 32 * 32, self);
+  if (self.status == Status::InCollective) {
     self.fiber.yield();
     resume_point(b);
-    return self.result;
-  }
-  LaneOperands operands[32];
-  LaneResult results[32];
-  for (unsigned lane = 0; lane < 32; ++lane)
-    if ((mask >> lane) & 1u) operands[lane] = b.threads[base + lane].operands;
-  compute(mask, operands, results);
-  for (unsigned lane = 0; lane < 32; ++lane) {
-    if (!((mask >> lane) & 1u)) continue;
-    EmulatedThread& u = b.threads[base + lane];
-    u.result = results[lane];
-    u.status = Status::Ready;
   }
   return self.result;
 }
 
-void sync_warp(unsigned mask) { collective(mask, &syncwarp_compute, LaneOperands{}); }
+void sync_warp(unsigned mask) { collective(mask, &syncwarp_compute, LaneOperands{}, false); }
 
 namespace {
 
@@ -451,9 +519,10 @@ void shuffle_compute(unsigned mask, const LaneOperands* in, LaneResult* out) {
       case ShuffleMode::Xor: j = int(lane) ^ b; in_range = j <= max_lane; break;
       case ShuffleMode::Index: j = min_lane | (b & 0x1f & ~segmask); in_range = j <= max_lane; break;
     }
-    if (!in_range) j = int(lane);
+    if (!in_range || j < 0 || j > 31) j = int(lane);
     if (!((mask >> j) & 1u))
-      fault("shuffle: lane " + std::to_string(lane) + " reads lane " + std::to_string(j) + ", which is not in the mask " + hex(mask));
+      fault("shuffle: lane " + std::to_string(lane) + " reads lane " + std::to_string(j) + ", which is not in the mask " + hex(mask) +
+            " or has exited");
     if (in[j].word[2] != in[lane].word[2] || in[j].word[4] != in[lane].word[4])
       fault("shuffle: lanes " + std::to_string(lane) + " and " + std::to_string(j) + " use different modes or widths");
     out[lane].word[0] = in[j].word[0];
@@ -477,14 +546,14 @@ uint64_t shuffle(unsigned mask, uint64_t value, ShuffleMode mode, int operand, i
   in.word[2] = uint32_t(mode);
   in.word[3] = uint32_t(operand);
   in.word[4] = uint32_t(power_of_two_width(width));
-  const LaneResult r = collective(mask, &shuffle_compute, in);
+  const LaneResult r = collective(mask, &shuffle_compute, in, false);
   return uint64_t(r.word[0]) | (uint64_t(r.word[1]) << 32);
 }
 
 unsigned ballot(unsigned mask, bool predicate) {
   LaneOperands in;
   in.word[0] = predicate ? 1u : 0u;
-  return collective(mask, &ballot_compute, in).word[0];
+  return collective(mask, &ballot_compute, in, false).word[0];
 }
 
 void check_shared_window(size_t byte_offset, size_t bytes, size_t alignment) {
@@ -520,11 +589,14 @@ void async_copy(size_t shared_byte, const void* global, int bytes, int source_by
   if (shared_byte > limit || size_t(bytes) > limit - shared_byte)
     fault("cp.async destination byte " + std::to_string(shared_byte) + " is outside the launch's " + std::to_string(limit) + " bytes");
   for (size_t g = shared_byte / kGranule; g < (shared_byte + size_t(bytes)) / kGranule; ++g) {
-    if (b.granules[g].async_writer >= 0)
-      fault("cp.async into shared byte " + std::to_string(g * kGranule) + ", which another pending cp.async targets");
-    b.granules[g].async_writer = int16_t(t.view.linear);
+    Granule& s = b.granules[g];
+    if (s.async_writer >= 0) fault("cp.async into shared byte " + std::to_string(g * kGranule) + ", which another pending cp.async targets");
+    check_write(b, s, g, t.view.linear);  // the copy may land at once: it must not race this epoch's accesses
+    s.async_writer = int16_t(t.view.linear);
   }
-  t.uncommitted.push_back(PendingCopy{shared_byte, global, bytes, source_bytes});
+  PendingCopy copy{shared_byte, global, bytes, source_bytes, {}};
+  if (source_bytes > 0) std::memcpy(copy.issued, global, size_t(source_bytes));
+  t.uncommitted.push_back(copy);
 }
 
 void async_commit() {
@@ -539,8 +611,10 @@ void async_wait(int pending_groups_allowed) {
   while (t.committed.size() > size_t(std::max(pending_groups_allowed, 0))) {
     for (const PendingCopy& c : t.committed.front()) {
       for (size_t g = c.shared_byte / kGranule; g < (c.shared_byte + size_t(c.bytes)) / kGranule; ++g) b.granules[g].async_writer = -1;
+      if (c.source_bytes > 0 && std::memcmp(c.issued, c.source, size_t(c.source_bytes)) != 0)
+        fault("the source of a cp.async into shared byte " + std::to_string(c.shared_byte) + " changed before the copy was waited for");
       unsigned char data[16] = {};
-      if (c.source_bytes > 0) std::memcpy(data, c.source, size_t(c.source_bytes));
+      std::memcpy(data, c.issued, size_t(c.source_bytes));
       shared_write(c.shared_byte, size_t(c.bytes), data);
     }
     t.committed.pop_front();

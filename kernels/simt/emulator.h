@@ -4,13 +4,16 @@
 // collective, exits or faults; blocks run in parallel on the CPU threads. What it checks, and
 // reports as an Error naming the launch site, the block and the thread:
 // - shared memory: accesses outside the launch's dynamic shared memory or outside a typed window,
-//   misaligned windows, reads of words never written in this block, and races: a 4-byte word
-//   written by one thread and read or written by another between the same two barriers (or, for
-//   two lanes of one warp, the same two warp synchronisations);
-// - barriers that the block's threads reach at different places, deadlocks;
-// - warp collectives: a lane outside its own mask, lanes of one mask calling with different
-//   masks or different operations, a value read from a lane not in the mask or exited;
-// - cp.async: a destination touched while its copy is pending, copies never waited for;
+//   misaligned windows, reads of bytes never written in this block, and races: a 2-byte granule
+//   written by one thread and read or written by another between the same two barriers, unless
+//   the two are lanes of one warp that both took part in a __syncwarp between the accesses;
+// - barriers that the block's threads reach at different places, deadlocks (lanes that never
+//   join a collective, mismatched masks);
+// - warp collectives: a lane outside its own mask, a shuffle reading a lane that is not in the
+//   mask or has exited, an exited lane in an .aligned collective (mma, ldmatrix); shuffles, votes
+//   and __syncwarp wait only for the lanes of their mask that have not exited, as on the device;
+// - cp.async: a destination another thread of the epoch accesses, or that anyone touches before
+//   the wait, a source that changes before the wait, copies never waited for;
 // - misaligned 16-byte global accesses.
 // Out-of-bounds global accesses are left to AddressSanitizer, which the emulator's tests build with.
 #include <cstddef>
@@ -68,8 +71,9 @@ uint64_t shuffle(unsigned mask, uint64_t value, ShuffleMode mode, int operand, i
 unsigned ballot(unsigned mask, bool predicate);
 
 // A warp collective beyond shuffles and votes (ldmatrix, mma): every lane of `mask` deposits its
-// operands; the last to arrive runs compute over all lanes' deposits, then each lane receives its
-// own result. Lanes agree on `compute` (the same instruction).
+// operands; the last to arrive runs compute over the deposits of the lanes present (the mask less
+// lanes that have exited; none may have for `aligned` ones), then each receives its own result.
+// Lanes agree on `compute` (the same instruction).
 struct LaneOperands {
   uint32_t word[16] = {};
 };
@@ -77,7 +81,7 @@ struct LaneResult {
   uint32_t word[8] = {};
 };
 using CollectiveCompute = void (*)(unsigned mask, const LaneOperands* operands, LaneResult* results);
-LaneResult collective(unsigned mask, CollectiveCompute compute, const LaneOperands& mine);
+LaneResult collective(unsigned mask, CollectiveCompute compute, const LaneOperands& mine, bool aligned);
 
 // Shared memory. `thread` is the linear index of the thread the access is attributed to (ldmatrix
 // reads rows on behalf of the lanes that supplied their addresses); -1 means the calling thread.

@@ -39,6 +39,10 @@ struct Words4 {
   uint32_t x, y, z, w;
 };
 
+// The types CUDA's __shfl*_sync take (and so the emulator too): 4- and 8-byte arithmetic values.
+template <class T>
+constexpr bool kShuffleable = std::is_arithmetic_v<T> && !std::is_same_v<T, bool> && (sizeof(T) == 4 || sizeof(T) == 8);
+
 #if defined(__CUDACC__)
 
 MDCSRN_DEVICE Dim3 thread_idx() { return Dim3(threadIdx.x, threadIdx.y, threadIdx.z); }
@@ -51,18 +55,22 @@ MDCSRN_DEVICE void sync_warp(unsigned mask = kFullMask) { __syncwarp(mask); }
 
 template <class T>
 MDCSRN_DEVICE T shfl(unsigned mask, T value, int source_lane, int width = kWarpSize) {
+  static_assert(kShuffleable<T>, "shuffles move 4- or 8-byte arithmetic values");
   return __shfl_sync(mask, value, source_lane, width);
 }
 template <class T>
 MDCSRN_DEVICE T shfl_up(unsigned mask, T value, unsigned delta, int width = kWarpSize) {
+  static_assert(kShuffleable<T>, "shuffles move 4- or 8-byte arithmetic values");
   return __shfl_up_sync(mask, value, delta, width);
 }
 template <class T>
 MDCSRN_DEVICE T shfl_down(unsigned mask, T value, unsigned delta, int width = kWarpSize) {
+  static_assert(kShuffleable<T>, "shuffles move 4- or 8-byte arithmetic values");
   return __shfl_down_sync(mask, value, delta, width);
 }
 template <class T>
 MDCSRN_DEVICE T shfl_xor(unsigned mask, T value, int lane_mask, int width = kWarpSize) {
+  static_assert(kShuffleable<T>, "shuffles move 4- or 8-byte arithmetic values");
   return __shfl_xor_sync(mask, value, lane_mask, width);
 }
 MDCSRN_DEVICE unsigned ballot(unsigned mask, bool predicate) { return __ballot_sync(mask, predicate); }
@@ -72,6 +80,8 @@ MDCSRN_DEVICE bool all(unsigned mask, bool predicate) { return __all_sync(mask, 
 // A typed window of the block's dynamic shared memory.
 template <class T>
 class Shared {
+  static_assert(sizeof(T) >= 2, "shared memory is race-checked in 2-byte granules: no 1-byte elements");
+
  public:
   MDCSRN_DEVICE Shared(T* data, int count) : data_(data), count_(count) {}
   MDCSRN_DEVICE T load(int i) const { return data_[i]; }
@@ -118,7 +128,7 @@ inline void sync_warp(unsigned mask = kFullMask) { emulator::sync_warp(mask); }
 namespace shuffle_detail {
 template <class T>
 T exchange(unsigned mask, T value, emulator::ShuffleMode mode, int operand, int width) {
-  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= 8, "shuffles move values of up to 8 bytes");
+  static_assert(kShuffleable<T>, "shuffles move 4- or 8-byte arithmetic values, as CUDA's __shfl*_sync");
   uint64_t bits = 0;
   std::memcpy(&bits, &value, sizeof(T));
   bits = emulator::shuffle(mask, bits, mode, operand, width);
@@ -146,11 +156,12 @@ T shfl_xor(unsigned mask, T value, int lane_mask, int width = kWarpSize) {
 }
 inline unsigned ballot(unsigned mask, bool predicate) { return emulator::ballot(mask, predicate); }
 inline bool any(unsigned mask, bool predicate) { return (emulator::ballot(mask, predicate) & mask) != 0; }
-inline bool all(unsigned mask, bool predicate) { return (emulator::ballot(mask, predicate) & mask) == mask; }
+inline bool all(unsigned mask, bool predicate) { return emulator::ballot(mask, !predicate) == 0; }  // over the lanes present
 
 template <class T>
 class Shared {
   static_assert(std::is_trivially_copyable_v<T>, "shared memory holds trivially copyable values");
+  static_assert(sizeof(T) >= 2, "shared memory is race-checked in 2-byte granules: no 1-byte elements");
 
  public:
   Shared(size_t byte_offset, int count) : byte_offset_(byte_offset), count_(count) {}

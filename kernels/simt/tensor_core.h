@@ -49,21 +49,23 @@ MDCSRN_DEVICE void ldmatrix(uint32_t (&r)[Count], Shared<uint16_t> s, int row_st
   static_assert(Count == 1 || Count == 2 || Count == 4, "ldmatrix loads 1, 2 or 4 matrices");
   const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(s.address(row_start)));
   if constexpr (Count == 1 && !Trans)
-    asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];\n" : "=r"(r[0]) : "r"(address));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];\n" : "=r"(r[0]) : "r"(address) : "memory");
   else if constexpr (Count == 1)
-    asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];\n" : "=r"(r[0]) : "r"(address));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];\n" : "=r"(r[0]) : "r"(address) : "memory");
   else if constexpr (Count == 2 && !Trans)
-    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(address));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(address) : "memory");
   else if constexpr (Count == 2)
-    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(address));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(address) : "memory");
   else if constexpr (!Trans)
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(address));
+                 : "r"(address)
+                 : "memory");
   else
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(address));
+                 : "r"(address)
+                 : "memory");
 }
 
 // Copies Bytes (4, 8 or 16) from global src to element `index` of dst, asynchronously; only
@@ -74,13 +76,13 @@ template <int Bytes, class T>
 MDCSRN_DEVICE void cp_async(Shared<T> dst, int index, const T* src, int source_bytes = Bytes) {
   static_assert(Bytes == 4 || Bytes == 8 || Bytes == 16, "cp.async copies 4, 8 or 16 bytes");
   const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(dst.address(index)));
-  asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(address), "l"(src), "n"(Bytes), "r"(source_bytes));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(address), "l"(src), "n"(Bytes), "r"(source_bytes) : "memory");
 }
-MDCSRN_DEVICE void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+MDCSRN_DEVICE void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 // Waits until at most Pending of this thread's most recent groups are still in flight.
 template <int Pending>
 MDCSRN_DEVICE void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending));
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending) : "memory");
 }
 
 #else  // the host: the emulator
@@ -162,7 +164,7 @@ inline void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint3
   in.word[4] = b[0];
   in.word[5] = b[1];
   for (int i = 0; i < 4; ++i) in.word[6 + i] = tensor_core_detail::float_word(c[i]);
-  const emulator::LaneResult r = emulator::collective(kFullMask, &tensor_core_detail::mma_compute, in);
+  const emulator::LaneResult r = emulator::collective(kFullMask, &tensor_core_detail::mma_compute, in, true);
   for (int i = 0; i < 4; ++i) d[i] = tensor_core_detail::word_float(r.word[i]);
 }
 
@@ -178,7 +180,7 @@ void ldmatrix(uint32_t (&r)[Count], Shared<uint16_t> s, int row_start) {
   }
   in.word[2] = uint32_t(Count);
   in.word[3] = Trans ? 1u : 0u;
-  const emulator::LaneResult result = emulator::collective(kFullMask, &tensor_core_detail::ldmatrix_compute, in);
+  const emulator::LaneResult result = emulator::collective(kFullMask, &tensor_core_detail::ldmatrix_compute, in, true);
   for (int i = 0; i < Count; ++i) r[i] = result.word[i];
 }
 

@@ -112,10 +112,100 @@ void shuffle_outside_mask(float* out) {
 
 void lane_outside_own_mask(float* out) { out[simt::lane()] = float(simt::shfl(0x0000ffffu, 1, 0)); }
 
-void collective_with_exited_lane(float* out) {
+// Lanes 16-31 exit; the rest shuffle over the full mask, which waits only for lanes present.
+void shuffle_after_exits(int source, float* out) {
   const unsigned l = simt::lane();
   if (l >= 16) return;
-  out[l] = float(simt::shfl(simt::kFullMask, int(l), 0));
+  out[l] = float(simt::shfl(simt::kFullMask, int(l) + 100, source));
+}
+
+void ballot_after_exits(unsigned* out) {
+  const unsigned l = simt::lane();
+  if (l % 2) return;
+  out[l] = simt::ballot(simt::kFullMask, l % 4 == 0);
+  out[32 + l] = simt::all(simt::kFullMask, l < 64);
+}
+
+void mma_after_exits(float* out) {
+  if (simt::lane() == 31) return;
+  const uint32_t a[4] = {}, b[2] = {};
+  float c[4] = {}, d[4];
+  simt::mma_m16n8k16_bf16(d, a, b, c);
+  out[simt::lane()] = d[0];
+}
+
+// Lane 0 reads s[0] twice with a __syncwarp between; lane 1 then writes it without one.
+void reread_then_unsynchronised_write(float* out) {
+  const simt::Shared<float> s = simt::shared<float>(0, 32);
+  const int l = int(simt::lane());
+  if (l == 0) s.store(0, 1.f);
+  simt::sync_warp();
+  if (l == 0) out[0] = s.load(0);
+  simt::sync_warp();
+  if (l == 0) out[1] = s.load(0);
+  if (l == 1) s.store(0, 2.f);
+}
+
+// Lanes 0-15 synchronise among themselves only; lane 16 reads what lane 0 wrote.
+void partial_syncwarp(float* out) {
+  const simt::Shared<float> s = simt::shared<float>(0, 32);
+  const unsigned l = simt::lane();
+  if (l == 0) s.store(0, 1.f);
+  if (l < 16) simt::sync_warp(0x0000ffffu);
+  if (l == 16) out[0] = s.load(0);
+}
+
+// Lane 0 writes, every lane reads, and lane 0 writes again: correct with the two __syncwarps.
+void warp_broadcast(float* out) {
+  const simt::Shared<float> s = simt::shared<float>(0, 32);
+  const unsigned l = simt::lane();
+  for (int round = 0; round < 3; ++round) {
+    if (l == 0) s.store(0, float(round));
+    simt::sync_warp();
+    out[l] += s.load(0);
+    simt::sync_warp();
+  }
+}
+
+// Thread 32 reads s[0] while thread 0 issues a cp.async into it in the same barrier interval;
+// with read_first, warp 0 first waits in a __syncwarp, so that thread 32's read comes first.
+void async_copy_over_a_read(bool read_first, const float* src, float* out) {
+  const simt::Shared<float> s = simt::shared<float>(0, 4);
+  const int t = int(simt::linear_thread());
+  if (t == 0) s.store(0, 1.f);
+  simt::barrier();
+  if (read_first && t < 32) simt::sync_warp();
+  if (t == 32) out[0] = s.load(0);
+  if (t == 0) {
+    simt::cp_async<16>(s, 0, src);
+    simt::cp_async_commit();
+  }
+  simt::barrier();
+  if (t == 0) simt::cp_async_wait<0>();
+}
+
+void empty_groups_at_exit(const float* src, float* out) {
+  const simt::Shared<float> s = simt::shared<float>(0, 4);
+  simt::cp_async<16>(s, 0, src);
+  simt::cp_async_commit();
+  simt::cp_async_commit();  // an empty group, as pipelines commit at their tail
+  simt::cp_async_wait<1>();
+  out[0] = s.load(0);
+}
+
+void source_changed_before_wait(float* src, float* out) {
+  const simt::Shared<float> s = simt::shared<float>(0, 4);
+  simt::cp_async<16>(s, 0, src);
+  simt::cp_async_commit();
+  src[0] = -1.f;
+  simt::cp_async_wait<0>();
+  out[0] = s.load(0);
+}
+
+// Thread 0 faults before any other thread has run: none of them may run after it.
+void first_thread_faults(float* out) {
+  if (simt::linear_thread() == 0) out[-1] = simt::shared<float>(0, 1).load(5);
+  out[simt::linear_thread()] = 1.f;
 }
 
 void read_async_destination_before_wait(const float* src, float* out) {
@@ -216,7 +306,34 @@ TEST_SUITE("emu_emulator") {
     std::vector<float> out(32);
     CHECK(mentions(error_of([&] { simt::launch(emu, LaunchConfig(1, 32), shuffle_outside_mask, out.data()); }), "which is not in the mask"));
     CHECK(mentions(error_of([&] { simt::launch(emu, LaunchConfig(1, 32), lane_outside_own_mask, out.data()); }), "not in its mask"));
-    CHECK(mentions(error_of([&] { simt::launch(emu, LaunchConfig(1, 32), collective_with_exited_lane, out.data()); }), "has exited"));
+    // Shuffles and votes wait only for the lanes of their mask that have not exited (PTX ISA).
+    CHECK(error_of([&] { simt::launch(emu, LaunchConfig(1, 32), shuffle_after_exits, 3, out.data()); }) == "");
+    for (int l = 0; l < 16; ++l) CHECK(out[size_t(l)] == 103.f);
+    CHECK(mentions(error_of([&] { simt::launch(emu, LaunchConfig(1, 32), shuffle_after_exits, 20, out.data()); }), "or has exited"));
+    std::vector<unsigned> votes(64, 7u);
+    CHECK(error_of([&] { simt::launch(emu, LaunchConfig(1, 32), ballot_after_exits, votes.data()); }) == "");
+    CHECK(votes[0] == 0x11111111u);
+    CHECK(votes[32] == 1u);
+    // mma and ldmatrix are .aligned: every lane of the warp must execute them.
+    CHECK(mentions(error_of([&] { simt::launch(emu, LaunchConfig(1, 32), mma_after_exits, out.data()); }), "lane 31 has exited"));
+  }
+
+  TEST_CASE("__syncwarp orders only the lanes that took part, and a repeated read counts from its latest") {
+    Emulator emu;
+    std::vector<float> out(32, 0.f);
+    CHECK(mentions(error_of([&] { simt::launch(emu, LaunchConfig(1, 32, 128), reread_then_unsynchronised_write, out.data()); }),
+                   "and then written by"));
+    CHECK(mentions(error_of([&] { simt::launch(emu, LaunchConfig(1, 32, 128), partial_syncwarp, out.data()); }), "and read by"));
+    std::fill(out.begin(), out.end(), 0.f);
+    CHECK(error_of([&] { simt::launch(emu, LaunchConfig(1, 32, 128), warp_broadcast, out.data()); }) == "");
+    for (int l = 0; l < 32; ++l) CHECK(out[size_t(l)] == 3.f);
+  }
+
+  TEST_CASE("cancelled blocks: threads that had not run never run") {
+    Emulator emu;
+    std::vector<float> out(65, 0.f);
+    CHECK(mentions(error_of([&] { simt::launch(emu, LaunchConfig(1, 64, 4), first_thread_faults, out.data() + 1); }), "outside [0, 1)"));
+    for (float v : out) CHECK(v == 0.f);
   }
 
   TEST_CASE("cp.async: destinations are off limits until the wait, copies must be waited for, groups complete in order") {
@@ -229,6 +346,15 @@ TEST_SUITE("emu_emulator") {
     CHECK(error_of([&] { simt::launch(emu, LaunchConfig(1, 1, 32), wait_for_the_older_group, src.data(), out.data()); }) == "");
     CHECK(out[0] == 0.f);
     CHECK(out[1] == 4.f);
+    // Either order is a race: the copy issued over a read of the same interval, or the read of a pending copy.
+    CHECK(mentions(error_of([&] { simt::launch(emu, LaunchConfig(1, 64, 16), async_copy_over_a_read, true, src.data(), out.data()); }),
+                   "read by thread (32,0,0) (linear 32) and then written by thread (0,0,0)"));
+    CHECK(mentions(error_of([&] { simt::launch(emu, LaunchConfig(1, 64, 16), async_copy_over_a_read, false, src.data(), out.data()); }),
+                   "while a cp.async of thread (0,0,0)"));
+    CHECK(error_of([&] { simt::launch(emu, LaunchConfig(1, 1, 16), empty_groups_at_exit, src.data(), out.data()); }) == "");
+    std::vector<float> changing = src;
+    CHECK(mentions(error_of([&] { simt::launch(emu, LaunchConfig(1, 1, 16), source_changed_before_wait, changing.data(), out.data()); }),
+                   "changed before the copy was waited for"));
   }
 
   TEST_CASE("misaligned vector loads, exceptions and invalid launches are reported") {

@@ -1,0 +1,59 @@
+#pragma once
+// Batch statistics from a producer's epilogue: each block (tile) of a producing kernel writes the
+// moments of its bf16-rounded outputs, per channel, to partials[tile][channels]; a second kernel
+// merges every tile's partials of a channel in tile order (Chan's formula), so a run repeats bit
+// for bit and no separate statistics pass reads the outputs again.
+#include <cstdint>
+
+#include "kernels/block_reduce.h"
+#include "kernels/normalization.h"
+#include "kernels/reduce.h"
+#include "kernels/simt/launch_config.h"
+#include "kernels/simt/simt.h"
+
+namespace mdcsrn {
+
+// Within a warp, lanes 4 g + t (g = 0..7) of an mma C fragment hold values of the same channels:
+// merges them into lanes 0-3, which store channel_of(k, t)'s moments at warp * channels + channel.
+template <int K, class ChannelOf>
+MDCSRN_DEVICE void store_warp_moments(const ShiftedMoments<float> (&lane_moments)[K], simt::Shared<Moments<float>> warp_moments,
+                                      int channels, ChannelOf channel_of) {
+  const int lane = int(simt::lane()), warp = int(simt::warp());
+  for (int k = 0; k < K; ++k) {
+    Moments<float> m = lane_moments[k].result();
+    for (unsigned offset = 16; offset >= 4; offset /= 2) m.merge(shuffle_down_words(m, offset));
+    if (lane < 4) warp_moments.store(warp * channels + channel_of(k, lane), m);
+  }
+}
+
+// After a barrier that follows store_warp_moments (or any per-group moments laid out
+// [group][channels]): threads below `channels` merge the groups in order into this tile's partials.
+MDCSRN_DEVICE void store_tile_moments(simt::Shared<Moments<float>> group_moments, int groups, int channels, Moments<float>* partials) {
+  const int t = int(simt::linear_thread());
+  if (t >= channels) return;
+  Moments<float> m;
+  for (int g = 0; g < groups; ++g) m.merge(group_moments.load(g * channels + t));
+  partials[int64_t(simt::block_idx().x) * channels + t] = m;
+}
+
+// One block per channel: its threads merge consecutive ranges of the tiles' partials, then the
+// block merges its threads in order.
+MDCSRN_KERNEL void tile_statistics_kernel(const Moments<float>* partials, int64_t tiles, int32_t channels, float eps, float* mean,
+                                          float* var, float* invstd) {
+  const int c = int(simt::block_idx().x), t = int(simt::linear_thread()), threads = int(simt::block_threads());
+  Moments<float> m;
+  const int64_t begin = tiles * t / threads, end = tiles * (t + 1) / threads;
+  for (int64_t b = begin; b < end; ++b) m.merge(partials[b * channels + c]);
+  m = block_reduce(m, simt::shared<Moments<float>>(0, (threads + 31) / 32));
+  if (t == 0) {
+    mean[c] = m.mean;
+    var[c] = m.variance();
+    invstd[c] = inverse_std(var[c], eps);
+  }
+}
+
+inline simt::LaunchConfig tile_statistics_launch(int channels, std::source_location where = std::source_location::current()) {
+  return simt::LaunchConfig(simt::Dim3(unsigned(channels)), simt::Dim3(kThreads), block_reduce_shared_bytes<Moments<float>>(), where);
+}
+
+}  // namespace mdcsrn
