@@ -79,6 +79,10 @@ void loss_forward(Context& ctx, LossKind kind, Tensor<const float> prediction, T
 template <class Context>
 void loss_backward(Context& ctx, LossKind kind, Tensor<const float> prediction, Tensor<const float> target,
                    float weight, Tensor<float> dprediction, GradMode mode);
+// Both in one pass (the fast path's step): *loss and the gradient of weight x loss.
+template <class Context>
+void loss_forward_backward(Context& ctx, LossKind kind, Tensor<const float> prediction, Tensor<const float> target, float weight,
+                           float* loss, Tensor<float> dprediction, GradMode mode);
 template <class Context>
 void mean_score(Context& ctx, const float* scores, int64_t count, float* result);
 template <class Context>

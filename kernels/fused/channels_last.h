@@ -53,4 +53,11 @@ void from_channels_last(ChannelsLast src, int32_t first, Tensor<T> y) {
 }
 
 }  // namespace cpu
+
+namespace gpu {
+// Channels [first, first + dst.shape.c) of `src` into the NCDHW fp32 tensor dst (channel counts
+// and offsets multiples of 8): what the reference kernels read.
+template <class Context>
+void planes_from_channels_last(Context& ctx, ChannelsLast src, int first, Tensor<float> dst);
+}  // namespace gpu
 }  // namespace mdcsrn

@@ -36,6 +36,9 @@ MDCSRN_DEVICE void store_tile_moments(simt::Shared<Moments<float>> group_moments
   partials[int64_t(simt::block_idx().x) * channels + t] = m;
 }
 
+// A kernel defined in a header: each translation unit that launches it keeps its own copy.
+namespace {
+
 // One block per channel: its threads merge consecutive ranges of the tiles' partials, then the
 // block merges its threads in order.
 MDCSRN_KERNEL void tile_statistics_kernel(const Moments<float>* partials, int64_t tiles, int32_t channels, float eps, float* mean,
@@ -51,6 +54,8 @@ MDCSRN_KERNEL void tile_statistics_kernel(const Moments<float>* partials, int64_
     invstd[c] = inverse_std(var[c], eps);
   }
 }
+
+}  // namespace
 
 inline simt::LaunchConfig tile_statistics_launch(int channels, std::source_location where = std::source_location::current()) {
   return simt::LaunchConfig(simt::Dim3(unsigned(channels)), simt::Dim3(kThreads), block_reduce_shared_bytes<Moments<float>>(), where);
