@@ -45,6 +45,25 @@ class Generator {
   }
 
   const Shape5& input_shape() const { return input_; }
+  const GeneratorLayout& layout() const { return layout_; }
+
+  // For a training forward run by another executor (the fast path, models/generator_fast.h): the
+  // buffers backward reads, which that executor fills: every feature channel in this generator's
+  // layout, and each channel's batch mean, biased variance and 1/sqrt(var + eps). The running
+  // statistics stay this generator's (running_stats(); UnitLayout::stats_offset). The 1x1 layers'
+  // folded weights, which backward also reads, are made here from params.
+  struct TrainState {
+    Tensor<T> features;
+    T* mean;
+    T* var;
+    T* invstd;
+  };
+  TrainState adopt_train_forward(const T* params) {
+    mode_ = NormMode::Train;
+    const std::vector<const MixLayout*> all = mixes();
+    for (size_t i = 0; i < all.size(); ++i) fold(params, *all[i], i);
+    return TrainState{features(), feature_mean_.data(), feature_var_.data(), feature_invstd_.data()};
+  }
   // Running means ([bn_channels]) then running variances, unit by unit (UnitLayout::stats_offset).
   T* running_stats() const { return running_.data(); }
   T momentum = T(0.1), eps = T(1e-5);
@@ -149,11 +168,15 @@ class Generator {
     return all;
   }
 
+  void fold(const T* params, const MixLayout& m, size_t map_index) {
+    be_.fold_weights(P(params, m.weight), maps_[map_index].data(), m.outputs, int64_t(m.map.size()), m.distinct,
+                     folded_.data() + m.folded_offset);
+  }
+
   // A 1x1x1 conv over the concatenation, run on the distinct channels with folded weights.
   void mix_forward(const T* params, const MixLayout& m, size_t map_index, Tensor<T> out) {
-    T* folded = folded_.data() + m.folded_offset;
-    be_.fold_weights(P(params, m.weight), maps_[map_index].data(), m.outputs, int64_t(m.map.size()), m.distinct, folded);
-    be_.conv_forward(kConv1, features().channels(0, m.distinct), folded, nullptr, out);
+    fold(params, m, map_index);
+    be_.conv_forward(kConv1, features().channels(0, m.distinct), folded_.data() + m.folded_offset, nullptr, out);
   }
 
   void mix_backward(T* grads, const MixLayout& m, size_t map_index, Tensor<const T> dout, GradMode feature_grad_mode) {

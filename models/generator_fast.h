@@ -1,0 +1,148 @@
+#pragma once
+// The generator's forward on the fast path (kernels/fused): every feature in one NDHWC bf16 buffer,
+// conv0 as a direct stem, each unit a tensor-core convolution with its BatchNorm and activation in
+// the prologue and the batch statistics of its outputs from its epilogue, the compressors as
+// tensor-core GEMMs, the reconstruction a dot product per voxel; fp32 accumulation, fp32 master
+// weights (repacked to bf16 by each forward). Until the fused backward exists, a training step's
+// backward is the reference generator's: the forward hands it fp32 copies of the features and the
+// batch statistics (Generator::adopt_train_forward), so it runs unchanged.
+#include <string>
+#include <vector>
+
+#include "engine/memory.h"
+#include "kernels/batchnorm.h"
+#include "kernels/channel_fold.h"
+#include "kernels/fused/channels_last.h"
+#include "kernels/fused/mix.h"
+#include "kernels/fused/stem.h"
+#include "kernels/fused/unit_forward.h"
+#include "models/backend.h"
+#include "models/generator.h"
+
+namespace mdcsrn {
+
+// Why the fast path does not cover a configuration, or "" when it does: units of 16 channels whose
+// widths, the compressors' inputs and the feature buffer are multiples of 16.
+inline std::string fast_path_unsupported(const GeneratorLayout& L) {
+  if (L.config().growth != UnitTile::kOutputs) return "growth " + std::to_string(L.config().growth) + " (the fast units produce 16 channels)";
+  for (const MixLayout& m : L.compressors())
+    if (m.distinct % 16 != 0 || m.outputs != kCompressorOutputs) return "a compressor over " + std::to_string(m.distinct) + " channels";
+  return L.feature_channels() % 16 == 0 ? "" : std::to_string(L.feature_channels()) + " feature channels";
+}
+
+template <class Context>
+class FastForward {
+ public:
+  using Backend = GpuBackendOn<Context>;
+
+  FastForward(const GeneratorLayout& layout, Context& ctx, const Shape5& input) : layout_(layout), ctx_(ctx), input_(input) {
+    const std::string why = fast_path_unsupported(layout);
+    MDCSRN_REQUIRE(why.empty(), "fast path: not for " + why);
+    const MemoryKind m = Context::memory;
+    const int channels = layout.feature_channels();
+    features_ = Buffer<uint16_t>(m, input.n * input.spatial() * channels);
+    for (const auto& block : layout.units())
+      for (const UnitLayout& u : block) unit_weights_.emplace_back(m, packed_unit_weight_words(u.input_channels));
+    for (const MixLayout& c : layout.compressors()) compressor_weights_.emplace_back(m, packed_compressor_weight_words(c.distinct));
+    folded_ = Buffer<float>(m, layout.folded_weights());
+    for (const MixLayout* mix : mixes()) {
+      maps_.emplace_back(m, int64_t(mix->map.size()));
+      maps_.back().upload(mix->map);
+    }
+    scale_ = Buffer<float>(m, layout.widest_unit_input());
+    shift_ = Buffer<float>(m, layout.widest_unit_input());
+    unit_mean_ = Buffer<float>(m, layout.bn_channels());
+    unit_invstd_ = Buffer<float>(m, layout.bn_channels());
+    for (Buffer<float>* b : {&eval_mean_, &eval_var_, &eval_invstd_}) *b = Buffer<float>(m, channels);
+  }
+
+  // out = G(x) ([N, 1, D, H, W] fp32). Train mode normalises with the batch statistics, updates
+  // the reference generator's running statistics and leaves it ready for backward; eval mode
+  // normalises with its running statistics.
+  void forward(const float* params, Tensor<const float> x, Tensor<float> out, NormMode mode, Generator<Backend>& reference) {
+    MDCSRN_REQUIRE(x.shape == input_ && out.shape == input_ && out.contiguous(), "fast path: input and output must be " + input_.str());
+    const GeneratorLayout& L = layout_;
+    const int channels = L.feature_channels();
+    const ChannelsLast f{features_.data(), VolumeShape{int32_t(input_.n), int32_t(input_.d), int32_t(input_.h), int32_t(input_.w)}, channels};
+    typename Generator<Backend>::TrainState state{};
+    if (mode == NormMode::Train) state = reference.adopt_train_forward(params);
+    float* mean = mode == NormMode::Train ? state.mean : eval_mean_.data();
+    float* var = mode == NormMode::Train ? state.var : eval_var_.data();
+    float* invstd = mode == NormMode::Train ? state.invstd : eval_invstd_.data();
+    const float eps = reference.eps, momentum = reference.momentum;
+    const ActivationSpec act = L.config().activation;
+    float* running = reference.running_stats();
+
+    gpu::stem_forward(ctx_, x, P(params, L.conv0_weight()), f, eps, mean, var, invstd);
+    size_t unit_index = 0;
+    for (size_t b = 0; b < L.units().size(); ++b) {
+      if (b > 0) {
+        const MixLayout& m = L.compressors()[b - 1];
+        fold(params, m, b - 1);
+        gpu::pack_compressor_weights(ctx_, folded_.data() + m.folded_offset, m.distinct, compressor_weights_[b - 1].data());
+        gpu::compressor_forward(ctx_, f, m.distinct, compressor_weights_[b - 1].data(), m.output_channel, eps, mean + m.output_channel,
+                                var + m.output_channel, invstd + m.output_channel);
+      }
+      for (const UnitLayout& u : L.units()[b]) {
+        float* running_mean = running + u.stats_offset;
+        float* running_var = running + L.bn_channels() + u.stats_offset;
+        const float* unit_mean = mean + u.input_channel;
+        const float* unit_invstd = invstd + u.input_channel;
+        if (mode == NormMode::Train) {
+          gpu::batchnorm_update_running(ctx_, mean + u.input_channel, var + u.input_channel, input_.n * input_.spatial(), momentum,
+                                        running_mean, running_var, u.input_channels);
+        } else {
+          gpu::batchnorm_running_statistics(ctx_, running_mean, running_var, eps, unit_mean_.data() + u.stats_offset,
+                                            unit_invstd_.data() + u.stats_offset, u.input_channels);
+          unit_mean = unit_mean_.data() + u.stats_offset;
+          unit_invstd = unit_invstd_.data() + u.stats_offset;
+        }
+        gpu::fold_batchnorm(ctx_, P(params, u.bn_weight), P(params, u.bn_bias), unit_mean, unit_invstd, u.input_channels, scale_.data(),
+                            shift_.data());
+        uint32_t* packed = unit_weights_[unit_index++].data();
+        gpu::pack_unit_weights(ctx_, P(params, u.conv_weight), u.input_channels, packed);
+        UnitForward uf;
+        uf.features = f.data;
+        uf.shape = f.shape;
+        uf.stride = channels;
+        uf.input_channel = u.input_channel;
+        uf.input_channels = u.input_channels;
+        uf.scale = scale_.data();
+        uf.shift = shift_.data();
+        uf.activation = act;
+        uf.weights = packed;
+        uf.output = f.data;
+        uf.output_channel = u.output_channel;
+        gpu::unit_forward(ctx_, uf, eps, mean + u.output_channel, var + u.output_channel, invstd + u.output_channel);
+      }
+    }
+    const MixLayout& r = L.reconstruction();
+    fold(params, r, L.compressors().size());
+    gpu::reconstruction_forward(ctx_, f, r.distinct, folded_.data() + r.folded_offset, out.data);
+    if (mode == NormMode::Train) gpu::planes_from_channels_last(ctx_, f, 0, state.features);
+  }
+
+ private:
+  const float* P(const float* params, int index) const { return params + layout_.table().entry(index).offset; }
+  std::vector<const MixLayout*> mixes() const {
+    std::vector<const MixLayout*> all;
+    for (const MixLayout& m : layout_.compressors()) all.push_back(&m);
+    all.push_back(&layout_.reconstruction());
+    return all;
+  }
+  void fold(const float* params, const MixLayout& m, size_t map_index) {
+    gpu::fold_weights(ctx_, P(params, m.weight), maps_[map_index].data(), m.outputs, int64_t(m.map.size()), m.distinct,
+                      folded_.data() + m.folded_offset);
+  }
+
+  const GeneratorLayout& layout_;
+  Context& ctx_;
+  Shape5 input_;
+  Buffer<uint16_t> features_;
+  std::vector<Buffer<uint32_t>> unit_weights_, compressor_weights_;
+  Buffer<float> folded_, scale_, shift_, unit_mean_, unit_invstd_;
+  Buffer<float> eval_mean_, eval_var_, eval_invstd_;  // eval mode: the producers' statistics, unused
+  std::vector<Buffer<int32_t>> maps_;
+};
+
+}  // namespace mdcsrn
