@@ -32,12 +32,15 @@ options:
   --patch N       patch size (default 32)
   --batch N       patches per forward pass (default 16)
   --device D      auto, cpu or cuda (default auto)
+  --precision P   on a GPU: bf16 (default: the fast path, fused bf16 kernels on tensor cores, where
+                  it covers the model, else tf32), tf32 or fp32 (the reference path); the CPU
+                  computes in fp32
 )";
 
 }  // namespace
 
 int run_infer(int argc, char** argv) {
-  const Args args(argc, argv, 2, {"checkpoint", "input", "output", "stitching", "margin", "stride", "patch", "batch", "device"}, {}, "mdcsrn infer");
+  const Args args(argc, argv, 2, {"checkpoint", "input", "output", "stitching", "margin", "stride", "patch", "batch", "device", "precision"}, {}, "mdcsrn infer");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -50,6 +53,8 @@ int run_infer(int argc, char** argv) {
   o.stride = args.get_int("stride", 16);
   o.patch = args.get_int("patch", 32);
   o.batch = args.get_int("batch", 16);
+  o.precision = args.get("precision", "bf16");
+  if (o.precision != "bf16" && o.precision != "tf32" && o.precision != "fp32") fail("option --precision: expected bf16, tf32 or fp32");
   const std::string device = args.get("device", "auto");
   if (device != "auto" && device != "cpu" && device != "cuda") fail("option --device: expected auto, cpu or cuda");
 
@@ -77,7 +82,9 @@ int run_infer(int argc, char** argv) {
               ctx ? describe_device(DeviceKind::Cuda).c_str() : describe_device(DeviceKind::Cpu).c_str(),
               o.stitching == Stitching::MarginCrop ? "margin-crop" : "Gaussian");
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<float> sr = super_resolve(model, state, lr.data, lr.dims, o, ctx.get());
+  std::string arithmetic;
+  const std::vector<float> sr = super_resolve(model, state, lr.data, lr.dims, o, ctx.get(), &arithmetic);
+  std::printf("arithmetic: %s\n", arithmetic.c_str());
   write_volume(lr.like(sr), args.get("output"), "mdcsrn infer: " + model.describe());
   std::printf("wrote %s (%.1f s)\n", args.get("output").c_str(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

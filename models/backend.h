@@ -64,6 +64,11 @@ struct CpuBackend {
   void loss_backward(LossKind kind, Tensor<const T> prediction, Tensor<const T> target, T weight, Tensor<T> d, GradMode m) const {
     cpu::loss_backward<T>(kind, prediction, target, weight, d, m);
   }
+  void loss_forward_backward(LossKind kind, Tensor<const T> prediction, Tensor<const T> target, T weight, T* result, Tensor<T> d,
+                             GradMode m) const {
+    *result = cpu::loss_forward<T>(kind, prediction, target);
+    cpu::loss_backward<T>(kind, prediction, target, weight, d, m);
+  }
   void adam(const AdamStep& s, T* params, const T* grads, T* m, T* v, int64_t count) const { cpu::adam<T>(s, params, grads, m, v, count); }
   void layernorm_forward(Tensor<const T> x, const T* weight, const T* bias, T eps, T* mean, T* invstd, Tensor<T> y) const {
     cpu::layernorm_forward<T>(x, weight, bias, eps, mean, invstd, y);
@@ -134,6 +139,10 @@ struct GpuBackendOn {
   void loss_backward(LossKind kind, Tensor<const float> prediction, Tensor<const float> target, float weight, Tensor<float> d,
                      GradMode m) const {
     gpu::loss_backward(*ctx, kind, prediction, target, weight, d, m);
+  }
+  void loss_forward_backward(LossKind kind, Tensor<const float> prediction, Tensor<const float> target, float weight, float* result,
+                             Tensor<float> d, GradMode m) const {
+    gpu::loss_forward_backward(*ctx, kind, prediction, target, weight, result, d, m);
   }
   void adam(const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count) const {
     gpu::adam(*ctx, s, params, grads, m, v, count);

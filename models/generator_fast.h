@@ -145,4 +145,15 @@ class FastForward {
   std::vector<Buffer<int32_t>> maps_;
 };
 
+// The fast forward a backend can have: FastForward for the GPU backends, none for the CPU's.
+struct NoFastForward {};
+template <class Backend>
+struct FastForwardOf {
+  using type = NoFastForward;
+};
+template <class Context>
+struct FastForwardOf<GpuBackendOn<Context>> {
+  using type = FastForward<Context>;
+};
+
 }  // namespace mdcsrn

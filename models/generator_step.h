@@ -2,8 +2,12 @@
 // One training step of the generator on a backend: sample a batch, forward, loss, backward, Adam.
 // Used by the trainer and by the step benchmark, so both run exactly the same work.
 #include "engine/arena.h"
+#include <memory>
+#include <type_traits>
+
 #include "io/patch_dataset.h"
 #include "models/generator.h"
+#include "models/generator_fast.h"
 #include "models/train_config.h"
 
 namespace mdcsrn {
@@ -33,10 +37,23 @@ class GeneratorStep {
   // respect to the output in output_gradient(), where other terms may add theirs before backward().
   void forward(const PatchDataset& data, int64_t step) {
     data.sample(step * shape_.n, int(shape_.n), lr_.data(), hr_.data(), centres_.data(), ctx_);
-    generator_.forward(arena_.params(), batch(lr_), batch(sr_), NormMode::Train);
-    be_.loss_forward(loss_kind_, batch(sr_), batch(hr_), loss_.data());
-    be_.loss_backward(loss_kind_, batch(sr_), batch(hr_), T(1), batch(dsr_), GradMode::Overwrite);
+    run_generator(batch(lr_), batch(sr_), NormMode::Train);
+    be_.loss_forward_backward(loss_kind_, batch(sr_), batch(hr_), T(1), loss_.data(), batch(dsr_), GradMode::Overwrite);
   }
+  // The generator on x, through the fast forward when it is enabled (backward then reads what it left).
+  void run_generator(Tensor<const T> x, Tensor<T> out, NormMode mode) {
+    if constexpr (!std::is_same_v<Fast, NoFastForward>) {
+      if (fast_) return fast_->forward(arena_.params(), x, out, mode, generator_);
+    }
+    generator_.forward(arena_.params(), x, out, mode);
+  }
+  // GPU backends: run the forward through the fused bf16 kernels (models/generator_fast.h) from now on.
+  template <class Context>
+  void enable_fast_forward(Context& ctx) {
+    static_assert(!std::is_same_v<Fast, NoFastForward>, "the fast forward is for the GPU backends");
+    fast_ = std::make_unique<Fast>(layout_, ctx, shape_);
+  }
+  bool fast_forward() const { return fast_ != nullptr; }
   void backward() { generator_.backward(arena_.params(), arena_.grads(), batch(lr_), batch(dsr_), NormMode::Train); }
   // Adam update number t (1 for the first).
   void update(const AdamConfig& adam, int64_t t) {
@@ -68,6 +85,8 @@ class GeneratorStep {
   Buffer<T> lr_, hr_, sr_, dsr_;
   Buffer<int32_t> centres_;
   Buffer<T> loss_;
+  using Fast = typename FastForwardOf<Backend>::type;
+  std::unique_ptr<Fast> fast_;
 };
 
 }  // namespace mdcsrn

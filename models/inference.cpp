@@ -1,5 +1,10 @@
 #include "models/inference.h"
 
+#include <memory>
+#include <type_traits>
+
+#include "models/generator_fast.h"
+
 #include <cmath>
 
 #include "engine/error.h"
@@ -90,18 +95,28 @@ std::vector<float> stitch_volume(const std::vector<float>& volume, const std::ar
 
 namespace {
 
+// fast: the fused bf16 forward (GPU backends), which reads the reference generator's running statistics.
 template <class Backend>
 std::vector<float> run_generator(const GeneratorConfig& model, const GeneratorState& state, const std::vector<float>& volume,
-                                 const std::array<int64_t, 3>& dims, const InferenceOptions& o, Backend be) {
+                                 const std::array<int64_t, 3>& dims, const InferenceOptions& o, Backend be, bool fast) {
   const GeneratorLayout layout(model);
   const Shape5 shape{o.batch, 1, o.patch, o.patch, o.patch};
   Generator<Backend> g(layout, be, shape);
+  std::unique_ptr<typename FastForwardOf<Backend>::type> fast_forward;
+  if constexpr (!std::is_same_v<typename FastForwardOf<Backend>::type, NoFastForward>) {
+    if (fast) fast_forward = std::make_unique<typename FastForwardOf<Backend>::type>(layout, *be.ctx, shape);
+  }
   Buffer<float> params(Backend::memory, int64_t(state.params.size())), in(Backend::memory, shape.numel()), out(Backend::memory, shape.numel());
   params.upload(state.params);
   raw_copy(Backend::memory, g.running_stats(), MemoryKind::Host, state.running.data(), state.running.size() * sizeof(float));
   return stitch_volume(volume, dims, o, [&](int64_t count, const float* host_in, float* host_out) {
     raw_copy(Backend::memory, in.data(), MemoryKind::Host, host_in, size_t(shape.numel()) * sizeof(float));
-    g.forward(params.data(), Tensor<const float>(in.data(), shape), Tensor<float>(out.data(), shape), NormMode::Eval);
+    const Tensor<const float> x(in.data(), shape);
+    const Tensor<float> y(out.data(), shape);
+    if constexpr (!std::is_same_v<typename FastForwardOf<Backend>::type, NoFastForward>) {
+      if (fast_forward) fast_forward->forward(params.data(), x, y, NormMode::Eval, g);
+    }
+    if (!fast_forward) g.forward(params.data(), x, y, NormMode::Eval);
     raw_copy(MemoryKind::Host, host_out, Backend::memory, out.data(), size_t(count * shape.spatial()) * sizeof(float));
   });
 }
@@ -109,14 +124,24 @@ std::vector<float> run_generator(const GeneratorConfig& model, const GeneratorSt
 }  // namespace
 
 std::vector<float> super_resolve(const GeneratorConfig& model, const GeneratorState& state, const std::vector<float>& volume,
-                                 const std::array<int64_t, 3>& dims, const InferenceOptions& o, CudaContext* ctx) {
+                                 const std::array<int64_t, 3>& dims, const InferenceOptions& o, CudaContext* ctx, std::string* path) {
   MDCSRN_REQUIRE(o.batch >= 1 && o.patch >= 4, "inference: batch and patch must be positive");
+  MDCSRN_REQUIRE(o.precision == "bf16" || o.precision == "tf32" || o.precision == "fp32",
+                 "inference: precision must be bf16, tf32 or fp32, not '" + o.precision + "'");
 #ifdef MDCSRN_HAVE_CUDA
-  if (ctx) return run_generator(model, state, volume, dims, o, GpuBackend{ctx});
+  if (ctx) {
+    const std::string why = o.precision == "bf16" ? fast_path_unsupported(GeneratorLayout(model)) : "";
+    const bool fast = o.precision == "bf16" && why.empty();
+    ctx->set_tf32(o.precision != "fp32");
+    if (path) *path = fast ? "bf16 fast path" : o.precision == "fp32" ? "fp32 reference path" : "TF32 reference path";
+    if (path && o.precision == "bf16" && !fast) *path += " (the fast path does not cover " + why + ")";
+    return run_generator(model, state, volume, dims, o, GpuBackend{ctx}, fast);
+  }
 #else
   MDCSRN_REQUIRE(ctx == nullptr, "inference: this build has no CUDA backend");
 #endif
-  return run_generator(model, state, volume, dims, o, CpuBackend<float>{});
+  if (path) *path = "fp32 (CPU)";
+  return run_generator(model, state, volume, dims, o, CpuBackend<float>{}, false);
 }
 
 }  // namespace mdcsrn

@@ -26,6 +26,9 @@ struct InferenceOptions {
   Stitching stitching = Stitching::MarginCrop;
   int margin = 3;   // crop: voxels dropped at each side of a tile's output
   int stride = 16;  // gaussian: distance between tile origins
+  // GPU arithmetic: bf16 (the fast path, where it covers the model; else tf32), tf32 or fp32 (the
+  // reference path). The CPU computes in fp32.
+  std::string precision = "bf16";
 };
 
 // Tile origins along one axis of n voxels (they may start before 0 or reach past n: zero padding).
@@ -36,8 +39,10 @@ std::vector<int64_t> tile_origins(int64_t n, const InferenceOptions& o);
 std::vector<float> stitch_volume(const std::vector<float>& volume, const std::array<int64_t, 3>& dims, const InferenceOptions& o,
                                  const std::function<void(int64_t count, const float* in, float* out)>& predict);
 
-// The generator of a checkpoint applied to a volume; on the GPU when ctx is given.
+// The generator of a checkpoint applied to a volume; on the GPU when ctx is given. `path`, when
+// given, receives a description of the arithmetic used (e.g. "bf16 fast path").
 std::vector<float> super_resolve(const GeneratorConfig& model, const GeneratorState& state, const std::vector<float>& volume,
-                                 const std::array<int64_t, 3>& dims, const InferenceOptions& o, CudaContext* ctx);
+                                 const std::array<int64_t, 3>& dims, const InferenceOptions& o, CudaContext* ctx,
+                                 std::string* path = nullptr);
 
 }  // namespace mdcsrn

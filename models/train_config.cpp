@@ -16,7 +16,7 @@ json default_train_config() {
       {"sampler", {{"mode", "uniform"}, {"patch", 32}, {"min_brain_fraction", 0.0}, {"cerebellum_fraction", 0.5},
                    {"candidate_stride", 1}, {"patches_per_epoch", 0}}},
       {"train", {{"batch", 64}, {"epochs", 50}, {"lr", 1e-3}, {"lr_halve_every", 10}, {"beta1", 0.9}, {"beta2", 0.999},
-                 {"eps", 1e-8}, {"loss", "l1"}, {"device", "auto"}, {"tf32", false}, {"deterministic", true}, {"val_patches", 256}, {"log_every", 10},
+                 {"eps", 1e-8}, {"loss", "l1"}, {"device", "auto"}, {"precision", "fp32"}, {"deterministic", true}, {"val_patches", 256}, {"log_every", 10},
                  {"seed", 0}}},
       {"wgan", {{"enabled", false}, {"n_critic", 5}, {"adversarial_weight", 1e-3}, {"clip", 0.01}, {"pretrain_epochs", 0},
                 {"critic_lr", 1e-3}, {"critic_lr_halve_every", 10}, {"critic_widths", {64, 128, 256, 512}}, {"critic_hidden", 1024},
@@ -105,7 +105,9 @@ TrainConfig parse_train_config(const json& j) {
     c.loss = loss == "l1" ? LossKind::L1 : LossKind::L2;
     c.device = t.at("device").get<std::string>();
     if (c.device != "auto" && c.device != "cpu" && c.device != "cuda") fail("train.device: expected auto, cpu or cuda, got '" + c.device + "'");
-    c.tf32 = t.at("tf32").get<bool>();
+    c.precision = t.at("precision").get<std::string>();
+    if (c.precision != "fp32" && c.precision != "tf32" && c.precision != "bf16")
+      fail("train.precision: expected fp32, tf32 or bf16, got '" + c.precision + "'");
     c.deterministic = t.at("deterministic").get<bool>();
     c.val_patches = t.at("val_patches").get<int>();
     c.log_every = t.at("log_every").get<int>();

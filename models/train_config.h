@@ -41,7 +41,11 @@ struct TrainConfig {
   int lr_halve_every = 10;  // epochs
   LossKind loss = LossKind::L1;
   std::string device = "auto";  // auto, cpu, cuda
-  bool tf32 = false;
+  // GPU arithmetic: fp32 (the reference path, FMA-only convolutions), tf32 (the reference path
+  // with TF32 tensor cores) or bf16 (the fast path: the fused bf16 forward, for the
+  // configurations it covers, and until the fused backward exists the reference backward in
+  // TF32; others fall back to tf32). The CPU computes in fp32 whatever this says.
+  std::string precision = "fp32";
   // false lets cuDNN use its non-deterministic (atomic-accumulating) algorithms where its
   // heuristics rank them first: faster, but a resumed GPU run no longer repeats bit for bit.
   bool deterministic = true;

@@ -140,6 +140,9 @@ class Trainer {
     return summary;
   }
 
+  // GPU: the generator's forward through the fused bf16 kernels, in training steps and validation.
+  void enable_fast_forward(CudaContext& ctx) { step_.enable_fast_forward(ctx); }
+
  private:
   static size_t bytes(size_t floats) { return floats * sizeof(float); }
 
@@ -277,7 +280,7 @@ class Trainer {
   double validation_psnr() {
     double mse = 0;
     for (int64_t b = 0; b < val_batches_; ++b) {
-      generator_.forward(arena_.params(), val_tensor(val_lr_, b), step_.batch(step_.output()), NormMode::Eval);
+      step_.run_generator(val_tensor(val_lr_, b), step_.batch(step_.output()), NormMode::Eval);
       be_.loss_forward(LossKind::L2, step_.batch(step_.output()), val_tensor(val_hr_, b), step_.loss_buffer().data());
       mse += read_loss() / double(val_batches_);
     }
@@ -313,9 +316,19 @@ TrainSummary train_generator(const TrainConfig& config, const nlohmann::json& co
 #ifdef MDCSRN_HAVE_CUDA
   if (cuda) {
     CudaContext ctx;
-    ctx.set_tf32(config.tf32);
+    ctx.set_tf32(config.precision != "fp32");
     ctx.set_deterministic(config.deterministic);
     Trainer<GpuBackend> trainer(config, config_json, options, GpuBackend{&ctx}, &ctx);
+    if (config.precision == "bf16") {
+      const std::string why = fast_path_unsupported(GeneratorLayout(config.model));
+      if (why.empty()) {
+        trainer.enable_fast_forward(ctx);
+        std::printf("precision bf16: the fused bf16 forward, the reference backward in TF32\n");
+      } else {
+        std::printf("note: the fast bf16 path does not cover %s (%s); training on the reference path in TF32\n",
+                    config.model.describe().c_str(), why.c_str());
+      }
+    }
     TrainSummary s = trainer.run();
     s.device = describe_device(DeviceKind::Cuda);
     return s;

@@ -42,10 +42,10 @@ manifest=$build_dir/colin27/manifest.json
 
 # A short training run of the paper's generator on Colin27, and of mDCSRN-WGAN (the 16.6M-parameter critic beside it).
 "$build_dir/mdcsrn" train --manifest "$manifest" --out "$build_dir/train-paper" --steps 20 --quiet \
-  --set train.log_every=10 --set train.tf32=true > "$results/train-paper.log" 2>&1 || { tail -20 "$results/train-paper.log"; exit 1; }
+  --set train.log_every=10 --set train.precision=tf32 > "$results/train-paper.log" 2>&1 || { tail -20 "$results/train-paper.log"; exit 1; }
 tail -2 "$results/train-paper.log"
 "$build_dir/mdcsrn" train --config configs/paper_wgan_balanced.json --manifest "$manifest" --out "$build_dir/train-wgan" --steps 20 \
-  --quiet --set train.log_every=5 --set train.tf32=true > "$results/train-wgan.log" 2>&1 || { tail -20 "$results/train-wgan.log"; exit 1; }
+  --quiet --set train.log_every=5 --set train.precision=tf32 > "$results/train-wgan.log" 2>&1 || { tail -20 "$results/train-wgan.log"; exit 1; }
 tail -2 "$results/train-wgan.log"
 
 # The GPU's first steps against PyTorch autograd in float64: the paper's generator (L1 step) and the
