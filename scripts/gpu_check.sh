@@ -1,25 +1,33 @@
 #!/usr/bin/env bash
 # On a GPU machine, one command for everything that needs the device, meant to fit in ~8 minutes of
-# an H100/H200 including the build (each phase's seconds go to timings.txt):
+# an H100/H200 including the build (each phase's seconds go to timings.txt; the phases after the
+# step table are skipped once the budget is spent, and say so):
 #   1. build the device targets (CI builds and runs the CPU and emulator tests on every commit);
-#   2. ctest -L gpu, which fails if any GPU test is skipped: every op against the CPU reference,
-#      the tests of tests/kernels that CI runs under the SIMT emulator, here on the real GPU (so the
-#      emulator's definitions of shuffles, votes, ldmatrix, mma and cp.async meet the hardware),
-#      whole networks, inference and bit-identical resume;
-#   3. short training runs (mDCSRN and mDCSRN-WGAN) and the GPU's first steps against PyTorch
-#      autograd (scripts/pytorch_crosscheck.py);
-#   4. benchmarks: the data pipeline, the training step beside PyTorch's variants in one table
-#      (step_table.md, by bench/step_table.py), the WGAN iteration.
+#   2. ctest -L gpu, which fails if any GPU test is skipped: every op and fused kernel against the
+#      CPU reference, the tests of tests/kernels that CI runs under the SIMT emulator, here on the
+#      real GPU (so the emulator's definitions of shuffles, votes, ldmatrix, mma and cp.async meet
+#      the hardware), whole networks on both paths, inference and bit-identical resume;
+#   3. the training step and its forward, reference and fast path, beside PyTorch's variants in
+#      one table (step_table.md, by bench/step_table.py);
+#   4. whole-volume inference of Colin27, fast and reference path, timed;
+#   5. short training runs (mDCSRN in TF32 and bf16, mDCSRN-WGAN), the GPU's first steps against
+#      PyTorch autograd (scripts/pytorch_crosscheck.py), the data and WGAN benchmarks.
 # The build and where its libraries come from: scripts/gpu_build.sh. Results go to $OUT when it is
 # set (else build-gpu/); bench/RESULTS.md records their numbers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${BUILD_DIR:-build-gpu}
 results=${OUT:-$build_dir}
+budget_s=${GPU_CHECK_BUDGET_S:-420}
 mkdir -p "$results"
 timings="$results/timings.txt"
 : > "$timings"
 phase() { echo "$1: $SECONDS s since start" | tee -a "$timings"; }
+within_budget() {
+  if ((SECONDS < budget_s)); then return 0; fi
+  echo "skipped $1: $SECONDS s spent of the ${budget_s} s budget" | tee -a "$timings"
+  return 1
+}
 
 BUILD_TARGETS=${BUILD_TARGETS:-"test_gpu mdcsrn bench_data bench_train_step bench_wgan_step"} BUILD_DIR=$build_dir \
   BUILD_LOG="$results/build.log" source scripts/gpu_build.sh
@@ -40,34 +48,50 @@ phase gpu-tests
 tail -1 "$results/prepare.log"
 manifest=$build_dir/colin27/manifest.json
 
-# A short training run of the paper's generator on Colin27, and of mDCSRN-WGAN (the 16.6M-parameter critic beside it).
-"$build_dir/mdcsrn" train --manifest "$manifest" --out "$build_dir/train-paper" --steps 20 --quiet \
-  --set train.log_every=10 --set train.precision=tf32 > "$results/train-paper.log" 2>&1 || { tail -20 "$results/train-paper.log"; exit 1; }
-tail -2 "$results/train-paper.log"
-"$build_dir/mdcsrn" train --config configs/paper_wgan_balanced.json --manifest "$manifest" --out "$build_dir/train-wgan" --steps 20 \
-  --quiet --set train.log_every=5 --set train.precision=tf32 > "$results/train-wgan.log" 2>&1 || { tail -20 "$results/train-wgan.log"; exit 1; }
-tail -2 "$results/train-wgan.log"
-
-# The GPU's first steps against PyTorch autograd in float64: the paper's generator (L1 step) and the
-# paper's critic (an adversarial first step), batch 4 of 32^3, fp32 with TF32 off.
-for run in paper:configs/paper_balanced.json wgan:configs/paper_wgan_balanced.json; do
-  name=${run%%:*}
-  "$build_dir/mdcsrn" train --config "${run#*:}" --manifest "$manifest" --out "$build_dir/dump-$name" \
-    --steps 1 --set train.batch=4 --set train.val_patches=4 --set wgan.pretrain_epochs=0 --set train.device=cuda --quiet \
-    --dump-step "$results/dump-$name.safetensors" > "$results/dump-$name.log" 2>&1 || { tail -20 "$results/dump-$name.log"; exit 1; }
-  python3 scripts/pytorch_crosscheck.py "$results/dump-$name.safetensors" > "$results/crosscheck-$name.log"
-  tail -1 "$results/crosscheck-$name.log"
-done
-phase training-and-crosscheck
-
-"$build_dir/bench_data" --manifest "$manifest" --json "$results/bench_data.json" > "$results/bench_data.log"
 "$build_dir/bench_train_step" --manifest "$manifest" --steps 20 --json "$results/bench_train_step.json" | tee "$results/bench_train_step.log"
 PYTHONUNBUFFERED=1 python3 bench/pytorch_reference.py --steps 20 --json "$results/pytorch.json" 2>&1 | grep -v Warning \
   > "$results/pytorch.log"
 python3 bench/step_table.py "$results/bench_train_step.json" "$results/pytorch.json" --out "$results/step_table.md"
 phase step-benchmarks
-"$build_dir/bench_wgan_step" --manifest "$manifest" --device cuda --steps 10 --json "$results/bench_wgan_step.json" \
-  > "$results/bench_wgan_step.log"
-tail -3 "$results/bench_wgan_step.log"
-phase wgan-benchmark
+
+# A short run of the paper's generator on the fast path (whose checkpoint the inference below uses),
+# then whole-volume inference of the Colin27 LR volume (301 x 370 x 316) on both paths.
+"$build_dir/mdcsrn" train --manifest "$manifest" --out "$build_dir/train-bf16" --steps 20 --quiet \
+  --set train.log_every=10 --set train.precision=bf16 > "$results/train-bf16.log" 2>&1 || { tail -20 "$results/train-bf16.log"; exit 1; }
+tail -2 "$results/train-bf16.log"
+for precision in bf16 tf32; do
+  "$build_dir/mdcsrn" infer --checkpoint "$build_dir/train-bf16/checkpoint.safetensors" --input "$build_dir/colin27/lr.nii.gz" \
+    --output "$build_dir/sr-$precision.nii.gz" --precision "$precision" > "$results/infer-$precision.log" 2>&1 \
+    || { tail -5 "$results/infer-$precision.log"; exit 1; }
+  tail -2 "$results/infer-$precision.log"
+done
+phase fast-training-and-inference
+
+if within_budget "the reference and WGAN training runs and the PyTorch cross-check"; then
+  "$build_dir/mdcsrn" train --manifest "$manifest" --out "$build_dir/train-paper" --steps 20 --quiet \
+    --set train.log_every=10 --set train.precision=tf32 > "$results/train-paper.log" 2>&1 || { tail -20 "$results/train-paper.log"; exit 1; }
+  tail -2 "$results/train-paper.log"
+  "$build_dir/mdcsrn" train --config configs/paper_wgan_balanced.json --manifest "$manifest" --out "$build_dir/train-wgan" --steps 20 \
+    --quiet --set train.log_every=5 --set train.precision=tf32 > "$results/train-wgan.log" 2>&1 || { tail -20 "$results/train-wgan.log"; exit 1; }
+  tail -2 "$results/train-wgan.log"
+  # The GPU's first steps against PyTorch autograd in float64: the paper's generator (L1 step) and
+  # the paper's critic (an adversarial first step), batch 4 of 32^3, fp32 with TF32 off.
+  for run in paper:configs/paper_balanced.json wgan:configs/paper_wgan_balanced.json; do
+    name=${run%%:*}
+    "$build_dir/mdcsrn" train --config "${run#*:}" --manifest "$manifest" --out "$build_dir/dump-$name" \
+      --steps 1 --set train.batch=4 --set train.val_patches=4 --set wgan.pretrain_epochs=0 --set train.device=cuda --quiet \
+      --dump-step "$results/dump-$name.safetensors" > "$results/dump-$name.log" 2>&1 || { tail -20 "$results/dump-$name.log"; exit 1; }
+    python3 scripts/pytorch_crosscheck.py "$results/dump-$name.safetensors" > "$results/crosscheck-$name.log"
+    tail -1 "$results/crosscheck-$name.log"
+  done
+  phase training-and-crosscheck
+fi
+
+if within_budget "the data and WGAN benchmarks"; then
+  "$build_dir/bench_data" --manifest "$manifest" --json "$results/bench_data.json" > "$results/bench_data.log"
+  "$build_dir/bench_wgan_step" --manifest "$manifest" --device cuda --steps 10 --json "$results/bench_wgan_step.json" \
+    > "$results/bench_wgan_step.log"
+  tail -3 "$results/bench_wgan_step.log"
+  phase data-and-wgan-benchmarks
+fi
 cat "$results/step_table.md"

@@ -60,31 +60,35 @@ namespace mdcsrn::test {
 namespace {
 
 TEST_SUITE("gpu_trainer") {
-  TEST_CASE("GPU training resumes bit for bit (deterministic cuDNN algorithms and reductions)") {
-    TempDir dir("gpu-resume");
-    const std::string manifest = make_phantom_dataset(dir);
-    auto config = [&](const std::string& out) {
-      return merge_train_config("", {"data.manifest=\"" + manifest + "\"", "output.dir=\"" + out + "\"", "model.blocks=2",
-                                     "model.units=2", "model.growth=8", "sampler.patch=8", "sampler.mode=balanced",
-                                     "sampler.patches_per_epoch=32", "train.batch=8", "train.epochs=2", "train.val_patches=8",
-                                     "train.device=cuda"});
-    };
-    const nlohmann::json a = config(dir.path("straight")), b = config(dir.path("split"));
-    TrainOptions quiet;
-    quiet.progress = false;
-    TrainOptions first = quiet, second = quiet;
-    first.stop_after_steps = 5;
-    second.resume = dir.path("split/checkpoint.safetensors");
-    const TrainSummary s = train_generator(parse_train_config(a), a, quiet);
-    train_generator(parse_train_config(b), b, first);
-    train_generator(parse_train_config(b), b, second);
-    const GeneratorLayout layout(parse_train_config(a).model);
-    const GeneratorState x = load_checkpoint(dir.path("straight/checkpoint.safetensors"), layout);
-    const GeneratorState y = load_checkpoint(dir.path("split/checkpoint.safetensors"), layout);
-    CHECK(s.steps == 8);
-    CHECK(x.params == y.params);
-    CHECK(x.adam_m == y.adam_m);
-    CHECK(x.running == y.running);
+  TEST_CASE("GPU training resumes bit for bit (deterministic cuDNN algorithms and reductions), reference and fast path") {
+    // growth 16 for bf16: the fast path covers it (train prints which path it took).
+    for (const std::string precision : {"fp32", "bf16"}) {
+      CAPTURE(precision);
+      TempDir dir("gpu-resume-" + precision);
+      const std::string manifest = make_phantom_dataset(dir);
+      auto config = [&](const std::string& out) {
+        return merge_train_config("", {"data.manifest=\"" + manifest + "\"", "output.dir=\"" + out + "\"", "model.blocks=2",
+                                       "model.units=2", precision == "bf16" ? "model.growth=16" : "model.growth=8", "sampler.patch=8",
+                                       "sampler.mode=balanced", "sampler.patches_per_epoch=32", "train.batch=8", "train.epochs=2",
+                                       "train.val_patches=8", "train.device=cuda", "train.precision=\"" + precision + "\""});
+      };
+      const nlohmann::json a = config(dir.path("straight")), b = config(dir.path("split"));
+      TrainOptions quiet;
+      quiet.progress = false;
+      TrainOptions first = quiet, second = quiet;
+      first.stop_after_steps = 5;
+      second.resume = dir.path("split/checkpoint.safetensors");
+      const TrainSummary s = train_generator(parse_train_config(a), a, quiet);
+      train_generator(parse_train_config(b), b, first);
+      train_generator(parse_train_config(b), b, second);
+      const GeneratorLayout layout(parse_train_config(a).model);
+      const GeneratorState x = load_checkpoint(dir.path("straight/checkpoint.safetensors"), layout);
+      const GeneratorState y = load_checkpoint(dir.path("split/checkpoint.safetensors"), layout);
+      CHECK(s.steps == 8);
+      CHECK(x.params == y.params);
+      CHECK(x.adam_m == y.adam_m);
+      CHECK(x.running == y.running);
+    }
   }
 }
 
@@ -97,26 +101,35 @@ namespace mdcsrn::test {
 namespace {
 
 TEST_SUITE("gpu_inference") {
-  TEST_CASE("whole-volume inference on the GPU matches the CPU (eval-mode BatchNorm, both stitchings)") {
-    const GeneratorConfig model{2, 2, 8, {Activation::Elu, 0.f}};
-    const GeneratorLayout layout(model);
-    GeneratorState state;
-    state.params = initial_generator_parameters(layout, 31);
-    std::mt19937_64 rng(32);
-    state.running.assign(size_t(2 * layout.bn_channels()), 0.f);
-    for (int c = 0; c < layout.bn_channels(); ++c)
-      state.running[size_t(c)] = 0.1f * float(c % 5), state.running[size_t(layout.bn_channels() + c)] = 0.5f + 0.1f * float(c % 3);
-    const std::array<int64_t, 3> dims{37, 29, 33};
-    const std::vector<float> volume = random_values<float>(dims[0] * dims[1] * dims[2], rng);
-    for (Stitching s : {Stitching::MarginCrop, Stitching::Gaussian}) {
-      InferenceOptions o;
-      o.patch = 16;
-      o.batch = 8;
-      o.stitching = s;
-      const std::vector<float> cpu = super_resolve(model, state, volume, dims, o, nullptr);
-      CudaContext ctx;
-      const std::vector<float> gpu = super_resolve(model, state, volume, dims, o, &ctx);
-      CHECK(relative_error(convert<double>(gpu), convert<double>(cpu)) < 1e-5);
+  TEST_CASE("whole-volume inference on the GPU matches the CPU (eval-mode BatchNorm, both stitchings), reference and fast path") {
+    // fp32: rounding only (1e-5). bf16, the fast path (growth 16): bf16 features, 2e-2.
+    for (const std::string precision : {"fp32", "bf16"}) {
+      CAPTURE(precision);
+      const GeneratorConfig model{2, 2, precision == "bf16" ? 16 : 8, {Activation::Elu, 0.f}};
+      const GeneratorLayout layout(model);
+      GeneratorState state;
+      state.params = initial_generator_parameters(layout, 31);
+      std::mt19937_64 rng(32);
+      state.running.assign(size_t(2 * layout.bn_channels()), 0.f);
+      for (int c = 0; c < layout.bn_channels(); ++c)
+        state.running[size_t(c)] = 0.1f * float(c % 5), state.running[size_t(layout.bn_channels() + c)] = 0.5f + 0.1f * float(c % 3);
+      const std::array<int64_t, 3> dims{37, 29, 33};
+      const std::vector<float> volume = random_values<float>(dims[0] * dims[1] * dims[2], rng);
+      for (Stitching s : {Stitching::MarginCrop, Stitching::Gaussian}) {
+        InferenceOptions o;
+        o.patch = 16;
+        o.batch = 8;
+        o.stitching = s;
+        o.precision = precision;
+        const std::vector<float> cpu = super_resolve(model, state, volume, dims, o, nullptr);
+        CudaContext ctx;
+        std::string arithmetic;
+        const std::vector<float> gpu = super_resolve(model, state, volume, dims, o, &ctx, &arithmetic);
+        CHECK(arithmetic == (precision == "bf16" ? "bf16 fast path" : "fp32 reference path"));
+        const double error = relative_error(convert<double>(gpu), convert<double>(cpu));
+        MESSAGE(precision << " inference: relative error " << error);
+        CHECK(error < (precision == "bf16" ? 2e-2 : 1e-5));
+      }
     }
   }
 }
