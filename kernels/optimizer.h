@@ -66,6 +66,11 @@ template <class Context>
 void adam(Context& ctx, const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count);
 template <class Context>
 void clip(Context& ctx, float* params, int64_t count, float limit);
+// Adam, and for every parameter i with copy_index[i] >= 0 its updated value rounded to bf16 into
+// copies[copy_index[i]]: the fast path's weights in the layout its kernels read, from the same pass.
+template <class Context>
+void adam_with_copies(Context& ctx, const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count,
+                      const int32_t* copy_index, uint16_t* copies);
 }  // namespace gpu
 
 }  // namespace mdcsrn

@@ -3,7 +3,8 @@
 // conv0 as a direct stem, each unit a tensor-core convolution with its BatchNorm and activation in
 // the prologue and the batch statistics of its outputs from its epilogue, the compressors as
 // tensor-core GEMMs, the reconstruction a dot product per voxel; fp32 accumulation, fp32 master
-// weights (repacked to bf16 by each forward). Until the fused backward exists, a training step's
+// weights. The units' bf16 weights, in the layout their kernel reads, come from the Adam pass that
+// updated them (update()) or, after any other change of the parameters, from the forward itself. Until the fused backward exists, a training step's
 // backward is the reference generator's: the forward hands it fp32 copies of the features and the
 // batch statistics (Generator::adopt_train_forward), so it runs unchanged.
 #include <string>
@@ -41,8 +42,23 @@ class FastForward {
     const MemoryKind m = Context::memory;
     const int channels = layout.feature_channels();
     features_ = Buffer<uint16_t>(m, input.n * input.spatial() * channels);
+    // Every unit's packed bf16 weights in one buffer, and where each parameter goes in it.
+    std::vector<int32_t> copy_index(size_t(layout.table().padded_size()), -1);
+    int64_t elements = 0;
     for (const auto& block : layout.units())
-      for (const UnitLayout& u : block) unit_weights_.emplace_back(m, packed_unit_weight_words(u.input_channels));
+      for (const UnitLayout& u : block) {
+        unit_weight_offsets_.push_back(elements);
+        const int64_t first = layout.table().entry(u.conv_weight).offset;
+        for (int o = 0; o < UnitTile::kOutputs; ++o)
+          for (int c = 0; c < u.input_channels; ++c)
+            for (int tap = 0; tap < 27; ++tap)
+              copy_index[size_t(first + (int64_t(o) * u.input_channels + c) * 27 + tap)] =
+                  int32_t(elements + packed_unit_weight_element(u.input_channels, o, c, tap));
+        elements += 2 * packed_unit_weight_words(u.input_channels);
+      }
+    unit_weights_ = Buffer<uint16_t>(m, elements);
+    copy_index_ = Buffer<int32_t>(m, int64_t(copy_index.size()));
+    copy_index_.upload(copy_index);
     for (const MixLayout& c : layout.compressors()) compressor_weights_.emplace_back(m, packed_compressor_weight_words(c.distinct));
     folded_ = Buffer<float>(m, layout.folded_weights());
     for (const MixLayout* mix : mixes()) {
@@ -60,6 +76,8 @@ class FastForward {
   // the reference generator's running statistics and leaves it ready for backward; eval mode
   // normalises with its running statistics.
   void forward(const float* params, Tensor<const float> x, Tensor<float> out, NormMode mode, Generator<Backend>& reference) {
+    const bool weights_current = weights_current_;
+    weights_current_ = false;
     MDCSRN_REQUIRE(x.shape == input_ && out.shape == input_ && out.contiguous(), "fast path: input and output must be " + input_.str());
     const GeneratorLayout& L = layout_;
     const int channels = L.feature_channels();
@@ -99,8 +117,8 @@ class FastForward {
         }
         gpu::fold_batchnorm(ctx_, P(params, u.bn_weight), P(params, u.bn_bias), unit_mean, unit_invstd, u.input_channels, scale_.data(),
                             shift_.data());
-        uint32_t* packed = unit_weights_[unit_index++].data();
-        gpu::pack_unit_weights(ctx_, P(params, u.conv_weight), u.input_channels, packed);
+        uint32_t* packed = reinterpret_cast<uint32_t*>(unit_weights_.data() + unit_weight_offsets_[unit_index++]);
+        if (!weights_current) gpu::pack_unit_weights(ctx_, P(params, u.conv_weight), u.input_channels, packed);
         UnitForward uf;
         uf.features = f.data;
         uf.shape = f.shape;
@@ -122,6 +140,13 @@ class FastForward {
     if (mode == NormMode::Train) gpu::planes_from_channels_last(ctx_, f, 0, state.features);
   }
 
+  // Adam over the generator's arena that also writes the units' bf16 weights for the next forward.
+  void update(const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count) {
+    MDCSRN_REQUIRE(count == copy_index_.size(), "fast path: Adam runs over the whole generator arena");
+    gpu::adam_with_copies(ctx_, s, params, grads, m, v, count, copy_index_.data(), unit_weights_.data());
+    weights_current_ = true;
+  }
+
  private:
   const float* P(const float* params, int index) const { return params + layout_.table().entry(index).offset; }
   std::vector<const MixLayout*> mixes() const {
@@ -139,7 +164,11 @@ class FastForward {
   Context& ctx_;
   Shape5 input_;
   Buffer<uint16_t> features_;
-  std::vector<Buffer<uint32_t>> unit_weights_, compressor_weights_;
+  Buffer<uint16_t> unit_weights_;           // every unit's packed weights (kernels/fused/unit_forward.h)
+  std::vector<int64_t> unit_weight_offsets_;  // where each unit's start, in bf16 elements
+  Buffer<int32_t> copy_index_;              // [arena]: a parameter's element in unit_weights_, or -1
+  bool weights_current_ = false;            // set by update(), used by the next forward
+  std::vector<Buffer<uint32_t>> compressor_weights_;
   Buffer<float> folded_, scale_, shift_, unit_mean_, unit_invstd_;
   Buffer<float> eval_mean_, eval_var_, eval_invstd_;  // eval mode: the producers' statistics, unused
   std::vector<Buffer<int32_t>> maps_;

@@ -57,6 +57,9 @@ class GeneratorStep {
   void backward() { generator_.backward(arena_.params(), arena_.grads(), batch(lr_), batch(dsr_), NormMode::Train); }
   // Adam update number t (1 for the first).
   void update(const AdamConfig& adam, int64_t t) {
+    if constexpr (!std::is_same_v<Fast, NoFastForward>) {
+      if (fast_) return fast_->update(adam_step(adam, t), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
+    }
     be_.adam(adam_step(adam, t), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
   }
   double loss() {

@@ -48,6 +48,14 @@ struct UnitForward {
 // l's four words the mma B fragments (registers 0, 1) of output channels 0-7 then 8-15.
 inline int64_t packed_unit_weight_words(int input_channels) { return int64_t(27) * (input_channels / 16) * 32 * 4; }
 
+// Where weight (output o, input c, tap t) of a unit with `input_channels` inputs sits in its packed
+// weights, counted in bf16 elements (two to a word, the lower input channel in the low half).
+inline int64_t packed_unit_weight_element(int input_channels, int o, int c, int tap) {
+  const int q = c / 16, cc = c % 16, reg = cc / 8, tg = cc % 8 / 2, nt = o / 8, lane = 4 * (o % 8) + tg;
+  const int64_t word = ((int64_t(tap) * (input_channels / 16) + q) * 32 + lane) * 4 + 2 * nt + reg;
+  return 2 * word + cc % 2;
+}
+
 // Whether the tensor-core unit covers a unit of this width and growth.
 inline bool unit_forward_supported(int input_channels, int growth) {
   return growth == UnitTile::kOutputs && input_channels % UnitTile::kChunk == 0 && input_channels > 0;

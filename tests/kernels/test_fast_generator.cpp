@@ -69,6 +69,24 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fast_generator")) {
       CHECK(e_running < kOutputTolerance);
       CHECK(e_grads < kGradientTolerance);
       CHECK(worst < kTensorGradientTolerance);
+
+      // The fused update: Adam's results as the plain kernel's, and bf16 weights for the next
+      // forward exactly as the forward's own packing makes them (the second forward repacks).
+      const int64_t count = L.table().padded_size();
+      Buffer<float> p_plain = target_copy(params), m = target_copy(std::vector<float>(size_t(count), 0.f)), v = target_copy(std::vector<float>(size_t(count), 0.f));
+      Buffer<float> m_plain = target_copy(std::vector<float>(size_t(count), 0.f)), v_plain = target_copy(std::vector<float>(size_t(count), 0.f));
+      const AdamStep step = adam_step(AdamConfig{}, 1);
+      gpu::adam(ctx, step, p_plain.data(), g.data(), m_plain.data(), v_plain.data(), count);
+      fast.update(step, p.data(), g.data(), m.data(), v.data(), count);
+      HostTensor<float> after_update = out, repacked = out;
+      TargetTensor a(after_update), r(repacked);
+      fast.forward(p.data(), xt.in(), a.view, NormMode::Eval, backward_path);
+      fast.forward(p.data(), xt.in(), r.view, NormMode::Eval, backward_path);
+      ctx.synchronize();
+      // The same formula in two kernels; nvcc may fuse their multiply-adds differently: a few ulps.
+      CHECK(relative_error(convert<double>(p.download()), convert<double>(p_plain.download())) < 1e-6);
+      CHECK(relative_error(convert<double>(m.download()), convert<double>(m_plain.download())) < 1e-6);
+      CHECK(gather(a.download(after_update)) == gather(r.download(repacked)));
     }
   }
 }
