@@ -18,6 +18,12 @@ using TargetBackend = GpuBackendOn<TargetContext>;
 constexpr double kOutputTolerance = 2e-2, kGradientTolerance = 5e-2, kTensorGradientTolerance = 2e-1;
 
 TEST_SUITE(MDCSRN_TARGET_SUITE("fast_generator")) {
+  TEST_CASE("the fast path covers the paper's b4u4 and the authors' b4u5, not other growths") {
+    CHECK(fast_path_unsupported(GeneratorLayout(GeneratorConfig::paper())) == "");
+    CHECK(fast_path_unsupported(GeneratorLayout(GeneratorConfig::authors_code())) == "");
+    CHECK(fast_path_unsupported(GeneratorLayout(GeneratorConfig{2, 2, 8, {Activation::Elu, 0.f}})) == "growth 8 (the fast units produce 16 channels)");
+  }
+
   TEST_CASE("the fast forward and a step with the reference backward match the CPU in double") {
     for (const GeneratorConfig& config : {GeneratorConfig{2, 2, 16, {Activation::Elu, 0.f}}, GeneratorConfig{2, 3, 16, {Activation::LeakyRelu, 0.01f}}}) {
       CAPTURE(config.describe());
