@@ -13,6 +13,9 @@
 
 namespace mdcsrn {
 
+// BatchNorm3d's defaults, as PyTorch's.
+constexpr double kBatchNormEps = 1e-5, kBatchNormMomentum = 0.1;
+
 template <class Backend>
 class Generator {
  public:
@@ -66,7 +69,7 @@ class Generator {
   }
   // Running means ([bn_channels]) then running variances, unit by unit (UnitLayout::stats_offset).
   T* running_stats() const { return running_.data(); }
-  T momentum = T(0.1), eps = T(1e-5);
+  T momentum = T(kBatchNormMomentum), eps = T(kBatchNormEps);
 
   // out: [N, 1, D, H, W]. Train mode normalises with batch statistics and updates the running ones.
   void forward(const T* params, Tensor<const T> x, Tensor<T> out, NormMode mode) {

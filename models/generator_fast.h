@@ -76,20 +76,44 @@ class FastForward {
   // the reference generator's running statistics and leaves it ready for backward; eval mode
   // normalises with its running statistics.
   void forward(const float* params, Tensor<const float> x, Tensor<float> out, NormMode mode, Generator<Backend>& reference) {
-    const bool weights_current = weights_current_;
-    weights_current_ = false;
+    if (mode == NormMode::Eval) return forward_eval(params, reference.running_stats(), reference.eps, x, out);
+    typename Generator<Backend>::TrainState state = reference.adopt_train_forward(params);
+    run(params, x, out, NormMode::Train, reference.running_stats(), reference.running_stats(), reference.eps, reference.momentum, state.mean,
+        state.var, state.invstd);
+    const ChannelsLast f = features();
+    gpu::planes_from_channels_last(ctx_, f, 0, state.features);
+  }
+
+  // Eval mode with the given running statistics (means then variances, as Generator::running_stats()),
+  // for inference, which needs no reference generator.
+  void forward_eval(const float* params, const float* running, float eps, Tensor<const float> x, Tensor<float> out) {
+    run(params, x, out, NormMode::Eval, running, nullptr, eps, 0.f, eval_mean_.data(), eval_var_.data(), eval_invstd_.data());
+  }
+
+  // Adam over the generator's arena that also writes the units' bf16 weights for the next forward.
+  void update(const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count) {
+    MDCSRN_REQUIRE(count == copy_index_.size(), "fast path: Adam runs over the whole generator arena");
+    gpu::adam_with_copies(ctx_, s, params, grads, m, v, count, copy_index_.data(), unit_weights_.data());
+    weights_current_ = true;
+    packed_params_ = params;
+  }
+
+ private:
+  ChannelsLast features() const {
+    return ChannelsLast{features_.data(), VolumeShape{int32_t(input_.n), int32_t(input_.d), int32_t(input_.h), int32_t(input_.w)},
+                        layout_.feature_channels()};
+  }
+
+  // The forward; mean, var and invstd receive every produced channel's batch statistics. Eval
+  // mode reads `running`; train mode updates `updated_running` (the same statistics).
+  void run(const float* params, Tensor<const float> x, Tensor<float> out, NormMode mode, const float* running, float* updated_running,
+           float eps, float momentum, float* mean, float* var, float* invstd) {
     MDCSRN_REQUIRE(x.shape == input_ && out.shape == input_ && out.contiguous(), "fast path: input and output must be " + input_.str());
     const GeneratorLayout& L = layout_;
-    const int channels = L.feature_channels();
-    const ChannelsLast f{features_.data(), VolumeShape{int32_t(input_.n), int32_t(input_.d), int32_t(input_.h), int32_t(input_.w)}, channels};
-    typename Generator<Backend>::TrainState state{};
-    if (mode == NormMode::Train) state = reference.adopt_train_forward(params);
-    float* mean = mode == NormMode::Train ? state.mean : eval_mean_.data();
-    float* var = mode == NormMode::Train ? state.var : eval_var_.data();
-    float* invstd = mode == NormMode::Train ? state.invstd : eval_invstd_.data();
-    const float eps = reference.eps, momentum = reference.momentum;
+    const ChannelsLast f = features();
     const ActivationSpec act = L.config().activation;
-    float* running = reference.running_stats();
+    const bool weights_current = weights_current_ && params == packed_params_;
+    weights_current_ = false;
 
     gpu::stem_forward(ctx_, x, P(params, L.conv0_weight()), f, eps, mean, var, invstd);
     size_t unit_index = 0;
@@ -102,15 +126,14 @@ class FastForward {
                                 var + m.output_channel, invstd + m.output_channel);
       }
       for (const UnitLayout& u : L.units()[b]) {
-        float* running_mean = running + u.stats_offset;
-        float* running_var = running + L.bn_channels() + u.stats_offset;
+        const int64_t running_mean = u.stats_offset, running_var = L.bn_channels() + u.stats_offset;
         const float* unit_mean = mean + u.input_channel;
         const float* unit_invstd = invstd + u.input_channel;
         if (mode == NormMode::Train) {
           gpu::batchnorm_update_running(ctx_, mean + u.input_channel, var + u.input_channel, input_.n * input_.spatial(), momentum,
-                                        running_mean, running_var, u.input_channels);
+                                        updated_running + running_mean, updated_running + running_var, u.input_channels);
         } else {
-          gpu::batchnorm_running_statistics(ctx_, running_mean, running_var, eps, unit_mean_.data() + u.stats_offset,
+          gpu::batchnorm_running_statistics(ctx_, running + running_mean, running + running_var, eps, unit_mean_.data() + u.stats_offset,
                                             unit_invstd_.data() + u.stats_offset, u.input_channels);
           unit_mean = unit_mean_.data() + u.stats_offset;
           unit_invstd = unit_invstd_.data() + u.stats_offset;
@@ -122,7 +145,7 @@ class FastForward {
         UnitForward uf;
         uf.features = f.data;
         uf.shape = f.shape;
-        uf.stride = channels;
+        uf.stride = f.stride;
         uf.input_channel = u.input_channel;
         uf.input_channels = u.input_channels;
         uf.scale = scale_.data();
@@ -137,17 +160,8 @@ class FastForward {
     const MixLayout& r = L.reconstruction();
     fold(params, r, L.compressors().size());
     gpu::reconstruction_forward(ctx_, f, r.distinct, folded_.data() + r.folded_offset, out.data);
-    if (mode == NormMode::Train) gpu::planes_from_channels_last(ctx_, f, 0, state.features);
   }
 
-  // Adam over the generator's arena that also writes the units' bf16 weights for the next forward.
-  void update(const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count) {
-    MDCSRN_REQUIRE(count == copy_index_.size(), "fast path: Adam runs over the whole generator arena");
-    gpu::adam_with_copies(ctx_, s, params, grads, m, v, count, copy_index_.data(), unit_weights_.data());
-    weights_current_ = true;
-  }
-
- private:
   const float* P(const float* params, int index) const { return params + layout_.table().entry(index).offset; }
   std::vector<const MixLayout*> mixes() const {
     std::vector<const MixLayout*> all;
@@ -167,7 +181,8 @@ class FastForward {
   Buffer<uint16_t> unit_weights_;           // every unit's packed weights (kernels/fused/unit_forward.h)
   std::vector<int64_t> unit_weight_offsets_;  // where each unit's start, in bf16 elements
   Buffer<int32_t> copy_index_;              // [arena]: a parameter's element in unit_weights_, or -1
-  bool weights_current_ = false;            // set by update(), used by the next forward
+  bool weights_current_ = false;            // set by update(), used by the next forward of the same parameters
+  const float* packed_params_ = nullptr;
   std::vector<Buffer<uint32_t>> compressor_weights_;
   Buffer<float> folded_, scale_, shift_, unit_mean_, unit_invstd_;
   Buffer<float> eval_mean_, eval_var_, eval_invstd_;  // eval mode: the producers' statistics, unused

@@ -95,28 +95,33 @@ std::vector<float> stitch_volume(const std::vector<float>& volume, const std::ar
 
 namespace {
 
-// fast: the fused bf16 forward (GPU backends), which reads the reference generator's running statistics.
+// fast: the fused bf16 forward (GPU backends), which needs only the running statistics of the
+// reference generator, not the reference generator itself.
 template <class Backend>
 std::vector<float> run_generator(const GeneratorConfig& model, const GeneratorState& state, const std::vector<float>& volume,
                                  const std::array<int64_t, 3>& dims, const InferenceOptions& o, Backend be, bool fast) {
+  using Fast = typename FastForwardOf<Backend>::type;
   const GeneratorLayout layout(model);
   const Shape5 shape{o.batch, 1, o.patch, o.patch, o.patch};
-  Generator<Backend> g(layout, be, shape);
-  std::unique_ptr<typename FastForwardOf<Backend>::type> fast_forward;
-  if constexpr (!std::is_same_v<typename FastForwardOf<Backend>::type, NoFastForward>) {
-    if (fast) fast_forward = std::make_unique<typename FastForwardOf<Backend>::type>(layout, *be.ctx, shape);
+  std::unique_ptr<Generator<Backend>> reference;
+  std::unique_ptr<Fast> fast_forward;
+  if constexpr (!std::is_same_v<Fast, NoFastForward>) {
+    if (fast) fast_forward = std::make_unique<Fast>(layout, *be.ctx, shape);
   }
+  if (!fast_forward) reference = std::make_unique<Generator<Backend>>(layout, be, shape);
   Buffer<float> params(Backend::memory, int64_t(state.params.size())), in(Backend::memory, shape.numel()), out(Backend::memory, shape.numel());
+  Buffer<float> running(Backend::memory, int64_t(state.running.size()));
   params.upload(state.params);
-  raw_copy(Backend::memory, g.running_stats(), MemoryKind::Host, state.running.data(), state.running.size() * sizeof(float));
+  running.upload(state.running);
+  if (reference) raw_copy(Backend::memory, reference->running_stats(), MemoryKind::Host, state.running.data(), state.running.size() * sizeof(float));
   return stitch_volume(volume, dims, o, [&](int64_t count, const float* host_in, float* host_out) {
     raw_copy(Backend::memory, in.data(), MemoryKind::Host, host_in, size_t(shape.numel()) * sizeof(float));
     const Tensor<const float> x(in.data(), shape);
     const Tensor<float> y(out.data(), shape);
-    if constexpr (!std::is_same_v<typename FastForwardOf<Backend>::type, NoFastForward>) {
-      if (fast_forward) fast_forward->forward(params.data(), x, y, NormMode::Eval, g);
+    if constexpr (!std::is_same_v<Fast, NoFastForward>) {
+      if (fast_forward) fast_forward->forward_eval(params.data(), running.data(), float(kBatchNormEps), x, y);
     }
-    if (!fast_forward) g.forward(params.data(), x, y, NormMode::Eval);
+    if (reference) reference->forward(params.data(), x, y, NormMode::Eval);
     raw_copy(MemoryKind::Host, host_out, Backend::memory, out.data(), size_t(count * shape.spatial()) * sizeof(float));
   });
 }

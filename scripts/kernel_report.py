@@ -2,7 +2,8 @@
 """Resource report and instruction mix of the GPU kernel families, for bench/NOTES.md.
 
 Compiles each kernels/<family>.cu for sm_90 with nvcc (no GPU needed) to PTX and to a cubin with
-`-Xptxas -v`, and prints one Markdown row per kernel: registers, spill bytes, barriers, SASS
+`-Xptxas -v`, and prints one Markdown row per kernel: registers, stack frame (local-memory arrays) and spill
+bytes, barriers, SASS
 instructions, 16-byte global loads and stores (from cuobjdump -sass, when --cuobjdump is given or
 on PATH: PyPI's nvidia-cuda-cuobjdump wheel carries one), and the 64-bit integer divisions and
 remainders in its PTX.
@@ -20,7 +21,8 @@ import sys
 import tempfile
 
 FAMILIES = ["kernels/" + f for f in ("activation", "batchnorm", "channel_fold", "layernorm", "loss", "optimizer", "patch_sampler",
-                                      "pooling", "random", "fused/unit_forward")] + ["tests/kernels/probe_kernels"]
+                                      "pooling", "random", "fused/channels_last", "fused/mix", "fused/stem", "fused/unit_forward")] + [
+    "tests/kernels/probe_kernels"]
 
 
 def demangle(names):
@@ -57,8 +59,9 @@ def main():
     root = os.path.abspath(args.root)
     flags = ["-O3", "-DNDEBUG", "-DMDCSRN_HAVE_CUDA=1", "-std=c++20", "--expt-relaxed-constexpr", "-arch=sm_90", "-I" + root,
              "-isystem", os.path.join(os.path.dirname(os.path.dirname(args.nvcc)), "include")]
-    print("| family | kernel | registers | spills (B) | barriers | SASS instructions | 16-byte loads / stores | 64-bit int div+rem (PTX) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| family | kernel | registers | stack (B) | spills (B) | barriers | SASS instructions | 16-byte loads / stores | "
+          "64-bit int div+rem (PTX) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as tmp:
         for family in args.families.split(","):
             source = os.path.join(root, family + ".cu")
@@ -70,9 +73,9 @@ def main():
             ptxas = subprocess.run([args.nvcc, *flags, "-cubin", "-Xptxas", "-v", source, "-o", cubin_path], check=True,
                                    capture_output=True, text=True).stderr
             resources = {}
-            for m in re.finditer(r"Compiling entry function '(\S+)'.*?(\d+) bytes spill stores, (\d+) bytes spill loads.*?"
-                                 r"Used (\d+) registers, used (\d+) barriers", ptxas, re.S):
-                resources[m.group(1)] = (int(m.group(4)), int(m.group(2)) + int(m.group(3)), int(m.group(5)))
+            for m in re.finditer(r"Compiling entry function '(\S+)'.*?(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads"
+                                 r".*?Used (\d+) registers, used (\d+) barriers", ptxas, re.S):
+                resources[m.group(1)] = (int(m.group(5)), int(m.group(2)), int(m.group(3)) + int(m.group(4)), int(m.group(6)))
             # Kernels in anonymous namespaces are mangled differently by each compilation: match by demangled name.
             entries = dict(ptx_entries(open(ptx_path).read()))
             entry_names = demangle(list(entries))
@@ -86,9 +89,9 @@ def main():
                     sass[name] = (len(instructions), wide)
             names = demangle(list(resources))
             for mangled in sorted(resources, key=lambda n: short_name(names[n])):
-                registers, spills, barriers = resources[mangled]
+                registers, stack, spills, barriers = resources[mangled]
                 count, wide = sass.get(mangled, ("n/a", "n/a"))
-                print(f"| {os.path.basename(family)} | `{short_name(names[mangled])}` | {registers} | {spills} | {barriers} | {count} | {wide} | "
+                print(f"| {os.path.basename(family)} | `{short_name(names[mangled])}` | {registers} | {stack} | {spills} | {barriers} | {count} | {wide} | "
                       f"{divisions.get(names[mangled], 'n/a')} |")
 
 

@@ -128,6 +128,8 @@ void compressor_forward(Context& ctx, ChannelsLast features, int inputs, const u
                      output_channel + kCompressorOutputs <= features.stride,
                  "compressor_forward: " + std::to_string(inputs) + " inputs, output at channel " + std::to_string(output_channel) +
                      " of " + std::to_string(features.stride));
+  // Channels past `inputs` are zero-filled, never read, so the outputs may follow the inputs at once.
+  MDCSRN_REQUIRE(output_channel >= inputs, "compressor_forward: the output channels overlap the inputs");
   const int64_t tiles = (features.shape.voxels() + kVoxels - 1) / kVoxels;
   MDCSRN_REQUIRE(tiles >= 1 && tiles < (int64_t(1) << 31), "compressor_forward: " + std::to_string(features.shape.voxels()) + " voxels");
   auto* partials = static_cast<Moments<float>*>(ctx.scratch(sizeof(Moments<float>) * size_t(tiles * kCompressorOutputs)));

@@ -49,9 +49,11 @@ MDCSRN_KERNEL void stem_kernel(Tensor<const float> x, const float* weights, Chan
 
   const int dd = t / (kHeight * kWidth), hh = t / kWidth % kHeight, ww = t % kWidth;
   float neighbours[27];
+  MDCSRN_UNROLL
   for (int k = 0; k < 27; ++k) neighbours[k] = input.load(((dd + k / 9) * kHaloHeight + hh + k / 3 % 3) * kHaloWidth + ww + k % 3);
   const int64_t v = tile.voxel(x.shape, dd, hh, ww);
   uint32_t pairs[kStemOutputs / 2];
+  MDCSRN_UNROLL
   for (int o = 0; o < kStemOutputs; o += 2) {
     float sum0 = 0.f, sum1 = 0.f;
     for (int k = 0; k < 27; ++k) {
@@ -63,9 +65,11 @@ MDCSRN_KERNEL void stem_kernel(Tensor<const float> x, const float* weights, Chan
     staged.store(t * kRow + o, bf16_to_float(lo));
     staged.store(t * kRow + o + 1, bf16_to_float(hi));
   }
-  if (v >= 0)
+  if (v >= 0) {
+    MDCSRN_UNROLL
     for (int q = 0; q < kStemOutputs / 8; ++q)
       simt::store16(out.voxel(v) + 8 * q, simt::Words4{pairs[4 * q], pairs[4 * q + 1], pairs[4 * q + 2], pairs[4 * q + 3]});
+  }
   simt::barrier();
 
   // Thread (g, c): channel c over voxels 32 g .. 32 g + 31 of the tile.

@@ -162,6 +162,10 @@ void unit_forward(Context& ctx, const UnitForward& u, float eps, float* mean, fl
   MDCSRN_REQUIRE(u.stride % 8 == 0 && u.input_channel % 8 == 0 && u.output_channel % 2 == 0 &&
                      u.input_channel + u.input_channels <= u.stride && u.output_channel + UnitTile::kOutputs <= u.stride,
                  "unit_forward: channel offsets must be multiples of 8 inside the voxel stride");
+  // Blocks read their neighbours' halo: no launch may write channels it reads.
+  MDCSRN_REQUIRE(u.output != u.features || u.output_channel >= u.input_channel + u.input_channels ||
+                     u.output_channel + UnitTile::kOutputs <= u.input_channel,
+                 "unit_forward: the output channels overlap the input channels");
   const int64_t tiles = int64_t(u.shape.n) * ((u.shape.d + T::kDepth - 1) / T::kDepth) * ((u.shape.h + T::kHeight - 1) / T::kHeight) *
                         ((u.shape.w + T::kWidth - 1) / T::kWidth);
   MDCSRN_REQUIRE(tiles >= 1 && tiles < (int64_t(1) << 31), "unit_forward: volume " + std::to_string(u.shape.voxels()) + " voxels");
