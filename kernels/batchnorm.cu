@@ -1,5 +1,6 @@
 #include "kernels/batchnorm.h"
 #include "kernels/block_reduce.h"
+#include "kernels/flat_grid.h"
 #include "kernels/plane_grid.h"
 #include "kernels/simt/launch.h"
 
@@ -18,7 +19,7 @@ struct MomentsLoader {
 // One thread per channel merges the channel's partials in index order.
 MDCSRN_KERNEL void finalize_statistics_kernel(const Moments<float>* partials, int64_t per_channel, float eps, float* mean,
                                               float* var, float* invstd, int64_t channels) {
-  const int64_t c = int64_t(simt::block_idx().x) * simt::block_dim().x + simt::thread_idx().x;
+  const int64_t c = flat_thread();
   if (c >= channels) return;
   Moments<float> m;
   for (int64_t k = 0; k < per_channel; ++k) m.merge(partials[c * per_channel + k]);
@@ -29,7 +30,7 @@ MDCSRN_KERNEL void finalize_statistics_kernel(const Moments<float>* partials, in
 
 MDCSRN_KERNEL void update_running_kernel(const float* mean, const float* var, int64_t count, float momentum, float* running_mean,
                                          float* running_var, int64_t channels) {
-  const int64_t c = int64_t(simt::block_idx().x) * simt::block_dim().x + simt::thread_idx().x;
+  const int64_t c = flat_thread();
   if (c >= channels) return;
   running_mean[c] = running_average(running_mean[c], mean[c], momentum);
   running_var[c] = running_average(running_var[c], unbiased_variance(var[c], count), momentum);
@@ -37,7 +38,7 @@ MDCSRN_KERNEL void update_running_kernel(const float* mean, const float* var, in
 
 MDCSRN_KERNEL void running_statistics_kernel(const float* running_mean, const float* running_var, float eps, float* mean,
                                              float* invstd, int64_t channels) {
-  const int64_t c = int64_t(simt::block_idx().x) * simt::block_dim().x + simt::thread_idx().x;
+  const int64_t c = flat_thread();
   if (c >= channels) return;
   mean[c] = running_mean[c];
   invstd[c] = inverse_std(running_var[c], eps);
@@ -82,7 +83,7 @@ struct GradSumsLoader {
 MDCSRN_KERNEL void finalize_grads_kernel(const SumPair<float>* partials, int64_t per_channel, const float* gamma, float count,
                                          bool batch_stats, float* dgamma, float* dbeta, bool accumulate, SumPair<float>* means,
                                          int64_t channels) {
-  const int64_t c = int64_t(simt::block_idx().x) * simt::block_dim().x + simt::thread_idx().x;
+  const int64_t c = flat_thread();
   if (c >= channels) return;
   SumPair<float> sums;
   for (int64_t k = 0; k < per_channel; ++k) sums.merge(partials[c * per_channel + k]);
@@ -109,10 +110,6 @@ MDCSRN_KERNEL void input_grad_kernel(PlaneGrid g, Tensor<const float> x, Tensor<
   });
 }
 
-simt::LaunchConfig per_channel_launch(int64_t channels, std::source_location where = std::source_location::current()) {
-  return simt::LaunchConfig(simt::Dim3(unsigned((channels + kThreads - 1) / kThreads)), simt::Dim3(kThreads), 0, where);
-}
-
 }  // namespace
 
 template <class Context>
@@ -124,21 +121,21 @@ void batchnorm_statistics(Context& ctx, Tensor<const float> x, float eps, float*
   simt::launch(ctx, plane_launch(x.shape, parts, block_reduce_shared_bytes<Moments<float>>()),
                plane_partials_kernel<ShiftedMoments<float>, MomentsLoader>, plane_grid(x.shape, vector_width(x)), MomentsLoader{x},
                layout, partials);
-  simt::launch(ctx, per_channel_launch(x.shape.c), finalize_statistics_kernel, partials, x.shape.n * parts, eps, mean, var, invstd,
+  simt::launch(ctx, flat_launch(x.shape.c), finalize_statistics_kernel, partials, x.shape.n * parts, eps, mean, var, invstd,
                x.shape.c);
 }
 
 template <class Context>
 void batchnorm_update_running(Context& ctx, const float* mean, const float* var, int64_t count, float momentum, float* running_mean,
                               float* running_var, int64_t channels) {
-  simt::launch(ctx, per_channel_launch(channels), update_running_kernel, mean, var, count, momentum, running_mean, running_var,
+  simt::launch(ctx, flat_launch(channels), update_running_kernel, mean, var, count, momentum, running_mean, running_var,
                channels);
 }
 
 template <class Context>
 void batchnorm_running_statistics(Context& ctx, const float* running_mean, const float* running_var, float eps, float* mean,
                                   float* invstd, int64_t channels) {
-  simt::launch(ctx, per_channel_launch(channels), running_statistics_kernel, running_mean, running_var, eps, mean, invstd, channels);
+  simt::launch(ctx, flat_launch(channels), running_statistics_kernel, running_mean, running_var, eps, mean, invstd, channels);
 }
 
 template <class Context>
@@ -163,7 +160,7 @@ void batchnorm_activation_backward(Context& ctx, NormMode mode, Tensor<const flo
   simt::launch(ctx, plane_launch(x.shape, parts, block_reduce_shared_bytes<SumPair<float>>()),
                plane_partials_kernel<SumPair<float>, GradSumsLoader>, plane_grid(x.shape, vector_width(x, dy)),
                GradSumsLoader{x, dy, bn, a}, PartialLayout{x.shape.n, channels, true}, partials);
-  simt::launch(ctx, per_channel_launch(channels), finalize_grads_kernel, partials, x.shape.n * parts, bn.gamma, float(count),
+  simt::launch(ctx, flat_launch(channels), finalize_grads_kernel, partials, x.shape.n * parts, bn.gamma, float(count),
                mode == NormMode::Train, dgamma, dbeta, accumulate, means, channels);
   const int width = vector_width(x, dy, dx);
   simt::launch(ctx, plane_launch(x.shape, elementwise_parts(x.shape, width)), input_grad_kernel, plane_grid(x.shape, width), x, dy, bn,

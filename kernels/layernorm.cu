@@ -1,4 +1,5 @@
 #include "kernels/block_reduce.h"
+#include "kernels/flat_grid.h"
 #include "kernels/layernorm.h"
 #include "kernels/plane_grid.h"
 #include "kernels/simt/launch.h"
@@ -24,7 +25,7 @@ struct MomentsLoader {
 // One thread per sample merges the sample's partials (its channels in order).
 MDCSRN_KERNEL void finalize_statistics_kernel(const Moments<float>* partials, int64_t per_sample, float eps, float* save_mean,
                                               float* save_invstd, int64_t samples) {
-  const int64_t n = int64_t(simt::block_idx().x) * simt::block_dim().x + simt::thread_idx().x;
+  const int64_t n = flat_thread();
   if (n >= samples) return;
   Moments<float> m;
   for (int64_t k = 0; k < per_sample; ++k) m.merge(partials[n * per_sample + k]);
@@ -65,7 +66,7 @@ struct GradSumsLoader {
 
 MDCSRN_KERNEL void finalize_means_kernel(const SumPair<float>* partials, int64_t per_sample, float count, SumPair<float>* means,
                                          int64_t samples) {
-  const int64_t n = int64_t(simt::block_idx().x) * simt::block_dim().x + simt::thread_idx().x;
+  const int64_t n = flat_thread();
   if (n >= samples) return;
   SumPair<float> s;
   for (int64_t k = 0; k < per_sample; ++k) s.merge(partials[n * per_sample + k]);
@@ -114,10 +115,6 @@ MDCSRN_KERNEL void affine_grad_kernel(PlaneGrid g, Tensor<const float> x, Tensor
   });
 }
 
-simt::LaunchConfig per_sample_launch(int64_t samples, std::source_location where = std::source_location::current()) {
-  return simt::LaunchConfig(simt::Dim3(unsigned((samples + kThreads - 1) / kThreads)), simt::Dim3(kThreads), 0, where);
-}
-
 // The affine parameters as a tensor of one sample, so their alignment counts in vector_width.
 Tensor<const float> affine_view(const float* p, const Shape5& s) { return Tensor<const float>(p, Shape5{1, s.c, s.d, s.h, s.w}); }
 
@@ -132,7 +129,7 @@ void layernorm_forward(Context& ctx, Tensor<const float> x, const float* weight,
   simt::launch(ctx, plane_launch(x.shape, parts, block_reduce_shared_bytes<Moments<float>>()),
                plane_partials_kernel<ShiftedMoments<float>, MomentsLoader>, plane_grid(x.shape, vector_width(x)), MomentsLoader{x},
                PartialLayout{x.shape.n, x.shape.c, false}, partials);
-  simt::launch(ctx, per_sample_launch(x.shape.n), finalize_statistics_kernel, partials, x.shape.c * parts, eps, save_mean,
+  simt::launch(ctx, flat_launch(x.shape.n), finalize_statistics_kernel, partials, x.shape.c * parts, eps, save_mean,
                save_invstd, x.shape.n);
   const int width = vector_width(x, y, affine_view(weight, x.shape), affine_view(bias, x.shape));
   simt::launch(ctx, plane_launch(x.shape, elementwise_parts(x.shape, width)), apply_kernel, plane_grid(x.shape, width), x, weight, bias,
@@ -154,7 +151,7 @@ void layernorm_backward(Context& ctx, Tensor<const float> x, Tensor<const float>
                plane_partials_kernel<SumPair<float>, GradSumsLoader>, plane_grid(x.shape, vector_width(x, dy, w)),
                GradSumsLoader{x, dy, weight, save_mean, save_invstd, int32_t(x.shape.spatial())},
                PartialLayout{samples, x.shape.c, false}, partials);
-  simt::launch(ctx, per_sample_launch(samples), finalize_means_kernel, partials, x.shape.c * parts, float(per_sample), means, samples);
+  simt::launch(ctx, flat_launch(samples), finalize_means_kernel, partials, x.shape.c * parts, float(per_sample), means, samples);
   const int width = vector_width(x, dy, dx, w);
   simt::launch(ctx, plane_launch(x.shape, elementwise_parts(x.shape, width)), input_grad_kernel, plane_grid(x.shape, width), x, dy,
                weight, save_mean, save_invstd, means, dx, accumulate);

@@ -29,6 +29,28 @@ inline std::vector<float> perturbed_critic_parameters(const CriticLayout& L, uin
   return params;
 }
 
+// One training forward and backward of the generator on random inputs, by the CPU in double: the
+// reference another backend's step is held against. rng(rng_seed) perturbs the parameters (from
+// seed param_seed), then draws x and dout.
+struct GeneratorCase {
+  std::vector<float> params;
+  HostTensor<float> x, dout;
+  HostTensor<double> out, dx;   // the training forward's output, the input's gradient
+  std::vector<double> grads;    // every parameter's gradient
+  std::vector<double> running;  // the running statistics after the training forward
+  HostTensor<double> eval;      // an eval-mode forward with them
+};
+GeneratorCase generator_case(const GeneratorLayout& L, const Shape5& shape, uint64_t param_seed, uint64_t rng_seed);
+
+// The same for the critic: scores of x, and the gradients for dscores.
+struct CriticCase {
+  std::vector<float> params;
+  HostTensor<float> x, dscores;
+  HostTensor<double> scores, dx;
+  std::vector<double> grads;
+};
+CriticCase critic_case(const CriticLayout& L, int64_t batch, uint64_t param_seed, uint64_t rng_seed);
+
 // The largest relative error of any one parameter tensor, and its name.
 inline double worst_parameter_error(const ParamTable& table, const std::vector<float>& got, const std::vector<double>& want,
                                     std::string& name) {

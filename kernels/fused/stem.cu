@@ -1,38 +1,22 @@
 #include "kernels/fused/stem.h"
 #include "kernels/fused/tile_statistics.h"
+#include "kernels/fused/volume_tile.h"
 #include "kernels/simt/launch.h"
 
 namespace mdcsrn::gpu {
 namespace {
 
-// A block computes a 4 x 8 x 8 tile of output voxels, one per thread.
-constexpr int kDepth = 4, kHeight = 8, kWidth = 8, kVoxels = kDepth * kHeight * kWidth;
-constexpr int kHaloDepth = kDepth + 2, kHaloHeight = kHeight + 2, kHaloWidth = kWidth + 2;
-constexpr int kHalo = kHaloDepth * kHaloHeight * kHaloWidth;
+// A block computes a tile of output voxels, one per thread.
+using Tile = VolumeTile;
+constexpr int kVoxels = Tile::kVoxels, kHalo = Tile::kHaloVoxels;
 constexpr int kRow = kStemOutputs + 1;  // staged outputs per voxel, padded against bank conflicts
 constexpr int kGroups = kVoxels / 32;   // statistics: each thread takes one channel of 32 voxels
 
-struct Tile {
-  int n, d, h, w;
-  MDCSRN_DEVICE Tile(const Shape5& s, unsigned block) {
-    const unsigned tiles_w = unsigned((s.w + kWidth - 1) / kWidth), tiles_h = unsigned((s.h + kHeight - 1) / kHeight);
-    const unsigned tiles_d = unsigned((s.d + kDepth - 1) / kDepth);
-    const unsigned across = block / tiles_w, down = across / tiles_h, deep = down / tiles_d;
-    w = int(block - across * tiles_w) * kWidth;
-    h = int(across - down * tiles_h) * kHeight;
-    d = int(down - deep * tiles_d) * kDepth;
-    n = int(deep);
-  }
-  // The linear voxel of tile-relative (dd, hh, ww), or -1 outside the volume.
-  MDCSRN_DEVICE int64_t voxel(const Shape5& s, int dd, int hh, int ww) const {
-    const int z = d + dd, y = h + hh, x = w + ww;
-    if (z < 0 || y < 0 || x < 0 || z >= s.d || y >= s.h || x >= s.w) return -1;
-    return ((int64_t(n) * s.d + z) * s.h + y) * s.w + x;
-  }
-};
+MDCSRN_DEVICE VolumeShape volume_of(const Shape5& s) { return VolumeShape{int32_t(s.n), int32_t(s.d), int32_t(s.h), int32_t(s.w)}; }
 
 MDCSRN_KERNEL void stem_kernel(Tensor<const float> x, const float* weights, ChannelsLast out, Moments<float>* partials) {
-  const Tile tile(x.shape, simt::block_idx().x);
+  const VolumeShape shape = volume_of(x.shape);
+  const Tile tile(shape, simt::block_idx().x);
   const int t = int(simt::linear_thread()), threads = int(simt::block_threads());
   const simt::Shared<float> input = simt::shared<float>(0, kHalo);
   const simt::Shared<float> w = simt::shared<float>(sizeof(float) * kHalo, kStemOutputs * 27);
@@ -41,17 +25,19 @@ MDCSRN_KERNEL void stem_kernel(Tensor<const float> x, const float* weights, Chan
   const simt::Shared<Moments<float>> group_moments =
       simt::shared<Moments<float>>(staged_at + sizeof(float) * kVoxels * kRow, kGroups * kStemOutputs);
   for (int i = t; i < kHalo; i += threads) {
-    const int64_t v = tile.voxel(x.shape, i / (kHaloHeight * kHaloWidth) - 1, i / kHaloWidth % kHaloHeight - 1, i % kHaloWidth - 1);
+    const int64_t v = tile.voxel(shape, i / (Tile::kHaloHeight * Tile::kHaloWidth) - 1, i / Tile::kHaloWidth % Tile::kHaloHeight - 1,
+                                 i % Tile::kHaloWidth - 1);
     input.store(i, v >= 0 ? x.data[v] : 0.f);
   }
   for (int i = t; i < kStemOutputs * 27; i += threads) w.store(i, weights[i]);
   simt::barrier();
 
-  const int dd = t / (kHeight * kWidth), hh = t / kWidth % kHeight, ww = t % kWidth;
+  const int dd = t / (Tile::kHeight * Tile::kWidth), hh = t / Tile::kWidth % Tile::kHeight, ww = t % Tile::kWidth;
   float neighbours[27];
   MDCSRN_UNROLL
-  for (int k = 0; k < 27; ++k) neighbours[k] = input.load(((dd + k / 9) * kHaloHeight + hh + k / 3 % 3) * kHaloWidth + ww + k % 3);
-  const int64_t v = tile.voxel(x.shape, dd, hh, ww);
+  for (int k = 0; k < 27; ++k)
+    neighbours[k] = input.load(((dd + k / 9) * Tile::kHaloHeight + hh + k / 3 % 3) * Tile::kHaloWidth + ww + k % 3);
+  const int64_t v = tile.voxel(shape, dd, hh, ww);
   uint32_t pairs[kStemOutputs / 2];
   MDCSRN_UNROLL
   for (int o = 0; o < kStemOutputs; o += 2) {
@@ -76,7 +62,8 @@ MDCSRN_KERNEL void stem_kernel(Tensor<const float> x, const float* weights, Chan
   const int c = t % kStemOutputs, g = t / kStemOutputs;
   ShiftedMoments<float> m;
   for (int r = 32 * g; r < 32 * g + 32; ++r)
-    if (tile.voxel(x.shape, r / (kHeight * kWidth), r / kWidth % kHeight, r % kWidth) >= 0) m.push(staged.load(r * kRow + c));
+    if (tile.voxel(shape, r / (Tile::kHeight * Tile::kWidth), r / Tile::kWidth % Tile::kHeight, r % Tile::kWidth) >= 0)
+      m.push(staged.load(r * kRow + c));
   group_moments.store(g * kStemOutputs + c, m.result());
   simt::barrier();
   store_tile_moments(group_moments, kGroups, kStemOutputs, partials);
@@ -91,8 +78,7 @@ void stem_forward(Context& ctx, Tensor<const float> x, const float* weights, Cha
   MDCSRN_REQUIRE(out.shape.n == x.shape.n && out.shape.d == x.shape.d && out.shape.h == x.shape.h && out.shape.w == x.shape.w &&
                      out.stride % 8 == 0 && out.stride >= kStemOutputs,
                  "stem_forward: the feature buffer does not match the input " + x.shape.str());
-  const int64_t tiles = x.shape.n * ((x.shape.d + kDepth - 1) / kDepth) * ((x.shape.h + kHeight - 1) / kHeight) *
-                        ((x.shape.w + kWidth - 1) / kWidth);
+  const int64_t tiles = Tile::count(out.shape);
   auto* partials = static_cast<Moments<float>*>(ctx.scratch(sizeof(Moments<float>) * size_t(tiles * kStemOutputs)));
   const size_t shared = sizeof(float) * (kHalo + kStemOutputs * 27 + kVoxels * kRow) + sizeof(Moments<float>) * kGroups * kStemOutputs;
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(tiles)), simt::Dim3(kVoxels), shared), stem_kernel, x, weights, out, partials);

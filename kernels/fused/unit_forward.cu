@@ -9,26 +9,7 @@ namespace mdcsrn::gpu {
 namespace {
 
 using T = UnitTile;
-
-// Where block b's tile starts: blocks walk w fastest, then h, d and the sample.
-struct TileOrigin {
-  int32_t n, d, h, w;
-  MDCSRN_DEVICE TileOrigin(const VolumeShape& s, unsigned block) {
-    const unsigned tiles_w = (unsigned(s.w) + T::kWidth - 1) / T::kWidth, tiles_h = (unsigned(s.h) + T::kHeight - 1) / T::kHeight;
-    const unsigned tiles_d = (unsigned(s.d) + T::kDepth - 1) / T::kDepth;
-    const unsigned across = block / tiles_w, down = across / tiles_h, deep = down / tiles_d;
-    w = int32_t(block - across * tiles_w) * T::kWidth;
-    h = int32_t(across - down * tiles_h) * T::kHeight;
-    d = int32_t(down - deep * tiles_d) * T::kDepth;
-    n = int32_t(deep);
-  }
-  // The linear voxel index of tile-relative (dd, hh, ww), or -1 outside the volume.
-  MDCSRN_DEVICE int64_t voxel(const VolumeShape& s, int dd, int hh, int ww) const {
-    const int z = d + dd, y = h + hh, x = w + ww;
-    if (z < 0 || y < 0 || x < 0 || z >= s.d || y >= s.h || x >= s.w) return -1;
-    return ((int64_t(n) * s.d + z) * s.h + y) * s.w + x;
-  }
-};
+using Tile = VolumeTile;
 
 MDCSRN_DEVICE uint32_t transform_pair(const ActivationSpec& a, uint32_t pair, float scale0, float shift0, float scale1, float shift1) {
   const float lo = mdcsrn::activation_forward(a, bf16_to_float(bf16x2_low(pair)) * scale0 + shift0);
@@ -38,7 +19,7 @@ MDCSRN_DEVICE uint32_t transform_pair(const ActivationSpec& a, uint32_t pair, fl
 
 // Stages input channels [16 q, 16 q + 16) of the tile and its halo, transformed, into `slots`
 // (three 16-byte words per voxel slot). Thread t always takes the same 8 channels (t % 2).
-MDCSRN_DEVICE void stage_chunk(const UnitForward& u, const TileOrigin& o, int q, simt::Shared<simt::Words4> slots) {
+MDCSRN_DEVICE void stage_chunk(const UnitForward& u, const Tile& o, int q, simt::Shared<simt::Words4> slots) {
   const int t = int(simt::linear_thread()), half = t % 2;
   const int first = 16 * q + 8 * half;
   float scale[8], shift[8];
@@ -46,8 +27,8 @@ MDCSRN_DEVICE void stage_chunk(const UnitForward& u, const TileOrigin& o, int q,
     scale[k] = u.scale[first + k];
     shift[k] = u.shift[first + k];
   }
-  for (int slot = t / 2; slot < T::kHaloVoxels; slot += int(simt::block_threads()) / 2) {
-    const int dd = slot / (T::kHaloHeight * T::kHaloWidth), hh = slot / T::kHaloWidth % T::kHaloHeight, ww = slot % T::kHaloWidth;
+  for (int slot = t / 2; slot < Tile::kHaloVoxels; slot += int(simt::block_threads()) / 2) {
+    const int dd = slot / (Tile::kHaloHeight * Tile::kHaloWidth), hh = slot / Tile::kHaloWidth % Tile::kHaloHeight, ww = slot % Tile::kHaloWidth;
     const int64_t v = o.voxel(u.shape, dd - 1, hh - 1, ww - 1);
     simt::Words4 staged{0, 0, 0, 0};
     if (v >= 0) {
@@ -62,18 +43,18 @@ MDCSRN_DEVICE void stage_chunk(const UnitForward& u, const TileOrigin& o, int q,
 }
 
 MDCSRN_KERNEL void unit_forward_kernel(UnitForward u, Moments<float>* partials) {
-  const TileOrigin o(u.shape, simt::block_idx().x);
+  const Tile o(u.shape, simt::block_idx().x);
   const int warp = int(simt::warp()), lane = int(simt::lane()), chunks = u.input_channels / T::kChunk;
   // This lane's ldmatrix row: matrices 0/1 are A rows 0-7 / 8-15 with channels 0-7, matrices 2/3
   // the same rows with channels 8-15. Row r is output voxel (2 warp + r / 8, r % 8) of each depth.
   const int row = lane % 8 + 8 * ((lane / 8) % 2), half = lane / 16;
   const int lh = 2 * warp + row / 8, lw = row % 8;
-  float acc[T::kDepth][2][4] = {};
+  float acc[Tile::kDepth][2][4] = {};
   for (int q = 0; q < chunks; ++q) {
     const size_t buffer = size_t(q % 2) * T::kBufferBytes;
-    stage_chunk(u, o, q, simt::shared<simt::Words4>(buffer, T::kHaloVoxels * 3));
+    stage_chunk(u, o, q, simt::shared<simt::Words4>(buffer, Tile::kHaloVoxels * 3));
     simt::barrier();
-    const simt::Shared<uint16_t> tile = simt::shared<uint16_t>(buffer, T::kHaloVoxels * T::kSlotElements);
+    const simt::Shared<uint16_t> tile = simt::shared<uint16_t>(buffer, Tile::kHaloVoxels * T::kSlotElements);
     // For each in-plane shift, the three kernel depths' B fragments stay in registers while the
     // warp slides down the input planes.
     for (int kh = 0; kh < 3; ++kh)
@@ -86,13 +67,13 @@ MDCSRN_KERNEL void unit_forward_kernel(UnitForward u, Moments<float>* partials) 
           b[kd][0][0] = w.x, b[kd][0][1] = w.y, b[kd][1][0] = w.z, b[kd][1][1] = w.w;
         }
         MDCSRN_UNROLL
-        for (int p = 0; p < T::kHaloDepth; ++p) {
+        for (int p = 0; p < Tile::kHaloDepth; ++p) {
           uint32_t a[4];
-          simt::ldmatrix<4>(a, tile, ((p * T::kHaloHeight + lh + kh) * T::kHaloWidth + lw + kw) * T::kSlotElements + 8 * half);
+          simt::ldmatrix<4>(a, tile, ((p * Tile::kHaloHeight + lh + kh) * Tile::kHaloWidth + lw + kw) * T::kSlotElements + 8 * half);
           MDCSRN_UNROLL
           for (int kd = 0; kd < 3; ++kd) {
             const int d = p - kd;
-            if (d < 0 || d >= T::kDepth) continue;
+            if (d < 0 || d >= Tile::kDepth) continue;
             simt::mma_m16n8k16_bf16(acc[d][0], a, b[kd][0], acc[d][0]);
             simt::mma_m16n8k16_bf16(acc[d][1], a, b[kd][1], acc[d][1]);
           }
@@ -103,7 +84,7 @@ MDCSRN_KERNEL void unit_forward_kernel(UnitForward u, Moments<float>* partials) 
   // Outputs, rounded to bf16, and this lane's moments of its four channels (2 t, 2 t + 1, and 8 more).
   ShiftedMoments<float> lane_moments[4];
   MDCSRN_UNROLL
-  for (int d = 0; d < T::kDepth; ++d)
+  for (int d = 0; d < Tile::kDepth; ++d)
     for (int nt = 0; nt < 2; ++nt)
       for (int pair = 0; pair < 2; ++pair) {
         const simt::FragmentPosition p = simt::mma_c_position(lane, 2 * pair);
@@ -166,8 +147,7 @@ void unit_forward(Context& ctx, const UnitForward& u, float eps, float* mean, fl
   MDCSRN_REQUIRE(u.output != u.features || u.output_channel >= u.input_channel + u.input_channels ||
                      u.output_channel + UnitTile::kOutputs <= u.input_channel,
                  "unit_forward: the output channels overlap the input channels");
-  const int64_t tiles = int64_t(u.shape.n) * ((u.shape.d + T::kDepth - 1) / T::kDepth) * ((u.shape.h + T::kHeight - 1) / T::kHeight) *
-                        ((u.shape.w + T::kWidth - 1) / T::kWidth);
+  const int64_t tiles = Tile::count(u.shape);
   MDCSRN_REQUIRE(tiles >= 1 && tiles < (int64_t(1) << 31), "unit_forward: volume " + std::to_string(u.shape.voxels()) + " voxels");
   auto* partials = static_cast<Moments<float>*>(ctx.scratch(sizeof(Moments<float>) * size_t(tiles * T::kOutputs)));
   const size_t shared = 2 * size_t(T::kBufferBytes) + sizeof(Moments<float>) * T::kWarps * T::kOutputs;

@@ -15,20 +15,21 @@
 
 #include "kernels/activation.h"
 #include "kernels/fused/channels_last.h"
+#include "kernels/fused/volume_tile.h"
 #include "kernels/normalization.h"
 #include "kernels/reduce.h"
 
 namespace mdcsrn {
 
-// The block tile: 4 x 8 x 8 output voxels, four warps; input channels staged 16 at a time.
+// A block: one VolumeTile of output voxels (4 x 8 x 8), four warps of two rows each; input
+// channels staged 16 at a time.
 struct UnitTile {
-  static constexpr int kDepth = 4, kHeight = 8, kWidth = 8, kWarps = 4, kChunk = 16, kOutputs = 16;
-  static constexpr int kHaloDepth = kDepth + 2, kHaloHeight = kHeight + 2, kHaloWidth = kWidth + 2;
-  static constexpr int kHaloVoxels = kHaloDepth * kHaloHeight * kHaloWidth;
+  static constexpr int kWarps = 4, kChunk = 16, kOutputs = 16;
+  static_assert(2 * kWarps == VolumeTile::kHeight, "each warp takes two rows of the tile");
   // A staged voxel's 16 channels take 32 bytes of a 48-byte slot: eight consecutive slots then
   // fall in distinct 16-byte bank groups, so ldmatrix reads them without bank conflicts.
   static constexpr int kSlotElements = 24;
-  static constexpr int kBufferBytes = kHaloVoxels * kSlotElements * 2;
+  static constexpr int kBufferBytes = VolumeTile::kHaloVoxels * kSlotElements * 2;
 };
 
 struct UnitForward {

@@ -16,32 +16,21 @@ void compare_critic(bool tf32, double tolerance) {
   CriticConfig config;
   config.patch = 16;
   const CriticLayout L(config);
-  std::mt19937_64 rng(32);
-  const std::vector<float> params = perturbed_critic_parameters(L, 31, rng);
-  HostTensor<float> x = HostTensor<float>::dense({3, 1, 16, 16, 16}), scores = HostTensor<float>::dense({3, 1, 1, 1, 1}), dscores = scores;
-  fill_random(x, rng);
-  fill_random(dscores, rng, 0.2);
-
-  const std::vector<double> pd = convert<double>(params);
-  HostTensor<double> xd = convert<double>(x), dxd = xd, scoresd = convert<double>(scores), dscoresd = convert<double>(dscores);
-  std::vector<double> gd(pd.size());
-  Critic<CpuBackend<double>> reference(L, {}, 3);
-  reference.forward(pd.data(), xd.in(), scoresd.view);
-  reference.backward(pd.data(), gd.data(), GradMode::Overwrite, xd.in(), dscoresd.in(), &dxd.view);
+  const CriticCase c = critic_case(L, 3, 31, 32);
 
   CudaContext ctx;
   ctx.set_tf32(tf32);
-  Buffer<float> p_dev = device_copy(params), g_dev(MemoryKind::Device, int64_t(params.size()));
-  DeviceTensor x_dev(x), dx_dev(x), scores_dev(scores), dscores_dev(dscores);
+  Buffer<float> p_dev = device_copy(c.params), g_dev(MemoryKind::Device, int64_t(c.params.size()));
+  DeviceTensor x_dev(c.x), dx_dev(c.x), scores_dev(c.dscores), dscores_dev(c.dscores);
   Critic<GpuBackend> critic(L, GpuBackend{&ctx}, 3);
   critic.forward(p_dev.data(), x_dev.in(), scores_dev.view);
   critic.backward(p_dev.data(), g_dev.data(), GradMode::Overwrite, x_dev.in(), dscores_dev.in(), &dx_dev.view);
   ctx.synchronize();
 
   std::string worst_name;
-  const double e_scores = relative_error(gather(scores_dev.download(scores)), gather(scoresd));
-  const double e_dx = relative_error(gather(dx_dev.download(x)), gather(dxd));
-  const double worst = worst_parameter_error(L.table(), g_dev.download(), gd, worst_name);
+  const double e_scores = relative_error(gather(scores_dev.download(c.dscores)), gather(c.scores));
+  const double e_dx = relative_error(gather(dx_dev.download(c.x)), gather(c.dx));
+  const double worst = worst_parameter_error(L.table(), g_dev.download(), c.grads, worst_name);
   MESSAGE((tf32 ? "TF32" : "fp32") << ": scores " << e_scores << ", input gradient " << e_dx << ", worst parameter gradient " << worst << " ("
                                    << worst_name << ")");
   CHECK(e_scores < tolerance);

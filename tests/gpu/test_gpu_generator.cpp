@@ -11,33 +11,22 @@ namespace {
 void compare(bool tf32, double tolerance) {
   CAPTURE(tf32);
   const GeneratorLayout L(GeneratorConfig::paper());
-  std::mt19937_64 rng(22);
-  const std::vector<float> params = perturbed_generator_parameters(L, 21, rng);
   const Shape5 shape{4, 1, 16, 16, 16};
-  HostTensor<float> x = HostTensor<float>::dense(shape), dout = x, out = x;
-  fill_random(x, rng);
-  fill_random(dout, rng);
-
-  const std::vector<double> pd = convert<double>(params);
-  HostTensor<double> xd = convert<double>(x), outd = xd, doutd = convert<double>(dout), dxd = xd;
-  std::vector<double> gd(pd.size());
-  Generator<CpuBackend<double>> reference(L, {}, shape);
-  reference.forward(pd.data(), xd.in(), outd.view, NormMode::Train);
-  reference.backward(pd.data(), gd.data(), xd.in(), doutd.in(), NormMode::Train, &dxd.view);
+  const GeneratorCase c = generator_case(L, shape, 21, 22);
 
   CudaContext ctx;
   ctx.set_tf32(tf32);
-  Buffer<float> p_dev = device_copy(params), g_dev(MemoryKind::Device, int64_t(params.size()));
-  DeviceTensor x_dev(x), out_dev(out), dout_dev(dout), dx_dev(x);
+  Buffer<float> p_dev = device_copy(c.params), g_dev(MemoryKind::Device, int64_t(c.params.size()));
+  DeviceTensor x_dev(c.x), out_dev(c.x), dout_dev(c.dout), dx_dev(c.x);
   Generator<GpuBackend> g(L, GpuBackend{&ctx}, shape);
   g.forward(p_dev.data(), x_dev.in(), out_dev.view, NormMode::Train);
   g.backward(p_dev.data(), g_dev.data(), x_dev.in(), dout_dev.in(), NormMode::Train, &dx_dev.view);
   ctx.synchronize();
 
-  const double e_out = relative_error(gather(out_dev.download(out)), gather(outd));
-  const double e_dx = relative_error(gather(dx_dev.download(x)), gather(dxd));
+  const double e_out = relative_error(gather(out_dev.download(c.x)), gather(c.out));
+  const double e_dx = relative_error(gather(dx_dev.download(c.x)), gather(c.dx));
   std::string worst_name;
-  const double worst = worst_parameter_error(L.table(), g_dev.download(), gd, worst_name);
+  const double worst = worst_parameter_error(L.table(), g_dev.download(), c.grads, worst_name);
   MESSAGE((tf32 ? "TF32" : "fp32") << ": output " << e_out << ", input gradient " << e_dx << ", worst parameter gradient " << worst << " (" << worst_name << ")");
   CHECK(e_out < tolerance);
   CHECK(e_dx < tolerance);

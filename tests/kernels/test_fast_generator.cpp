@@ -29,21 +29,11 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fast_generator")) {
       CAPTURE(config.describe());
       const GeneratorLayout L(config);
       REQUIRE(fast_path_unsupported(L) == "");
-      std::mt19937_64 rng(23);
-      const std::vector<float> params = perturbed_generator_parameters(L, 24, rng);
       const Shape5 shape{2, 1, 10, 12, 16};  // depth 10: the last 4-deep tile is half outside
-      HostTensor<float> x = HostTensor<float>::dense(shape), dout = x, out = x;
-      fill_random(x, rng);
-      fill_random(dout, rng);
-
-      const std::vector<double> pd = convert<double>(params);
-      HostTensor<double> xd = convert<double>(x), outd = xd, doutd = convert<double>(dout), evald = xd;
-      std::vector<double> gd(pd.size());
-      Generator<CpuBackend<double>> reference(L, {}, shape);
-      reference.forward(pd.data(), xd.in(), outd.view, NormMode::Train);
-      reference.backward(pd.data(), gd.data(), xd.in(), doutd.in(), NormMode::Train);
-      const std::vector<double> running = std::vector<double>(reference.running_stats(), reference.running_stats() + 2 * L.bn_channels());
-      reference.forward(pd.data(), xd.in(), evald.view, NormMode::Eval);
+      const GeneratorCase c = generator_case(L, shape, 24, 23);
+      const std::vector<float>& params = c.params;
+      const HostTensor<float> &x = c.x, &dout = c.dout;
+      HostTensor<float> out = c.x;
 
       TargetContext ctx;
       Buffer<float> p = target_copy(params), g = poisoned(int64_t(params.size()));
@@ -62,12 +52,12 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fast_generator")) {
       ctx.synchronize();
 
       std::string worst_name;
-      const double e_out = relative_error(gather(outt.download(out)), gather(outd));
-      const double e_eval = relative_error(gather(evalt.download(out)), gather(evald));
-      const double e_running = relative_error(convert<double>(running_fast), running);
+      const double e_out = relative_error(gather(outt.download(out)), gather(c.out));
+      const double e_eval = relative_error(gather(evalt.download(out)), gather(c.eval));
+      const double e_running = relative_error(convert<double>(running_fast), c.running);
       const std::vector<float> grads = g.download();
-      const double worst = worst_parameter_error(L.table(), grads, gd, worst_name);
-      const double e_grads = relative_error(convert<double>(grads), gd);
+      const double worst = worst_parameter_error(L.table(), grads, c.grads, worst_name);
+      const double e_grads = relative_error(convert<double>(grads), c.grads);
       MESSAGE(config.describe() << ": output " << e_out << ", eval output " << e_eval << ", running statistics " << e_running
                                 << ", gradients " << e_grads << ", worst tensor " << worst << " (" << worst_name << ")");
       CHECK(e_out < kOutputTolerance);
