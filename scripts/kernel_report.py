@@ -20,8 +20,10 @@ import subprocess
 import sys
 import tempfile
 
-FAMILIES = ["kernels/" + f for f in ("activation", "batchnorm", "channel_fold", "layernorm", "loss", "optimizer", "patch_sampler",
-                                      "pooling", "random", "fused/channels_last", "fused/mix", "fused/stem", "fused/unit_forward")] + [
+# kernels/CMakeLists.txt's MDCSRN_GPU_KERNELS, and the tests' probes.
+FAMILIES = ["kernels/" + f for f in ("activation", "batchnorm", "channel_fold", "kspace_spectrum", "layernorm", "loss", "optimizer",
+                                      "patch_sampler", "pooling", "random", "fused/channels_last", "fused/mix", "fused/stem",
+                                      "fused/unit_forward")] + [
     "tests/kernels/probe_kernels"]
 
 

@@ -7,6 +7,7 @@
 #include "kernels/activation.h"
 #include "kernels/batchnorm.h"
 #include "kernels/channel_fold.h"
+#include "kernels/kspace_spectrum.h"
 #include "kernels/layernorm.h"
 #include "kernels/loss.h"
 #include "kernels/optimizer.h"
@@ -218,6 +219,54 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("loss")) {
       ctx.synchronize();
       CHECK(result.download()[0] == doctest::Approx(cpu::mean_score(scores.data(), count)).epsilon(1e-6));
       for (float g : dsd.download()) CHECK(g == -1.f / float(count));
+    }
+  }
+}
+
+TEST_SUITE(MDCSRN_TARGET_SUITE("kspace_spectrum")) {
+  // The first axis spans two blocks of a line; the other two differ in length, so that swapped
+  // line coordinates show.
+  TEST_CASE("the truncation's elementwise passes match the CPU's weights and magnitudes") {
+    const std::array<int64_t, 3> dims{300, 6, 5};
+    const int64_t count = dims[0] * dims[1] * dims[2];
+    std::mt19937_64 rng(79);
+    const std::vector<float> real = random_values<float>(count, rng), spectrum = random_values<float>(2 * count, rng);
+    TargetContext ctx;
+    Buffer<float> real_d = target_copy(real), complex_d = poisoned(2 * count), magnitude_d = poisoned(count);
+    gpu::real_to_complex(ctx, real_d.data(), complex_d.data(), count);
+    ctx.synchronize();
+    std::vector<float> complex(static_cast<size_t>(2 * count), 0.f);
+    for (int64_t v = 0; v < count; ++v) complex[size_t(2 * v)] = real[size_t(v)];
+    CHECK(complex_d.download() == complex);
+
+    std::vector<double> magnitude(static_cast<size_t>(count));
+    for (int64_t v = 0; v < count; ++v) magnitude[size_t(v)] = 0.5 * std::hypot(double(spectrum[size_t(2 * v)]), double(spectrum[size_t(2 * v + 1)]));
+    Buffer<float> spectrum_d = target_copy(spectrum);
+    gpu::complex_magnitude(ctx, spectrum_d.data(), 0.5f, magnitude_d.data(), count);
+    ctx.synchronize();
+    CHECK(relative_error(as_double(magnitude_d), magnitude) < 1e-6);
+
+    for (const KspaceTruncation& t : {KspaceTruncation{4, {false, true, true}, KspaceWindow::None},
+                                      KspaceTruncation{2, {true, true, true}, KspaceWindow::Hamming},
+                                      KspaceTruncation{3, {true, false, true}, KspaceWindow::Tukey}}) {
+      CAPTURE(t.scale);
+      CAPTURE(std::string(kspace_window_name(t.window)));
+      std::vector<double> want(spectrum.begin(), spectrum.end());
+      for (int64_t k = 0; k < dims[2]; ++k)
+        for (int64_t j = 0; j < dims[1]; ++j)
+          for (int64_t i = 0; i < dims[0]; ++i) {
+            double w = 1.0;
+            const int64_t index[3] = {i, j, k};
+            for (size_t a = 0; a < 3; ++a)
+              if (t.truncate[a]) w *= kspace_axis_weight(index[a], dims[a], kept_frequencies(dims[a], t.scale), t.window);
+            const int64_t v = (k * dims[1] + j) * dims[0] + i;
+            want[size_t(2 * v)] *= w;
+            want[size_t(2 * v + 1)] *= w;
+          }
+      Buffer<float> weighted_d = target_copy(spectrum);
+      gpu::weight_kspace_band(ctx, weighted_d.data(), dims, t);
+      ctx.synchronize();
+      CHECK(relative_error(as_double(weighted_d), want) < 1e-6);
     }
   }
 }
