@@ -143,14 +143,7 @@ class FastForward {
         uint32_t* packed = reinterpret_cast<uint32_t*>(unit_weights_.data() + unit_weight_offsets_[unit_index++]);
         if (!weights_current) gpu::pack_unit_weights(ctx_, P(params, u.conv_weight), u.input_channels, packed);
         UnitForward uf;
-        uf.features = f.data;
-        uf.shape = f.shape;
-        uf.stride = f.stride;
-        uf.input_channel = u.input_channel;
-        uf.input_channels = u.input_channels;
-        uf.scale = scale_.data();
-        uf.shift = shift_.data();
-        uf.activation = act;
+        uf.input = UnitInput{f.data, f.shape, f.stride, u.input_channel, u.input_channels, scale_.data(), shift_.data(), act};
         uf.weights = packed;
         uf.output = f.data;
         uf.output_channel = u.output_channel;

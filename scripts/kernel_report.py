@@ -20,11 +20,11 @@ import subprocess
 import sys
 import tempfile
 
-# kernels/CMakeLists.txt's MDCSRN_GPU_KERNELS, and the tests' probes.
-FAMILIES = ["kernels/" + f for f in ("activation", "batchnorm", "channel_fold", "kspace_spectrum", "layernorm", "loss", "optimizer",
-                                      "patch_sampler", "pooling", "random", "fused/channels_last", "fused/mix", "fused/stem",
-                                      "fused/unit_forward")] + [
-    "tests/kernels/probe_kernels"]
+def families(root):
+    """kernels/CMakeLists.txt's MDCSRN_GPU_KERNELS, and the tests' probes."""
+    with open(os.path.join(root, "kernels", "CMakeLists.txt")) as f:
+        listed = re.search(r"set\(MDCSRN_GPU_KERNELS([^)]*)\)", f.read()).group(1).split()
+    return ["kernels/" + name for name in listed] + ["tests/kernels/probe_kernels"]
 
 
 def demangle(names):
@@ -55,10 +55,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     parser.add_argument("--cuobjdump", default=shutil.which("cuobjdump"))
-    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--families", help="default: every family of kernels/CMakeLists.txt and the tests' probes")
     parser.add_argument("--nvcc", default=shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc")
     args = parser.parse_args()
     root = os.path.abspath(args.root)
+    args.families = args.families or ",".join(families(root))
     flags = ["-O3", "-DNDEBUG", "-DMDCSRN_HAVE_CUDA=1", "-std=c++20", "--expt-relaxed-constexpr", "-arch=sm_90", "-I" + root,
              "-isystem", os.path.join(os.path.dirname(os.path.dirname(args.nvcc)), "include")]
     print("| family | kernel | registers | stack (B) | spills (B) | barriers | SASS instructions | 16-byte loads / stores | "

@@ -1,6 +1,7 @@
 #include "kernels/block_reduce.h"
 #include "kernels/flat_grid.h"
 #include "kernels/fused/tile_statistics.h"
+#include "kernels/fused/unit_convolution.h"
 #include "kernels/fused/unit_forward.h"
 #include "kernels/simt/launch.h"
 #include "kernels/simt/tensor_core.h"
@@ -11,74 +12,16 @@ namespace {
 using T = UnitTile;
 using Tile = VolumeTile;
 
-MDCSRN_DEVICE uint32_t transform_pair(const ActivationSpec& a, uint32_t pair, float scale0, float shift0, float scale1, float shift1) {
-  const float lo = mdcsrn::activation_forward(a, bf16_to_float(bf16x2_low(pair)) * scale0 + shift0);
-  const float hi = mdcsrn::activation_forward(a, bf16_to_float(bf16x2_high(pair)) * scale1 + shift1);
-  return pack_bf16x2(float_to_bf16(lo), float_to_bf16(hi));
-}
-
-// Stages input channels [16 q, 16 q + 16) of the tile and its halo, transformed, into `slots`
-// (three 16-byte words per voxel slot). Thread t always takes the same 8 channels (t % 2).
-MDCSRN_DEVICE void stage_chunk(const UnitForward& u, const Tile& o, int q, simt::Shared<simt::Words4> slots) {
-  const int t = int(simt::linear_thread()), half = t % 2;
-  const int first = 16 * q + 8 * half;
-  float scale[8], shift[8];
-  for (int k = 0; k < 8; ++k) {
-    scale[k] = u.scale[first + k];
-    shift[k] = u.shift[first + k];
-  }
-  for (int slot = t / 2; slot < Tile::kHaloVoxels; slot += int(simt::block_threads()) / 2) {
-    const int dd = slot / (Tile::kHaloHeight * Tile::kHaloWidth), hh = slot / Tile::kHaloWidth % Tile::kHaloHeight, ww = slot % Tile::kHaloWidth;
-    const int64_t v = o.voxel(u.shape, dd - 1, hh - 1, ww - 1);
-    simt::Words4 staged{0, 0, 0, 0};
-    if (v >= 0) {
-      const simt::Words4 x = simt::load16(u.features + v * u.stride + u.input_channel + first);
-      staged = simt::Words4{transform_pair(u.activation, x.x, scale[0], shift[0], scale[1], shift[1]),
-                            transform_pair(u.activation, x.y, scale[2], shift[2], scale[3], shift[3]),
-                            transform_pair(u.activation, x.z, scale[4], shift[4], scale[5], shift[5]),
-                            transform_pair(u.activation, x.w, scale[6], shift[6], scale[7], shift[7])};
-    }
-    slots.store(slot * 3 + half, staged);
-  }
-}
-
 MDCSRN_KERNEL void unit_forward_kernel(UnitForward u, Moments<float>* partials) {
-  const Tile o(u.shape, simt::block_idx().x);
-  const int warp = int(simt::warp()), lane = int(simt::lane()), chunks = u.input_channels / T::kChunk;
-  // This lane's ldmatrix row: matrices 0/1 are A rows 0-7 / 8-15 with channels 0-7, matrices 2/3
-  // the same rows with channels 8-15. Row r is output voxel (2 warp + r / 8, r % 8) of each depth.
-  const int row = lane % 8 + 8 * ((lane / 8) % 2), half = lane / 16;
-  const int lh = 2 * warp + row / 8, lw = row % 8;
+  const UnitInput& in = u.input;
+  const Tile o(in.shape, simt::block_idx().x);
+  const int warp = int(simt::warp()), lane = int(simt::lane()), chunks = in.count / T::kChunk;
   float acc[Tile::kDepth][2][4] = {};
   for (int q = 0; q < chunks; ++q) {
     const size_t buffer = size_t(q % 2) * T::kBufferBytes;
-    stage_chunk(u, o, q, simt::shared<simt::Words4>(buffer, Tile::kHaloVoxels * 3));
+    stage_activation<HaloRegion>(in, o, q, simt::shared<simt::Words4>(buffer, HaloRegion::kVoxels * kSlotWords4));
     simt::barrier();
-    const simt::Shared<uint16_t> tile = simt::shared<uint16_t>(buffer, Tile::kHaloVoxels * T::kSlotElements);
-    // For each in-plane shift, the three kernel depths' B fragments stay in registers while the
-    // warp slides down the input planes.
-    for (int kh = 0; kh < 3; ++kh)
-      for (int kw = 0; kw < 3; ++kw) {
-        uint32_t b[3][2][2];
-        MDCSRN_UNROLL
-        for (int kd = 0; kd < 3; ++kd) {
-          const int tap = (kd * 3 + kh) * 3 + kw;
-          const simt::Words4 w = simt::load16(u.weights + ((int64_t(tap) * chunks + q) * 32 + lane) * 4);
-          b[kd][0][0] = w.x, b[kd][0][1] = w.y, b[kd][1][0] = w.z, b[kd][1][1] = w.w;
-        }
-        MDCSRN_UNROLL
-        for (int p = 0; p < Tile::kHaloDepth; ++p) {
-          uint32_t a[4];
-          simt::ldmatrix<4>(a, tile, ((p * Tile::kHaloHeight + lh + kh) * Tile::kHaloWidth + lw + kw) * T::kSlotElements + 8 * half);
-          MDCSRN_UNROLL
-          for (int kd = 0; kd < 3; ++kd) {
-            const int d = p - kd;
-            if (d < 0 || d >= Tile::kDepth) continue;
-            simt::mma_m16n8k16_bf16(acc[d][0], a, b[kd][0], acc[d][0]);
-            simt::mma_m16n8k16_bf16(acc[d][1], a, b[kd][1], acc[d][1]);
-          }
-        }
-      }
+    convolve_staged_chunk(acc, simt::shared<uint16_t>(buffer, HaloRegion::kVoxels * kSlotElements), u.weights, chunks, q);
   }
 
   // Outputs, rounded to bf16, and this lane's moments of its four channels (2 t, 2 t + 1, and 8 more).
@@ -88,10 +31,10 @@ MDCSRN_KERNEL void unit_forward_kernel(UnitForward u, Moments<float>* partials) 
     for (int nt = 0; nt < 2; ++nt)
       for (int pair = 0; pair < 2; ++pair) {
         const simt::FragmentPosition p = simt::mma_c_position(lane, 2 * pair);
-        const int64_t v = o.voxel(u.shape, d, 2 * warp + p.row / 8, p.row % 8);
+        const int64_t v = o.voxel(in.shape, d, 2 * warp + p.row / 8, p.row % 8);
         if (v < 0) continue;
         const uint16_t lo = float_to_bf16(acc[d][nt][2 * pair]), hi = float_to_bf16(acc[d][nt][2 * pair + 1]);
-        *reinterpret_cast<uint32_t*>(u.output + v * u.stride + u.output_channel + 8 * nt + p.col) = pack_bf16x2(lo, hi);
+        *reinterpret_cast<uint32_t*>(u.output + v * in.stride + u.output_channel + 8 * nt + p.col) = pack_bf16x2(lo, hi);
         lane_moments[2 * nt].push(bf16_to_float(lo));
         lane_moments[2 * nt + 1].push(bf16_to_float(hi));
       }
@@ -138,17 +81,7 @@ void fold_batchnorm(Context& ctx, const float* gamma, const float* beta, const f
 
 template <class Context>
 void unit_forward(Context& ctx, const UnitForward& u, float eps, float* mean, float* var, float* invstd) {
-  MDCSRN_REQUIRE(unit_forward_supported(u.input_channels, UnitTile::kOutputs),
-                 "unit_forward: " + std::to_string(u.input_channels) + " input channels (needs a multiple of 16)");
-  MDCSRN_REQUIRE(u.stride % 8 == 0 && u.input_channel % 8 == 0 && u.output_channel % 2 == 0 &&
-                     u.input_channel + u.input_channels <= u.stride && u.output_channel + UnitTile::kOutputs <= u.stride,
-                 "unit_forward: channel offsets must be multiples of 8 inside the voxel stride");
-  // Blocks read their neighbours' halo: no launch may write channels it reads.
-  MDCSRN_REQUIRE(u.output != u.features || u.output_channel >= u.input_channel + u.input_channels ||
-                     u.output_channel + UnitTile::kOutputs <= u.input_channel,
-                 "unit_forward: the output channels overlap the input channels");
-  const int64_t tiles = Tile::count(u.shape);
-  MDCSRN_REQUIRE(tiles >= 1 && tiles < (int64_t(1) << 31), "unit_forward: volume " + std::to_string(u.shape.voxels()) + " voxels");
+  const int64_t tiles = check_unit_launch("unit_forward", u.input, u.output == u.input.features, u.output_channel);
   auto* partials = static_cast<Moments<float>*>(ctx.scratch(sizeof(Moments<float>) * size_t(tiles * T::kOutputs)));
   const size_t shared = 2 * size_t(T::kBufferBytes) + sizeof(Moments<float>) * T::kWarps * T::kOutputs;
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(tiles)), simt::Dim3(32 * T::kWarps), shared), unit_forward_kernel, u, partials);

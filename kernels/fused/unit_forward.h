@@ -6,16 +6,13 @@
 //   into act(x * scale + shift), BatchNorm folded into a per-channel scale and shift (batch
 //   statistics in training, running ones in eval). Voxels outside the volume are zero after the
 //   transform: the convolution pads the activation, and act(BN(0)) is not 0.
-// - Depth sliding: a warp owns 16 output voxels (2 rows of 8) at all 4 depths of its block's tile;
-//   the A fragment of input plane p and shift (kh, kw) feeds the output depths p - kd, kd = 0..2,
-//   so each fragment loaded from shared memory serves up to three kernel depths.
+// - Depth sliding (kernels/fused/unit_convolution.h): each A fragment loaded from shared memory
+//   serves up to three kernel depths.
 // - Epilogue: the 16 channels in bf16 into the buffer, and per-block moments of the rounded values,
 //   merged in block order into the new channels' batch statistics: no separate statistics pass.
 #include <cstdint>
 
-#include "kernels/activation.h"
-#include "kernels/fused/channels_last.h"
-#include "kernels/fused/volume_tile.h"
+#include "kernels/fused/unit_staging.h"
 #include "kernels/normalization.h"
 #include "kernels/reduce.h"
 
@@ -26,20 +23,11 @@ namespace mdcsrn {
 struct UnitTile {
   static constexpr int kWarps = 4, kChunk = 16, kOutputs = 16;
   static_assert(2 * kWarps == VolumeTile::kHeight, "each warp takes two rows of the tile");
-  // A staged voxel's 16 channels take 32 bytes of a 48-byte slot: eight consecutive slots then
-  // fall in distinct 16-byte bank groups, so ldmatrix reads them without bank conflicts.
-  static constexpr int kSlotElements = 24;
-  static constexpr int kBufferBytes = VolumeTile::kHaloVoxels * kSlotElements * 2;
+  static constexpr int kBufferBytes = HaloRegion::kVoxels * kSlotElements * 2;  // one staged chunk with its halo
 };
 
 struct UnitForward {
-  const uint16_t* features = nullptr;  // NDHWC bf16 input buffer
-  VolumeShape shape;
-  int32_t stride = 0;  // channels per voxel
-  int32_t input_channel = 0, input_channels = 0;
-  const float* scale = nullptr;  // [input_channels]: act(x * scale + shift)
-  const float* shift = nullptr;
-  ActivationSpec activation;
+  UnitInput input;                    // act(x * scale + shift) of the NDHWC bf16 buffer's channels
   const uint32_t* weights = nullptr;  // packed by pack_unit_weights
   uint16_t* output = nullptr;         // NDHWC bf16, the same voxel stride (usually the same buffer)
   int32_t output_channel = 0;

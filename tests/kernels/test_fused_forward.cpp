@@ -6,29 +6,11 @@
 #include "kernels/fused/stem.h"
 #include "kernels/fused/unit_forward.h"
 #include "kernels/loss.h"
+#include "tests/kernels/fused_support.h"
 #include "tests/kernels/target.h"
 
 namespace mdcsrn::test {
 namespace {
-
-constexpr uint16_t kPoison = 0x7fc0;  // a bf16 quiet NaN
-
-struct UnitCase {
-  VolumeShape shape;
-  int stride, input_channel, input_channels, output_channel;
-  ActivationSpec activation;
-};
-
-double bf16_value(uint16_t b) { return double(bf16_to_float(b)); }
-
-// A feature buffer of random bf16 values with channels [first, first + count) poisoned.
-std::vector<uint16_t> random_features(int64_t voxels, int stride, int first, int count, std::mt19937_64& rng) {
-  std::vector<uint16_t> f(size_t(voxels * stride));
-  for (uint16_t& b : f) b = float_to_bf16(float(random_values<double>(1, rng, 0.0, 2.0)[0] + 0.3));
-  for (int64_t v = 0; v < voxels; ++v)
-    for (int k = 0; k < count; ++k) f[size_t(v * stride + first + k)] = kPoison;
-  return f;
-}
 
 // Channels [first, first + count) of `out` as [voxel][count] doubles, and the count of values
 // outside them that differ from `before`.
@@ -89,14 +71,8 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fused_forward")) {
 
       // Reference: the activation rounded to bf16 as the kernel stages it, the convolution in
       // double over the bf16 weights; the kernel then rounds its fp32 sums to bf16.
-      std::vector<uint16_t> host_features = features;
-      const ChannelsLast host{host_features.data(), c.shape, c.stride};
-      std::vector<double> staged(size_t(voxels * c.input_channels));
-      for (int64_t v = 0; v < voxels; ++v)
-        for (int k = 0; k < c.input_channels; ++k) {
-          const double z = bf16_value(host.voxel(v)[c.input_channel + k]) * scale[size_t(k)] + shift[size_t(k)];
-          staged[size_t(v * c.input_channels + k)] = bf16_value(float_to_bf16(float(activation_forward(c.activation, z))));
-        }
+      const std::vector<double> staged =
+          staged_activation(features, voxels, c.stride, c.input_channel, c.input_channels, scale, shift, c.activation);
       std::vector<double> expected(size_t(voxels * 16), 0.0);
       const VolumeShape& s = c.shape;
       for (int n = 0; n < s.n; ++n)
@@ -127,14 +103,7 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fused_forward")) {
       Buffer<float> mean = poisoned(16), var = poisoned(16), invstd = poisoned(16);
       gpu::pack_unit_weights(ctx, wd.data(), c.input_channels, packed.data());
       UnitForward u;
-      u.features = fd.data();
-      u.shape = c.shape;
-      u.stride = c.stride;
-      u.input_channel = c.input_channel;
-      u.input_channels = c.input_channels;
-      u.scale = sd.data();
-      u.shift = hd.data();
-      u.activation = c.activation;
+      u.input = UnitInput{fd.data(), c.shape, c.stride, c.input_channel, c.input_channels, sd.data(), hd.data(), c.activation};
       u.weights = packed.data();
       u.output = fd.data();
       u.output_channel = c.output_channel;
