@@ -100,7 +100,7 @@ class FastForward {
 
  private:
   ChannelsLast features() const {
-    return ChannelsLast{features_.data(), VolumeShape{int32_t(input_.n), int32_t(input_.d), int32_t(input_.h), int32_t(input_.w)},
+    return ChannelsLast{features_.data(), volume_shape(input_),
                         layout_.feature_channels()};
   }
 

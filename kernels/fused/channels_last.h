@@ -17,6 +17,9 @@ struct VolumeShape {
   MDCSRN_HD int64_t voxels() const { return int64_t(n) * d * h * w; }
 };
 
+// The voxel grid of an [N, C, D, H, W] tensor.
+MDCSRN_HD VolumeShape volume_shape(const Shape5& s) { return VolumeShape{int32_t(s.n), int32_t(s.d), int32_t(s.h), int32_t(s.w)}; }
+
 struct ChannelsLast {
   uint16_t* data = nullptr;  // bf16 bits, [n][d][h][w][stride]
   VolumeShape shape;

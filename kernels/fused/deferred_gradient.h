@@ -8,14 +8,24 @@
 #include <cstdint>
 
 #include "engine/bfloat16.h"
+#include "engine/hd.h"
 #include "kernels/simt/simt.h"
 
 namespace mdcsrn {
 
+// The raw gradients may cover only some channels (one dense block's, say): channel k of voxel v
+// sits at raw[v * raw_stride + k - raw_first]. The coefficients cover every feature channel.
 struct DeferredGradient {
-  const float* raw = nullptr;  // NDHWC fp32 with the feature buffer's voxel stride
-  const float* b = nullptr;    // [feature channels]
-  const float* c = nullptr;
+  float* raw = nullptr;  // fp32
+  int32_t raw_stride = 0, raw_first = 0;
+  float* b = nullptr;  // [feature channels]
+  float* c = nullptr;
+
+  MDCSRN_HD float* raw_at(int64_t v, int32_t channel) const { return raw + v * raw_stride + (channel - raw_first); }
+  // Whether channels [first, first + count) are covered, with 16-byte aligned groups of 8.
+  bool covers(int32_t first, int32_t count) const {
+    return raw_stride % 8 == 0 && raw_first % 8 == 0 && first % 8 == 0 && first >= raw_first && first + count <= raw_first + raw_stride;
+  }
 };
 
 // The coefficients of 8 consecutive channels, loaded once by a thread that forms their gradient
@@ -32,9 +42,9 @@ struct Coefficients8 {
 
 // Channels [channel, channel + 8) of voxel v's gradient (8-aligned), given those channels'
 // features x, rounded to bf16 and packed two to a word, lower channel first.
-MDCSRN_DEVICE simt::Words4 deferred_gradient_bf16x8(const DeferredGradient& g, int64_t v, int32_t stride, int32_t channel,
-                                                    const Coefficients8& k8, simt::Words4 x) {
-  const float* raw = g.raw + v * stride + channel;
+MDCSRN_DEVICE simt::Words4 deferred_gradient_bf16x8(const DeferredGradient& g, int64_t v, int32_t channel, const Coefficients8& k8,
+                                                    simt::Words4 x) {
+  const float* raw = g.raw_at(v, channel);
   const float* b = k8.b;
   const float* c = k8.c;
   const simt::Float4 r0 = simt::load4(raw), r1 = simt::load4(raw + 4);

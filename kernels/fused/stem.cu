@@ -12,10 +12,8 @@ constexpr int kVoxels = Tile::kVoxels, kHalo = Tile::kHaloVoxels;
 constexpr int kRow = kStemOutputs + 1;  // staged outputs per voxel, padded against bank conflicts
 constexpr int kGroups = kVoxels / 32;   // statistics: each thread takes one channel of 32 voxels
 
-MDCSRN_DEVICE VolumeShape volume_of(const Shape5& s) { return VolumeShape{int32_t(s.n), int32_t(s.d), int32_t(s.h), int32_t(s.w)}; }
-
 MDCSRN_KERNEL void stem_kernel(Tensor<const float> x, const float* weights, ChannelsLast out, Moments<float>* partials) {
-  const VolumeShape shape = volume_of(x.shape);
+  const VolumeShape shape = volume_shape(x.shape);
   const Tile tile(shape, simt::block_idx().x);
   const int t = int(simt::linear_thread()), threads = int(simt::block_threads());
   const simt::Shared<float> input = simt::shared<float>(0, kHalo);

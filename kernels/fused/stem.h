@@ -6,6 +6,8 @@
 
 #include "engine/tensor.h"
 #include "kernels/fused/channels_last.h"
+#include "kernels/fused/deferred_gradient.h"
+#include "kernels/fused/weight_gradient_partials.h"
 
 namespace mdcsrn {
 
@@ -16,6 +18,11 @@ namespace gpu {
 template <class Context>
 void stem_forward(Context& ctx, Tensor<const float> x, const float* weights, ChannelsLast out, float eps, float* mean, float* var,
                   float* invstd);
+// weight_grad[o][tap] = sum over voxels v of dY(v)[o] * x(v + tap) ([32][1][3][3][3], overwritten),
+// dY the gradient of feature channels [0, 32), formed in fp32 from its deferred parts (stem_backward.cu).
+template <class Context>
+void stem_weight_gradient(Context& ctx, Tensor<const float> x, ChannelsLast features, const DeferredGradient& g, float* weight_grad,
+                          int max_blocks = kWeightGradientBlocks);
 }  // namespace gpu
 
 }  // namespace mdcsrn

@@ -5,9 +5,7 @@
 // - Weight gradient: dW[o][c][tap] = sum over voxels v of dY(v)[o] * act(BN(x))(v + tap)[c], an
 //   implicit GEMM (M = 16 outputs, N = input channels, K = voxels) whose prologue recomputes the
 //   activation from the saved features and the forward's folded BatchNorm, so the forward stores
-//   nothing else. The voxels are split over a fixed number of blocks, each summing its share of
-//   tiles into a partial, and the partials are summed in block order: no float atomics, so runs
-//   repeat bit for bit.
+//   nothing else. Its sums over voxels follow kernels/fused/weight_gradient_partials.h.
 // - Data gradient: dA = the transposed convolution of dY (M = voxels, N = input channels, K = 27 x
 //   16), with the depth-sliding tap loop of the forward. Its epilogue takes g = act'(z) * dA with z
 //   recomputed from x, adds a * g (a = gamma * invstd, the forward's scale) to the input channels'
@@ -17,32 +15,27 @@
 
 #include "kernels/fused/deferred_gradient.h"
 #include "kernels/fused/unit_staging.h"
+#include "kernels/fused/weight_gradient_partials.h"
 
 namespace mdcsrn {
 
 struct UnitBackward {
-  UnitInput input;            // the forward's input: features, folded BatchNorm (scale, shift), activation
+  UnitInput input;             // the forward's input: features, folded BatchNorm (scale, shift), activation
   int32_t output_channel = 0;  // the unit's 16 outputs, in the same buffer
-  DeferredGradient gradient;  // of the feature channels; the outputs' is read
+  // The feature channels' deferred gradient: the outputs' is read; the data gradient adds the
+  // unit's contributions to the inputs'.
+  DeferredGradient gradient;
 };
 
-// What the data gradient reads and writes beyond UnitBackward. mean and invstd are the input
-// channels' batch statistics, gamma_grad and beta_grad the unit's BatchNorm gradients (all indexed
-// from input.channel); raw, b and c the deferred gradient of the input channels (indexed like
-// gradient's, usually the same buffers), to which this unit's contributions are added.
+// What the data gradient reads and writes beyond UnitBackward: the input channels' batch
+// statistics and the unit's BatchNorm gradients (overwritten), all indexed from input.channel.
 struct UnitDataGradient {
   const uint32_t* weights = nullptr;  // packed by pack_unit_data_gradient_weights
   const float* mean = nullptr;
   const float* invstd = nullptr;
-  float* raw = nullptr;
-  float* b = nullptr;
-  float* c = nullptr;
   float* gamma_grad = nullptr;
   float* beta_grad = nullptr;
 };
-
-// The weight gradient's fixed split of the voxels: at most this many blocks, whatever the device.
-constexpr int kWeightGradientBlocks = 512;
 
 // Words of a unit's packed data-gradient weights: [27 flipped taps][Cin / 16][32 lanes][4], lane l's
 // four words the mma B fragments (registers 0, 1) of input channels 16 q + 0-7 then 16 q + 8-15

@@ -44,7 +44,7 @@ MDCSRN_KERNEL void unit_data_gradient_kernel(UnitBackward u, UnitDataGradient d,
           if (v < 0) continue;
           const int32_t channel = in.channel + 16 * q + 8 * nt + p.col;
           const uint32_t xs = *reinterpret_cast<const uint32_t*>(in.features + v * in.stride + channel);
-          float* raw = d.raw + v * in.stride + channel;
+          float* raw = u.gradient.raw_at(v, channel);
           for (int k = 0; k < 2; ++k) {
             const float x = bf16_to_float(k == 0 ? bf16x2_low(xs) : bf16x2_high(xs));
             const float g = mdcsrn::activation_backward(in.activation, x * scale[nt][k] + shift[nt][k], acc[dd][nt][2 * pair + k]);
@@ -75,6 +75,7 @@ MDCSRN_KERNEL void unit_data_gradient_kernel(UnitBackward u, UnitDataGradient d,
 // backward: dgamma = sum g xhat, dbeta = sum g, and dX = a g + b x + c with
 // b = -a invstd mean(g xhat), c = -a mean(g) + a invstd mean mean(g xhat).
 MDCSRN_KERNEL void batchnorm_coefficients_kernel(UnitBackward u, UnitDataGradient d, const Sums* partials, int64_t tiles) {
+  const DeferredGradient& g = u.gradient;
   const int c = int(simt::block_idx().x), t = int(simt::linear_thread()), threads = int(simt::block_threads());
   const int32_t count = u.input.count;
   Sums s;
@@ -87,8 +88,8 @@ MDCSRN_KERNEL void batchnorm_coefficients_kernel(UnitBackward u, UnitDataGradien
   d.gamma_grad[c] = s.second;
   d.beta_grad[c] = s.first;
   const int32_t channel = u.input.channel + c;
-  d.b[channel] += -a * d.invstd[c] * mean_g_xhat;
-  d.c[channel] += -a * mean_g + a * d.invstd[c] * d.mean[c] * mean_g_xhat;
+  g.b[channel] += -a * d.invstd[c] * mean_g_xhat;
+  g.c[channel] += -a * mean_g + a * d.invstd[c] * d.mean[c] * mean_g_xhat;
 }
 
 MDCSRN_KERNEL void pack_data_gradient_weights_kernel(const float* w, int32_t input_channels, uint32_t* packed) {
@@ -115,6 +116,8 @@ void pack_unit_data_gradient_weights(Context& ctx, const float* weights, int inp
 template <class Context>
 void unit_data_gradient(Context& ctx, const UnitBackward& u, const UnitDataGradient& d) {
   const int64_t tiles = check_unit_launch("unit_data_gradient", u.input, true, u.output_channel);
+  MDCSRN_REQUIRE(u.gradient.covers(u.output_channel, 16) && u.gradient.covers(u.input.channel, u.input.count),
+                 "unit_data_gradient: the raw gradients do not cover the unit's channels");
   auto* partials = static_cast<Sums*>(ctx.scratch(sizeof(Sums) * size_t(tiles * u.input.count)));
   const size_t shared = kGradientBytes + 2 * sizeof(Sums) * kWarps * 16;
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(tiles)), simt::Dim3(32 * kWarps), shared), unit_data_gradient_kernel, u, d,

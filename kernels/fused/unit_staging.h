@@ -88,14 +88,15 @@ MDCSRN_DEVICE void stage_gradient(const uint16_t* features, const VolumeShape& s
   for (int slot = t / 2; slot < Region::kVoxels; slot += int(simt::block_threads()) / 2) {
     const int64_t v = region_voxel<Region>(tile, shape, slot);
     simt::Words4 staged{0, 0, 0, 0};
-    if (v >= 0) staged = deferred_gradient_bf16x8(g, v, stride, first, coefficients, simt::load16(features + v * stride + first));
+    if (v >= 0) staged = deferred_gradient_bf16x8(g, v, first, coefficients, simt::load16(features + v * stride + first));
     slots.store(slot * kSlotWords4 + half, staged);
   }
 }
 
 // A unit kernel's launch checks: 16-channel input chunks and 16 outputs at offsets the kernels'
-// vector accesses allow, inside the voxel stride; when the outputs go to the input's buffer, no
-// overlap with the channels read (blocks read their neighbours' halos). Returns the tile count.
+// vector accesses allow, inside the voxel stride; when the outputs go to the input's buffer (or
+// their gradients are read where the inputs' are written), no overlap with the input channels
+// (blocks read their neighbours' halos). Returns the tile count.
 inline int64_t check_unit_launch(const std::string& who, const UnitInput& in, bool output_in_input_buffer, int32_t output_channel) {
   MDCSRN_REQUIRE(in.count % 16 == 0 && in.count > 0, who + ": " + std::to_string(in.count) + " input channels (needs a multiple of 16)");
   MDCSRN_REQUIRE(in.stride % 8 == 0 && in.channel % 8 == 0 && output_channel % 8 == 0 && in.channel + in.count <= in.stride &&

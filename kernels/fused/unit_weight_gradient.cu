@@ -1,7 +1,5 @@
-#include <algorithm>
-
-#include "kernels/flat_grid.h"
 #include "kernels/fused/unit_backward.h"
+#include "kernels/fused/weight_gradient_partials.h"
 #include "kernels/simt/launch.h"
 #include "kernels/simt/tensor_core.h"
 
@@ -22,8 +20,7 @@ constexpr size_t kGradientBytes = size_t(TileRegion::kVoxels) * kSlotElements * 
 MDCSRN_KERNEL void unit_weight_gradient_kernel(UnitBackward u, int64_t tiles, float* partials) {
   const UnitInput& in = u.input;
   const int warp = int(simt::warp()), lane = int(simt::lane()), chunks = in.count / 16;
-  const int64_t blocks = simt::grid_dim().x, block = simt::block_idx().x;
-  const int64_t first_tile = tiles * block / blocks, end_tile = tiles * (block + 1) / blocks;
+  const TileRange range(tiles);
   const simt::Shared<simt::Words4> activation_slots = simt::shared<simt::Words4>(0, HaloRegion::kVoxels * kSlotWords4);
   const simt::Shared<simt::Words4> gradient_slots = simt::shared<simt::Words4>(kActivationBytes, TileRegion::kVoxels * kSlotWords4);
   const simt::Shared<uint16_t> activation = simt::shared<uint16_t>(0, HaloRegion::kVoxels * kSlotElements);
@@ -33,11 +30,11 @@ MDCSRN_KERNEL void unit_weight_gradient_kernel(UnitBackward u, int64_t tiles, fl
   const int m = lane / 8;
   const int a_voxel = 8 * (m / 2) + lane % 8, a_channel = 8 * (m % 2);
   const int b_voxel = 8 * (m % 2) + lane % 8, b_channel = 8 * (m / 2);
-  float* block_partials = partials + block * 16 * in.count * 27;
+  float* block_partials = partials + int64_t(simt::block_idx().x) * 16 * in.count * 27;
 
   for (int q = 0; q < chunks; ++q) {
     float acc[kTapsPerWarp][2][4] = {};
-    for (int64_t t = first_tile; t < end_tile; ++t) {
+    for (int64_t t = range.first; t < range.end; ++t) {
       const Tile tile(in.shape, unsigned(t));
       simt::barrier();  // the previous tile's fragments are read
       stage_activation<HaloRegion>(in, tile, q, activation_slots);
@@ -76,24 +73,17 @@ MDCSRN_KERNEL void unit_weight_gradient_kernel(UnitBackward u, int64_t tiles, fl
   }
 }
 
-MDCSRN_KERNEL void sum_partials_kernel(const float* partials, int64_t blocks, int64_t count, float* out) {
-  for (int64_t i = flat_thread(); i < count; i += flat_stride()) {
-    float sum = 0.f;
-    for (int64_t b = 0; b < blocks; ++b) sum += partials[b * count + i];
-    out[i] = sum;
-  }
-}
-
 }  // namespace
 
 template <class Context>
 void unit_weight_gradient(Context& ctx, const UnitBackward& u, float* weight_grad, int max_blocks) {
   const int64_t tiles = check_unit_launch("unit_weight_gradient", u.input, true, u.output_channel);
-  const int64_t blocks = std::clamp<int64_t>(max_blocks, 1, std::min<int64_t>(tiles, kWeightGradientBlocks)), weights = int64_t(16) * u.input.count * 27;
+  MDCSRN_REQUIRE(u.gradient.covers(u.output_channel, 16), "unit_weight_gradient: the raw gradients do not cover the outputs");
+  const int64_t blocks = weight_gradient_blocks(tiles, max_blocks), weights = int64_t(16) * u.input.count * 27;
   auto* partials = static_cast<float*>(ctx.scratch(sizeof(float) * size_t(blocks * weights)));
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(blocks)), simt::Dim3(32 * kWarps), kActivationBytes + kGradientBytes),
                unit_weight_gradient_kernel, u, tiles, partials);
-  simt::launch(ctx, flat_launch(weights), sum_partials_kernel, static_cast<const float*>(partials), blocks, weights, weight_grad);
+  sum_block_partials(ctx, static_cast<const float*>(partials), blocks, weights, weight_grad);
 }
 
 using simt::TargetContext;

@@ -1,7 +1,10 @@
-// The fast path's unit backward kernels (kernels/fused/unit_backward.h) against a double-precision
-// reference computed from the same bf16 operands, on the target of tests/kernels/target.h.
+// The fast path's backward kernels (kernels/fused: the units', the 1x1 layers' and conv0's) against
+// double-precision references computed from the same bf16 operands, on the target of
+// tests/kernels/target.h.
 #include <cmath>
 
+#include "kernels/fused/mix.h"
+#include "kernels/fused/stem.h"
 #include "kernels/fused/unit_backward.h"
 #include "tests/kernels/fused_support.h"
 #include "tests/kernels/target.h"
@@ -9,35 +12,62 @@
 namespace mdcsrn::test {
 namespace {
 
+// A random deferred gradient: raw gradients of channels [raw_first, raw_first + raw_stride) (as the
+// fast backward keeps one block's), coefficients of all `channels`.
+struct HostDeferred {
+  int raw_stride, raw_first;
+  std::vector<float> raw, b, c;
+
+  HostDeferred(int64_t voxels, int channels, int first, int count, std::mt19937_64& rng)
+      : raw_stride(count), raw_first(first), raw(random_values<float>(voxels * count, rng)), b(random_values<float>(channels, rng)),
+        c(random_values<float>(channels, rng)) {}
+  size_t at(int64_t v, int k) const { return size_t(v * raw_stride + k - raw_first); }
+  bool covers(int k) const { return k >= raw_first && k < raw_first + raw_stride; }
+  // The gradient of feature channel k at voxel v, in double, and the sum of its terms' magnitudes.
+  double value(const std::vector<uint16_t>& features, int stride, int64_t v, int k) const {
+    return double(raw[at(v, k)]) + double(b[size_t(k)]) * bf16_value(features[size_t(v * stride + k)]) + double(c[size_t(k)]);
+  }
+  double magnitude(const std::vector<uint16_t>& features, int stride, int64_t v, int k) const {
+    return std::fabs(raw[at(v, k)]) + std::fabs(b[size_t(k)] * bf16_value(features[size_t(v * stride + k)])) + std::fabs(c[size_t(k)]);
+  }
+};
+
+// The target's copy of a deferred gradient.
+struct TargetDeferred {
+  Buffer<float> raw, b, c;
+  DeferredGradient g;
+  explicit TargetDeferred(const HostDeferred& h) : raw(target_copy(h.raw)), b(target_copy(h.b)), c(target_copy(h.c)) {
+    g = DeferredGradient{raw.data(), h.raw_stride, h.raw_first, b.data(), c.data()};
+  }
+};
+
 // A unit's saved forward state and the deferred gradient of the feature buffer, random; the
 // reference's dY (as the kernels round it) and activation.
 struct BackwardInputs {
   UnitCase c;
   int64_t voxels;
   std::vector<uint16_t> features;
-  std::vector<float> scale, shift, mean, invstd, raw, b, coefficient_c, weights;
+  std::mt19937_64 rng;
+  std::vector<float> scale, shift, mean, invstd, weights;
+  // Raw gradients of the unit's channels only (input channels, the gap, outputs) and 8 beyond.
+  HostDeferred deferred;
   std::vector<double> dy;         // [voxel][16]
   std::vector<double> activated;  // [voxel][Cin]
 
-  BackwardInputs(const UnitCase& unit, uint64_t seed) : c(unit), voxels(unit.shape.voxels()) {
-    std::mt19937_64 rng(seed);
-    features = random_features(voxels, c.stride, 0, 0, rng);
+  BackwardInputs(const UnitCase& unit, uint64_t seed)
+      : c(unit), voxels(unit.shape.voxels()), rng(seed), features(random_features(voxels, c.stride, 0, 0, rng)),
+        deferred(voxels, c.stride, c.input_channel, c.output_channel + 16 + 8 - c.input_channel, rng) {
     scale = random_values<float>(c.input_channels, rng, 0.3);
     shift = random_values<float>(c.input_channels, rng);
     mean = random_values<float>(c.input_channels, rng);
     invstd = random_values<float>(c.input_channels, rng, 0.5, 1.5);
     for (float& r : invstd) r = std::fabs(r);
-    raw = random_values<float>(voxels * c.stride, rng);
-    b = random_values<float>(c.stride, rng);
-    coefficient_c = random_values<float>(c.stride, rng);
     weights = random_values<float>(int64_t(16) * c.input_channels * 27, rng, 0.0, 0.2);
     dy.resize(size_t(voxels * 16));
     for (int64_t v = 0; v < voxels; ++v)
       for (int o = 0; o < 16; ++o) {
-        const size_t i = size_t(v * c.stride + c.output_channel + o);
-        const double g = double(raw[i]) + double(b[size_t(c.output_channel + o)]) * bf16_value(features[i]) +
-                         double(coefficient_c[size_t(c.output_channel + o)]);
-        dy[size_t(v * 16 + o)] = bf16_value(float_to_bf16(float(g)));
+        dy[size_t(v * 16 + o)] =
+            bf16_value(float_to_bf16(float(deferred.value(features, c.stride, v, c.output_channel + o))));
       }
     activated = staged_activation(features, voxels, c.stride, c.input_channel, c.input_channels, scale, shift, c.activation);
   }
@@ -49,17 +79,17 @@ struct BackwardInputs {
 // The target's copies of the inputs, and the UnitBackward over them.
 struct TargetInputs {
   Buffer<uint16_t> features;
-  Buffer<float> scale, shift, mean, invstd, raw, b, c, weights;
+  Buffer<float> scale, shift, mean, invstd, weights;
+  TargetDeferred deferred;
   UnitBackward u;
 
   explicit TargetInputs(const BackwardInputs& in)
       : features(target_copy(in.features)), scale(target_copy(in.scale)), shift(target_copy(in.shift)), mean(target_copy(in.mean)),
-        invstd(target_copy(in.invstd)), raw(target_copy(in.raw)), b(target_copy(in.b)), c(target_copy(in.coefficient_c)),
-        weights(target_copy(in.weights)) {
+        invstd(target_copy(in.invstd)), weights(target_copy(in.weights)), deferred(in.deferred) {
     u.input = UnitInput{features.data(), in.c.shape, in.c.stride, in.c.input_channel, in.c.input_channels, scale.data(), shift.data(),
                         in.c.activation};
     u.output_channel = in.c.output_channel;
-    u.gradient = DeferredGradient{raw.data(), b.data(), c.data()};
+    u.gradient = deferred.g;
   }
 };
 
@@ -139,23 +169,21 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fused_backward")) {
       d.weights = packed.data();
       d.mean = t.mean.data();
       d.invstd = t.invstd.data();
-      d.raw = t.raw.data();
-      d.b = t.b.data();
-      d.c = t.c.data();
       d.gamma_grad = gamma_grad.data();
       d.beta_grad = beta_grad.data();
       gpu::unit_data_gradient(ctx, t.u, d);
       ctx.synchronize();
 
-      const std::vector<float> raw = t.raw.download();
+      const HostDeferred& before = in.deferred;
+      const std::vector<float> raw = t.deferred.raw.download();
       std::vector<double> got(contribution.size());
       int64_t changed_elsewhere = 0;
       for (int64_t v = 0; v < in.voxels; ++v)
-        for (int k = 0; k < c.stride; ++k) {
-          const size_t i = size_t(v * c.stride + k);
+        for (int k = before.raw_first; k < before.raw_first + before.raw_stride; ++k) {
+          const size_t i = before.at(v, k);
           if (k >= c.input_channel && k < c.input_channel + cin)
-            got[size_t(v * cin + k - c.input_channel)] = double(raw[i]) - double(in.raw[i]);
-          else if (raw[i] != in.raw[i])
+            got[size_t(v * cin + k - c.input_channel)] = double(raw[i]) - double(before.raw[i]);
+          else if (raw[i] != before.raw[i])
             ++changed_elsewhere;
         }
       CHECK_MESSAGE(changed_elsewhere == 0, changed_elsewhere << " raw gradients outside the input channels changed");
@@ -164,29 +192,160 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fused_backward")) {
       MESSAGE("width " << cin << ": relative error of the raw gradient " << error);
       CHECK(error < 1e-5);
 
-      const std::vector<float> dgamma = gamma_grad.download(), dbeta = beta_grad.download(), b = t.b.download(), cc = t.c.download();
+      const std::vector<float> dgamma = gamma_grad.download(), dbeta = beta_grad.download(), b = t.deferred.b.download(),
+                               cc = t.deferred.c.download();
       const double voxels = double(in.voxels);
       for (int k = 0; k < c.stride; ++k) {
         CAPTURE(k);
         const int unit_channel = k - c.input_channel;
         if (unit_channel < 0 || unit_channel >= cin) {
-          CHECK(b[size_t(k)] == in.b[size_t(k)]);
-          CHECK(cc[size_t(k)] == in.coefficient_c[size_t(k)]);
+          CHECK(b[size_t(k)] == before.b[size_t(k)]);
+          CHECK(cc[size_t(k)] == before.c[size_t(k)]);
           continue;
         }
         const size_t j = size_t(unit_channel);
         const double a = in.scale[j], r = in.invstd[j], mu = in.mean[j];
         CHECK(std::fabs(dgamma[j] - sum_gx[j]) <= 1e-5 * magnitude_gx[j]);
         CHECK(std::fabs(dbeta[j] - sum_g[j]) <= 1e-5 * magnitude_g[j]);
-        const double b_expected = in.b[size_t(k)] - a * r * sum_gx[j] / voxels;
-        const double c_expected = in.coefficient_c[size_t(k)] - a * sum_g[j] / voxels + a * r * mu * sum_gx[j] / voxels;
-        const double b_scale = std::fabs(in.b[size_t(k)]) + std::fabs(a * r) * magnitude_gx[j] / voxels;
-        const double c_scale = std::fabs(in.coefficient_c[size_t(k)]) + std::fabs(a) * magnitude_g[j] / voxels +
+        const double b_expected = before.b[size_t(k)] - a * r * sum_gx[j] / voxels;
+        const double c_expected = before.c[size_t(k)] - a * sum_g[j] / voxels + a * r * mu * sum_gx[j] / voxels;
+        const double b_scale = std::fabs(before.b[size_t(k)]) + std::fabs(a * r) * magnitude_gx[j] / voxels;
+        const double c_scale = std::fabs(before.c[size_t(k)]) + std::fabs(a) * magnitude_g[j] / voxels +
                                std::fabs(a * r * mu) * magnitude_gx[j] / voxels;
         CHECK(std::fabs(b[size_t(k)] - b_expected) <= 1e-5 * b_scale);
         CHECK(std::fabs(cc[size_t(k)] - c_expected) <= 1e-5 * c_scale);
       }
     }
+  }
+
+  TEST_CASE("the 1x1 layers' backward: output gradients side by side, weight gradients over voxels, one data-gradient GEMM") {
+    // Two compressors (columns 0-31, 32-63) and the reconstruction (64-79) over a 128-channel buffer;
+    // voxel counts that are and are not multiples of the 128-voxel tile.
+    for (const VolumeShape shape : {VolumeShape{1, 5, 7, 9}, VolumeShape{2, 8, 8, 8}}) {
+      CAPTURE(shape.voxels());
+      std::mt19937_64 rng(uint64_t(41 + shape.voxels()));
+      const int stride = 128, columns = 80, rec_column = 64;
+      const int64_t voxels = shape.voxels();
+      const std::vector<uint16_t> features = random_features(voxels, stride, 0, 0, rng);
+      const HostDeferred deferred(voxels, stride, 16, 112, rng);  // raw gradients of channels [16, 128)
+      const std::vector<float> dout = random_values<float>(voxels, rng);
+      TargetContext ctx;
+      Buffer<uint16_t> fd = target_copy(features);
+      Buffer<float> doutd = target_copy(dout);
+      Buffer<uint16_t> gd = target_copy(std::vector<uint16_t>(size_t(voxels * columns), kPoison));
+      const ChannelsLast f{fd.data(), shape, stride};
+      const MixGradients G{gd.data(), voxels, columns};
+      const TargetDeferred target_deferred(deferred);
+      gpu::compressor_output_gradient(ctx, f, target_deferred.g, 32, G, 0);
+      gpu::compressor_output_gradient(ctx, f, target_deferred.g, 96, G, 32);
+      gpu::reconstruction_output_gradient(ctx, doutd.data(), G, rec_column);
+      ctx.synchronize();
+      const std::vector<uint16_t> g = gd.download();
+      // Each column the bf16 rounding of its value: within one bf16 ulp of the double, and the
+      // fp32 rounding of its terms' sum.
+      int64_t wrong = 0;
+      for (int64_t v = 0; v < voxels; ++v)
+        for (int k = 0; k < columns; ++k) {
+          const int channel = k < 32 ? 32 + k : 96 + k - 32;
+          const double expected = k < 64 ? deferred.value(features, stride, v, channel) : k == 64 ? double(dout[size_t(v)]) : 0.0;
+          const double terms = k < 64 ? deferred.magnitude(features, stride, v, channel) : 0.0;
+          const double got = bf16_value(g[size_t(v * columns + k)]);
+          if (!(std::fabs(got - expected) <= std::ldexp(std::fabs(expected), -8) + 1e-6 * terms)) ++wrong;
+        }
+      CHECK_MESSAGE(wrong == 0, wrong << " gradient columns are not their values in bf16");
+
+      // Weight gradients: a compressor's 32 outputs over 48 inputs, the reconstruction's one over 96.
+      for (const int max_blocks : {kWeightGradientBlocks, 3}) {
+        for (const auto& [column, outputs, inputs] : {std::tuple{32, 32, 48}, std::tuple{rec_column, 1, 96}}) {
+          CAPTURE(outputs);
+          CAPTURE(max_blocks);
+          std::vector<double> expected(size_t(outputs * inputs), 0.0);
+          for (int64_t v = 0; v < voxels; ++v)
+            for (int o = 0; o < outputs; ++o)
+              for (int k = 0; k < inputs; ++k)
+                expected[size_t(o * inputs + k)] += bf16_value(g[size_t(v * columns + column + o)]) * bf16_value(features[size_t(v * stride + k)]);
+          Buffer<float> grad = poisoned(outputs * inputs);
+          gpu::mix_weight_gradient(ctx, f, inputs, G, column, outputs, grad.data(), max_blocks);
+          ctx.synchronize();
+          const double error = relative_error(convert<double>(grad.download()), expected);
+          MESSAGE(outputs << " outputs, at most " << max_blocks << " blocks: relative error " << error);
+          CHECK(error < 1e-5);  // the operands are the reference's: fp32 accumulation
+        }
+      }
+
+      // The data gradient of channels [16, 48) from the second compressor and the reconstruction
+      // (columns 32-79), whose folded weights span 96 channels; rows of the padding are zero.
+      const int distinct = 96, first_channel = 16, channels = 32, first_column = 32;
+      const std::vector<float> folded = random_values<float>(33 * distinct, rng, 0.0, 0.3);
+      std::vector<int32_t> rows(size_t(columns - first_column), -1);
+      for (int k = 0; k < 32; ++k) rows[size_t(k)] = k * distinct;
+      rows[size_t(rec_column - first_column)] = 32 * distinct;
+      HostDeferred poisoned_raw = deferred;
+      for (int64_t v = 0; v < voxels; ++v)
+        for (int n = 0; n < channels; ++n) poisoned_raw.raw[poisoned_raw.at(v, first_channel + n)] = NAN;
+      const TargetDeferred out_deferred(poisoned_raw);
+      Buffer<float> foldedd = target_copy(folded);
+      Buffer<int32_t> rowsd = target_copy(rows);
+      Buffer<uint32_t> packed(kTargetMemory, packed_mix_data_gradient_words(columns - first_column, channels));
+      gpu::pack_mix_data_gradient_weights(ctx, foldedd.data(), rowsd.data(), columns - first_column, first_channel, channels, packed.data());
+      gpu::mix_data_gradient(ctx, G, first_column, packed.data(), out_deferred.g, first_channel, channels);
+      ctx.synchronize();
+      const std::vector<float> out = out_deferred.raw.download();
+      std::vector<double> expected(size_t(voxels * channels), 0.0), got(expected.size());
+      int64_t changed_elsewhere = 0;
+      for (int64_t v = 0; v < voxels; ++v) {
+        for (int n = 0; n < channels; ++n) {
+          double sum = 0;
+          for (int k = 0; k < columns - first_column; ++k)
+            if (rows[size_t(k)] >= 0)
+              sum += bf16_value(g[size_t(v * columns + first_column + k)]) *
+                     bf16_value(float_to_bf16(folded[size_t(rows[size_t(k)] + first_channel + n)]));
+          expected[size_t(v * channels + n)] = sum;
+          got[size_t(v * channels + n)] = out[deferred.at(v, first_channel + n)];
+        }
+        for (int k = deferred.raw_first; k < deferred.raw_first + deferred.raw_stride; ++k)
+          if ((k < first_channel || k >= first_channel + channels) && out[deferred.at(v, k)] != deferred.raw[deferred.at(v, k)])
+            ++changed_elsewhere;
+      }
+      CHECK(changed_elsewhere == 0);
+      const double error = relative_error(got, expected);
+      MESSAGE("data gradient: relative error " << error);
+      CHECK(error < 1e-5);
+    }
+  }
+
+  TEST_CASE("conv0's weight gradient from the input patches and the deferred gradient of its outputs") {
+    for (const VolumeShape shape : {VolumeShape{2, 8, 8, 8}, VolumeShape{1, 5, 7, 9}})
+      for (const int max_blocks : {kWeightGradientBlocks, 2}) {
+        CAPTURE(shape.voxels());
+        CAPTURE(max_blocks);
+        std::mt19937_64 rng(uint64_t(57 + shape.voxels()));
+        const int stride = 48;
+        const int64_t voxels = shape.voxels();
+        const std::vector<float> x = random_values<float>(voxels, rng);
+        const std::vector<uint16_t> features = random_features(voxels, stride, 0, 0, rng);
+        const HostDeferred deferred(voxels, stride, 0, 40, rng);  // raw gradients of channels [0, 40)
+        std::vector<double> expected(size_t(kStemOutputs * 27), 0.0);
+        for (int64_t v = 0; v < voxels; ++v)
+          for (int tap = 0; tap < 27; ++tap) {
+            const int64_t u = tap_neighbour(shape, v, tap);
+            if (u < 0) continue;
+            for (int o = 0; o < kStemOutputs; ++o)
+              expected[size_t(o * 27 + tap)] += deferred.value(features, stride, v, o) * double(x[size_t(u)]);
+          }
+        TargetContext ctx;
+        Buffer<float> xd = target_copy(x);
+        Buffer<uint16_t> fd = target_copy(features);
+        const TargetDeferred target_deferred(deferred);
+        Buffer<float> grad = poisoned(kStemOutputs * 27);
+        gpu::stem_weight_gradient(ctx, Tensor<const float>(xd.data(), Shape5{shape.n, 1, shape.d, shape.h, shape.w}),
+                                  ChannelsLast{fd.data(), shape, stride}, target_deferred.g, grad.data(),
+                                  max_blocks);
+        ctx.synchronize();
+        const double error = relative_error(convert<double>(grad.download()), expected);
+        MESSAGE("relative error " << error);
+        CHECK(error < 1e-5);  // fp32 throughout
+      }
   }
 }
 

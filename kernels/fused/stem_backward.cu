@@ -1,0 +1,83 @@
+#include "kernels/fused/stem.h"
+#include "kernels/fused/volume_tile.h"
+#include "kernels/simt/launch.h"
+
+namespace mdcsrn::gpu {
+namespace {
+
+using Tile = VolumeTile;
+constexpr int kThreadsPerOutput = 8, kTapsPerThread = (27 + kThreadsPerOutput - 1) / kThreadsPerOutput;
+constexpr int kBlockThreads = kStemOutputs * kThreadsPerOutput;
+static_assert(kBlockThreads == Tile::kVoxels, "one thread per tile voxel stages the gradient");
+
+// Block b sums its range of tiles into partials[b][32][27]. Thread t takes output t / 8 and taps
+// t % 8 + 8 j: each gradient value it loads from shared memory serves up to four taps.
+MDCSRN_KERNEL void stem_weight_gradient_kernel(Tensor<const float> x, ChannelsLast f, DeferredGradient g, int64_t tiles, float* partials) {
+  const VolumeShape shape = f.shape;
+  const int t = int(simt::linear_thread()), o = t / kThreadsPerOutput;
+  const simt::Shared<float> input = simt::shared<float>(0, Tile::kHaloVoxels);
+  const simt::Shared<float> gradient = simt::shared<float>(sizeof(float) * Tile::kHaloVoxels, Tile::kVoxels * kStemOutputs);
+  float acc[kTapsPerThread] = {};
+  const TileRange range(tiles);
+  for (int64_t index = range.first; index < range.end; ++index) {
+    const Tile tile(shape, unsigned(index));
+    simt::barrier();  // the previous tile is read
+    for (int i = t; i < Tile::kHaloVoxels; i += kBlockThreads) {
+      const int64_t v = tile.voxel(shape, i / (Tile::kHaloHeight * Tile::kHaloWidth) - 1, i / Tile::kHaloWidth % Tile::kHaloHeight - 1,
+                                   i % Tile::kHaloWidth - 1);
+      input.store(i, v >= 0 ? x.data[v] : 0.f);
+    }
+    const int64_t v = tile.voxel(shape, t / (Tile::kHeight * Tile::kWidth), t / Tile::kWidth % Tile::kHeight, t % Tile::kWidth);
+    for (int part = 0; part < kStemOutputs / 8; ++part) {
+      float dy[8] = {};
+      if (v >= 0) {
+        const Coefficients8 k8(g, 8 * part);
+        const simt::Float4 r0 = simt::load4(g.raw_at(v, 8 * part)), r1 = simt::load4(g.raw_at(v, 8 * part + 4));
+        const float raw[8] = {r0.x, r0.y, r0.z, r0.w, r1.x, r1.y, r1.z, r1.w};
+        const simt::Words4 xs = simt::load16(f.voxel(v) + 8 * part);
+        const uint32_t pairs[4] = {xs.x, xs.y, xs.z, xs.w};
+        for (int k = 0; k < 8; ++k) {
+          const float feature = bf16_to_float(k % 2 == 0 ? bf16x2_low(pairs[k / 2]) : bf16x2_high(pairs[k / 2]));
+          dy[k] = raw[k] + k8.b[k] * feature + k8.c[k];
+        }
+      }
+      for (int k = 0; k < 8; ++k) gradient.store(t * kStemOutputs + 8 * part + k, dy[k]);
+    }
+    simt::barrier();
+    for (int r = 0; r < Tile::kVoxels; ++r) {
+      const int dd = r / (Tile::kHeight * Tile::kWidth), hh = r / Tile::kWidth % Tile::kHeight, ww = r % Tile::kWidth;
+      const float dy = gradient.load(r * kStemOutputs + o);
+      MDCSRN_UNROLL
+      for (int j = 0; j < kTapsPerThread; ++j) {
+        const int tap = t % kThreadsPerOutput + kThreadsPerOutput * j;
+        if (tap >= 27) continue;
+        acc[j] += dy * input.load(((dd + tap / 9) * Tile::kHaloHeight + hh + tap / 3 % 3) * Tile::kHaloWidth + ww + tap % 3);
+      }
+    }
+  }
+  float* block_partials = partials + int64_t(simt::block_idx().x) * kStemOutputs * 27;
+  for (int j = 0; j < kTapsPerThread; ++j) {
+    const int tap = t % kThreadsPerOutput + kThreadsPerOutput * j;
+    if (tap < 27) block_partials[o * 27 + tap] = acc[j];
+  }
+}
+
+}  // namespace
+
+template <class Context>
+void stem_weight_gradient(Context& ctx, Tensor<const float> x, ChannelsLast features, const DeferredGradient& g, float* weight_grad,
+                          int max_blocks) {
+  MDCSRN_REQUIRE(x.shape.c == 1 && x.contiguous() && volume_shape(x.shape).voxels() == features.shape.voxels() &&
+                     features.stride % 8 == 0 && features.stride >= kStemOutputs && g.covers(0, kStemOutputs),
+                 "stem_weight_gradient: the feature buffer does not match the input " + x.shape.str());
+  const int64_t tiles = Tile::count(features.shape), blocks = weight_gradient_blocks(tiles, max_blocks), weights = kStemOutputs * 27;
+  auto* partials = static_cast<float*>(ctx.scratch(sizeof(float) * size_t(blocks * weights)));
+  const size_t shared = sizeof(float) * (Tile::kHaloVoxels + Tile::kVoxels * kStemOutputs);
+  simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(blocks)), simt::Dim3(kBlockThreads), shared), stem_weight_gradient_kernel, x,
+               features, g, tiles, partials);
+  sum_block_partials(ctx, static_cast<const float*>(partials), blocks, weights, weight_grad);
+}
+
+template void stem_weight_gradient(simt::TargetContext&, Tensor<const float>, ChannelsLast, const DeferredGradient&, float*, int);
+
+}  // namespace mdcsrn::gpu
