@@ -1,7 +1,7 @@
 // Training-step benchmark: the mDCSRN generator step (sample, forward, L1, backward, Adam) on the
 // GPU, batch 64 of 32^3 by default: the reference path in fp32 and TF32 with deterministic cuDNN
-// algorithms and in TF32 with any algorithm (train.deterministic=false), and the fast path (bf16
-// forward, reference backward in TF32). Median of CUDA-event timings after warm-up of the step and
+// algorithms and in TF32 with any algorithm (train.deterministic=false), and the fast path (the
+// fused bf16 forward, backward and Adam). Median of CUDA-event timings after warm-up of the step and
 // of its forward alone, patches/s, achieved TFLOP/s, the ratio to the ~6 ms roofline floor
 // (DESIGN.md), peak memory.
 #include <nlohmann/json.hpp>
@@ -30,7 +30,7 @@ Times the generator's training step, and its forward alone (sampling, generator,
 on the training split of a prepared dataset: the reference path in fp32 (FMA-only convolutions)
 and TF32 with deterministic cuDNN algorithms (the default), in TF32 with any algorithm cuDNN ranks
 first (train.deterministic=false), and the fast path (train.precision=bf16: the fused bf16
-forward, the reference backward in TF32). The roofline floor is DESIGN.md's ~6 ms for b4u4, batch
+forward, backward and Adam). The roofline floor is DESIGN.md's ~6 ms for b4u4, batch
 64 of 32^3 on an H100, scaled by the batch's voxels.
 bench/step_table.py puts the JSON beside bench/pytorch_reference.py's in one table.
 )";
@@ -80,7 +80,7 @@ int run(int argc, char** argv) {
     ctx.set_deterministic(v.deterministic);
     const PatchDataset data(subjects, sc, MemoryKind::Device);
     GeneratorStep<GpuBackend> step(layout, GpuBackend{&ctx}, &ctx, batch, patch, LossKind::L1);
-    if (v.fast) step.enable_fast_forward(ctx);
+    if (v.fast) step.enable_fast_path(ctx);
     const std::vector<float> params = initial_generator_parameters(layout, 0);
     raw_copy(MemoryKind::Device, step.arena().params(), MemoryKind::Host, params.data(), params.size() * sizeof(float));
     int64_t next = 0;

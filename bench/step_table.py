@@ -34,7 +34,7 @@ def main():
     for r in ours["results"]:
         speedup = eager[r["math"]] / r["median_ms"] if r["math"] in eager else float("nan")
         if r.get("path") == "fast":
-            name, fast = "mdcsrn fast path (fused bf16 forward, reference backward)", r
+            name, fast = "mdcsrn fast path (fused bf16 forward and backward)", r
         else:
             algorithms = "deterministic" if r.get("deterministic", True) else "any algorithm"
             name = f"mdcsrn reference step, cuDNN {algorithms}"

@@ -25,9 +25,9 @@ Writes OUT/checkpoint.safetensors (every epoch, atomically; the final one is the
 OUT/log.jsonl (loss every train.log_every steps, validation PSNR every epoch) and
 OUT/config.json. On a GPU, train.precision chooses the arithmetic: fp32 (the default: the
 reference path, FMA-only convolutions), tf32 (the reference path with TF32 tensor cores) or bf16
-(the fast path: the fused bf16 forward on tensor cores, with the reference backward in TF32 for
-now; configurations it does not cover, e.g. a growth other than 16, fall back to tf32 and train
-says so). train.deterministic=false allows cuDNN's non-deterministic convolution algorithms
+(the fast path: the generator's forward, backward and Adam through our fused bf16 tensor-core
+kernels; configurations it does not cover, e.g. a growth other than 16, fall back to tf32 and
+train says so; a WGAN critic stays on cuDNN). train.deterministic=false allows cuDNN's non-deterministic convolution algorithms
 (faster; a resumed run then no longer repeats bit for bit). The CPU always computes in fp32.
 
 mDCSRN-WGAN (the "wgan" section): the critic (3-D SRGAN-style discriminator with LayerNorm;

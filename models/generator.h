@@ -27,11 +27,7 @@ class Generator {
     MDCSRN_REQUIRE(input.c == 1, "generator: the input has one channel");
     // The reconstruction reads every feature channel: backward's first write to each.
     MDCSRN_REQUIRE(layout.reconstruction().distinct == layout.feature_channels(), "generator: the reconstruction must read every feature");
-    const int64_t spatial = input.n * input.spatial();
     const MemoryKind m = Backend::memory;
-    features_ = Buffer<T>(m, int64_t(layout.feature_channels()) * spatial);
-    feature_grads_ = Buffer<T>(m, int64_t(layout.feature_channels()) * spatial);
-    for (Buffer<T>* b : {&activated_, &unit_grad_}) *b = Buffer<T>(m, int64_t(layout.widest_unit_input()) * spatial);
     for (Buffer<T>* b : {&feature_mean_, &feature_var_, &feature_invstd_}) *b = Buffer<T>(m, layout.feature_channels());
     unit_mean_ = Buffer<T>(m, layout.bn_channels());
     unit_invstd_ = Buffer<T>(m, layout.bn_channels());
@@ -50,23 +46,6 @@ class Generator {
   const Shape5& input_shape() const { return input_; }
   const GeneratorLayout& layout() const { return layout_; }
 
-  // For a training forward run by another executor (the fast path, models/generator_fast.h): the
-  // buffers backward reads, which that executor fills: every feature channel in this generator's
-  // layout, and each channel's batch mean, biased variance and 1/sqrt(var + eps). The running
-  // statistics stay this generator's (running_stats(); UnitLayout::stats_offset). The 1x1 layers'
-  // folded weights, which backward also reads, are made here from params.
-  struct TrainState {
-    Tensor<T> features;
-    T* mean;
-    T* var;
-    T* invstd;
-  };
-  TrainState adopt_train_forward(const T* params) {
-    mode_ = NormMode::Train;
-    const std::vector<const MixLayout*> all = mixes();
-    for (size_t i = 0; i < all.size(); ++i) fold(params, *all[i], i);
-    return TrainState{features(), feature_mean_.data(), feature_var_.data(), feature_invstd_.data()};
-  }
   // Running means ([bn_channels]) then running variances, unit by unit (UnitLayout::stats_offset).
   T* running_stats() const { return running_.data(); }
   T momentum = T(kBatchNormMomentum), eps = T(kBatchNormEps);
@@ -76,6 +55,7 @@ class Generator {
     MDCSRN_REQUIRE(x.shape == input_ && out.shape == input_, "generator: input and output must be " + input_.str());
     const GeneratorLayout& L = layout_;
     const int k2 = 2 * L.config().growth;
+    allocate_activations();
     const Tensor<T> X = features();
     mode_ = mode;
     be_.conv_forward(kConv3, x, P(params, L.conv0_weight()), nullptr, X.channels(0, k2));
@@ -109,7 +89,7 @@ class Generator {
   // features and statistics, so params must not have changed in between, and mode must be the
   // forward's.
   void backward(const T* params, T* grads, Tensor<const T> x, Tensor<const T> dout, NormMode mode, Tensor<T>* dx = nullptr) {
-    MDCSRN_REQUIRE(mode == mode_, "generator: backward's normalisation mode differs from the forward's");
+    MDCSRN_REQUIRE(mode == mode_ && features_.data(), "generator: backward needs a forward in the same normalisation mode");
     const GeneratorLayout& L = layout_;
     const int k = L.config().growth, k2 = 2 * k;
     const Tensor<T> dX = feature_gradients();
@@ -144,6 +124,16 @@ class Generator {
   static constexpr ConvParams kConv3{3, 1, 1};
   static constexpr ConvParams kConv1{1, 1, 0};
 
+  // The features and their gradients, on the first forward: an executor that keeps only the
+  // running statistics here (the fast path) never allocates them.
+  void allocate_activations() {
+    if (features_.data()) return;
+    const int64_t spatial = input_.n * input_.spatial();
+    const MemoryKind m = Backend::memory;
+    features_ = Buffer<T>(m, int64_t(layout_.feature_channels()) * spatial);
+    feature_grads_ = Buffer<T>(m, int64_t(layout_.feature_channels()) * spatial);
+    for (Buffer<T>* b : {&activated_, &unit_grad_}) *b = Buffer<T>(m, int64_t(layout_.widest_unit_input()) * spatial);
+  }
   const T* P(const T* params, int index) const { return params + layout_.table().entry(index).offset; }
   T* G(T* grads, int index) const { return grads + layout_.table().entry(index).offset; }
   Tensor<T> features() const { return Tensor<T>(features_.data(), with_channels(layout_.feature_channels())); }

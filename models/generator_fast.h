@@ -1,12 +1,17 @@
 #pragma once
-// The generator's forward on the fast path (kernels/fused): every feature in one NDHWC bf16 buffer,
-// conv0 as a direct stem, each unit a tensor-core convolution with its BatchNorm and activation in
-// the prologue and the batch statistics of its outputs from its epilogue, the compressors as
+// The generator on the fast path (kernels/fused): every feature in one NDHWC bf16 buffer, conv0 as
+// a direct stem, each unit a tensor-core convolution with its BatchNorm and activation in the
+// prologue and the batch statistics of its outputs from its epilogue, the compressors as
 // tensor-core GEMMs, the reconstruction a dot product per voxel; fp32 accumulation, fp32 master
 // weights. The units' bf16 weights, in the layout their kernel reads, come from the Adam pass that
-// updated them (update()) or, after any other change of the parameters, from the forward itself. Until the fused backward exists, a training step's
-// backward is the reference generator's: the forward hands it fp32 copies of the features and the
-// batch statistics (Generator::adopt_train_forward), so it runs unchanged.
+// updated them (update()) or, after any other change of the parameters, from the forward itself.
+//
+// Backward runs block by block, last first, over deferred gradients (kernels/fused/deferred_gradient.h):
+// one GEMM writes a block's raw feature gradients from the output gradients of every 1x1 layer
+// that reads them (kept side by side, kernels/fused/mix.h); each unit, last first, takes its weight
+// gradient and adds its data gradient's contributions to its inputs'; then the block's first
+// producer (a compressor, or conv0) takes the gradient of its outputs. Only one block's raw
+// gradients exist at a time.
 #include <string>
 #include <vector>
 
@@ -16,32 +21,38 @@
 #include "kernels/fused/channels_last.h"
 #include "kernels/fused/mix.h"
 #include "kernels/fused/stem.h"
+#include "kernels/fused/unit_backward.h"
 #include "kernels/fused/unit_forward.h"
 #include "models/backend.h"
 #include "models/generator.h"
 
 namespace mdcsrn {
 
+// The columns of the 1x1 layers' output gradients: 32 per compressor, then the reconstruction's.
+inline int mix_gradient_columns(const GeneratorLayout& L) { return kCompressorOutputs * int(L.compressors().size()) + kReconstructionColumns; }
+
 // Why the fast path does not cover a configuration, or "" when it does: units of 16 channels whose
-// widths, the compressors' inputs and the feature buffer are multiples of 16.
+// widths, the compressors' inputs and the feature buffer are multiples of 16, and few enough
+// blocks for the 1x1 layers' data-gradient GEMM.
 inline std::string fast_path_unsupported(const GeneratorLayout& L) {
   if (L.config().growth != UnitTile::kOutputs) return "growth " + std::to_string(L.config().growth) + " (the fast units produce 16 channels)";
   for (const MixLayout& m : L.compressors())
     if (m.distinct % 16 != 0 || m.outputs != kCompressorOutputs) return "a compressor over " + std::to_string(m.distinct) + " channels";
+  if (mix_gradient_columns(L) > kMaxMixGradientColumns) return std::to_string(L.config().blocks) + " blocks (at most 4)";
   return L.feature_channels() % 16 == 0 ? "" : std::to_string(L.feature_channels()) + " feature channels";
 }
 
 template <class Context>
-class FastForward {
+class FastGenerator {
  public:
   using Backend = GpuBackendOn<Context>;
 
-  FastForward(const GeneratorLayout& layout, Context& ctx, const Shape5& input) : layout_(layout), ctx_(ctx), input_(input) {
+  FastGenerator(const GeneratorLayout& layout, Context& ctx, const Shape5& input) : layout_(layout), ctx_(ctx), input_(input) {
     const std::string why = fast_path_unsupported(layout);
     MDCSRN_REQUIRE(why.empty(), "fast path: not for " + why);
     const MemoryKind m = Context::memory;
     const int channels = layout.feature_channels();
-    features_ = Buffer<uint16_t>(m, input.n * input.spatial() * channels);
+    features_ = Buffer<uint16_t>(m, voxels() * channels);
     // Every unit's packed bf16 weights in one buffer, and where each parameter goes in it.
     std::vector<int32_t> copy_index(size_t(layout.table().padded_size()), -1);
     int64_t elements = 0;
@@ -65,23 +76,21 @@ class FastForward {
       maps_.emplace_back(m, int64_t(mix->map.size()));
       maps_.back().upload(mix->map);
     }
-    scale_ = Buffer<float>(m, layout.widest_unit_input());
-    shift_ = Buffer<float>(m, layout.widest_unit_input());
+    scale_ = Buffer<float>(m, layout.bn_channels());
+    shift_ = Buffer<float>(m, layout.bn_channels());
     unit_mean_ = Buffer<float>(m, layout.bn_channels());
     unit_invstd_ = Buffer<float>(m, layout.bn_channels());
-    for (Buffer<float>* b : {&eval_mean_, &eval_var_, &eval_invstd_}) *b = Buffer<float>(m, channels);
+    for (Buffer<float>* b : {&mean_, &var_, &invstd_, &eval_mean_, &eval_var_, &eval_invstd_}) *b = Buffer<float>(m, channels);
   }
 
   // out = G(x) ([N, 1, D, H, W] fp32). Train mode normalises with the batch statistics, updates
-  // the reference generator's running statistics and leaves it ready for backward; eval mode
+  // the reference generator's running statistics and keeps what backward reads; eval mode
   // normalises with its running statistics.
   void forward(const float* params, Tensor<const float> x, Tensor<float> out, NormMode mode, Generator<Backend>& reference) {
     if (mode == NormMode::Eval) return forward_eval(params, reference.running_stats(), reference.eps, x, out);
-    typename Generator<Backend>::TrainState state = reference.adopt_train_forward(params);
-    run(params, x, out, NormMode::Train, reference.running_stats(), reference.running_stats(), reference.eps, reference.momentum, state.mean,
-        state.var, state.invstd);
-    const ChannelsLast f = features();
-    gpu::planes_from_channels_last(ctx_, f, 0, state.features);
+    run(params, x, out, NormMode::Train, reference.running_stats(), reference.running_stats(), reference.eps, reference.momentum, mean_.data(),
+        var_.data(), invstd_.data());
+    trained_params_ = params;
   }
 
   // Eval mode with the given running statistics (means then variances, as Generator::running_stats()),
@@ -90,18 +99,121 @@ class FastForward {
     run(params, x, out, NormMode::Eval, running, nullptr, eps, 0.f, eval_mean_.data(), eval_var_.data(), eval_invstd_.data());
   }
 
+  // Every parameter gradient (overwriting grads, padding included) for the loss whose gradient with
+  // respect to the last train forward's output is dout ([N, 1, D, H, W] fp32); params must be that
+  // forward's.
+  void backward(const float* params, float* grads, Tensor<const float> x, Tensor<const float> dout) {
+    MDCSRN_REQUIRE(params == trained_params_ && trained_params_ != nullptr, "fast path: backward needs a train forward of the same parameters");
+    MDCSRN_REQUIRE(x.shape == input_ && dout.shape == input_ && dout.contiguous(), "fast path: input and output gradient must be " + input_.str());
+    const GeneratorLayout& L = layout_;
+    allocate_backward();
+    const ChannelsLast f = features();
+    const MixGradients G{mix_gradients_.data(), voxels(), mix_gradient_columns(L)};
+    const int rec_column = kCompressorOutputs * int(L.compressors().size());
+    ctx_.zero(grads, sizeof(float) * size_t(L.table().padded_size()));
+    ctx_.zero(coefficient_b_.data(), sizeof(float) * size_t(L.feature_channels()));
+    ctx_.zero(coefficient_c_.data(), sizeof(float) * size_t(L.feature_channels()));
+
+    const MixLayout& r = L.reconstruction();
+    gpu::reconstruction_output_gradient(ctx_, dout.data, G, rec_column);
+    mix_weight_gradient(f, r, L.compressors().size(), G, rec_column, grads);
+    for (size_t b = L.units().size(); b-- > 0;) {
+      const int first = L.block_input(int(b));
+      const DeferredGradient g{raw_.data(), block_width_, first, coefficient_b_.data(), coefficient_c_.data()};
+      const int column = kCompressorOutputs * int(b);
+      gpu::pack_mix_data_gradient_weights(ctx_, folded_.data(), column_rows_[b].data(), G.columns - column, first, block_channels(b),
+                                          mix_data_weights_.data());
+      gpu::mix_data_gradient(ctx_, G, column, mix_data_weights_.data(), g, first, block_channels(b));
+      for (size_t k = L.units()[b].size(); k-- > 0;) {
+        const UnitLayout& u = L.units()[b][k];
+        UnitBackward ub;
+        ub.input = unit_input(u);
+        ub.output_channel = u.output_channel;
+        ub.gradient = g;
+        gpu::unit_weight_gradient(ctx_, ub, grad_of(grads, u.conv_weight));
+        gpu::pack_unit_data_gradient_weights(ctx_, P(params, u.conv_weight), u.input_channels, unit_data_weights_.data());
+        UnitDataGradient d;
+        d.weights = unit_data_weights_.data();
+        d.mean = mean_.data() + u.input_channel;
+        d.invstd = invstd_.data() + u.input_channel;
+        d.gamma_grad = grad_of(grads, u.bn_weight);
+        d.beta_grad = grad_of(grads, u.bn_bias);
+        gpu::unit_data_gradient(ctx_, ub, d);
+      }
+      if (b > 0) {
+        const MixLayout& m = L.compressors()[b - 1];
+        const int compressor_column = kCompressorOutputs * int(b - 1);
+        gpu::compressor_output_gradient(ctx_, f, g, m.output_channel, G, compressor_column);
+        mix_weight_gradient(f, m, b - 1, G, compressor_column, grads);
+      } else {
+        gpu::stem_weight_gradient(ctx_, x, f, g, grad_of(grads, L.conv0_weight()));
+      }
+    }
+  }
+
   // Adam over the generator's arena that also writes the units' bf16 weights for the next forward.
   void update(const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count) {
     MDCSRN_REQUIRE(count == copy_index_.size(), "fast path: Adam runs over the whole generator arena");
     gpu::adam_with_copies(ctx_, s, params, grads, m, v, count, copy_index_.data(), unit_weights_.data());
     weights_current_ = true;
     packed_params_ = params;
+    trained_params_ = nullptr;
   }
 
  private:
-  ChannelsLast features() const {
-    return ChannelsLast{features_.data(), volume_shape(input_),
-                        layout_.feature_channels()};
+  int64_t voxels() const { return input_.n * input_.spatial(); }
+  ChannelsLast features() const { return ChannelsLast{features_.data(), volume_shape(input_), layout_.feature_channels()}; }
+  int block_channels(size_t b) const {
+    const size_t next = b + 1;
+    return (next < layout_.units().size() ? layout_.block_input(int(next)) : layout_.feature_channels()) - layout_.block_input(int(b));
+  }
+  UnitInput unit_input(const UnitLayout& u) const {
+    const ChannelsLast f = features();
+    return UnitInput{f.data, f.shape, f.stride, u.input_channel, u.input_channels, scale_.data() + u.stats_offset,
+                     shift_.data() + u.stats_offset, layout_.config().activation};
+  }
+
+  // Backward's buffers, on its first call (inference never needs them): one block's raw
+  // gradients, the feature channels' coefficients, the 1x1 layers' output gradients, packed
+  // weights, and per block the rows of the folded weights its data-gradient GEMM reads.
+  void allocate_backward() {
+    if (raw_.data()) return;
+    const GeneratorLayout& L = layout_;
+    const MemoryKind m = Context::memory;
+    int widest = 0;
+    for (size_t b = 0; b < L.units().size(); ++b) widest = std::max(widest, block_channels(b));
+    block_width_ = (widest + 7) / 8 * 8;
+    raw_ = Buffer<float>(m, voxels() * block_width_);
+    coefficient_b_ = Buffer<float>(m, L.feature_channels());
+    coefficient_c_ = Buffer<float>(m, L.feature_channels());
+    const int columns = mix_gradient_columns(L);
+    mix_gradients_ = Buffer<uint16_t>(m, voxels() * columns);
+    mix_data_weights_ = Buffer<uint32_t>(m, packed_mix_data_gradient_words(columns, widest));
+    unit_data_weights_ = Buffer<uint32_t>(m, packed_unit_data_gradient_words(L.widest_unit_input()));
+    folded_grads_ = Buffer<float>(m, L.folded_weights());
+    for (size_t b = 0; b < L.units().size(); ++b) {
+      // Column k of block b's GEMM: output k % 32 of compressor b + k / 32, then the reconstruction.
+      std::vector<int32_t> rows(size_t(columns - kCompressorOutputs * int(b)), -1);
+      for (size_t k = 0; k < rows.size(); ++k) {
+        const size_t compressor = b + k / kCompressorOutputs;
+        if (compressor < L.compressors().size()) {
+          const MixLayout& c = L.compressors()[compressor];
+          rows[k] = int32_t(c.folded_offset + int64_t(k % kCompressorOutputs) * c.distinct);
+        } else if (k % kCompressorOutputs == 0) {
+          rows[k] = int32_t(L.reconstruction().folded_offset);
+        }
+      }
+      column_rows_.emplace_back(m, int64_t(rows.size()));
+      column_rows_.back().upload(rows);
+    }
+  }
+
+  // A 1x1 layer's weight gradient over the distinct channels, unfolded into its parameter's.
+  void mix_weight_gradient(const ChannelsLast& f, const MixLayout& m, size_t map_index, const MixGradients& G, int column, float* grads) {
+    float* dfolded = folded_grads_.data() + m.folded_offset;
+    gpu::mix_weight_gradient(ctx_, f, m.distinct, G, column, m.outputs, dfolded);
+    gpu::unfold_grads(ctx_, dfolded, maps_[map_index].data(), m.outputs, int64_t(m.map.size()), m.distinct, grad_of(grads, m.weight),
+                      GradMode::Overwrite);
   }
 
   // The forward; mean, var and invstd receive every produced channel's batch statistics. Eval
@@ -111,9 +223,9 @@ class FastForward {
     MDCSRN_REQUIRE(x.shape == input_ && out.shape == input_ && out.contiguous(), "fast path: input and output must be " + input_.str());
     const GeneratorLayout& L = layout_;
     const ChannelsLast f = features();
-    const ActivationSpec act = L.config().activation;
     const bool weights_current = weights_current_ && params == packed_params_;
     weights_current_ = false;
+    trained_params_ = nullptr;
 
     gpu::stem_forward(ctx_, x, P(params, L.conv0_weight()), f, eps, mean, var, invstd);
     size_t unit_index = 0;
@@ -130,7 +242,7 @@ class FastForward {
         const float* unit_mean = mean + u.input_channel;
         const float* unit_invstd = invstd + u.input_channel;
         if (mode == NormMode::Train) {
-          gpu::batchnorm_update_running(ctx_, mean + u.input_channel, var + u.input_channel, input_.n * input_.spatial(), momentum,
+          gpu::batchnorm_update_running(ctx_, mean + u.input_channel, var + u.input_channel, voxels(), momentum,
                                         updated_running + running_mean, updated_running + running_var, u.input_channels);
         } else {
           gpu::batchnorm_running_statistics(ctx_, running + running_mean, running + running_var, eps, unit_mean_.data() + u.stats_offset,
@@ -138,12 +250,12 @@ class FastForward {
           unit_mean = unit_mean_.data() + u.stats_offset;
           unit_invstd = unit_invstd_.data() + u.stats_offset;
         }
-        gpu::fold_batchnorm(ctx_, P(params, u.bn_weight), P(params, u.bn_bias), unit_mean, unit_invstd, u.input_channels, scale_.data(),
-                            shift_.data());
+        gpu::fold_batchnorm(ctx_, P(params, u.bn_weight), P(params, u.bn_bias), unit_mean, unit_invstd, u.input_channels,
+                            scale_.data() + u.stats_offset, shift_.data() + u.stats_offset);
         uint32_t* packed = reinterpret_cast<uint32_t*>(unit_weights_.data() + unit_weight_offsets_[unit_index++]);
         if (!weights_current) gpu::pack_unit_weights(ctx_, P(params, u.conv_weight), u.input_channels, packed);
         UnitForward uf;
-        uf.input = UnitInput{f.data, f.shape, f.stride, u.input_channel, u.input_channels, scale_.data(), shift_.data(), act};
+        uf.input = unit_input(u);
         uf.weights = packed;
         uf.output = f.data;
         uf.output_channel = u.output_channel;
@@ -156,6 +268,7 @@ class FastForward {
   }
 
   const float* P(const float* params, int index) const { return params + layout_.table().entry(index).offset; }
+  float* grad_of(float* grads, int index) const { return grads + layout_.table().entry(index).offset; }
   std::vector<const MixLayout*> mixes() const {
     std::vector<const MixLayout*> all;
     for (const MixLayout& m : layout_.compressors()) all.push_back(&m);
@@ -171,26 +284,36 @@ class FastForward {
   Context& ctx_;
   Shape5 input_;
   Buffer<uint16_t> features_;
-  Buffer<uint16_t> unit_weights_;           // every unit's packed weights (kernels/fused/unit_forward.h)
+  Buffer<uint16_t> unit_weights_;             // every unit's packed weights (kernels/fused/unit_forward.h)
   std::vector<int64_t> unit_weight_offsets_;  // where each unit's start, in bf16 elements
-  Buffer<int32_t> copy_index_;              // [arena]: a parameter's element in unit_weights_, or -1
-  bool weights_current_ = false;            // set by update(), used by the next forward of the same parameters
+  Buffer<int32_t> copy_index_;                // [arena]: a parameter's element in unit_weights_, or -1
+  bool weights_current_ = false;              // set by update(), used by the next forward of the same parameters
   const float* packed_params_ = nullptr;
+  const float* trained_params_ = nullptr;     // the parameters of the train forward backward may follow
   std::vector<Buffer<uint32_t>> compressor_weights_;
-  Buffer<float> folded_, scale_, shift_, unit_mean_, unit_invstd_;
+  Buffer<float> folded_;
+  Buffer<float> scale_, shift_;                       // [bn_channels]: each unit's folded BatchNorm
+  Buffer<float> unit_mean_, unit_invstd_;             // [bn_channels]: eval mode, from the running statistics
+  Buffer<float> mean_, var_, invstd_;                 // [feature channels]: the train forward's batch statistics
   Buffer<float> eval_mean_, eval_var_, eval_invstd_;  // eval mode: the producers' statistics, unused
   std::vector<Buffer<int32_t>> maps_;
+  // Backward's (allocate_backward).
+  int block_width_ = 0;
+  Buffer<float> raw_, coefficient_b_, coefficient_c_, folded_grads_;
+  Buffer<uint16_t> mix_gradients_;
+  Buffer<uint32_t> mix_data_weights_, unit_data_weights_;
+  std::vector<Buffer<int32_t>> column_rows_;
 };
 
-// The fast forward a backend can have: FastForward for the GPU backends, none for the CPU's.
-struct NoFastForward {};
+// The fast generator a backend can have: FastGenerator for the GPU backends, none for the CPU's.
+struct NoFastGenerator {};
 template <class Backend>
-struct FastForwardOf {
-  using type = NoFastForward;
+struct FastGeneratorOf {
+  using type = NoFastGenerator;
 };
 template <class Context>
-struct FastForwardOf<GpuBackendOn<Context>> {
-  using type = FastForward<Context>;
+struct FastGeneratorOf<GpuBackendOn<Context>> {
+  using type = FastGenerator<Context>;
 };
 
 }  // namespace mdcsrn

@@ -40,24 +40,31 @@ class GeneratorStep {
     run_generator(batch(lr_), batch(sr_), NormMode::Train);
     be_.loss_forward_backward(loss_kind_, batch(sr_), batch(hr_), T(1), loss_.data(), batch(dsr_), GradMode::Overwrite);
   }
-  // The generator on x, through the fast forward when it is enabled (backward then reads what it left).
+  // The generator on x, on the fast path when it is enabled (backward then reads what it left).
   void run_generator(Tensor<const T> x, Tensor<T> out, NormMode mode) {
-    if constexpr (!std::is_same_v<Fast, NoFastForward>) {
+    if constexpr (!std::is_same_v<Fast, NoFastGenerator>) {
       if (fast_) return fast_->forward(arena_.params(), x, out, mode, generator_);
     }
     generator_.forward(arena_.params(), x, out, mode);
   }
-  // GPU backends: run the forward through the fused bf16 kernels (models/generator_fast.h) from now on.
+  // GPU backends: run the generator's forward, backward and Adam through the fused bf16 kernels
+  // (models/generator_fast.h) from now on. The reference generator then keeps only the running
+  // statistics (its activations are never allocated).
   template <class Context>
-  void enable_fast_forward(Context& ctx) {
-    static_assert(!std::is_same_v<Fast, NoFastForward>, "the fast forward is for the GPU backends");
+  void enable_fast_path(Context& ctx) {
+    static_assert(!std::is_same_v<Fast, NoFastGenerator>, "the fast path is for the GPU backends");
     fast_ = std::make_unique<Fast>(layout_, ctx, shape_);
   }
-  bool fast_forward() const { return fast_ != nullptr; }
-  void backward() { generator_.backward(arena_.params(), arena_.grads(), batch(lr_), batch(dsr_), NormMode::Train); }
+  bool fast_path() const { return fast_ != nullptr; }
+  void backward() {
+    if constexpr (!std::is_same_v<Fast, NoFastGenerator>) {
+      if (fast_) return fast_->backward(arena_.params(), arena_.grads(), batch(lr_), batch(dsr_));
+    }
+    generator_.backward(arena_.params(), arena_.grads(), batch(lr_), batch(dsr_), NormMode::Train);
+  }
   // Adam update number t (1 for the first).
   void update(const AdamConfig& adam, int64_t t) {
-    if constexpr (!std::is_same_v<Fast, NoFastForward>) {
+    if constexpr (!std::is_same_v<Fast, NoFastGenerator>) {
       if (fast_) return fast_->update(adam_step(adam, t), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
     }
     be_.adam(adam_step(adam, t), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
@@ -88,7 +95,7 @@ class GeneratorStep {
   Buffer<T> lr_, hr_, sr_, dsr_;
   Buffer<int32_t> centres_;
   Buffer<T> loss_;
-  using Fast = typename FastForwardOf<Backend>::type;
+  using Fast = typename FastGeneratorOf<Backend>::type;
   std::unique_ptr<Fast> fast_;
 };
 

@@ -100,12 +100,12 @@ namespace {
 template <class Backend>
 std::vector<float> run_generator(const GeneratorConfig& model, const GeneratorState& state, const std::vector<float>& volume,
                                  const std::array<int64_t, 3>& dims, const InferenceOptions& o, Backend be, bool fast) {
-  using Fast = typename FastForwardOf<Backend>::type;
+  using Fast = typename FastGeneratorOf<Backend>::type;
   const GeneratorLayout layout(model);
   const Shape5 shape{o.batch, 1, o.patch, o.patch, o.patch};
   std::unique_ptr<Generator<Backend>> reference;
   std::unique_ptr<Fast> fast_forward;
-  if constexpr (!std::is_same_v<Fast, NoFastForward>) {
+  if constexpr (!std::is_same_v<Fast, NoFastGenerator>) {
     if (fast) fast_forward = std::make_unique<Fast>(layout, *be.ctx, shape);
   }
   if (!fast_forward) reference = std::make_unique<Generator<Backend>>(layout, be, shape);
@@ -118,7 +118,7 @@ std::vector<float> run_generator(const GeneratorConfig& model, const GeneratorSt
     raw_copy(Backend::memory, in.data(), MemoryKind::Host, host_in, size_t(shape.numel()) * sizeof(float));
     const Tensor<const float> x(in.data(), shape);
     const Tensor<float> y(out.data(), shape);
-    if constexpr (!std::is_same_v<Fast, NoFastForward>) {
+    if constexpr (!std::is_same_v<Fast, NoFastGenerator>) {
       if (fast_forward) fast_forward->forward_eval(params.data(), running.data(), float(kBatchNormEps), x, y);
     }
     if (reference) reference->forward(params.data(), x, y, NormMode::Eval);

@@ -42,9 +42,9 @@ struct TrainConfig {
   LossKind loss = LossKind::L1;
   std::string device = "auto";  // auto, cpu, cuda
   // GPU arithmetic: fp32 (the reference path, FMA-only convolutions), tf32 (the reference path
-  // with TF32 tensor cores) or bf16 (the fast path: the fused bf16 forward, for the
-  // configurations it covers, and until the fused backward exists the reference backward in
-  // TF32; others fall back to tf32). The CPU computes in fp32 whatever this says.
+  // with TF32 tensor cores) or bf16 (the fast path: the generator's forward, backward and Adam
+  // through the fused bf16 kernels, for the configurations it covers; others fall back to tf32).
+  // The CPU computes in fp32 whatever this says.
   std::string precision = "fp32";
   // false lets cuDNN use its non-deterministic (atomic-accumulating) algorithms where its
   // heuristics rank them first: faster, but a resumed GPU run no longer repeats bit for bit.

@@ -141,7 +141,7 @@ class Trainer {
   }
 
   // GPU: the generator's forward through the fused bf16 kernels, in training steps and validation.
-  void enable_fast_forward(CudaContext& ctx) { step_.enable_fast_forward(ctx); }
+  void enable_fast_path(CudaContext& ctx) { step_.enable_fast_path(ctx); }
 
  private:
   static size_t bytes(size_t floats) { return floats * sizeof(float); }
@@ -174,7 +174,7 @@ class Trainer {
     if (!dump) return step_.run(train_, step, adam);
     step_.forward_backward(train_, step);
     dump_step();
-    be_.adam(adam_step(adam, step + 1), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
+    step_.update(adam, step + 1);
   }
 
   double read_loss() { return step_.loss(); }
@@ -234,6 +234,8 @@ class Trainer {
       if (with_grads) st.add_f32("grad." + e.name, e.shape, grads.data() + e.offset);
     }
     st.set_metadata("config", json_.dump());
+    // Which generator made it: "fast" (the fused bf16 kernels) or "reference" (fp32 or TF32, as configured).
+    st.set_metadata("generator_path", step_.fast_path() ? "fast" : "reference");
     return st;
   }
   void dump_step() { dumped_batch(true).save(o_.dump_step); }
@@ -322,8 +324,8 @@ TrainSummary train_generator(const TrainConfig& config, const nlohmann::json& co
     if (config.precision == "bf16") {
       const std::string why = fast_path_unsupported(GeneratorLayout(config.model));
       if (why.empty()) {
-        trainer.enable_fast_forward(ctx);
-        std::printf("precision bf16: the fused bf16 forward, the reference backward in TF32\n");
+        trainer.enable_fast_path(ctx);
+        std::printf("precision bf16: the generator on the fused bf16 path (forward, backward, Adam)\n");
       } else {
         std::printf("note: the fast bf16 path does not cover %s (%s); training on the reference path in TF32\n",
                     config.model.describe().c_str(), why.c_str());

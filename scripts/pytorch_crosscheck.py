@@ -87,7 +87,8 @@ def step(config, tensors, dtype):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dump", help="a file written by mdcsrn train --dump-step")
-    parser.add_argument("--tolerance", type=float, default=1e-4, help="largest relative error accepted (default 1e-4: our fp32 against float64)")
+    parser.add_argument("--tolerance", type=float, help="largest relative error accepted (default 1e-4 for a dump of the reference path: "
+                        "our fp32 against float64; 5e-2 for one of the fast bf16 path)")
     parser.add_argument("--critic-tolerance", type=float, default=1e-2, help="the same for the critic's gradients (default 1e-2)")
     args = parser.parse_args()
 
@@ -96,6 +97,10 @@ def main():
         config = json.loads(metadata["config"])
     except (OSError, ValueError, KeyError, RuntimeError, struct.error) as e:
         sys.exit(f"{args.dump}: not a dump written by mdcsrn train --dump-step ({e})")
+    path = metadata.get("generator_path", "reference")
+    if args.tolerance is None:
+        args.tolerance = 5e-2 if path == "fast" else 1e-4
+    print(f"{args.dump}: made by the {path} path ({config['train'].get('precision', 'fp32')}); tolerance {args.tolerance:g}")
     if config["model"]["activation"] != "elu":
         sys.exit("the PyTorch reference generator uses ELU; this dump's model uses " + config["model"]["activation"])
     float64 = step(config, tensors, torch.float64)

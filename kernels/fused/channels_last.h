@@ -6,7 +6,6 @@
 #include <cstdint>
 
 #include "engine/bfloat16.h"
-#include "engine/error.h"
 #include "engine/hd.h"
 #include "engine/tensor.h"
 
@@ -28,39 +27,4 @@ struct ChannelsLast {
   MDCSRN_HD uint16_t* voxel(int64_t v) const { return data + v * stride; }
 };
 
-namespace cpu {
-
-// Channels [first, first + x.shape.c) of `dst` from an NCDHW tensor, rounded to bf16.
-template <class T>
-void to_channels_last(Tensor<const T> x, ChannelsLast dst, int32_t first) {
-  MDCSRN_REQUIRE(x.shape.n == dst.shape.n && x.shape.d == dst.shape.d && x.shape.h == dst.shape.h && x.shape.w == dst.shape.w &&
-                     first + x.shape.c <= dst.stride,
-                 "to_channels_last: " + x.shape.str() + " does not fit the buffer");
-  const int64_t spatial = x.shape.spatial();
-  for (int64_t n = 0; n < x.shape.n; ++n)
-    for (int64_t c = 0; c < x.shape.c; ++c) {
-      const T* plane = x.plane(n, c);
-      for (int64_t s = 0; s < spatial; ++s) dst.voxel(n * spatial + s)[first + c] = float_to_bf16(float(plane[s]));
-    }
-}
-
-// Channels [first, first + y.shape.c) of `src` into an NCDHW tensor.
-template <class T>
-void from_channels_last(ChannelsLast src, int32_t first, Tensor<T> y) {
-  const int64_t spatial = y.shape.spatial();
-  for (int64_t n = 0; n < y.shape.n; ++n)
-    for (int64_t c = 0; c < y.shape.c; ++c) {
-      T* plane = y.plane(n, c);
-      for (int64_t s = 0; s < spatial; ++s) plane[s] = T(bf16_to_float(src.voxel(n * spatial + s)[first + c]));
-    }
-}
-
-}  // namespace cpu
-
-namespace gpu {
-// Channels [first, first + dst.shape.c) of `src` into the NCDHW fp32 tensor dst (channel counts
-// and offsets multiples of 8): what the reference kernels read.
-template <class Context>
-void planes_from_channels_last(Context& ctx, ChannelsLast src, int first, Tensor<float> dst);
-}  // namespace gpu
 }  // namespace mdcsrn

@@ -1,3 +1,4 @@
+#include "engine/error.h"
 #include "kernels/fused/stem.h"
 #include "kernels/fused/volume_tile.h"
 #include "kernels/simt/launch.h"

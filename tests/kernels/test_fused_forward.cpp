@@ -231,26 +231,6 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fused_forward")) {
       }
   }
 
-  TEST_CASE("channels of the NDHWC buffer back into NCDHW planes") {
-    std::mt19937_64 rng(99);
-    const VolumeShape shape{2, 3, 5, 7};
-    const int stride = 48;
-    const std::vector<uint16_t> features = random_features(shape.voxels(), stride, 0, 0, rng);
-    const Shape5 planes{shape.n, 16, shape.d, shape.h, shape.w};
-    HostTensor<float> expected = HostTensor<float>::slice(planes, 40, 8), out = expected;
-    poison(out);
-    std::vector<uint16_t> host = features;
-    cpu::from_channels_last<float>(ChannelsLast{host.data(), shape, stride}, 24, expected.view);
-    TargetContext ctx;
-    Buffer<uint16_t> fd = target_copy(features);
-    TargetTensor od(out);
-    gpu::planes_from_channels_last(ctx, ChannelsLast{fd.data(), shape, stride}, 24, od.view);
-    ctx.synchronize();
-    const HostTensor<float> got = od.download(out);
-    CHECK(gather(got) == gather(expected));
-    check_outside_view_unchanged(out, got);
-  }
-
   TEST_CASE("BatchNorm folds into a scale and shift per channel") {
     std::mt19937_64 rng(95);
     const int64_t channels = 80;
