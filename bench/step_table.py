@@ -3,9 +3,12 @@
 (bench/pytorch_reference.py --json), measured in the same session on the same GPU.
 
 Each of our rows shows PyTorch eager's time at the same math (bf16: eager AMP bf16) divided by
-ours (above 1: ours is faster), and the ratio to the ~6 ms roofline floor. The last lines say
-whether the targets hold: the reference step in fp32 and TF32 at least as fast as PyTorch eager at
-the same precision; the fast path's forward within 10 ms and its step faster than PyTorch eager TF32.
+ours (above 1: ours is faster), and the ratio to the ~6 ms roofline floor; a second table holds the
+fast path against every PyTorch variant, in time and peak memory. The last lines say whether the
+targets hold: the reference step in fp32 and TF32 at least as fast as PyTorch eager at the same
+precision; the fast path's forward within 10 ms, its step within 30 ms and at least 3x faster than
+torch.compile with AMP bf16, and its peak memory at most half of PyTorch eager's (the least of the
+eager variants).
 
 usage: bench/step_table.py OURS.json PYTORCH.json [--out TABLE.md]
 """
@@ -47,6 +50,12 @@ def main():
         math = "bf16" if r["amp"] else ("tf32" if r["tf32"] else "fp32")
         lines.append(f"| PyTorch {r['variant']} | {math} | {r['median_ms']:.1f} | | {ours['batch'] / (r['median_ms'] / 1000):.0f} | | "
                      f"{r['median_ms'] / floor_ms:.0f} |")
+    if fast is not None:
+        lines += ["", "| the fast path against | its step (ms) | its time / ours | its peak memory (GiB) | its memory / ours |",
+                  "| --- | --- | --- | --- | --- |"]
+        for r in torch["results"]:
+            lines.append(f"| PyTorch {r['variant']} | {r['median_ms']:.1f} | {r['median_ms'] / fast['median_ms']:.2f} | "
+                         f"{r['peak_gib']:.2f} | {r['peak_gib'] / fast['memory_gib']:.2f} |")
     met = all(s >= 1 for _, s in reference)
     lines += ["", "Target, the reference step at least as fast as PyTorch eager at the same math: " +
               ("met" if met else "not met") + " (" + ", ".join(f"{m} {s:.2f}x" for m, s in reference) + ")."]
@@ -55,6 +64,13 @@ def main():
         lines.append(f"Targets of the fast path: forward within 10 ms: {'met' if forward_met else 'not met'} ({fast['forward_ms']:.1f} ms); "
                      f"step faster than PyTorch eager TF32: {'met' if step_met else 'not met'} ({fast['median_ms']:.1f} against "
                      f"{eager.get('tf32', float('nan')):.1f} ms).")
+        compiled = [r for r in torch["results"] if r["variant"].startswith("torch.compile") and r.get("amp")]
+        eager_memory = min((r["peak_gib"] for r in torch["results"] if r["variant"].startswith("eager")), default=float("nan"))
+        speedup = compiled[0]["median_ms"] / fast["median_ms"] if compiled else float("nan")
+        lines.append(f"Targets of issue 15: step within 30 ms: {'met' if fast['median_ms'] <= 30 else 'not met'} ({fast['median_ms']:.1f} ms); "
+                     f"at least 3x faster than torch.compile with AMP bf16: {'met' if speedup >= 3 else 'not met'} ({speedup:.2f}x); "
+                     f"peak memory at most half of PyTorch eager's: {'met' if fast['memory_gib'] <= eager_memory / 2 else 'not met'} "
+                     f"({fast['memory_gib']:.2f} against {eager_memory:.2f} GiB). The aim: 12 ms.")
     text = "\n".join(lines) + "\n"
     sys.stdout.write(text)
     if args.out:

@@ -81,6 +81,9 @@ cufftHandle CudaContext::fft_plan_c2c(int d, int h, int w) {
 
 void* CudaContext::scratch(size_t bytes) {
   if (bytes > size_t(workspace_.size())) {
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    MDCSRN_CUDA_CHECK(cudaStreamIsCapturing(stream_, &capture));
+    MDCSRN_REQUIRE(capture == cudaStreamCaptureStatusNone, "scratch: " + std::to_string(bytes) + " bytes requested while a CUDA graph is captured");
     synchronize();
     workspace_ = Buffer<unsigned char>(MemoryKind::Device, int64_t(bytes));
   }

@@ -25,6 +25,13 @@ class CudaContext {
   CudaContext& operator=(const CudaContext&) = delete;
 
   cudaStream_t stream() const { return stream_; }
+  // Sends this context's launches to `stream` and returns the one they went to; the library
+  // handles keep theirs. For work beside the main stream (engine/cuda_graph.h's SideStream).
+  cudaStream_t redirect(cudaStream_t stream) {
+    const cudaStream_t previous = stream_;
+    stream_ = stream;
+    return previous;
+  }
   cudnnHandle_t cudnn() const { return cudnn_; }
   cublasHandle_t cublas() const { return cublas_; }
   void synchronize() const;
@@ -55,7 +62,8 @@ class CudaContext {
 
   // Scratch for one op at a time (cuDNN workspaces, reduction partials); valid until the next
   // call. It grows, after a synchronise, only when a larger request first appears, so steady-state
-  // steps allocate nothing.
+  // steps allocate nothing; growing while a graph is being captured is an error (run the work
+  // once before capturing it).
   void* scratch(size_t bytes);
 
  private:

@@ -209,6 +209,16 @@ void PatchDataset::sample(int64_t first_patch, int batch, float* lr, float* hr, 
 #endif
 }
 
+void PatchDataset::sample_at(const int64_t* first_patch, int batch, float* lr, float* hr, int32_t* centres, CudaContext& ctx) const {
+  MDCSRN_REQUIRE(where_ == MemoryKind::Device, "sampler: sampling at a device-held patch number needs a GPU dataset");
+#ifdef MDCSRN_HAVE_CUDA
+  gpu::gather_patches_at(ctx, view_, first_patch, batch, lr, hr, centres);
+#else
+  (void)first_patch, (void)batch, (void)lr, (void)hr, (void)centres, (void)ctx;
+  fail("sampler: this build has no CUDA backend");
+#endif
+}
+
 std::vector<SamplerSubject> load_split(const Manifest& manifest, const std::string& split, bool with_weights,
                                        const std::string& weight_map) {
   std::vector<SamplerSubject> out;

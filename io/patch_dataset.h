@@ -46,6 +46,8 @@ class PatchDataset {
   // ([batch, 1, p, p, p]) and centres ([batch, kCentreFields]), all in memory of kind `where`.
   // GPU datasets need ctx; the work is queued on its stream.
   void sample(int64_t first_patch, int batch, float* lr, float* hr, int32_t* centres, CudaContext* ctx) const;
+  // The same on a GPU dataset with first_patch read from device memory (a step graph's schedule).
+  void sample_at(const int64_t* first_patch, int batch, float* lr, float* hr, int32_t* centres, CudaContext& ctx) const;
 
   const SamplerView& view() const { return view_; }
   const SamplerConfig& config() const { return config_; }

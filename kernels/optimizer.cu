@@ -23,13 +23,16 @@ MDCSRN_KERNEL void adam_kernel(AdamStep s, float* params, const float* grads, fl
   for (int64_t i = 4 * vectors + flat_thread(); i < count; i += flat_stride()) adam_update(s, params[i], grads[i], m[i], v[i]);
 }
 
-MDCSRN_KERNEL void adam_copies_kernel(AdamStep s, float* params, const float* grads, float* m, float* v, int64_t count,
+MDCSRN_KERNEL void adam_copies_kernel(const AdamStep* step, float* params, const float* grads, float* m, float* v, int64_t count,
                                       const int32_t* copy_index, uint16_t* copies) {
+  const AdamStep s = *step;
   for (int64_t i = flat_thread(); i < count; i += flat_stride()) {
     adam_update(s, params[i], grads[i], m[i], v[i]);
     if (copy_index[i] >= 0) copies[copy_index[i]] = float_to_bf16(params[i]);
   }
 }
+
+MDCSRN_KERNEL void store_step_kernel(AdamStep s, AdamStep* device) { *device = s; }
 
 MDCSRN_KERNEL void clip_kernel(float* params, int64_t count, float limit) {
   for (int64_t i = flat_thread(); i < count; i += flat_stride()) params[i] = clip_value(params[i], limit);
@@ -46,9 +49,14 @@ void adam(Context& ctx, const AdamStep& s, float* params, const float* grads, fl
 }
 
 template <class Context>
-void adam_with_copies(Context& ctx, const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count,
+void adam_with_copies(Context& ctx, const AdamStep* s, float* params, const float* grads, float* m, float* v, int64_t count,
                       const int32_t* copy_index, uint16_t* copies) {
   simt::launch(ctx, flat_launch(count, 4), adam_copies_kernel, s, params, grads, m, v, count, copy_index, copies);
+}
+
+template <class Context>
+void store_adam_step(Context& ctx, const AdamStep& s, AdamStep* device) {
+  simt::launch(ctx, simt::LaunchConfig(simt::Dim3(1), simt::Dim3(1)), store_step_kernel, s, device);
 }
 
 template <class Context>
@@ -59,6 +67,7 @@ void clip(Context& ctx, float* params, int64_t count, float limit) {
 using simt::TargetContext;
 template void adam(TargetContext&, const AdamStep&, float*, const float*, float*, float*, int64_t);
 template void clip(TargetContext&, float*, int64_t, float);
-template void adam_with_copies(TargetContext&, const AdamStep&, float*, const float*, float*, float*, int64_t, const int32_t*, uint16_t*);
+template void adam_with_copies(TargetContext&, const AdamStep*, float*, const float*, float*, float*, int64_t, const int32_t*, uint16_t*);
+template void store_adam_step(TargetContext&, const AdamStep&, AdamStep*);
 
 }  // namespace mdcsrn::gpu

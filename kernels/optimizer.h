@@ -13,20 +13,22 @@ struct AdamConfig {
   float beta1 = 0.9f;
   float beta2 = 0.999f;
   float eps = 1e-8f;
+  bool operator==(const AdamConfig&) const = default;
 };
 
 // The per-step constants: bias corrections depend on the step number t (1 for the first update)
-// and are computed once on the host in double precision.
+// and are computed once per step in double precision: on the host, or on the device by a step
+// graph (kernels/step_schedule.h).
 struct AdamStep {
   float beta1, beta2, eps;
   float step_size;              // lr / (1 - beta1^t)
   float bias_correction2_sqrt;  // sqrt(1 - beta2^t)
 };
 
-inline AdamStep adam_step(const AdamConfig& c, int64_t t) {
-  const double bc1 = 1.0 - std::pow(double(c.beta1), double(t));
-  const double bc2 = 1.0 - std::pow(double(c.beta2), double(t));
-  return AdamStep{c.beta1, c.beta2, c.eps, float(double(c.lr) / bc1), float(std::sqrt(bc2))};
+MDCSRN_HD AdamStep adam_step(const AdamConfig& c, int64_t t) {
+  const double bc1 = 1.0 - pow(double(c.beta1), double(t));
+  const double bc2 = 1.0 - pow(double(c.beta2), double(t));
+  return AdamStep{c.beta1, c.beta2, c.eps, float(double(c.lr) / bc1), float(sqrt(bc2))};
 }
 
 template <class T>
@@ -66,11 +68,15 @@ template <class Context>
 void adam(Context& ctx, const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count);
 template <class Context>
 void clip(Context& ctx, float* params, int64_t count, float limit);
-// Adam, and for every parameter i with copy_index[i] >= 0 its updated value rounded to bf16 into
+// Adam with the step's constants read from device memory (a step graph's, or store_adam_step's),
+// and for every parameter i with copy_index[i] >= 0 its updated value rounded to bf16 into
 // copies[copy_index[i]]: the fast path's weights in the layout its kernels read, from the same pass.
 template <class Context>
-void adam_with_copies(Context& ctx, const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count,
+void adam_with_copies(Context& ctx, const AdamStep* s, float* params, const float* grads, float* m, float* v, int64_t count,
                       const int32_t* copy_index, uint16_t* copies);
+// *device = s, in stream order.
+template <class Context>
+void store_adam_step(Context& ctx, const AdamStep& s, AdamStep* device);
 }  // namespace gpu
 
 }  // namespace mdcsrn

@@ -178,5 +178,8 @@ void gather_patches(const SamplerView& v, int64_t first_patch, int batch, float*
 namespace gpu {
 template <class Context>
 void gather_patches(Context& ctx, const SamplerView& v, int64_t first_patch, int batch, float* lr, float* hr, int32_t* centres);
+// The same with the first patch's number read from device memory (a step graph's schedule).
+template <class Context>
+void gather_patches_at(Context& ctx, const SamplerView& v, const int64_t* first_patch, int batch, float* lr, float* hr, int32_t* centres);
 }  // namespace gpu
 }  // namespace mdcsrn

@@ -81,6 +81,7 @@ class FastGenerator {
     unit_mean_ = Buffer<float>(m, layout.bn_channels());
     unit_invstd_ = Buffer<float>(m, layout.bn_channels());
     for (Buffer<float>* b : {&mean_, &var_, &invstd_, &eval_mean_, &eval_var_, &eval_invstd_}) *b = Buffer<float>(m, channels);
+    adam_step_ = Buffer<AdamStep>(m, 1);
   }
 
   // out = G(x) ([N, 1, D, H, W] fp32). Train mode normalises with the batch statistics, updates
@@ -153,6 +154,11 @@ class FastGenerator {
 
   // Adam over the generator's arena that also writes the units' bf16 weights for the next forward.
   void update(const AdamStep& s, float* params, const float* grads, float* m, float* v, int64_t count) {
+    gpu::store_adam_step(ctx_, s, adam_step_.data());
+    update_at(adam_step_.data(), params, grads, m, v, count);
+  }
+  // The same with Adam's constants in device memory (a step graph's schedule).
+  void update_at(const AdamStep* s, float* params, const float* grads, float* m, float* v, int64_t count) {
     MDCSRN_REQUIRE(count == copy_index_.size(), "fast path: Adam runs over the whole generator arena");
     gpu::adam_with_copies(ctx_, s, params, grads, m, v, count, copy_index_.data(), unit_weights_.data());
     weights_current_ = true;
@@ -297,6 +303,7 @@ class FastGenerator {
   Buffer<float> mean_, var_, invstd_;                 // [feature channels]: the train forward's batch statistics
   Buffer<float> eval_mean_, eval_var_, eval_invstd_;  // eval mode: the producers' statistics, unused
   std::vector<Buffer<int32_t>> maps_;
+  Buffer<AdamStep> adam_step_;  // update()'s constants, in device memory for the Adam kernel
   // Backward's (allocate_backward).
   int block_width_ = 0;
   Buffer<float> raw_, coefficient_b_, coefficient_c_, folded_grads_;

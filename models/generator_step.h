@@ -1,11 +1,12 @@
 #pragma once
 // One training step of the generator on a backend: sample a batch, forward, loss, backward, Adam.
 // Used by the trainer and by the step benchmark, so both run exactly the same work.
-#include "engine/arena.h"
 #include <memory>
 #include <type_traits>
 
+#include "engine/arena.h"
 #include "io/patch_dataset.h"
+#include "models/fast_step_graph.h"
 #include "models/generator.h"
 #include "models/generator_fast.h"
 #include "models/train_config.h"
@@ -24,11 +25,19 @@ class GeneratorStep {
         dsr_(Backend::memory, shape_.numel()), centres_(Backend::memory, int64_t(batch) * kCentreFields), loss_(Backend::memory, 1) {}
 
   // Step `step` (0-based) draws patches step * batch onwards; Adam's bias correction uses step + 1.
-  // No host synchronisation: the loss stays on the device until loss() is read.
+  // No host synchronisation: the loss stays on the device until loss() is read. On a GPU's fast
+  // path the step is a replayed CUDA graph (models/fast_step_graph.h) unless use_step_graphs(false).
   void run(const PatchDataset& data, int64_t step, const AdamConfig& adam) {
+#ifdef MDCSRN_HAVE_CUDA
+    if constexpr (std::is_same_v<Backend, GpuBackend>) {
+      if (fast_) return run_graphed(data, step, adam);
+    }
+#endif
     forward_backward(data, step);
     update(adam, step + 1);
   }
+  // false: the fast path's steps run the graphs' work without capturing it (for comparisons).
+  void use_step_graphs(bool enabled) { replay_ = enabled; }
   void forward_backward(const PatchDataset& data, int64_t step) {
     forward(data, step);
     backward();
@@ -37,6 +46,7 @@ class GeneratorStep {
   // respect to the output in output_gradient(), where other terms may add theirs before backward().
   void forward(const PatchDataset& data, int64_t step) {
     data.sample(step * shape_.n, int(shape_.n), lr_.data(), hr_.data(), centres_.data(), ctx_);
+    input_ = &lr_, target_ = &hr_;
     run_generator(batch(lr_), batch(sr_), NormMode::Train);
     be_.loss_forward_backward(loss_kind_, batch(sr_), batch(hr_), T(1), loss_.data(), batch(dsr_), GradMode::Overwrite);
   }
@@ -77,14 +87,33 @@ class GeneratorStep {
   Arena& arena() { return arena_; }
   Generator<Backend>& generator() { return generator_; }
   const Shape5& shape() const { return shape_; }
-  const Buffer<T>& input() const { return lr_; }
-  const Buffer<T>& target() const { return hr_; }
+  // The last step's batch.
+  const Buffer<T>& input() const { return *input_; }
+  const Buffer<T>& target() const { return *target_; }
   const Buffer<T>& output() const { return sr_; }
   const Buffer<T>& output_gradient() const { return dsr_; }
   Buffer<T>& loss_buffer() { return loss_; }
   Tensor<T> batch(const Buffer<T>& b) const { return Tensor<T>(b.data(), shape_); }
 
  private:
+#ifdef MDCSRN_HAVE_CUDA
+  void run_graphed(const PatchDataset& data, int64_t step, const AdamConfig& adam) {
+    if (!graph_) graph_ = std::make_unique<FastStepGraph>(*ctx_, shape_.n, shape_.numel());
+    graph_->run(
+        data, step, adam,
+        [this](const float* lr, const float* hr, const AdamStep* s) {
+          const Tensor<const T> x(lr, shape_), target(hr, shape_);
+          fast_->forward(arena_.params(), x, batch(sr_), NormMode::Train, generator_);
+          be_.loss_forward_backward(loss_kind_, batch(sr_), target, T(1), loss_.data(), batch(dsr_), GradMode::Overwrite);
+          fast_->backward(arena_.params(), arena_.grads(), x, batch(dsr_));
+          fast_->update_at(s, arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
+        },
+        replay_);
+    input_ = &graph_->input(), target_ = &graph_->target();
+  }
+  std::unique_ptr<FastStepGraph> graph_;
+#endif
+
   Backend be_;
   CudaContext* ctx_;
   const GeneratorLayout& layout_;
@@ -93,6 +122,9 @@ class GeneratorStep {
   Arena arena_;
   Generator<Backend> generator_;
   Buffer<T> lr_, hr_, sr_, dsr_;
+  const Buffer<T>* input_ = &lr_;
+  const Buffer<T>* target_ = &hr_;
+  bool replay_ = true;
   Buffer<int32_t> centres_;
   Buffer<T> loss_;
   using Fast = typename FastGeneratorOf<Backend>::type;

@@ -7,10 +7,15 @@
 #      CPU reference, the tests of tests/kernels that CI runs under the SIMT emulator, here on the
 #      real GPU (so the emulator's definitions of shuffles, votes, ldmatrix, mma and cp.async meet
 #      the hardware), whole networks on both paths, inference and bit-identical resume;
-#   3. the training step and its forward, reference and fast path, beside PyTorch's variants in
-#      one table (step_table.md, by bench/step_table.py);
-#   4. whole-volume inference of Colin27, fast and reference path, timed;
-#   5. short training runs (mDCSRN in TF32 and bf16, mDCSRN-WGAN), the GPU's first steps against
+#   3. the training step and its forward, reference and fast path (graph-replayed), beside PyTorch's
+#      variants in one table (step_table.md, by bench/step_table.py), and the roofline of every
+#      fast-path kernel against the copy bandwidth and bf16 GEMM rate measured in the same run
+#      (roofline.md, by bench_fused_kernels);
+#   4. the accuracy check, shortened: the paper's configuration on Colin27 for one 100-step epoch
+#      in fp32 (the reference path) and bf16 (the fast path), their validation PSNR within 0.1 dB
+#      (scripts/psnr_gap.py; accuracy.txt);
+#   5. whole-volume inference of Colin27, fast and reference path, timed;
+#   6. short training runs (mDCSRN in TF32 and bf16, mDCSRN-WGAN), the GPU's first steps against
 #      PyTorch autograd (scripts/pytorch_crosscheck.py), the data and WGAN benchmarks.
 # The build and where its libraries come from: scripts/gpu_build.sh. Results go to $OUT when it is
 # set (else build-gpu/); bench/RESULTS.md records their numbers.
@@ -29,7 +34,7 @@ within_budget() {
   return 1
 }
 
-BUILD_TARGETS=${BUILD_TARGETS:-"test_gpu mdcsrn bench_data bench_train_step bench_wgan_step"} BUILD_DIR=$build_dir \
+BUILD_TARGETS=${BUILD_TARGETS:-"test_gpu mdcsrn bench_data bench_train_step bench_fused_kernels bench_wgan_step"} BUILD_DIR=$build_dir \
   BUILD_LOG="$results/build.log" source scripts/gpu_build.sh
 templates=$MDCSRN_TEMPLATES_DIR
 phase build
@@ -52,7 +57,23 @@ manifest=$build_dir/colin27/manifest.json
 PYTHONUNBUFFERED=1 python3 bench/pytorch_reference.py --steps 20 --json "$results/pytorch.json" 2>&1 | grep -v Warning \
   > "$results/pytorch.log"
 python3 bench/step_table.py "$results/bench_train_step.json" "$results/pytorch.json" --out "$results/step_table.md"
+"$build_dir/bench_fused_kernels" --json "$results/roofline.json" --markdown "$results/roofline.md" > "$results/bench_fused_kernels.log"
+tail -1 "$results/roofline.md"
 phase step-benchmarks
+
+# The fast path's accuracy against the reference path's, shortened: one epoch of 100 steps of
+# batch 16 from the same seed, validated on the same 256 patches.
+if within_budget "the accuracy check"; then
+  for precision in fp32 bf16; do
+    "$build_dir/mdcsrn" train --config configs/paper_balanced.json --manifest "$manifest" --out "$build_dir/accuracy-$precision" --quiet \
+      --set train.batch=16 --set sampler.patches_per_epoch=1600 --set train.epochs=1 --set train.val_patches=256 \
+      --set train.device=cuda --set train.precision=$precision > "$results/accuracy-$precision.log" 2>&1 \
+      || { tail -20 "$results/accuracy-$precision.log"; exit 1; }
+  done
+  python3 scripts/psnr_gap.py "$build_dir/accuracy-fp32/log.jsonl" "$build_dir/accuracy-bf16/log.jsonl" --max-db 0.1 \
+    | tee "$results/accuracy.txt" || true
+  phase accuracy
+fi
 
 # A short run of the paper's generator on the fast path (whose checkpoint the inference below uses),
 # then whole-volume inference of the Colin27 LR volume (301 x 370 x 316) on both paths.
@@ -95,3 +116,5 @@ if within_budget "the data and WGAN benchmarks"; then
   phase data-and-wgan-benchmarks
 fi
 cat "$results/step_table.md"
+cat "$results/roofline.md"
+cat "$results/accuracy.txt" 2>/dev/null || true

@@ -10,6 +10,10 @@
 #include "kernels/simt/emulator.h"
 #endif
 
+namespace mdcsrn {
+class CudaContext;
+}
+
 namespace mdcsrn::test {
 
 #ifdef MDCSRN_TEST_ON_DEVICE
@@ -29,6 +33,14 @@ template <class T>
 Buffer<T> target_copy(const std::vector<T>& host) {
   return copy_to(kTargetMemory, host);
 }
+
+// The CUDA context a GPU dataset samples on (GeneratorStep's), or none where the target's memory is
+// the host's and sampling runs on the CPU.
+#ifdef MDCSRN_TEST_ON_DEVICE
+inline CudaContext* sampling_context(TargetContext& ctx) { return &ctx; }
+#else
+inline CudaContext* sampling_context(TargetContext&) { return nullptr; }
+#endif
 
 // A target buffer filled with NaN, so that an element a kernel should write and does not shows.
 inline Buffer<float> poisoned(int64_t count) { return target_copy(std::vector<float>(size_t(count), NAN)); }

@@ -12,6 +12,7 @@
 #include "kernels/loss.h"
 #include "kernels/optimizer.h"
 #include "kernels/patch_sampler.h"
+#include "kernels/step_schedule.h"
 #include "kernels/pooling.h"
 #include "kernels/random.h"
 #include "tests/io_support.h"
@@ -340,6 +341,34 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("channel_fold")) {
   }
 }
 
+TEST_SUITE(MDCSRN_TARGET_SUITE("step_schedule")) {
+  TEST_CASE("the device-held step schedule gives each step its patches and Adam's constants") {
+    const AdamConfig adam{2e-4f, 0.5f, 0.999f, 1e-8f};
+    TargetContext ctx;
+    Buffer<StepSchedule> s(kTargetMemory, 1);
+    gpu::set_step_schedule(ctx, s.data(), 41, 8, adam);
+    for (int64_t step = 41; step < 44; ++step) {
+      CAPTURE(step);
+      gpu::begin_step(ctx, s.data());
+      ctx.synchronize();
+      const StepSchedule got = s.download()[0];
+      CHECK(got.step == step);
+      CHECK(got.first_patch == step * 8);
+      CHECK(got.next_first_patch == (step + 1) * 8);
+      // The host's formula, in double on both sides; the device's pow may differ in the last bit.
+      const AdamStep expected = adam_step(adam, step + 1);
+      CHECK(got.adam_step.beta1 == expected.beta1);
+      CHECK(got.adam_step.beta2 == expected.beta2);
+      CHECK(got.adam_step.eps == expected.eps);
+      CHECK(std::fabs(got.adam_step.step_size - expected.step_size) <= 1e-6f * expected.step_size);
+      CHECK(std::fabs(got.adam_step.bias_correction2_sqrt - expected.bias_correction2_sqrt) <= 1e-6f * expected.bias_correction2_sqrt);
+      gpu::end_step(ctx, s.data());
+    }
+    ctx.synchronize();
+    CHECK(s.download()[0].step == 44);
+  }
+}
+
 TEST_SUITE(MDCSRN_TARGET_SUITE("sampler")) {
   TEST_CASE("the sampler kernel draws the very same patches as the CPU from the same seed") {
     for (SamplingMode mode : {SamplingMode::Uniform, SamplingMode::Balanced, SamplingMode::Weighted})
@@ -365,6 +394,13 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("sampler")) {
         CHECK(centres_d.download() == centres);
         CHECK(lr_d.download() == lr);
         CHECK(hr_d.download() == hr);
+        // The same with the patch number in device memory, as a step graph samples.
+        Buffer<int64_t> first = target_copy(std::vector<int64_t>{5000});
+        Buffer<float> lr_at = poisoned(voxels), hr_at = poisoned(voxels);
+        gpu::gather_patches_at(ctx, target.view(), first.data(), batch, lr_at.data(), hr_at.data(), centres_d.data());
+        ctx.synchronize();
+        CHECK(lr_at.download() == lr);
+        CHECK(hr_at.download() == hr);
       }
   }
 }
