@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "engine/communicator.h"
 #include "engine/device.h"
 #include "engine/error.h"
 
@@ -43,15 +44,16 @@ void print_info() {
       "  the end-to-end demo with its report (mdcsrn demo)\n");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
   try {
+    // Until the commands split their work over ranks, N ranks would run N copies into one output.
+    if (mdcsrn::Communicator::world().size() > 1)
+      mdcsrn::fail("runs as one process for now: data-parallel training and inference under mpirun are not built yet");
     if (command == "prepare") return mdcsrn::cli::run_prepare(argc, argv);
     if (command == "train") return mdcsrn::cli::run_train(argc, argv);
     if (command == "eval") return mdcsrn::cli::run_eval(argc, argv);
@@ -64,7 +66,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mdcsrn: unknown command '%s' (see mdcsrn --help)\n", command.c_str());
     return 2;
   } catch (const mdcsrn::Error& e) {
+    // Under mpirun every rank stops with it, none is left waiting in a collective.
+    const mdcsrn::Communicator& world = mdcsrn::Communicator::world();
+    if (world.size() > 1) world.abort("mdcsrn " + command + ": " + e.what());
     std::fprintf(stderr, "mdcsrn %s: %s\n", command.c_str(), e.what());
     return 1;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mdcsrn::Communicator::init(argc, argv);
+  const int status = run(argc, argv);
+  mdcsrn::Communicator::finalize();
+  return status;
 }

@@ -34,6 +34,19 @@ add_library(mdcsrn_fftw INTERFACE)
 target_include_directories(mdcsrn_fftw SYSTEM INTERFACE ${FFTW3_INCLUDE_DIR})
 target_link_libraries(mdcsrn_fftw INTERFACE ${FFTW3F_THREADS_LIBRARY} ${FFTW3F_LIBRARY})
 
+# --- MPI (Open MPI from Debian: libopenmpi-dev, openmpi-bin), for data-parallel runs --------------
+set(MDCSRN_HAVE_MPI OFF)
+if(NOT MDCSRN_MPI STREQUAL "OFF")
+  find_package(MPI COMPONENTS CXX)
+  if(MPI_CXX_FOUND)
+    set(MDCSRN_HAVE_MPI ON)
+  elseif(MDCSRN_MPI STREQUAL "ON")
+    message(FATAL_ERROR "MDCSRN_MPI=ON but no MPI was found (Debian: libopenmpi-dev)")
+  else()
+    message(STATUS "MPI not found: data-parallel training is off")
+  endif()
+endif()
+
 # --- CUDA -----------------------------------------------------------------------------------------
 set(MDCSRN_HAVE_CUDA OFF)
 if(NOT MDCSRN_CUDA STREQUAL "OFF")

@@ -25,20 +25,37 @@ struct BatchNormAffine {
 
 namespace cpu {
 
+// The statistics in two halves, so that data-parallel ranks can exchange the first: each
+// (channel, sample) plane's moments, partials[c * N + n]; then per channel the merge of `samples`
+// planes' moments in sample order. Ranks that gather their planes' moments in rank order and
+// merge them get the very bits of one process holding the whole batch.
+template <class T>
+void batchnorm_plane_moments(Tensor<const T> x, Moments<SumType<T>>* partials) {
+  require_planes("batchnorm_plane_moments", x);
+  const int64_t spatial = x.shape.spatial();
+  parallel_for(x.shape.c, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c)
+      for (int64_t n = 0; n < x.shape.n; ++n) partials[c * x.shape.n + n] = plane_moments(x.plane(n, c), spatial);
+  });
+}
+
+template <class T>
+void batchnorm_merge_statistics(const Moments<SumType<T>>* partials, int64_t channels, int64_t samples, T eps, T* mean, T* var, T* invstd) {
+  for (int64_t c = 0; c < channels; ++c) {
+    Moments<SumType<T>> channel;
+    for (int64_t n = 0; n < samples; ++n) channel.merge(partials[c * samples + n]);
+    mean[c] = T(channel.mean);
+    var[c] = T(channel.variance());
+    invstd[c] = inverse_std(var[c], eps);
+  }
+}
+
 // Batch statistics of every channel of x: mean, biased variance, 1 / sqrt(var + eps).
 template <class T>
 void batchnorm_statistics(Tensor<const T> x, T eps, T* mean, T* var, T* invstd) {
-  require_planes("batchnorm_statistics", x);
-  const int64_t spatial = x.shape.spatial();
-  parallel_for(x.shape.c, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) {
-      Moments<SumType<T>> channel;
-      for (int64_t n = 0; n < x.shape.n; ++n) channel.merge(plane_moments(x.plane(n, c), spatial));
-      mean[c] = T(channel.mean);
-      var[c] = T(channel.variance());
-      invstd[c] = inverse_std(var[c], eps);
-    }
-  });
+  std::vector<Moments<SumType<T>>> partials(size_t(x.shape.c * x.shape.n));
+  batchnorm_plane_moments(x, partials.data());
+  batchnorm_merge_statistics(partials.data(), x.shape.c, x.shape.n, eps, mean, var, invstd);
 }
 
 // running = (1 - momentum) running + momentum batch, with the unbiased batch variance.

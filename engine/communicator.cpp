@@ -1,0 +1,113 @@
+#include "engine/communicator.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "engine/error.h"
+#ifdef MDCSRN_HAVE_MPI
+#include <mpi.h>
+#endif
+
+namespace mdcsrn {
+namespace {
+
+Communicator& the_world() {
+  static Communicator world;
+  return world;
+}
+
+#ifdef MDCSRN_HAVE_MPI
+// Whether an MPI launcher (Open MPI's mpirun, a PMI or PMIx launcher such as srun) started us: a
+// process started by hand stays a single process and never initialises MPI.
+bool launched_by_mpi() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK"})
+    if (std::getenv(name)) return true;
+  return false;
+}
+
+void check(int code, const char* call) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  fail(std::string(call) + ": " + std::string(text, size_t(length)));
+}
+#endif
+
+}  // namespace
+
+void Communicator::init(int& argc, char**& argv) {
+#ifdef MDCSRN_HAVE_MPI
+  if (!launched_by_mpi()) return;
+  int provided = 0;
+  check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+  Communicator& w = the_world();
+  w.mpi_ = true;
+  check(MPI_Comm_rank(MPI_COMM_WORLD, &w.rank_), "MPI_Comm_rank");
+  check(MPI_Comm_size(MPI_COMM_WORLD, &w.size_), "MPI_Comm_size");
+  MPI_Comm node;
+  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, w.rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  check(MPI_Comm_rank(node, &w.local_rank_), "MPI_Comm_rank");
+  MPI_Comm_free(&node);
+#else
+  (void)argc, (void)argv;
+#endif
+}
+
+void Communicator::finalize() {
+#ifdef MDCSRN_HAVE_MPI
+  if (the_world().mpi_) MPI_Finalize();
+#endif
+}
+
+const Communicator& Communicator::world() { return the_world(); }
+
+void Communicator::allreduce_sum(float* data, int64_t count) const {
+#ifdef MDCSRN_HAVE_MPI
+  MDCSRN_REQUIRE(count <= INT32_MAX, "allreduce_sum: " + std::to_string(count) + " elements");
+  if (mpi_) check(MPI_Allreduce(MPI_IN_PLACE, data, int(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+#else
+  (void)data, (void)count;
+#endif
+}
+
+void Communicator::allreduce_sum(double* data, int64_t count) const {
+#ifdef MDCSRN_HAVE_MPI
+  MDCSRN_REQUIRE(count <= INT32_MAX, "allreduce_sum: " + std::to_string(count) + " elements");
+  if (mpi_) check(MPI_Allreduce(MPI_IN_PLACE, data, int(count), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+#else
+  (void)data, (void)count;
+#endif
+}
+
+void Communicator::allgather(const void* mine, size_t bytes, void* all) const {
+#ifdef MDCSRN_HAVE_MPI
+  if (mpi_) {
+    MDCSRN_REQUIRE(bytes <= size_t(INT32_MAX), "allgather: " + std::to_string(bytes) + " bytes");
+    check(MPI_Allgather(mine, int(bytes), MPI_BYTE, all, int(bytes), MPI_BYTE, MPI_COMM_WORLD), "MPI_Allgather");
+    return;
+  }
+#endif
+  if (all != mine) std::memcpy(all, mine, bytes);
+}
+
+void Communicator::barrier() const {
+#ifdef MDCSRN_HAVE_MPI
+  if (mpi_) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+#endif
+}
+
+void Communicator::abort(const std::string& message) const {
+  if (size_ > 1)
+    std::fprintf(stderr, "rank %d of %d: %s\n", rank_, size_, message.c_str());
+  else
+    std::fprintf(stderr, "%s\n", message.c_str());
+  std::fflush(stderr);
+#ifdef MDCSRN_HAVE_MPI
+  if (mpi_) MPI_Abort(MPI_COMM_WORLD, 1);
+#endif
+  std::exit(1);
+}
+
+}  // namespace mdcsrn
