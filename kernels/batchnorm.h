@@ -134,6 +134,55 @@ void batchnorm_activation_backward(NormMode mode, Tensor<const T> x, Tensor<cons
   });
 }
 
+// The backward in two halves, for data-parallel ranks (models/sync_batchnorm.h), which exchange
+// the first's sums; with the sums of the whole batch they give batchnorm_activation_backward's bits.
+// First: g = dy * act'(BN(x)) in place of dy, and each (channel, sample) plane's sums of g and
+// g * xhat, partials[c * N + n].
+template <class T>
+void batchnorm_activation_backward_sums(Tensor<const T> x, Tensor<T> dy, const BatchNormAffine<T>& bn, const ActivationSpec& a,
+                                        SumPair<SumType<T>>* partials) {
+  require_planes("batchnorm_activation_backward_sums", x, dy);
+  const int64_t spatial = x.shape.spatial();
+  with_activation<T>(a, [&](const auto f) {
+    parallel_for(x.shape.c, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t c = begin; c < end; ++c) {
+        const T mean = bn.mean[c], invstd = bn.invstd[c], gamma = bn.gamma[c], beta = bn.beta[c];
+        for (int64_t n = 0; n < x.shape.n; ++n) {
+          const T* xp = x.plane(n, c);
+          T* gp = dy.plane(n, c);
+          for (int64_t s = 0; s < spatial; ++s) gp[s] = gp[s] * f.slope(normalize_affine(xp[s], mean, invstd, gamma, beta));
+          SumPair<SumType<T>> plane;
+          for (int64_t s = 0; s < spatial; ++s) plane.push(gp[s], gp[s] * (xp[s] - mean) * invstd);
+          partials[c * x.shape.n + n] = plane;
+        }
+      }
+    });
+  });
+}
+
+// Second: dx from g and each channel's sums (sum g, sum g * xhat) over `count` elements.
+template <class T>
+void batchnorm_input_gradient(NormMode mode, Tensor<const T> x, Tensor<const T> g, const BatchNormAffine<T>& bn,
+                              const SumPair<SumType<T>>* sums, T count, Tensor<T> dx, GradMode grad_mode) {
+  require_planes("batchnorm_input_gradient", x, g, dx);
+  const int64_t spatial = x.shape.spatial();
+  const bool accumulate = grad_mode == GradMode::Accumulate, batch_stats = mode == NormMode::Train;
+  parallel_for(x.shape.c, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      const T mean = bn.mean[c], invstd = bn.invstd[c], gamma = bn.gamma[c];
+      const T mean_g = batch_stats ? T(gamma * sums[c].first / count) : T(0);
+      const T mean_g_xhat = batch_stats ? T(gamma * sums[c].second / count) : T(0);
+      for (int64_t n = 0; n < x.shape.n; ++n) {
+        const T* xp = x.plane(n, c);
+        const T* gp = g.plane(n, c);
+        T* dxp = dx.plane(n, c);
+        for (int64_t s = 0; s < spatial; ++s)
+          store_grad(dxp[s], normalized_input_grad(gamma * gp[s], (xp[s] - mean) * invstd, invstd, mean_g, mean_g_xhat), accumulate);
+      }
+    }
+  });
+}
+
 }  // namespace cpu
 
 // The GPU kernels (batchnorm.cu), launched on a CudaContext or run by a simt::Emulator.

@@ -1,8 +1,10 @@
 #pragma once
-// BatchNorm's batch statistics over the ranks of a data-parallel run, as SyncBatchNorm: every
-// rank gathers every rank's per-(channel, sample) moments and merges them in global sample order
-// (rank r holds samples r * n .. r * n + n - 1 of the global batch), so N ranks normalise with the
-// very bits one process holding the whole batch computes (kernels/batchnorm.h).
+// BatchNorm over the ranks of a data-parallel run, as SyncBatchNorm: every rank gathers every
+// rank's per-(channel, sample) partials and merges them in global sample order (rank r holds
+// samples r * n .. r * n + n - 1 of the global batch), so N ranks normalise with the very bits one
+// process holding the whole batch computes (kernels/batchnorm.h), and their input gradients use
+// the whole batch's sums. dgamma and dbeta stay each rank's own sums: the gradient all-reduce adds
+// them like every other parameter's.
 #include <cstdint>
 #include <vector>
 
@@ -11,21 +13,43 @@
 
 namespace mdcsrn {
 
-// local: this rank's partials[c * samples + n] (cpu::batchnorm_plane_moments).
-template <class T>
-void merge_statistics_across(const Communicator& comm, const Moments<SumType<T>>* local, int64_t channels, int64_t samples, T eps,
-                             T* mean, T* var, T* invstd) {
-  using M = Moments<SumType<T>>;
+// The partials of every rank, [c][rank * samples + n], on every rank.
+template <class Partial>
+std::vector<Partial> gather_in_sample_order(const Communicator& comm, const Partial* local, int64_t channels, int64_t samples) {
   const int ranks = comm.size();
   const int64_t per_rank = channels * samples;
-  std::vector<M> gathered(size_t(per_rank * ranks));
-  comm.allgather(local, sizeof(M) * size_t(per_rank), gathered.data());
-  std::vector<M> ordered(gathered.size());  // [c][rank * samples + n]
+  std::vector<Partial> gathered(size_t(per_rank * ranks)), ordered(gathered.size());
+  comm.allgather(local, sizeof(Partial) * size_t(per_rank), gathered.data());
   for (int r = 0; r < ranks; ++r)
     for (int64_t c = 0; c < channels; ++c)
       for (int64_t n = 0; n < samples; ++n)
         ordered[size_t(c * samples * ranks + r * samples + n)] = gathered[size_t(r * per_rank + c * samples + n)];
-  cpu::batchnorm_merge_statistics(ordered.data(), channels, samples * ranks, eps, mean, var, invstd);
+  return ordered;
+}
+
+// The statistics: local, this rank's partials[c * samples + n] (cpu::batchnorm_plane_moments).
+template <class T>
+void merge_statistics_across(const Communicator& comm, const Moments<SumType<T>>* local, int64_t channels, int64_t samples, T eps,
+                             T* mean, T* var, T* invstd) {
+  const std::vector<Moments<SumType<T>>> all = gather_in_sample_order(comm, local, channels, samples);
+  cpu::batchnorm_merge_statistics(all.data(), channels, samples * comm.size(), eps, mean, var, invstd);
+}
+
+// The backward's sums: local, this rank's partials[c * samples + n]
+// (cpu::batchnorm_activation_backward_sums); writes each channel's sums over the whole batch into
+// `sums` and over this rank's samples into `local_sums` (for dgamma and dbeta).
+template <class S>
+void merge_backward_sums_across(const Communicator& comm, const SumPair<S>* local, int64_t channels, int64_t samples, SumPair<S>* sums,
+                                SumPair<S>* local_sums) {
+  const std::vector<SumPair<S>> all = gather_in_sample_order(comm, local, channels, samples);
+  const int64_t total = samples * comm.size();
+  for (int64_t c = 0; c < channels; ++c) {
+    SumPair<S> channel, own;
+    for (int64_t n = 0; n < total; ++n) channel.merge(all[size_t(c * total + n)]);
+    for (int64_t n = 0; n < samples; ++n) own.merge(local[c * samples + n]);
+    sums[c] = channel;
+    local_sums[c] = own;
+  }
 }
 
 }  // namespace mdcsrn
