@@ -33,6 +33,10 @@ class FastStepGraph {
     }
     schedule_ = Buffer<StepSchedule>(MemoryKind::Device, 1);
   }
+  // A replay may still run on the device: its buffers go only after it.
+  ~FastStepGraph() { ctx_.synchronize(); }
+  FastStepGraph(const FastStepGraph&) = delete;
+  FastStepGraph& operator=(const FastStepGraph&) = delete;
 
   // Step `step` (0-based): patches step * batch onwards, Adam update step + 1 with `adam`.
   // replay false runs every step without the graphs (the same kernels, for comparison).
@@ -44,15 +48,20 @@ class FastStepGraph {
     const bool sampled = step == device_step_ && &data == data_;
     adam_ = adam;
     data_ = &data;
-    device_step_ = step + 1;
     current_ = int(step % 2);
-    if (!sampled || !replay) return body(data, current_, true, compute);
-    if (!graphs_[0]) {
-      for (int k = 0; k < 2; ++k)
-        graphs_[size_t(k)] = std::make_unique<CudaGraph>(ctx_, [&, k] { body(data, k, false, compute); });
-      captured_scratch_ = ctx_.scratch(0);
+    // Unknown until this step's work is queued: a step that throws leaves the next one to start afresh.
+    device_step_ = -1;
+    if (!sampled || !replay) {
+      body(data, current_, true, compute);
+    } else {
+      if (!graphs_[0]) {
+        for (int k = 0; k < 2; ++k)
+          graphs_[size_t(k)] = std::make_unique<CudaGraph>(ctx_, [&, k] { body(data, k, false, compute); });
+        captured_scratch_ = ctx_.scratch(0);
+      }
+      graphs_[size_t(current_)]->launch();
     }
-    graphs_[size_t(current_)]->launch();
+    device_step_ = step + 1;
   }
 
   // The last step's batch.
@@ -68,8 +77,13 @@ class FastStepGraph {
     side_.fork([&] {
       data.sample_at(&s->next_first_patch, int(batch_), lr_[size_t(next)].data(), hr_[size_t(next)].data(), centres_[size_t(next)].data(), ctx_);
     });
-    compute(lr_[size_t(k)].data(), hr_[size_t(k)].data(), &s->adam_step);
-    gpu::end_step(ctx_, s);
+    try {
+      compute(lr_[size_t(k)].data(), hr_[size_t(k)].data(), &s->adam_step);
+      gpu::end_step(ctx_, s);
+    } catch (...) {
+      side_.join();  // a capture must end with the side stream joined
+      throw;
+    }
     side_.join();
   }
 

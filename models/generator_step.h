@@ -63,6 +63,10 @@ class GeneratorStep {
   template <class Context>
   void enable_fast_path(Context& ctx) {
     static_assert(!std::is_same_v<Fast, NoFastGenerator>, "the fast path is for the GPU backends");
+#ifdef MDCSRN_HAVE_CUDA
+    graph_.reset();  // its graphs hold the previous fast generator's buffers
+    input_ = &lr_, target_ = &hr_;
+#endif
     fast_ = std::make_unique<Fast>(layout_, ctx, shape_);
   }
   bool fast_path() const { return fast_ != nullptr; }
@@ -111,7 +115,6 @@ class GeneratorStep {
         replay_);
     input_ = &graph_->input(), target_ = &graph_->target();
   }
-  std::unique_ptr<FastStepGraph> graph_;
 #endif
 
   Backend be_;
@@ -129,6 +132,10 @@ class GeneratorStep {
   Buffer<T> loss_;
   using Fast = typename FastGeneratorOf<Backend>::type;
   std::unique_ptr<Fast> fast_;
+#ifdef MDCSRN_HAVE_CUDA
+  // Last, so that it goes first: its destructor waits for a replay that uses the buffers above.
+  std::unique_ptr<FastStepGraph> graph_;
+#endif
 };
 
 }  // namespace mdcsrn
