@@ -25,6 +25,9 @@ commands:
 
 options:
   -h, --help   show this help
+
+Under mpirun -np N (or srun), train trains one model data-parallel over the N ranks and
+infer --manifest spreads a split's subjects over them (see mdcsrn train --help, infer --help).
 )";
 
 void print_info() {
@@ -41,7 +44,8 @@ void print_info() {
       "  the mDCSRN generator (explicit forward/backward, CPU and GPU) and its training (mdcsrn train)\n"
       "  the WGAN critic and mDCSRN-WGAN training (mdcsrn train with wgan.enabled)\n"
       "  whole-volume inference (mdcsrn infer), metrics and Table II summaries (mdcsrn eval)\n"
-      "  the end-to-end demo with its report (mdcsrn demo)\n");
+      "  the end-to-end demo with its report (mdcsrn demo)\n"
+      "  data-parallel training and inference over MPI ranks (mpirun; CPU ranks; SyncBatchNorm)\n");
 }
 
 int run(int argc, char** argv) {
@@ -51,9 +55,10 @@ int run(int argc, char** argv) {
   }
   const std::string command = argv[1];
   try {
-    // Until the commands split their work over ranks, N ranks would run N copies into one output.
-    if (mdcsrn::Communicator::world().size() > 1)
-      mdcsrn::fail("runs as one process for now: data-parallel training and inference under mpirun are not built yet");
+    // Only train and infer split their work over ranks: N ranks of another would write N copies
+    // into one output.
+    if (mdcsrn::Communicator::world().size() > 1 && command != "train" && command != "infer")
+      mdcsrn::fail("runs as one process: under mpirun, only train and infer --manifest split their work over the ranks");
     if (command == "prepare") return mdcsrn::cli::run_prepare(argc, argv);
     if (command == "train") return mdcsrn::cli::run_train(argc, argv);
     if (command == "eval") return mdcsrn::cli::run_eval(argc, argv);

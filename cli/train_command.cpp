@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "engine/communicator.h"
 #include "engine/error.h"
 #include "io/volume.h"
 #include "models/trainer.h"
@@ -50,6 +51,12 @@ options:
                        WGAN run's adversarial first step: the critic's parameters, scores and
                        gradients); scripts/pytorch_crosscheck.py checks it against PyTorch
   --quiet              no progress bar
+
+Data-parallel (see the README): under mpirun -np N (or srun), the N ranks train one model,
+each on train.batch / N samples of every batch (an error unless N divides train.batch), with
+BatchNorm's statistics over the whole batch and the gradients summed over the ranks; rank 0
+writes. The run sees the same patches whatever N, and a checkpoint resumes on any number of
+ranks. CPU ranks for now (train.device=cpu).
 )";
 
 }  // namespace
@@ -72,8 +79,15 @@ int run_train(int argc, char** argv) {
   options.stop_after_steps = args.has("steps") ? args.get_int("steps", 0) : -1;
   options.progress = !args.has("quiet");
 
+  const Communicator& world = Communicator::world();
+  const int local_batch = local_batch_size(config, world);
+  if (!world.leader()) {  // rank 0 speaks and writes for all
+    train_generator(config, json, options);
+    return 0;
+  }
   std::printf("train: %s (%lld parameters), %s sampling, batch %d of %d^3, %d epochs -> %s\n", config.model.describe().c_str(),
               (long long)GeneratorLayout(config.model).table().parameter_count(), sampling_mode_name(config.sampler.mode), config.batch, config.sampler.patch, config.epochs, config.out_dir.c_str());
+  if (world.size() > 1) std::printf("data-parallel: %d ranks x batch %d\n", world.size(), local_batch);
   if (config.wgan.enabled) {
     const CriticLayout critic(config.wgan.critic);
     std::printf("wgan: %s, %lld parameters; n_critic %d, adversarial weight %g, clip %g, %d L1 pretraining epochs\n",

@@ -24,6 +24,22 @@ class GeneratorStep {
         lr_(Backend::memory, shape_.numel()), hr_(Backend::memory, shape_.numel()), sr_(Backend::memory, shape_.numel()),
         dsr_(Backend::memory, shape_.numel()), centres_(Backend::memory, int64_t(batch) * kCentreFields), loss_(Backend::memory, 1) {}
 
+  // Data-parallel training over comm's ranks: this step is rank r's share (batch samples) of a
+  // global batch of ranks x batch, whose patches step * global + r * batch onwards it draws; the
+  // generator's BatchNorm uses the whole batch's statistics; each rank's loss gradient is scaled
+  // by 1 / ranks and the gradients are summed over the ranks before Adam, so every rank applies
+  // the gradient of the global batch's mean loss. Host memory (CPU ranks) only, for now.
+  void spread_over(const Communicator& comm) {
+    MDCSRN_REQUIRE(Backend::memory == MemoryKind::Host && !fast_, "training step: data-parallel ranks run on host memory (CPU ranks) for now");
+    comm_ = &comm;
+    generator_.synchronize_batchnorm(comm);
+  }
+  int ranks() const { return comm_ ? comm_->size() : 1; }
+  // The sum over the ranks of a host value, in place (the identity on one process).
+  void sum_over_ranks(T* values, int64_t count) const {
+    if (ranks() > 1) comm_->allreduce_sum(values, count);
+  }
+
   // Step `step` (0-based) draws patches step * batch onwards; Adam's bias correction uses step + 1.
   // No host synchronisation: the loss stays on the device until loss() is read. On a GPU's fast
   // path the step is a replayed CUDA graph (models/fast_step_graph.h) unless use_step_graphs(false).
@@ -45,10 +61,11 @@ class GeneratorStep {
   // Samples the batch, runs the generator and the loss, and leaves the loss's gradient with
   // respect to the output in output_gradient(), where other terms may add theirs before backward().
   void forward(const PatchDataset& data, int64_t step) {
-    data.sample(step * shape_.n, int(shape_.n), lr_.data(), hr_.data(), centres_.data(), ctx_);
+    const int64_t rank = comm_ ? comm_->rank() : 0;
+    data.sample((step * ranks() + rank) * shape_.n, int(shape_.n), lr_.data(), hr_.data(), centres_.data(), ctx_);
     input_ = &lr_, target_ = &hr_;
     run_generator(batch(lr_), batch(sr_), NormMode::Train);
-    be_.loss_forward_backward(loss_kind_, batch(sr_), batch(hr_), T(1), loss_.data(), batch(dsr_), GradMode::Overwrite);
+    be_.loss_forward_backward(loss_kind_, batch(sr_), batch(hr_), share(), loss_.data(), batch(dsr_), GradMode::Overwrite);
   }
   // The generator on x, on the fast path when it is enabled (backward then reads what it left).
   void run_generator(Tensor<const T> x, Tensor<T> out, NormMode mode) {
@@ -76,17 +93,23 @@ class GeneratorStep {
     }
     generator_.backward(arena_.params(), arena_.grads(), batch(lr_), batch(dsr_), NormMode::Train);
   }
-  // Adam update number t (1 for the first).
+  // Adam update number t (1 for the first), after summing the gradients over the ranks.
   void update(const AdamConfig& adam, int64_t t) {
+    sum_over_ranks(arena_.grads(), arena_.size());
     if constexpr (!std::is_same_v<Fast, NoFastGenerator>) {
       if (fast_) return fast_->update(adam_step(adam, t), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
     }
     be_.adam(adam_step(adam, t), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
   }
+  // The last step's loss over the global batch (the mean of the ranks' losses).
   double loss() {
     be_.synchronize();
-    return double(loss_.download()[0]);
+    double value = double(loss_.download()[0]);
+    if (ranks() > 1) comm_->allreduce_sum(&value, 1);
+    return value / ranks();
   }
+  // Each rank's share of a mean over the global batch: 1 / ranks.
+  T share() const { return T(1) / T(ranks()); }
 
   Arena& arena() { return arena_; }
   Generator<Backend>& generator() { return generator_; }
@@ -102,6 +125,7 @@ class GeneratorStep {
  private:
 #ifdef MDCSRN_HAVE_CUDA
   void run_graphed(const PatchDataset& data, int64_t step, const AdamConfig& adam) {
+    MDCSRN_REQUIRE(ranks() == 1, "training step: the fast path runs as one process");
     if (!graph_) graph_ = std::make_unique<FastStepGraph>(*ctx_, shape_.n, shape_.numel());
     graph_->run(
         data, step, adam,
@@ -119,6 +143,7 @@ class GeneratorStep {
 
   Backend be_;
   CudaContext* ctx_;
+  const Communicator* comm_ = nullptr;  // data-parallel ranks, if any
   const GeneratorLayout& layout_;
   Shape5 shape_;
   LossKind loss_kind_;

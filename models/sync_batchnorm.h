@@ -52,4 +52,39 @@ void merge_backward_sums_across(const Communicator& comm, const SumPair<S>* loca
   }
 }
 
+// The generator's two batch-coupled BatchNorm steps over the ranks of comm, on host memory: what
+// cpu::batchnorm_statistics and cpu::batchnorm_activation_backward (train mode) compute for the
+// whole global batch, each rank holding x.shape.n of its samples.
+template <class T>
+class SyncBatchNorm {
+ public:
+  explicit SyncBatchNorm(const Communicator& comm) : comm_(comm) {}
+
+  int ranks() const { return comm_.size(); }
+
+  void statistics(Tensor<const T> x, T eps, T* mean, T* var, T* invstd) const {
+    std::vector<Moments<SumType<T>>> partials(size_t(x.shape.c * x.shape.n));
+    cpu::batchnorm_plane_moments(x, partials.data());
+    merge_statistics_across(comm_, partials.data(), x.shape.c, x.shape.n, eps, mean, var, invstd);
+  }
+
+  // dy is overwritten (by g = dy act'(BN(x))); dgamma and dbeta are this rank's sums.
+  void activation_backward(Tensor<const T> x, Tensor<T> dy, const BatchNormAffine<T>& bn, const ActivationSpec& a, Tensor<T> dx,
+                           T* dgamma, T* dbeta, GradMode m) const {
+    const int64_t channels = x.shape.c, samples = x.shape.n;
+    std::vector<SumPair<SumType<T>>> partials(size_t(channels * samples)), sums(static_cast<size_t>(channels)), own(static_cast<size_t>(channels));
+    cpu::batchnorm_activation_backward_sums(x, dy, bn, a, partials.data());
+    merge_backward_sums_across(comm_, partials.data(), channels, samples, sums.data(), own.data());
+    const bool accumulate = m == GradMode::Accumulate;
+    for (int64_t c = 0; c < channels; ++c) {
+      store_grad(dbeta[c], T(own[size_t(c)].first), accumulate);
+      store_grad(dgamma[c], T(own[size_t(c)].second), accumulate);
+    }
+    cpu::batchnorm_input_gradient<T>(NormMode::Train, x, dy, bn, sums.data(), T(samples * ranks() * x.shape.spatial()), dx, m);
+  }
+
+ private:
+  const Communicator& comm_;
+};
+
 }  // namespace mdcsrn

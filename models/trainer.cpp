@@ -23,19 +23,24 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Training on one backend; everything device-resident lives in memory of Backend::memory.
+// Training on one backend; everything device-resident lives in memory of Backend::memory. Over
+// several ranks, each trains on its share of every global batch, and rank 0 alone writes.
 template <class Backend>
 class Trainer {
  public:
   using T = typename Backend::Scalar;
   static_assert(sizeof(T) == sizeof(float), "training runs in float");
 
-  Trainer(const TrainConfig& c, const nlohmann::json& json, const TrainOptions& o, Backend be, CudaContext* ctx)
-      : c_(c), json_(json), o_(o), be_(be), ctx_(ctx), layout_(c.model),
-        shape_{c.batch, 1, c.sampler.patch, c.sampler.patch, c.sampler.patch},
+  Trainer(const TrainConfig& c, const nlohmann::json& json, const TrainOptions& o, Backend be, CudaContext* ctx, const Communicator& comm)
+      : c_(c), json_(json), o_(o), be_(be), ctx_(ctx), comm_(comm), leader_(comm.leader()), progress_(o.progress && leader_),
+        layout_(c.model), shape_{local_batch_size(c, comm), 1, c.sampler.patch, c.sampler.patch, c.sampler.patch},
         train_(load_split(Manifest::load(c.manifest), c.train_split, c.sampler.mode == SamplingMode::Weighted), c.sampler, Backend::memory),
-        step_(layout_, be, ctx, c.batch, c.sampler.patch, c.loss), arena_(step_.arena()), generator_(step_.generator()),
-        centres_(Backend::memory, int64_t(c.batch) * kCentreFields) {
+        step_(layout_, be, ctx, int(shape_.n), c.sampler.patch, c.loss), arena_(step_.arena()), generator_(step_.generator()),
+        centres_(Backend::memory, shape_.n * kCentreFields) {
+    if (comm.size() > 1) {
+      if (!o.dump_step.empty()) fail("--dump-step: runs as one process (it records one batch)");
+      step_.spread_over(comm);
+    }
     steps_per_epoch_ = (train_.epoch_size() + c.batch - 1) / c.batch;
     train_.set_epoch_size(steps_per_epoch_ * c.batch);
     if (c.wgan.enabled) {
@@ -47,13 +52,13 @@ class Trainer {
   }
 
   TrainSummary run() {
-    fs::create_directories(c_.out_dir);
+    if (leader_) fs::create_directories(c_.out_dir);
     const std::string checkpoint = (fs::path(c_.out_dir) / "checkpoint.safetensors").string();
     GeneratorState state;
     if (!o_.resume.empty()) {
       state = load_checkpoint(o_.resume, layout_);
       if (state.adam_m.empty()) fail(o_.resume + ": has no optimizer state to resume from");
-      if (nlohmann::json::parse(state.config_json) != json_)
+      if (nlohmann::json::parse(state.config_json) != json_ && leader_)
         std::printf("note: resuming with a configuration that differs from the checkpoint's\n");
     } else {
       state.params = initial_generator_parameters(layout_, c_.seed);
@@ -74,7 +79,11 @@ class Trainer {
     summary.patches_per_epoch = steps_per_epoch_ * c_.batch;
     summary.val_lr_psnr = val_lr_psnr_;
     summary.checkpoint = checkpoint;
-    std::ofstream log((fs::path(c_.out_dir) / "log.jsonl").string(), std::ios::app);
+    std::ofstream log;
+    if (leader_) log.open((fs::path(c_.out_dir) / "log.jsonl").string(), std::ios::app);
+    const auto write_log = [&](const nlohmann::json& record) {
+      if (leader_) log << record.dump() << "\n" << std::flush;
+    };
 
     int64_t step = state.step;
     while (step < stop) {
@@ -107,8 +116,8 @@ class Trainer {
             std::snprintf(text, sizeof text, ", W %.4g", w.wasserstein);
             critic_text = text;
           }
-          log << record.dump() << "\n" << std::flush;
-          if (o_.progress) {
+          write_log(record);
+          if (progress_) {
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_clock).count();
             char extra[112];
             std::snprintf(extra, sizeof extra, "%s %.5f%s, %.0f patches/s", wgan_ ? "L1" : "loss", loss, critic_text.c_str(),
@@ -126,8 +135,8 @@ class Trainer {
         record["val_lr_psnr"] = val_lr_psnr_;
       }
       save(checkpoint, step);
-      log << record.dump() << "\n" << std::flush;
-      if (o_.progress) {
+      write_log(record);
+      if (progress_) {
         char text[96];
         if (record.contains("val_psnr"))
           std::snprintf(text, sizeof text, "loss %.5f, val PSNR %.2f dB (LR %.2f dB)", summary.last_loss, record["val_psnr"].get<double>(), val_lr_psnr_);
@@ -185,7 +194,9 @@ class Trainer {
     return out;
   }
 
+  // Every rank holds the same state; rank 0 writes it.
   void save(const std::string& path, int64_t step) {
+    if (!leader_) return;
     be_.synchronize();
     GeneratorState s;
     s.params = download(arena_.params(), arena_.size());
@@ -206,7 +217,7 @@ class Trainer {
     std::optional<CriticState> critic;
     if (!o_.resume.empty()) critic = load_critic(o_.resume, *critic_layout_);
     if (!critic) {
-      if (!o_.resume.empty()) std::printf("note: %s has no critic; the critic starts from its initialisation\n", o_.resume.c_str());
+      if (!o_.resume.empty() && leader_) std::printf("note: %s has no critic; the critic starts from its initialisation\n", o_.resume.c_str());
       critic.emplace();
       critic->params = initial_critic_parameters(*critic_layout_, c_.seed);
       critic->adam_m.assign(critic->params.size(), 0.f);
@@ -263,12 +274,14 @@ class Trainer {
     vc.mode = SamplingMode::Uniform;
     vc.seed = c_.seed + 1;
     const PatchDataset val(load_split(m, c_.val_split, false), vc, Backend::memory);
+    // Global batches of validation patches; rank r evaluates its share of each.
     val_batches_ = (c_.val_patches + c_.batch - 1) / c_.batch;
     val_lr_ = Buffer<T>(Backend::memory, val_batches_ * shape_.numel());
     val_hr_ = Buffer<T>(Backend::memory, val_batches_ * shape_.numel());
     double mse = 0;
     for (int64_t b = 0; b < val_batches_; ++b) {
-      val.sample(b * c_.batch, c_.batch, val_lr_.data() + b * shape_.numel(), val_hr_.data() + b * shape_.numel(), centres_.data(), ctx_);
+      val.sample(b * c_.batch + comm_.rank() * shape_.n, int(shape_.n), val_lr_.data() + b * shape_.numel(),
+                 val_hr_.data() + b * shape_.numel(), centres_.data(), ctx_);
       be_.loss_forward(LossKind::L2, val_tensor(val_lr_, b), val_tensor(val_hr_, b), step_.loss_buffer().data());
       mse += read_loss() / double(val_batches_);
     }
@@ -278,7 +291,8 @@ class Trainer {
 
   Tensor<T> val_tensor(const Buffer<T>& b, int64_t index) const { return Tensor<T>(b.data() + index * shape_.numel(), shape_); }
 
-  // PSNR (peak 1, the normalised HR's range) over the fixed validation patches, eval-mode BN.
+  // PSNR (peak 1, the normalised HR's range) over the fixed validation patches, eval-mode BN
+  // (read_loss is the global batch's).
   double validation_psnr() {
     double mse = 0;
     for (int64_t b = 0; b < val_batches_; ++b) {
@@ -294,6 +308,8 @@ class Trainer {
   const TrainOptions& o_;
   Backend be_;
   CudaContext* ctx_;
+  const Communicator& comm_;
+  bool leader_, progress_;
   GeneratorLayout layout_;
   Shape5 shape_;
   PatchDataset train_;
@@ -313,14 +329,22 @@ class Trainer {
 
 }  // namespace
 
-TrainSummary train_generator(const TrainConfig& config, const nlohmann::json& config_json, const TrainOptions& options) {
+int local_batch_size(const TrainConfig& c, const Communicator& comm) {
+  if (c.batch % comm.size() != 0)
+    fail("train.batch: " + std::to_string(c.batch) + " does not split evenly over " + std::to_string(comm.size()) + " ranks");
+  return c.batch / comm.size();
+}
+
+TrainSummary train_generator(const TrainConfig& config, const nlohmann::json& config_json, const TrainOptions& options,
+                             const Communicator& comm) {
   const bool cuda = config.device == "cuda" || (config.device == "auto" && cuda_device_count() > 0);
 #ifdef MDCSRN_HAVE_CUDA
   if (cuda) {
+    if (comm.size() > 1) fail("train.device cuda: data-parallel training runs on CPU ranks for now (train.device=cpu)");
     CudaContext ctx;
     ctx.set_tf32(config.precision != "fp32");
     ctx.set_deterministic(config.deterministic);
-    Trainer<GpuBackend> trainer(config, config_json, options, GpuBackend{&ctx}, &ctx);
+    Trainer<GpuBackend> trainer(config, config_json, options, GpuBackend{&ctx}, &ctx, comm);
     if (config.precision == "bf16") {
       const std::string why = fast_path_unsupported(GeneratorLayout(config.model));
       if (why.empty()) {
@@ -338,9 +362,10 @@ TrainSummary train_generator(const TrainConfig& config, const nlohmann::json& co
 #else
   if (cuda) fail("train.device cuda: this build has no CUDA backend");
 #endif
-  Trainer<CpuBackend<float>> trainer(config, config_json, options, CpuBackend<float>{}, nullptr);
+  Trainer<CpuBackend<float>> trainer(config, config_json, options, CpuBackend<float>{}, nullptr, comm);
   TrainSummary s = trainer.run();
   s.device = describe_device(DeviceKind::Cpu);
+  if (comm.size() > 1) s.device = std::to_string(comm.size()) + " ranks x " + s.device;
   return s;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/communicator.h"
 #include "models/train_config.h"
 
 namespace mdcsrn {
@@ -28,6 +29,14 @@ struct TrainSummary {
   std::string checkpoint;
 };
 
-TrainSummary train_generator(const TrainConfig& config, const nlohmann::json& config_json, const TrainOptions& options);
+// Each rank's share of train.batch; an error unless the ranks divide it.
+int local_batch_size(const TrainConfig& config, const Communicator& comm);
+
+// Under mpirun (comm's ranks), one model data-parallel: train.batch is the global batch, split
+// evenly over the ranks; the run sees the same patches and gives the same model (up to the
+// order of float additions) whatever the number of ranks; rank 0 writes the checkpoints, the
+// log and the progress.
+TrainSummary train_generator(const TrainConfig& config, const nlohmann::json& config_json, const TrainOptions& options,
+                             const Communicator& comm = Communicator::world());
 
 }  // namespace mdcsrn

@@ -51,10 +51,12 @@ class WganStep {
     }
     means_ = Buffer<T>(Backend::memory, 3);
     // The score gradients do not depend on the scores: d(critic loss)/dD(SR_i) = 1/n,
-    // d/dD(HR_i) = -1/n, d(adversarial term)/dD(SR_i) = -weight/n.
-    be_.mean_score_backward(n, T(1), fake_grad_.data(), GradMode::Overwrite);
-    be_.mean_score_backward(n, T(-1), real_grad_.data(), GradMode::Overwrite);
-    be_.mean_score_backward(n, T(-adversarial_weight), generator_grad_.data(), GradMode::Overwrite);
+    // d/dD(HR_i) = -1/n, d(adversarial term)/dD(SR_i) = -weight/n, n the global batch (each rank
+    // holds its share of it; the critic has no batch statistics, so nothing else couples them).
+    const T share = generator.share();
+    be_.mean_score_backward(n, share, fake_grad_.data(), GradMode::Overwrite);
+    be_.mean_score_backward(n, -share, real_grad_.data(), GradMode::Overwrite);
+    be_.mean_score_backward(n, T(-adversarial_weight) * share, generator_grad_.data(), GradMode::Overwrite);
   }
 
   // critic_t: the critic's Adam step number; generator_t: the generator's on batches where it
@@ -77,6 +79,7 @@ class WganStep {
     critic_.backward(arena_.params(), arena_.grads(), GradMode::Accumulate, hr, scores(real_grad_));
   }
   void update_critic(const AdamConfig& critic_adam, int64_t critic_t) {
+    generator_.sum_over_ranks(arena_.grads(), arena_.size());
     be_.adam(adam_step(critic_adam, critic_t), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
     be_.clip(arena_.params(), arena_.size(), T(clip_));
   }
@@ -97,7 +100,9 @@ class WganStep {
     be_.mean_score(real_scores_.data(), n, means_.data() + 1);
     be_.mean_score(generator_scores_.data(), n, means_.data() + 2);
     be_.synchronize();
-    const std::vector<T> means = means_.download();
+    std::vector<T> means = means_.download();
+    generator_.sum_over_ranks(means.data(), int64_t(means.size()));
+    for (T& m : means) m *= generator_.share();
     WganStats s;
     s.critic_loss = double(means[0]) - double(means[1]);
     s.wasserstein = -s.critic_loss;

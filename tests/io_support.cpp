@@ -89,4 +89,24 @@ std::string make_phantom_dataset(const TempDir& dir, int64_t ni, int64_t nj, int
   return dir.path("data/manifest.json");
 }
 
+std::string make_phantom_cohort(const TempDir& dir, int subjects, int64_t ni, int64_t nj, int64_t nk) {
+  Manifest m;
+  m.dataset = "phantom cohort";
+  for (int k = 0; k < subjects; ++k) {
+    const std::string id = "sub" + std::to_string(k + 1);
+    const Phantom p = make_phantom(ni, nj, nk, 10 + uint64_t(k));
+    write_volume(p.hr, dir.path(id + "_hr.nii.gz"));
+    write_volume(p.labels, dir.path(id + "_labels.nii.gz"));
+    PrepareOptions o;
+    o.id = id;
+    o.hr = dir.path(id + "_hr.nii.gz");
+    o.labels = dir.path(id + "_labels.nii.gz");
+    o.out_dir = dir.path("cohort/" + id);
+    m.subjects.push_back(prepare_subject(o, dir.path("cohort"), nullptr).entry);
+    m.subjects.back().splits = {{"test", Region{}}};
+  }
+  m.save(dir.path("cohort/manifest.json"));
+  return dir.path("cohort/manifest.json");
+}
+
 }  // namespace mdcsrn::test

@@ -34,4 +34,8 @@ Phantom make_phantom(int64_t ni, int64_t nj, int64_t nk, uint64_t seed, PhantomT
 std::string make_phantom_dataset(const TempDir& dir, int64_t ni = 48, int64_t nj = 40, int64_t nk = 36,
                                  PhantomTexture texture = PhantomTexture::Smooth);
 
+// `subjects` phantoms of different seeds, each prepared into dir/cohort, all of them wholly in the
+// split "test" (a multi-subject dataset split by subject); returns the manifest.
+std::string make_phantom_cohort(const TempDir& dir, int subjects, int64_t ni = 24, int64_t nj = 20, int64_t nk = 18);
+
 }  // namespace mdcsrn::test
