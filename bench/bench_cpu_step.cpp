@@ -50,16 +50,18 @@ struct ProfiledCpuBackend : CpuBackend<float> {
     timed(p.kernel == 1 ? "conv 1x1 backward-weight" : "conv 3x3x3 backward-weight",
           [&] { Base::conv_backward_weight(p, x, dy, dw, db, m); });
   }
-  void batchnorm_statistics(Tensor<const float> x, float eps, float* mean, float* var, float* invstd) const {
-    timed("batchnorm statistics", [&] { Base::batchnorm_statistics(x, eps, mean, var, invstd); });
+  void batchnorm_statistics(Tensor<const float> x, float eps, float* mean, float* var, float* invstd,
+                            const Collectives* ranks = nullptr) const {
+    timed("batchnorm statistics", [&] { Base::batchnorm_statistics(x, eps, mean, var, invstd, ranks); });
   }
   void batchnorm_activation_forward(Tensor<const float> x, const BatchNormAffine<float>& bn, const ActivationSpec& a,
                                     Tensor<float> y) const {
     timed("batchnorm + activation", [&] { Base::batchnorm_activation_forward(x, bn, a, y); });
   }
   void batchnorm_activation_backward(NormMode mode, Tensor<const float> x, Tensor<const float> dy, const BatchNormAffine<float>& bn,
-                                     const ActivationSpec& a, Tensor<float> dx, float* dgamma, float* dbeta, GradMode m) const {
-    timed("batchnorm + activation backward", [&] { Base::batchnorm_activation_backward(mode, x, dy, bn, a, dx, dgamma, dbeta, m); });
+                                     const ActivationSpec& a, Tensor<float> dx, float* dgamma, float* dbeta, GradMode m,
+                                     const Collectives* ranks = nullptr) const {
+    timed("batchnorm + activation backward", [&] { Base::batchnorm_activation_backward(mode, x, dy, bn, a, dx, dgamma, dbeta, m, ranks); });
   }
 };
 

@@ -45,7 +45,7 @@ void print_info() {
       "  the WGAN critic and mDCSRN-WGAN training (mdcsrn train with wgan.enabled)\n"
       "  whole-volume inference (mdcsrn infer), metrics and Table II summaries (mdcsrn eval)\n"
       "  the end-to-end demo with its report (mdcsrn demo)\n"
-      "  data-parallel training and inference over MPI ranks (mpirun; CPU ranks; SyncBatchNorm)\n");
+      "  data-parallel training and inference over MPI ranks (mpirun; CPU ranks over MPI, GPU ranks over NCCL; SyncBatchNorm)\n");
 }
 
 int run(int argc, char** argv) {

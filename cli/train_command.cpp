@@ -56,7 +56,8 @@ Data-parallel (see the README): under mpirun -np N (or srun), the N ranks train 
 each on train.batch / N samples of every batch (an error unless N divides train.batch), with
 BatchNorm's statistics over the whole batch and the gradients summed over the ranks; rank 0
 writes. The run sees the same patches whatever N, and a checkpoint resumes on any number of
-ranks. CPU ranks for now (train.device=cpu).
+ranks. GPU ranks each drive their node-local GPU over NCCL, on the reference path (fp32 or
+tf32; bf16 falls back to tf32 under mpirun for now).
 )";
 
 }  // namespace
@@ -87,7 +88,7 @@ int run_train(int argc, char** argv) {
   }
   std::printf("train: %s (%lld parameters), %s sampling, batch %d of %d^3, %d epochs -> %s\n", config.model.describe().c_str(),
               (long long)GeneratorLayout(config.model).table().parameter_count(), sampling_mode_name(config.sampler.mode), config.batch, config.sampler.patch, config.epochs, config.out_dir.c_str());
-  if (world.size() > 1) std::printf("data-parallel: %d ranks x batch %d\n", world.size(), local_batch);
+  if (world.distributed()) std::printf("data-parallel: %d rank%s x batch %d\n", world.size(), world.size() > 1 ? "s" : "", local_batch);
   if (config.wgan.enabled) {
     const CriticLayout critic(config.wgan.critic);
     std::printf("wgan: %s, %lld parameters; n_critic %d, adversarial weight %g, clip %g, %d L1 pretraining epochs\n",

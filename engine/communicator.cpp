@@ -92,6 +92,17 @@ void Communicator::allgather(const void* mine, size_t bytes, void* all) const {
   if (all != mine) std::memcpy(all, mine, bytes);
 }
 
+void Communicator::broadcast(void* data, size_t bytes, int root) const {
+#ifdef MDCSRN_HAVE_MPI
+  if (mpi_) {
+    MDCSRN_REQUIRE(bytes <= size_t(INT32_MAX), "broadcast: " + std::to_string(bytes) + " bytes");
+    check(MPI_Bcast(data, int(bytes), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+  }
+#else
+  (void)data, (void)bytes, (void)root;
+#endif
+}
+
 void Communicator::barrier() const {
 #ifdef MDCSRN_HAVE_MPI
   if (mpi_) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");

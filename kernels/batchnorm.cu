@@ -16,13 +16,15 @@ struct MomentsLoader {
   }
 };
 
-// One thread per channel merges the channel's partials in index order.
-MDCSRN_KERNEL void finalize_statistics_kernel(const Moments<float>* partials, int64_t per_channel, float eps, float* mean,
+// One thread per channel merges the channel's partials in index order: rank by rank (each rank's
+// [channels][per_channel] partials one after the other, as gathered), so in global sample order.
+MDCSRN_KERNEL void finalize_statistics_kernel(const Moments<float>* partials, int ranks, int64_t per_channel, float eps, float* mean,
                                               float* var, float* invstd, int64_t channels) {
   const int64_t c = flat_thread();
   if (c >= channels) return;
   Moments<float> m;
-  for (int64_t k = 0; k < per_channel; ++k) m.merge(partials[c * per_channel + k]);
+  for (int r = 0; r < ranks; ++r)
+    for (int64_t k = 0; k < per_channel; ++k) m.merge(partials[(r * channels + c) * per_channel + k]);
   mean[c] = m.mean;
   var[c] = m.variance();
   invstd[c] = inverse_std(var[c], eps);
@@ -79,16 +81,22 @@ struct GradSumsLoader {
   }
 };
 
-// Per channel: dgamma, dbeta, and the two means the input gradient subtracts.
-MDCSRN_KERNEL void finalize_grads_kernel(const SumPair<float>* partials, int64_t per_channel, const float* gamma, float count,
-                                         bool batch_stats, float* dgamma, float* dbeta, bool accumulate, SumPair<float>* means,
+// Per channel: dgamma, dbeta (from this rank's partials), and the two means the input gradient
+// subtracts (from every rank's, gathered rank by rank; count is the whole batch's).
+MDCSRN_KERNEL void finalize_grads_kernel(const SumPair<float>* partials, int ranks, int rank, int64_t per_channel, const float* gamma,
+                                         float count, bool batch_stats, float* dgamma, float* dbeta, bool accumulate, SumPair<float>* means,
                                          int64_t channels) {
   const int64_t c = flat_thread();
   if (c >= channels) return;
-  SumPair<float> sums;
-  for (int64_t k = 0; k < per_channel; ++k) sums.merge(partials[c * per_channel + k]);
-  store_grad(dbeta[c], sums.first, accumulate);
-  store_grad(dgamma[c], sums.second, accumulate);
+  SumPair<float> sums, own;
+  for (int r = 0; r < ranks; ++r) {
+    SumPair<float> part;
+    for (int64_t k = 0; k < per_channel; ++k) part.merge(partials[(r * channels + c) * per_channel + k]);
+    sums.merge(part);
+    if (r == rank) own = part;
+  }
+  store_grad(dbeta[c], own.first, accumulate);
+  store_grad(dgamma[c], own.second, accumulate);
   means[c] = SumPair<float>{batch_stats ? gamma[c] * sums.first / count : 0.f, batch_stats ? gamma[c] * sums.second / count : 0.f};
 }
 
@@ -112,17 +120,31 @@ MDCSRN_KERNEL void input_grad_kernel(PlaneGrid g, Tensor<const float> x, Tensor<
 
 }  // namespace
 
+namespace {
+
+void require_same_memory(const Collectives* ranks, MemoryKind memory, const char* op) {
+  MDCSRN_REQUIRE(!ranks || ranks->memory() == memory, std::string(op) + ": the ranks' collectives are for another kind of memory");
+}
+
+}  // namespace
+
 template <class Context>
-void batchnorm_statistics(Context& ctx, Tensor<const float> x, float eps, float* mean, float* var, float* invstd) {
+void batchnorm_statistics(Context& ctx, Tensor<const float> x, float eps, float* mean, float* var, float* invstd, const Collectives* ranks) {
   require_planes("batchnorm_statistics", x);
+  require_same_memory(ranks, Context::memory, "batchnorm_statistics");
   const int parts = reduction_parts(x.shape);
   const PartialLayout layout{x.shape.n, x.shape.c, true};
-  auto* partials = static_cast<Moments<float>*>(ctx.scratch(sizeof(Moments<float>) * size_t(x.shape.n * x.shape.c * parts)));
+  const int world = ranks ? ranks->size() : 1;
+  // This rank's partials then, with ranks (even one), every rank's as gathered.
+  const int64_t count = x.shape.n * x.shape.c * parts;
+  auto* partials = static_cast<Moments<float>*>(ctx.scratch(sizeof(Moments<float>) * size_t(count * (ranks ? 1 + world : 1))));
+  Moments<float>* gathered = ranks ? partials + count : partials;
   simt::launch(ctx, plane_launch(x.shape, parts, block_reduce_shared_bytes<Moments<float>>()),
                plane_partials_kernel<ShiftedMoments<float>, MomentsLoader>, plane_grid(x.shape, vector_width(x)), MomentsLoader{x},
                layout, partials);
-  simt::launch(ctx, flat_launch(x.shape.c), finalize_statistics_kernel, partials, x.shape.n * parts, eps, mean, var, invstd,
-               x.shape.c);
+  if (ranks) ranks->allgather(partials, sizeof(Moments<float>) * size_t(count), gathered);
+  simt::launch(ctx, flat_launch(x.shape.c), finalize_statistics_kernel, gathered, world,
+               x.shape.n * parts, eps, mean, var, invstd, x.shape.c);
 }
 
 template <class Context>
@@ -149,32 +171,38 @@ void batchnorm_activation_forward(Context& ctx, Tensor<const float> x, const Bat
 template <class Context>
 void batchnorm_activation_backward(Context& ctx, NormMode mode, Tensor<const float> x, Tensor<const float> dy,
                                    const BatchNormAffine<float>& bn, const ActivationSpec& a, Tensor<float> dx, float* dgamma,
-                                   float* dbeta, GradMode grad_mode) {
+                                   float* dbeta, GradMode grad_mode, const Collectives* ranks) {
   require_planes("batchnorm_activation_backward", x, dy, dx);
-  const int64_t channels = x.shape.c, count = x.shape.n * x.shape.spatial();
+  require_same_memory(ranks, Context::memory, "batchnorm_activation_backward");
+  if (mode != NormMode::Train) ranks = nullptr;  // eval statistics do not depend on the batch
+  const int world = ranks ? ranks->size() : 1;
+  const int64_t channels = x.shape.c, count = x.shape.n * x.shape.spatial() * world;
   const bool accumulate = grad_mode == GradMode::Accumulate;
   const int parts = reduction_parts(x.shape);
+  // The means, then this rank's partials and, with ranks (even one), every rank's as gathered.
   const int64_t partial_count = x.shape.n * channels * parts;
-  auto* partials = static_cast<SumPair<float>*>(ctx.scratch(sizeof(SumPair<float>) * size_t(partial_count + channels)));
-  SumPair<float>* means = partials + partial_count;
+  auto* means = static_cast<SumPair<float>*>(ctx.scratch(sizeof(SumPair<float>) * size_t(channels + partial_count * (ranks ? 1 + world : 1))));
+  SumPair<float>* partials = means + channels;
+  SumPair<float>* gathered = ranks ? partials + partial_count : partials;
   simt::launch(ctx, plane_launch(x.shape, parts, block_reduce_shared_bytes<SumPair<float>>()),
                plane_partials_kernel<SumPair<float>, GradSumsLoader>, plane_grid(x.shape, vector_width(x, dy)),
                GradSumsLoader{x, dy, bn, a}, PartialLayout{x.shape.n, channels, true}, partials);
-  simt::launch(ctx, flat_launch(channels), finalize_grads_kernel, partials, x.shape.n * parts, bn.gamma, float(count),
-               mode == NormMode::Train, dgamma, dbeta, accumulate, means, channels);
+  if (ranks) ranks->allgather(partials, sizeof(SumPair<float>) * size_t(partial_count), gathered);
+  simt::launch(ctx, flat_launch(channels), finalize_grads_kernel, gathered, world, ranks ? ranks->rank() : 0, x.shape.n * parts,
+               bn.gamma, float(count), mode == NormMode::Train, dgamma, dbeta, accumulate, means, channels);
   const int width = vector_width(x, dy, dx);
   simt::launch(ctx, plane_launch(x.shape, elementwise_parts(x.shape, width)), input_grad_kernel, plane_grid(x.shape, width), x, dy, bn,
                a, means, dx, accumulate);
 }
 
 using simt::TargetContext;
-template void batchnorm_statistics(TargetContext&, Tensor<const float>, float, float*, float*, float*);
+template void batchnorm_statistics(TargetContext&, Tensor<const float>, float, float*, float*, float*, const Collectives*);
 template void batchnorm_update_running(TargetContext&, const float*, const float*, int64_t, float, float*, float*, int64_t);
 template void batchnorm_running_statistics(TargetContext&, const float*, const float*, float, float*, float*, int64_t);
 template void batchnorm_activation_forward(TargetContext&, Tensor<const float>, const BatchNormAffine<float>&, const ActivationSpec&,
                                            Tensor<float>);
 template void batchnorm_activation_backward(TargetContext&, NormMode, Tensor<const float>, Tensor<const float>,
                                             const BatchNormAffine<float>&, const ActivationSpec&, Tensor<float>, float*, float*,
-                                            GradMode);
+                                            GradMode, const Collectives*);
 
 }  // namespace mdcsrn::gpu

@@ -7,6 +7,7 @@
 // BatchNorm's input gradient, so neither BatchNorm's nor the activation's output is ever stored.
 #include <vector>
 
+#include "engine/collectives.h"
 #include "kernels/activation.h"
 #include "kernels/common.h"
 #include "kernels/normalization.h"
@@ -185,10 +186,14 @@ void batchnorm_input_gradient(NormMode mode, Tensor<const T> x, Tensor<const T> 
 
 }  // namespace cpu
 
-// The GPU kernels (batchnorm.cu), launched on a CudaContext or run by a simt::Emulator.
+// The GPU kernels (batchnorm.cu), launched on a CudaContext or run by a simt::Emulator. With
+// ranks (collectives over the context's kind of memory), x is this rank's share of a global batch:
+// the statistics, and in train mode the input gradient, are the whole batch's (each rank's
+// partials gathered, merged rank by rank), while dgamma and dbeta are this rank's sums.
 namespace gpu {
 template <class Context>
-void batchnorm_statistics(Context& ctx, Tensor<const float> x, float eps, float* mean, float* var, float* invstd);
+void batchnorm_statistics(Context& ctx, Tensor<const float> x, float eps, float* mean, float* var, float* invstd,
+                          const Collectives* ranks = nullptr);
 template <class Context>
 void batchnorm_update_running(Context& ctx, const float* mean, const float* var, int64_t count, float momentum, float* running_mean,
                               float* running_var, int64_t channels);
@@ -201,7 +206,7 @@ void batchnorm_activation_forward(Context& ctx, Tensor<const float> x, const Bat
 template <class Context>
 void batchnorm_activation_backward(Context& ctx, NormMode mode, Tensor<const float> x, Tensor<const float> dy,
                                    const BatchNormAffine<float>& bn, const ActivationSpec& a, Tensor<float> dx, float* dgamma,
-                                   float* dbeta, GradMode grad_mode);
+                                   float* dbeta, GradMode grad_mode, const Collectives* ranks = nullptr);
 }  // namespace gpu
 
 }  // namespace mdcsrn

@@ -1,6 +1,8 @@
 #pragma once
 // The ops a network needs, behind one interface per device, so each model is written once: the
-// CPU reference in float or double (finite-difference tests), and the GPU in float.
+// CPU reference in float or double (finite-difference tests), and the GPU in float. BatchNorm's
+// batch-coupled ops take the ranks of a data-parallel run (collectives over the backend's memory),
+// or none for one process.
 #include <cstring>
 
 #include "engine/memory.h"
@@ -13,6 +15,7 @@
 #include "kernels/optimizer.h"
 #include "kernels/pooling.h"
 #include "kernels/simt/emulator.h"
+#include "models/sync_batchnorm.h"
 #ifdef MDCSRN_HAVE_CUDA
 #include "engine/cuda_context.h"
 #endif
@@ -34,7 +37,8 @@ struct CpuBackend {
   void conv_backward_weight(const ConvParams& p, Tensor<const T> x, Tensor<const T> dy, T* dw, T* db, GradMode m) const {
     cpu::conv3d_backward_weight<T>(p, x, dy, dw, db, m);
   }
-  void batchnorm_statistics(Tensor<const T> x, T eps, T* mean, T* var, T* invstd) const {
+  void batchnorm_statistics(Tensor<const T> x, T eps, T* mean, T* var, T* invstd, const Collectives* ranks = nullptr) const {
+    if (ranks) return cpu::synced_batchnorm_statistics<T>(*ranks, x, eps, mean, var, invstd);
     cpu::batchnorm_statistics<T>(x, eps, mean, var, invstd);
   }
   void batchnorm_update_running(const T* mean, const T* var, int64_t count, T momentum, T* running_mean, T* running_var,
@@ -48,7 +52,9 @@ struct CpuBackend {
     cpu::batchnorm_activation_forward<T>(x, bn, a, y);
   }
   void batchnorm_activation_backward(NormMode mode, Tensor<const T> x, Tensor<const T> dy, const BatchNormAffine<T>& bn,
-                                     const ActivationSpec& a, Tensor<T> dx, T* dgamma, T* dbeta, GradMode m) const {
+                                     const ActivationSpec& a, Tensor<T> dx, T* dgamma, T* dbeta, GradMode m,
+                                     const Collectives* ranks = nullptr) const {
+    if (ranks && mode == NormMode::Train) return cpu::synced_batchnorm_activation_backward<T>(*ranks, x, dy, bn, a, dx, dgamma, dbeta, m);
     cpu::batchnorm_activation_backward<T>(mode, x, dy, bn, a, dx, dgamma, dbeta, m);
   }
   void activation_forward(const ActivationSpec& a, Tensor<const T> x, Tensor<T> y) const { cpu::activation_forward<T>(a, x, y); }
@@ -107,8 +113,9 @@ struct GpuBackendOn {
   void conv_backward_weight(const ConvParams& p, Tensor<const float> x, Tensor<const float> dy, float* dw, float* db, GradMode m) const {
     gpu::conv3d_backward_weight(*ctx, p, x, dy, dw, db, m);
   }
-  void batchnorm_statistics(Tensor<const float> x, float eps, float* mean, float* var, float* invstd) const {
-    gpu::batchnorm_statistics(*ctx, x, eps, mean, var, invstd);
+  void batchnorm_statistics(Tensor<const float> x, float eps, float* mean, float* var, float* invstd,
+                            const Collectives* ranks = nullptr) const {
+    gpu::batchnorm_statistics(*ctx, x, eps, mean, var, invstd, ranks);
   }
   void batchnorm_update_running(const float* mean, const float* var, int64_t count, float momentum, float* running_mean,
                                 float* running_var, int64_t channels) const {
@@ -123,8 +130,9 @@ struct GpuBackendOn {
     gpu::batchnorm_activation_forward(*ctx, x, bn, a, y);
   }
   void batchnorm_activation_backward(NormMode mode, Tensor<const float> x, Tensor<const float> dy, const BatchNormAffine<float>& bn,
-                                     const ActivationSpec& a, Tensor<float> dx, float* dgamma, float* dbeta, GradMode m) const {
-    gpu::batchnorm_activation_backward(*ctx, mode, x, dy, bn, a, dx, dgamma, dbeta, m);
+                                     const ActivationSpec& a, Tensor<float> dx, float* dgamma, float* dbeta, GradMode m,
+                                     const Collectives* ranks = nullptr) const {
+    gpu::batchnorm_activation_backward(*ctx, mode, x, dy, bn, a, dx, dgamma, dbeta, m, ranks);
   }
   void activation_forward(const ActivationSpec& a, Tensor<const float> x, Tensor<float> y) const { gpu::activation_forward(*ctx, a, x, y); }
   void activation_backward(const ActivationSpec& a, Tensor<const float> x, Tensor<const float> dy, Tensor<float> dx, GradMode m) const {

@@ -5,13 +5,11 @@
 // and shared by every later unit (each with its own gamma, beta and running statistics); a unit's
 // BatchNorm and activation are one pass, which backward recomputes instead of storing.
 #include <algorithm>
-#include <optional>
 #include <vector>
 
 #include "engine/memory.h"
 #include "models/backend.h"
 #include "models/generator_layout.h"
-#include "models/sync_batchnorm.h"
 
 namespace mdcsrn {
 
@@ -52,12 +50,12 @@ class Generator {
   T* running_stats() const { return running_.data(); }
   T momentum = T(kBatchNormMomentum), eps = T(kBatchNormEps);
 
-  // Data-parallel training: this generator holds one rank's share of comm's global batch, and
-  // BatchNorm normalises with the whole batch's statistics and back-propagates through them
-  // (SyncBatchNorm), so every rank's running statistics are one process's. Host memory only.
-  void synchronize_batchnorm(const Communicator& comm) {
-    MDCSRN_REQUIRE(Backend::memory == MemoryKind::Host, "generator: BatchNorm over ranks is implemented on host memory (CPU ranks)");
-    sync_.emplace(comm);
+  // Data-parallel training: this generator holds one rank's share of the ranks' global batch,
+  // and BatchNorm normalises with the whole batch's statistics and back-propagates through them
+  // (SyncBatchNorm), so every rank's running statistics are one process's.
+  void synchronize_batchnorm(const Collectives& ranks) {
+    MDCSRN_REQUIRE(ranks.memory() == Backend::memory, "generator: the ranks' collectives are for another kind of memory");
+    ranks_ = &ranks;
   }
 
   // out: [N, 1, D, H, W]. Train mode normalises with batch statistics and updates the running ones.
@@ -115,12 +113,8 @@ class Generator {
         const Tensor<const T> dunit = dX.channels(unit.output_channel, k);
         be_.conv_backward_weight(kConv3, a, dunit, G(grads, unit.conv_weight), nullptr, GradMode::Accumulate);
         be_.conv_backward_data(kConv3, P(params, unit.conv_weight), dunit, da, GradMode::Overwrite);
-        if (sync_ && mode == NormMode::Train)
-          sync_->activation_backward(xin, da, bn, L.config().activation, dX.channels(unit.input_channel, c), G(grads, unit.bn_weight),
-                                     G(grads, unit.bn_bias), GradMode::Accumulate);
-        else
-          be_.batchnorm_activation_backward(mode, xin, da, bn, L.config().activation, dX.channels(unit.input_channel, c),
-                                            G(grads, unit.bn_weight), G(grads, unit.bn_bias), GradMode::Accumulate);
+        be_.batchnorm_activation_backward(mode, xin, da, bn, L.config().activation, dX.channels(unit.input_channel, c),
+                                          G(grads, unit.bn_weight), G(grads, unit.bn_bias), GradMode::Accumulate, ranks_);
       }
       if (b > 0) {
         const MixLayout& m = L.compressors()[b - 1];
@@ -156,12 +150,10 @@ class Generator {
     s.c = c;
     return s;
   }
-  int64_t global_batch() const { return input_.n * (sync_ ? sync_->ranks() : 1); }
+  int64_t global_batch() const { return input_.n * (ranks_ ? ranks_->size() : 1); }
   void batch_statistics(Tensor<const T> x, int first_channel) {
-    T *mean = feature_mean_.data() + first_channel, *var = feature_var_.data() + first_channel,
-      *invstd = feature_invstd_.data() + first_channel;
-    if (sync_) return sync_->statistics(x, eps, mean, var, invstd);
-    be_.batchnorm_statistics(x, eps, mean, var, invstd);
+    be_.batchnorm_statistics(x, eps, feature_mean_.data() + first_channel, feature_var_.data() + first_channel,
+                             feature_invstd_.data() + first_channel, ranks_);
   }
   T* running_mean(const UnitLayout& u) const { return running_.data() + u.stats_offset; }
   T* running_var(const UnitLayout& u) const { return running_.data() + layout_.bn_channels() + u.stats_offset; }
@@ -207,7 +199,7 @@ class Generator {
   Buffer<T> unit_mean_, unit_invstd_;                      // [bn_channels]: eval mode, from each unit's running statistics
   Buffer<T> running_, folded_, folded_grads_;
   std::vector<Buffer<int32_t>> maps_;
-  std::optional<SyncBatchNorm<T>> sync_;
+  const Collectives* ranks_ = nullptr;  // data-parallel ranks, if any
 };
 
 // Initial parameters (host memory, padded like the arena): Kaiming-uniform (gain sqrt 2) on conv0,

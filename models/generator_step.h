@@ -3,8 +3,10 @@
 // Used by the trainer and by the step benchmark, so both run exactly the same work.
 #include <memory>
 #include <type_traits>
+#include <vector>
 
 #include "engine/arena.h"
+#include "engine/communicator.h"
 #include "io/patch_dataset.h"
 #include "models/fast_step_graph.h"
 #include "models/generator.h"
@@ -24,20 +26,29 @@ class GeneratorStep {
         lr_(Backend::memory, shape_.numel()), hr_(Backend::memory, shape_.numel()), sr_(Backend::memory, shape_.numel()),
         dsr_(Backend::memory, shape_.numel()), centres_(Backend::memory, int64_t(batch) * kCentreFields), loss_(Backend::memory, 1) {}
 
-  // Data-parallel training over comm's ranks: this step is rank r's share (batch samples) of a
-  // global batch of ranks x batch, whose patches step * global + r * batch onwards it draws; the
-  // generator's BatchNorm uses the whole batch's statistics; each rank's loss gradient is scaled
-  // by 1 / ranks and the gradients are summed over the ranks before Adam, so every rank applies
-  // the gradient of the global batch's mean loss. Host memory (CPU ranks) only, for now.
-  void spread_over(const Communicator& comm) {
-    MDCSRN_REQUIRE(Backend::memory == MemoryKind::Host && !fast_, "training step: data-parallel ranks run on host memory (CPU ranks) for now");
-    comm_ = &comm;
-    generator_.synchronize_batchnorm(comm);
+  // Data-parallel training over the ranks of `host` (MPI, for host values such as the loss),
+  // with `device` their collectives over this backend's memory (the same object for CPU ranks,
+  // NCCL for GPU ranks): this step is rank r's share (batch samples) of a global batch of
+  // ranks x batch, whose patches step * global + r * batch onwards it draws; the generator's
+  // BatchNorm uses the whole batch's statistics; each rank's loss gradient is scaled by 1 / ranks
+  // and the gradients are summed over the ranks before Adam, so every rank applies the gradient
+  // of the global batch's mean loss. The reference generator only, for now (not the fast path).
+  void spread_over(const Communicator& host, const Collectives& device) {
+    MDCSRN_REQUIRE(!fast_, "training step: the fast path runs as one process for now");
+    MDCSRN_REQUIRE(device.memory() == Backend::memory && device.size() == host.size(),
+                   "training step: the device collectives must span the host's ranks, over this backend's memory");
+    host_ranks_ = &host, device_ranks_ = &device;
+    generator_.synchronize_batchnorm(device);
   }
-  int ranks() const { return comm_ ? comm_->size() : 1; }
-  // The sum over the ranks of a host value, in place (the identity on one process).
-  void sum_over_ranks(T* values, int64_t count) const {
-    if (ranks() > 1) comm_->allreduce_sum(values, count);
+  int ranks() const { return host_ranks_ ? host_ranks_->size() : 1; }
+  // The sum over the ranks of gradients in this backend's memory, in place (queued on a GPU).
+  void sum_gradients(T* grads, int64_t count) const {
+    if (device_ranks_) device_ranks_->allreduce_sum(grads, count);
+  }
+  // The mean over the ranks of host values, in place.
+  void mean_over_ranks(std::vector<double>& values) const {
+    if (host_ranks_) host_ranks_->allreduce_sum(values.data(), int64_t(values.size()));
+    for (double& v : values) v /= ranks();
   }
 
   // Step `step` (0-based) draws patches step * batch onwards; Adam's bias correction uses step + 1.
@@ -61,7 +72,7 @@ class GeneratorStep {
   // Samples the batch, runs the generator and the loss, and leaves the loss's gradient with
   // respect to the output in output_gradient(), where other terms may add theirs before backward().
   void forward(const PatchDataset& data, int64_t step) {
-    const int64_t rank = comm_ ? comm_->rank() : 0;
+    const int64_t rank = host_ranks_ ? host_ranks_->rank() : 0;
     data.sample((step * ranks() + rank) * shape_.n, int(shape_.n), lr_.data(), hr_.data(), centres_.data(), ctx_);
     input_ = &lr_, target_ = &hr_;
     run_generator(batch(lr_), batch(sr_), NormMode::Train);
@@ -80,6 +91,7 @@ class GeneratorStep {
   template <class Context>
   void enable_fast_path(Context& ctx) {
     static_assert(!std::is_same_v<Fast, NoFastGenerator>, "the fast path is for the GPU backends");
+    MDCSRN_REQUIRE(!device_ranks_, "training step: the fast path runs as one process for now");
 #ifdef MDCSRN_HAVE_CUDA
     graph_.reset();  // its graphs hold the previous fast generator's buffers
     input_ = &lr_, target_ = &hr_;
@@ -95,7 +107,7 @@ class GeneratorStep {
   }
   // Adam update number t (1 for the first), after summing the gradients over the ranks.
   void update(const AdamConfig& adam, int64_t t) {
-    sum_over_ranks(arena_.grads(), arena_.size());
+    sum_gradients(arena_.grads(), arena_.size());
     if constexpr (!std::is_same_v<Fast, NoFastGenerator>) {
       if (fast_) return fast_->update(adam_step(adam, t), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
     }
@@ -104,9 +116,9 @@ class GeneratorStep {
   // The last step's loss over the global batch (the mean of the ranks' losses).
   double loss() {
     be_.synchronize();
-    double value = double(loss_.download()[0]);
-    if (ranks() > 1) comm_->allreduce_sum(&value, 1);
-    return value / ranks();
+    std::vector<double> value{double(loss_.download()[0])};
+    mean_over_ranks(value);
+    return value[0];
   }
   // Each rank's share of a mean over the global batch: 1 / ranks.
   T share() const { return T(1) / T(ranks()); }
@@ -125,7 +137,6 @@ class GeneratorStep {
  private:
 #ifdef MDCSRN_HAVE_CUDA
   void run_graphed(const PatchDataset& data, int64_t step, const AdamConfig& adam) {
-    MDCSRN_REQUIRE(ranks() == 1, "training step: the fast path runs as one process");
     if (!graph_) graph_ = std::make_unique<FastStepGraph>(*ctx_, shape_.n, shape_.numel());
     graph_->run(
         data, step, adam,
@@ -143,7 +154,8 @@ class GeneratorStep {
 
   Backend be_;
   CudaContext* ctx_;
-  const Communicator* comm_ = nullptr;  // data-parallel ranks, if any
+  const Communicator* host_ranks_ = nullptr;  // data-parallel ranks, if any
+  const Collectives* device_ranks_ = nullptr;
   const GeneratorLayout& layout_;
   Shape5 shape_;
   LossKind loss_kind_;

@@ -1,5 +1,6 @@
 #include "models/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -10,6 +11,9 @@
 
 #include "engine/arena.h"
 #include "engine/device.h"
+#ifdef MDCSRN_HAVE_NCCL
+#include "engine/nccl_collectives.h"
+#endif
 #include "engine/error.h"
 #include "io/progress.h"
 #include "io/safetensors.h"
@@ -31,15 +35,19 @@ class Trainer {
   using T = typename Backend::Scalar;
   static_assert(sizeof(T) == sizeof(float), "training runs in float");
 
-  Trainer(const TrainConfig& c, const nlohmann::json& json, const TrainOptions& o, Backend be, CudaContext* ctx, const Communicator& comm)
+  // device_ranks: the ranks' collectives over Backend::memory (NCCL for GPU ranks); comm's own
+  // for host memory when null.
+  Trainer(const TrainConfig& c, const nlohmann::json& json, const TrainOptions& o, Backend be, CudaContext* ctx, const Communicator& comm,
+          const Collectives* device_ranks = nullptr)
       : c_(c), json_(json), o_(o), be_(be), ctx_(ctx), comm_(comm), leader_(comm.leader()), progress_(o.progress && leader_),
         layout_(c.model), shape_{local_batch_size(c, comm), 1, c.sampler.patch, c.sampler.patch, c.sampler.patch},
         train_(load_split(Manifest::load(c.manifest), c.train_split, c.sampler.mode == SamplingMode::Weighted), c.sampler, Backend::memory),
         step_(layout_, be, ctx, int(shape_.n), c.sampler.patch, c.loss), arena_(step_.arena()), generator_(step_.generator()),
         centres_(Backend::memory, shape_.n * kCentreFields) {
-    if (comm.size() > 1) {
-      if (!o.dump_step.empty()) fail("--dump-step: runs as one process (it records one batch)");
-      step_.spread_over(comm);
+    // Under an MPI launcher, even with one rank (which exercises the collectives, NCCL's on a GPU).
+    if (comm.distributed()) {
+      if (!o.dump_step.empty()) fail("--dump-step: runs as one process, not under mpirun (it records one batch)");
+      step_.spread_over(comm, device_ranks ? *device_ranks : comm);
     }
     steps_per_epoch_ = (train_.epoch_size() + c.batch - 1) / c.batch;
     train_.set_epoch_size(steps_per_epoch_ * c.batch);
@@ -340,17 +348,27 @@ TrainSummary train_generator(const TrainConfig& config, const nlohmann::json& co
   const bool cuda = config.device == "cuda" || (config.device == "auto" && cuda_device_count() > 0);
 #ifdef MDCSRN_HAVE_CUDA
   if (cuda) {
-    if (comm.size() > 1) fail("train.device cuda: data-parallel training runs on CPU ranks for now (train.device=cpu)");
-    CudaContext ctx;
+    // Each rank on its node-local GPU; under an MPI launcher, the gradients and BatchNorm's
+    // partials cross between the GPUs over NCCL.
+    CudaContext ctx(comm.local_rank() % std::max(1, cuda_device_count()));
     ctx.set_tf32(config.precision != "fp32");
     ctx.set_deterministic(config.deterministic);
-    Trainer<GpuBackend> trainer(config, config_json, options, GpuBackend{&ctx}, &ctx, comm);
+    std::unique_ptr<Collectives> nccl;
+    if (comm.distributed()) {
+#ifdef MDCSRN_HAVE_NCCL
+      nccl = std::make_unique<NcclCollectives>(comm, ctx);
+#else
+      fail("train.device cuda under mpirun: this build has no NCCL (GPU ranks); train.device=cpu runs CPU ranks");
+#endif
+    }
+    Trainer<GpuBackend> trainer(config, config_json, options, GpuBackend{&ctx}, &ctx, comm, nccl.get());
     if (config.precision == "bf16") {
-      const std::string why = fast_path_unsupported(GeneratorLayout(config.model));
+      std::string why = fast_path_unsupported(GeneratorLayout(config.model));
+      if (why.empty() && comm.distributed()) why = "data-parallel ranks, for now";
       if (why.empty()) {
         trainer.enable_fast_path(ctx);
         std::printf("precision bf16: the generator on the fused bf16 path (forward, backward, Adam)\n");
-      } else {
+      } else if (comm.leader()) {
         std::printf("note: the fast bf16 path does not cover %s (%s); training on the reference path in TF32\n",
                     config.model.describe().c_str(), why.c_str());
       }

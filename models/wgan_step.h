@@ -79,7 +79,7 @@ class WganStep {
     critic_.backward(arena_.params(), arena_.grads(), GradMode::Accumulate, hr, scores(real_grad_));
   }
   void update_critic(const AdamConfig& critic_adam, int64_t critic_t) {
-    generator_.sum_over_ranks(arena_.grads(), arena_.size());
+    generator_.sum_gradients(arena_.grads(), arena_.size());
     be_.adam(adam_step(critic_adam, critic_t), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
     be_.clip(arena_.params(), arena_.size(), T(clip_));
   }
@@ -100,9 +100,9 @@ class WganStep {
     be_.mean_score(real_scores_.data(), n, means_.data() + 1);
     be_.mean_score(generator_scores_.data(), n, means_.data() + 2);
     be_.synchronize();
-    std::vector<T> means = means_.download();
-    generator_.sum_over_ranks(means.data(), int64_t(means.size()));
-    for (T& m : means) m *= generator_.share();
+    const std::vector<T> device_means = means_.download();
+    std::vector<double> means(device_means.begin(), device_means.end());
+    generator_.mean_over_ranks(means);
     WganStats s;
     s.critic_loss = double(means[0]) - double(means[1]);
     s.wasserstein = -s.critic_loss;

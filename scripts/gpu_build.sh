@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds with CUDA on a GPU machine into build-gpu/ (BUILD_DIR overrides). cuDNN, cuBLAS and cuFFT
-# are taken from the system when present, else from the Python environment's nvidia/* packages
+# Builds with CUDA on a GPU machine into build-gpu/ (BUILD_DIR overrides). cuDNN, cuBLAS, cuFFT and
+# NCCL are taken from the system when present, else from the Python environment's nvidia/* packages
 # (as on images that ship PyTorch). Debian packages missing on the machine (nifticlib,
 # mricron-data) can be unpacked under .devdeps/root beforehand. Source this script's environment
 # with `source scripts/gpu_build.sh` to keep LD_LIBRARY_PATH and MDCSRN_TEMPLATES_DIR for later steps.
@@ -8,12 +8,15 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build_dir=${BUILD_DIR:-build-gpu}
 configure=(-DMDCSRN_CUDA=ON)
-if ! ldconfig -p | grep -q "libcudnn.so"; then
-  site=$(python3 -c "import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))" 2>/dev/null || true)
-  if [[ -n "$site" ]]; then
-    configure+=("-DMDCSRN_CUDA_LIBRARY_HINTS=$site/nvidia/cudnn;$site/nvidia/cu13")
-    echo "using CUDA libraries from $site/nvidia"
-  fi
+site=$(python3 -c "import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))" 2>/dev/null || true)
+hints=()
+if [[ -n "$site" ]]; then
+  ldconfig -p | grep -q "libcudnn.so" || hints+=("$site/nvidia/cudnn" "$site/nvidia/cu13")
+  ldconfig -p | grep -q "libnccl.so" || [[ -e /usr/local/cuda/lib/libnccl.so ]] || hints+=("$site/nvidia/nccl")
+fi
+if ((${#hints[@]})); then
+  configure+=("-DMDCSRN_CUDA_LIBRARY_HINTS=$(IFS=';'; echo "${hints[*]}")")
+  echo "using CUDA libraries from ${hints[*]}"
 fi
 MDCSRN_TEMPLATES_DIR=/usr/share/mricron/templates
 if [[ -d .devdeps/root ]]; then

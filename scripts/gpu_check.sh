@@ -15,7 +15,8 @@
 #      in fp32 (the reference path) and bf16 (the fast path), their validation PSNR within 0.1 dB
 #      (scripts/psnr_gap.py; accuracy.txt);
 #   5. whole-volume inference of Colin27, fast and reference path, timed;
-#   6. short training runs (mDCSRN in TF32 and bf16, mDCSRN-WGAN), the GPU's first steps against
+#   6. data-parallel training over NCCL, one rank per GPU under mpirun (where MPI is here);
+#   7. short training runs (mDCSRN in TF32 and bf16, mDCSRN-WGAN), the GPU's first steps against
 #      PyTorch autograd (scripts/pytorch_crosscheck.py), the data and WGAN benchmarks.
 # The build and where its libraries come from: scripts/gpu_build.sh. Results go to $OUT when it is
 # set (else build-gpu/); bench/RESULTS.md records their numbers.
@@ -87,6 +88,21 @@ for precision in bf16 tf32; do
   tail -2 "$results/infer-$precision.log"
 done
 phase fast-training-and-inference
+
+# Data-parallel training on the GPU over NCCL (BatchNorm's partials all-gathered, the gradients
+# all-reduced; gpu.gpu_generator checked one NCCL rank bit for bit against the plain step): one
+# rank per GPU of this machine under mpirun, when the build found MPI and mpirun is here.
+if command -v mpirun > /dev/null && grep -q "^MPI_CXX_LIB_NAMES" "$build_dir/CMakeCache.txt"; then
+  gpus=$(nvidia-smi -L | wc -l)
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np "$gpus" --oversubscribe "$build_dir/mdcsrn" train \
+    --manifest "$manifest" --out "$build_dir/train-nccl" --steps 20 --quiet --set train.batch=$((4 * gpus)) --set train.log_every=10 \
+    --set train.device=cuda --set train.precision=tf32 > "$results/train-nccl.log" 2>&1 || { tail -20 "$results/train-nccl.log"; exit 1; }
+  grep "data-parallel" "$results/train-nccl.log"
+  tail -2 "$results/train-nccl.log"
+else
+  echo "no MPI here: GPU ranks ran only as gpu.gpu_generator's one-rank NCCL case" | tee "$results/train-nccl.log"
+fi
+phase data-parallel
 
 if within_budget "the reference and WGAN training runs and the PyTorch cross-check"; then
   "$build_dir/mdcsrn" train --manifest "$manifest" --out "$build_dir/train-paper" --steps 20 --quiet \

@@ -3,6 +3,7 @@
 // failing rank. Run directly, the same cases check the single process.
 #include <random>
 
+#include "engine/communicator.h"
 #include "models/sync_batchnorm.h"
 #include "tests/support.h"
 
