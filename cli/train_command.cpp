@@ -56,8 +56,7 @@ Data-parallel (see the README): under mpirun -np N (or srun), the N ranks train 
 each on train.batch / N samples of every batch (an error unless N divides train.batch), with
 BatchNorm's statistics over the whole batch and the gradients summed over the ranks; rank 0
 writes. The run sees the same patches whatever N, and a checkpoint resumes on any number of
-ranks. GPU ranks each drive their node-local GPU over NCCL, on the reference path (fp32 or
-tf32; bf16 falls back to tf32 under mpirun for now).
+ranks. GPU ranks each drive their node-local GPU and exchange over NCCL, on either path.
 )";
 
 }  // namespace

@@ -10,9 +10,16 @@ namespace mdcsrn {
 
 enum class NormMode { Train, Eval };
 
+// On the host in double, named explicitly: an unqualified sqrt of a float would take the float
+// overload that CUDA's headers add to the global namespace when they were included before this
+// one, and double's otherwise, so a CPU run's bits would depend on a translation unit's includes.
 template <class T>
 MDCSRN_HD T inverse_std(T variance, T eps) {
+#ifdef __CUDA_ARCH__
   return T(1) / sqrt(variance + eps);
+#else
+  return T(T(1) / std::sqrt(double(variance + eps)));
+#endif
 }
 
 template <class T>

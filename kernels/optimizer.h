@@ -35,7 +35,12 @@ template <class T>
 MDCSRN_HD void adam_update(const AdamStep& s, T& param, T grad, T& m, T& v) {
   m = T(s.beta1) * m + (T(1) - T(s.beta1)) * grad;
   v = T(s.beta2) * v + (T(1) - T(s.beta2)) * grad * grad;
+#ifdef __CUDA_ARCH__
   const T denom = sqrt(v) / T(s.bias_correction2_sqrt) + T(s.eps);
+#else
+  // In double on the host, whatever was included before (kernels/normalization.h's inverse_std).
+  const T denom = T(std::sqrt(double(v)) / T(s.bias_correction2_sqrt) + T(s.eps));
+#endif
   param -= T(s.step_size) * m / denom;
 }
 

@@ -11,7 +11,8 @@ namespace mdcsrn {
 
 struct StepSchedule {
   int64_t step = 0;  // the step the next begin_step starts, 0-based
-  int64_t batch = 0;
+  int64_t batch = 0;   // patches a step (a data-parallel run's global batch)
+  int64_t offset = 0;  // this rank's first patch within a step's (rank x its batch)
   AdamConfig adam;
   // Written by begin_step:
   int64_t first_patch = 0, next_first_patch = 0;  // this step's batch and the next's
@@ -20,7 +21,7 @@ struct StepSchedule {
 
 namespace gpu {
 template <class Context>
-void set_step_schedule(Context& ctx, StepSchedule* s, int64_t step, int64_t batch, const AdamConfig& adam);
+void set_step_schedule(Context& ctx, StepSchedule* s, int64_t step, int64_t batch, const AdamConfig& adam, int64_t offset = 0);
 template <class Context>
 void begin_step(Context& ctx, StepSchedule* s);
 template <class Context>

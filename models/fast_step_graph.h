@@ -25,7 +25,10 @@ class FastStepGraph {
   // The step's work after sampling: the generator on lr against hr, Adam with the constants at `adam`.
   using Compute = std::function<void(const float* lr, const float* hr, const AdamStep* adam)>;
 
-  FastStepGraph(CudaContext& ctx, int64_t batch, int64_t batch_elements) : ctx_(ctx), batch_(batch), side_(ctx) {
+  // batch: this process's patches a step; data-parallel, patches_per_step the global batch and
+  // offset this rank's first patch within it.
+  FastStepGraph(CudaContext& ctx, int64_t batch, int64_t batch_elements, int64_t patches_per_step, int64_t offset)
+      : ctx_(ctx), batch_(batch), patches_per_step_(patches_per_step), offset_(offset), side_(ctx) {
     for (int k = 0; k < 2; ++k) {
       lr_[size_t(k)] = Buffer<float>(MemoryKind::Device, batch_elements);
       hr_[size_t(k)] = Buffer<float>(MemoryKind::Device, batch_elements);
@@ -38,10 +41,10 @@ class FastStepGraph {
   FastStepGraph(const FastStepGraph&) = delete;
   FastStepGraph& operator=(const FastStepGraph&) = delete;
 
-  // Step `step` (0-based): patches step * batch onwards, Adam update step + 1 with `adam`.
+  // Step `step` (0-based): patches step * patches_per_step + offset onwards, Adam update step + 1 with `adam`.
   // replay false runs every step without the graphs (the same kernels, for comparison).
   void run(const PatchDataset& data, int64_t step, const AdamConfig& adam, const Compute& compute, bool replay = true) {
-    if (step != device_step_ || !(adam == adam_)) gpu::set_step_schedule(ctx_, schedule_.data(), step, batch_, adam);
+    if (step != device_step_ || !(adam == adam_)) gpu::set_step_schedule(ctx_, schedule_.data(), step, patches_per_step_, adam, offset_);
     // The graphs hold the addresses of the dataset and of the context's scratch memory, which work
     // outside them (validation at another batch size, say) may have grown: capture again then.
     if (&data != data_ || ctx_.scratch(0) != captured_scratch_) graphs_ = {};
@@ -88,7 +91,7 @@ class FastStepGraph {
   }
 
   CudaContext& ctx_;
-  int64_t batch_;
+  int64_t batch_, patches_per_step_, offset_;
   SideStream side_;
   std::array<Buffer<float>, 2> lr_, hr_;
   std::array<Buffer<int32_t>, 2> centres_;

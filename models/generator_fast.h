@@ -84,6 +84,14 @@ class FastGenerator {
     adam_step_ = Buffer<AdamStep>(m, 1);
   }
 
+  // Data-parallel training: x is this rank's share of the ranks' global batch; every producer's
+  // statistics merge every rank's tile partials, and BatchNorm's backward the whole batch's sums
+  // (dgamma and dbeta stay this rank's), as Generator::synchronize_batchnorm.
+  void synchronize_batchnorm(const Collectives& ranks) {
+    MDCSRN_REQUIRE(ranks.memory() == Context::memory, "fast path: the ranks' collectives are for another kind of memory");
+    ranks_ = &ranks;
+  }
+
   // out = G(x) ([N, 1, D, H, W] fp32). Train mode normalises with the batch statistics, updates
   // the reference generator's running statistics and keeps what backward reads; eval mode
   // normalises with its running statistics.
@@ -139,7 +147,7 @@ class FastGenerator {
         d.invstd = invstd_.data() + u.input_channel;
         d.gamma_grad = grad_of(grads, u.bn_weight);
         d.beta_grad = grad_of(grads, u.bn_bias);
-        gpu::unit_data_gradient(ctx_, ub, d);
+        gpu::unit_data_gradient(ctx_, ub, d, ranks_);
       }
       if (b > 0) {
         const MixLayout& m = L.compressors()[b - 1];
@@ -233,7 +241,9 @@ class FastGenerator {
     weights_current_ = false;
     trained_params_ = nullptr;
 
-    gpu::stem_forward(ctx_, x, P(params, L.conv0_weight()), f, eps, mean, var, invstd);
+    // Eval mode's statistics of the producers are unused: no exchange for them.
+    const Collectives* ranks = mode == NormMode::Train ? ranks_ : nullptr;
+    gpu::stem_forward(ctx_, x, P(params, L.conv0_weight()), f, eps, mean, var, invstd, ranks);
     size_t unit_index = 0;
     for (size_t b = 0; b < L.units().size(); ++b) {
       if (b > 0) {
@@ -241,14 +251,14 @@ class FastGenerator {
         fold(params, m, b - 1);
         gpu::pack_compressor_weights(ctx_, folded_.data() + m.folded_offset, m.distinct, compressor_weights_[b - 1].data());
         gpu::compressor_forward(ctx_, f, m.distinct, compressor_weights_[b - 1].data(), m.output_channel, eps, mean + m.output_channel,
-                                var + m.output_channel, invstd + m.output_channel);
+                                var + m.output_channel, invstd + m.output_channel, ranks);
       }
       for (const UnitLayout& u : L.units()[b]) {
         const int64_t running_mean = u.stats_offset, running_var = L.bn_channels() + u.stats_offset;
         const float* unit_mean = mean + u.input_channel;
         const float* unit_invstd = invstd + u.input_channel;
         if (mode == NormMode::Train) {
-          gpu::batchnorm_update_running(ctx_, mean + u.input_channel, var + u.input_channel, voxels(), momentum,
+          gpu::batchnorm_update_running(ctx_, mean + u.input_channel, var + u.input_channel, voxels() * (ranks ? ranks->size() : 1), momentum,
                                         updated_running + running_mean, updated_running + running_var, u.input_channels);
         } else {
           gpu::batchnorm_running_statistics(ctx_, running + running_mean, running + running_var, eps, unit_mean_.data() + u.stats_offset,
@@ -265,7 +275,7 @@ class FastGenerator {
         uf.weights = packed;
         uf.output = f.data;
         uf.output_channel = u.output_channel;
-        gpu::unit_forward(ctx_, uf, eps, mean + u.output_channel, var + u.output_channel, invstd + u.output_channel);
+        gpu::unit_forward(ctx_, uf, eps, mean + u.output_channel, var + u.output_channel, invstd + u.output_channel, ranks);
       }
     }
     const MixLayout& r = L.reconstruction();
@@ -289,6 +299,7 @@ class FastGenerator {
   const GeneratorLayout& layout_;
   Context& ctx_;
   Shape5 input_;
+  const Collectives* ranks_ = nullptr;  // data-parallel ranks, if any
   Buffer<uint16_t> features_;
   Buffer<uint16_t> unit_weights_;             // every unit's packed weights (kernels/fused/unit_forward.h)
   std::vector<int64_t> unit_weight_offsets_;  // where each unit's start, in bf16 elements

@@ -32,13 +32,18 @@ class GeneratorStep {
   // ranks x batch, whose patches step * global + r * batch onwards it draws; the generator's
   // BatchNorm uses the whole batch's statistics; each rank's loss gradient is scaled by 1 / ranks
   // and the gradients are summed over the ranks before Adam, so every rank applies the gradient
-  // of the global batch's mean loss. The reference generator only, for now (not the fast path).
+  // of the global batch's mean loss; on both paths.
   void spread_over(const Communicator& host, const Collectives& device) {
-    MDCSRN_REQUIRE(!fast_, "training step: the fast path runs as one process for now");
     MDCSRN_REQUIRE(device.memory() == Backend::memory && device.size() == host.size(),
                    "training step: the device collectives must span the host's ranks, over this backend's memory");
     host_ranks_ = &host, device_ranks_ = &device;
     generator_.synchronize_batchnorm(device);
+    if constexpr (!std::is_same_v<Fast, NoFastGenerator>) {
+      if (fast_) fast_->synchronize_batchnorm(device);
+    }
+#ifdef MDCSRN_HAVE_CUDA
+    graph_.reset();  // its schedule draws one process's patches
+#endif
   }
   int ranks() const { return host_ranks_ ? host_ranks_->size() : 1; }
   // The sum over the ranks of gradients in this backend's memory, in place (queued on a GPU).
@@ -91,12 +96,12 @@ class GeneratorStep {
   template <class Context>
   void enable_fast_path(Context& ctx) {
     static_assert(!std::is_same_v<Fast, NoFastGenerator>, "the fast path is for the GPU backends");
-    MDCSRN_REQUIRE(!device_ranks_, "training step: the fast path runs as one process for now");
 #ifdef MDCSRN_HAVE_CUDA
     graph_.reset();  // its graphs hold the previous fast generator's buffers
     input_ = &lr_, target_ = &hr_;
 #endif
     fast_ = std::make_unique<Fast>(layout_, ctx, shape_);
+    if (device_ranks_) fast_->synchronize_batchnorm(*device_ranks_);
   }
   bool fast_path() const { return fast_ != nullptr; }
   void backward() {
@@ -137,14 +142,16 @@ class GeneratorStep {
  private:
 #ifdef MDCSRN_HAVE_CUDA
   void run_graphed(const PatchDataset& data, int64_t step, const AdamConfig& adam) {
-    if (!graph_) graph_ = std::make_unique<FastStepGraph>(*ctx_, shape_.n, shape_.numel());
+    const int64_t rank = host_ranks_ ? host_ranks_->rank() : 0;
+    if (!graph_) graph_ = std::make_unique<FastStepGraph>(*ctx_, shape_.n, shape_.numel(), shape_.n * ranks(), shape_.n * rank);
     graph_->run(
         data, step, adam,
         [this](const float* lr, const float* hr, const AdamStep* s) {
           const Tensor<const T> x(lr, shape_), target(hr, shape_);
           fast_->forward(arena_.params(), x, batch(sr_), NormMode::Train, generator_);
-          be_.loss_forward_backward(loss_kind_, batch(sr_), target, T(1), loss_.data(), batch(dsr_), GradMode::Overwrite);
+          be_.loss_forward_backward(loss_kind_, batch(sr_), target, share(), loss_.data(), batch(dsr_), GradMode::Overwrite);
           fast_->backward(arena_.params(), arena_.grads(), x, batch(dsr_));
+          sum_gradients(arena_.grads(), arena_.size());
           fast_->update_at(s, arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
         },
         replay_);

@@ -363,11 +363,10 @@ TrainSummary train_generator(const TrainConfig& config, const nlohmann::json& co
     }
     Trainer<GpuBackend> trainer(config, config_json, options, GpuBackend{&ctx}, &ctx, comm, nccl.get());
     if (config.precision == "bf16") {
-      std::string why = fast_path_unsupported(GeneratorLayout(config.model));
-      if (why.empty() && comm.distributed()) why = "data-parallel ranks, for now";
+      const std::string why = fast_path_unsupported(GeneratorLayout(config.model));
       if (why.empty()) {
         trainer.enable_fast_path(ctx);
-        std::printf("precision bf16: the generator on the fused bf16 path (forward, backward, Adam)\n");
+        if (comm.leader()) std::printf("precision bf16: the generator on the fused bf16 path (forward, backward, Adam)\n");
       } else if (comm.leader()) {
         std::printf("note: the fast bf16 path does not cover %s (%s); training on the reference path in TF32\n",
                     config.model.describe().c_str(), why.c_str());

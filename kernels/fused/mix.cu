@@ -123,7 +123,7 @@ void pack_compressor_weights(Context& ctx, const float* folded, int inputs, uint
 
 template <class Context>
 void compressor_forward(Context& ctx, ChannelsLast features, int inputs, const uint32_t* packed, int output_channel, float eps, float* mean,
-                        float* var, float* invstd) {
+                        float* var, float* invstd, const Collectives* ranks) {
   MDCSRN_REQUIRE(inputs % 16 == 0 && inputs <= features.stride && features.stride % 8 == 0 && output_channel % 2 == 0 &&
                      output_channel + kCompressorOutputs <= features.stride,
                  "compressor_forward: " + std::to_string(inputs) + " inputs, output at channel " + std::to_string(output_channel) +
@@ -132,12 +132,11 @@ void compressor_forward(Context& ctx, ChannelsLast features, int inputs, const u
   MDCSRN_REQUIRE(output_channel >= inputs, "compressor_forward: the output channels overlap the inputs");
   const int64_t tiles = (features.shape.voxels() + kVoxels - 1) / kVoxels;
   MDCSRN_REQUIRE(tiles >= 1 && tiles < (int64_t(1) << 31), "compressor_forward: " + std::to_string(features.shape.voxels()) + " voxels");
-  auto* partials = static_cast<Moments<float>*>(ctx.scratch(sizeof(Moments<float>) * size_t(tiles * kCompressorOutputs)));
+  Moments<float>* partials = tile_moments_scratch(ctx, tiles, kCompressorOutputs, ranks);
   const size_t shared = 2 * kBufferBytes + sizeof(Moments<float>) * kWarps * kCompressorOutputs;
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(tiles)), simt::Dim3(32 * kWarps), shared), compressor_kernel, features,
                int32_t(inputs), packed, int32_t(output_channel), partials);
-  simt::launch(ctx, tile_statistics_launch(kCompressorOutputs), tile_statistics_kernel, partials, tiles, int32_t(kCompressorOutputs), eps,
-               mean, var, invstd);
+  finish_tile_statistics(ctx, partials, tiles, kCompressorOutputs, eps, mean, var, invstd, ranks);
 }
 
 template <class Context>
@@ -151,7 +150,7 @@ void reconstruction_forward(Context& ctx, ChannelsLast features, int inputs, con
 
 using simt::TargetContext;
 template void pack_compressor_weights(TargetContext&, const float*, int, uint32_t*);
-template void compressor_forward(TargetContext&, ChannelsLast, int, const uint32_t*, int, float, float*, float*, float*);
+template void compressor_forward(TargetContext&, ChannelsLast, int, const uint32_t*, int, float, float*, float*, float*, const Collectives*);
 template void reconstruction_forward(TargetContext&, ChannelsLast, int, const float*, float*);
 
 }  // namespace mdcsrn::gpu

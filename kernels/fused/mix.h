@@ -13,6 +13,7 @@
 // consumer). Each layer's weight gradient is a GEMM over the voxels (M = outputs, N = inputs).
 #include <cstdint>
 
+#include "engine/collectives.h"
 #include "kernels/fused/channels_last.h"
 #include "kernels/fused/deferred_gradient.h"
 #include "kernels/fused/weight_gradient_partials.h"
@@ -48,7 +49,7 @@ void pack_compressor_weights(Context& ctx, const float* folded, int inputs, uint
 // Channels [output_channel, +32) of `features` from its channels [0, inputs).
 template <class Context>
 void compressor_forward(Context& ctx, ChannelsLast features, int inputs, const uint32_t* packed, int output_channel, float eps, float* mean,
-                        float* var, float* invstd);
+                        float* var, float* invstd, const Collectives* ranks = nullptr);
 // out[v] = sum over c < inputs of weights[c] * features[v][c]; out has the buffer's voxels.
 template <class Context>
 void reconstruction_forward(Context& ctx, ChannelsLast features, int inputs, const float* weights, float* out);

@@ -71,19 +71,19 @@ MDCSRN_KERNEL void stem_kernel(Tensor<const float> x, const float* weights, Chan
 
 template <class Context>
 void stem_forward(Context& ctx, Tensor<const float> x, const float* weights, ChannelsLast out, float eps, float* mean, float* var,
-                  float* invstd) {
+                  float* invstd, const Collectives* ranks) {
   MDCSRN_REQUIRE(x.shape.c == 1 && x.contiguous(), "stem_forward: the input is [N, 1, D, H, W], dense");
   MDCSRN_REQUIRE(out.shape.n == x.shape.n && out.shape.d == x.shape.d && out.shape.h == x.shape.h && out.shape.w == x.shape.w &&
                      out.stride % 8 == 0 && out.stride >= kStemOutputs,
                  "stem_forward: the feature buffer does not match the input " + x.shape.str());
   const int64_t tiles = Tile::count(out.shape);
-  auto* partials = static_cast<Moments<float>*>(ctx.scratch(sizeof(Moments<float>) * size_t(tiles * kStemOutputs)));
+  Moments<float>* partials = tile_moments_scratch(ctx, tiles, kStemOutputs, ranks);
   const size_t shared = sizeof(float) * (kHalo + kStemOutputs * 27 + kVoxels * kRow) + sizeof(Moments<float>) * kGroups * kStemOutputs;
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(tiles)), simt::Dim3(kVoxels), shared), stem_kernel, x, weights, out, partials);
-  simt::launch(ctx, tile_statistics_launch(kStemOutputs), tile_statistics_kernel, partials, tiles, int32_t(kStemOutputs), eps, mean, var,
-               invstd);
+  finish_tile_statistics(ctx, partials, tiles, kStemOutputs, eps, mean, var, invstd, ranks);
 }
 
-template void stem_forward(simt::TargetContext&, Tensor<const float>, const float*, ChannelsLast, float, float*, float*, float*);
+template void stem_forward(simt::TargetContext&, Tensor<const float>, const float*, ChannelsLast, float, float*, float*, float*,
+                           const Collectives*);
 
 }  // namespace mdcsrn::gpu

@@ -5,9 +5,11 @@
 // for bit and no separate statistics pass reads the outputs again.
 #include <cstdint>
 
+#include "engine/collectives.h"
 #include "kernels/block_reduce.h"
 #include "kernels/normalization.h"
 #include "kernels/reduce.h"
+#include "kernels/simt/launch.h"
 #include "kernels/simt/launch_config.h"
 #include "kernels/simt/simt.h"
 
@@ -59,6 +61,31 @@ MDCSRN_KERNEL void tile_statistics_kernel(const Moments<float>* partials, int64_
 
 inline simt::LaunchConfig tile_statistics_launch(int channels, std::source_location where = std::source_location::current()) {
   return simt::LaunchConfig(simt::Dim3(unsigned(channels)), simt::Dim3(kThreads), block_reduce_shared_bytes<Moments<float>>(), where);
+}
+
+// A producer's tile partials in scratch, with room after them for every rank's when ranks (the
+// collectives of a data-parallel run, over the context's memory) gather them.
+template <class Context>
+Moments<float>* tile_moments_scratch(Context& ctx, int64_t tiles, int channels, const Collectives* ranks) {
+  const int64_t count = tiles * channels;
+  return static_cast<Moments<float>*>(ctx.scratch(sizeof(Moments<float>) * size_t(count * (ranks ? 1 + ranks->size() : 1))));
+}
+
+// The channels' statistics from the tiles' partials (from tile_moments_scratch): this process's
+// batch, or with ranks the global batch's, every rank's partials gathered after this rank's and
+// merged rank by rank: the global batch's tiles in order.
+template <class Context>
+void finish_tile_statistics(Context& ctx, Moments<float>* partials, int64_t tiles, int channels, float eps, float* mean, float* var,
+                            float* invstd, const Collectives* ranks, std::source_location where = std::source_location::current()) {
+  const Moments<float>* merged = partials;
+  if (ranks) {
+    Moments<float>* gathered = partials + tiles * channels;
+    ranks->allgather(partials, sizeof(Moments<float>) * size_t(tiles * channels), gathered);
+    merged = gathered;
+    tiles *= ranks->size();
+  }
+  simt::launch(ctx, tile_statistics_launch(channels, where), tile_statistics_kernel, merged, tiles, int32_t(channels), eps, mean, var,
+               invstd);
 }
 
 }  // namespace mdcsrn

@@ -13,6 +13,7 @@
 //   tile order into dgamma, dbeta and the input channels' coefficients b and c.
 #include <cstdint>
 
+#include "engine/collectives.h"
 #include "kernels/fused/deferred_gradient.h"
 #include "kernels/fused/unit_staging.h"
 #include "kernels/fused/weight_gradient_partials.h"
@@ -50,7 +51,7 @@ void pack_unit_data_gradient_weights(Context& ctx, const float* weights, int inp
 template <class Context>
 void unit_weight_gradient(Context& ctx, const UnitBackward& u, float* weight_grad, int max_blocks = kWeightGradientBlocks);
 template <class Context>
-void unit_data_gradient(Context& ctx, const UnitBackward& u, const UnitDataGradient& d);
+void unit_data_gradient(Context& ctx, const UnitBackward& u, const UnitDataGradient& d, const Collectives* ranks = nullptr);
 }  // namespace gpu
 
 }  // namespace mdcsrn

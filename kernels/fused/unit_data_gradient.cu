@@ -71,22 +71,33 @@ MDCSRN_KERNEL void unit_data_gradient_kernel(UnitBackward u, UnitDataGradient d,
   }
 }
 
+// A channel's sums over tiles [first, first + tiles), merged by the block in tile order.
+MDCSRN_DEVICE Sums block_tile_sums(const Sums* partials, int64_t first, int64_t tiles, int32_t count, int c) {
+  const int t = int(simt::linear_thread()), threads = int(simt::block_threads());
+  Sums s;
+  const int64_t begin = first + tiles * t / threads, end = first + tiles * (t + 1) / threads;
+  for (int64_t b = begin; b < end; ++b) s.merge(partials[b * count + c]);
+  return block_reduce(s, simt::shared<Sums>(0, (threads + 31) / 32));
+}
+
 // One block per input channel merges the tiles' sums in tile order and finishes BatchNorm's
 // backward: dgamma = sum g xhat, dbeta = sum g, and dX = a g + b x + c with
-// b = -a invstd mean(g xhat), c = -a mean(g) + a invstd mean mean(g xhat).
-MDCSRN_KERNEL void batchnorm_coefficients_kernel(UnitBackward u, UnitDataGradient d, const Sums* partials, int64_t tiles) {
+// b = -a invstd mean(g xhat), c = -a mean(g) + a invstd mean mean(g xhat). Data-parallel, the
+// partials are every rank's (ranks x tiles, rank by rank): the means are the global batch's,
+// dgamma and dbeta this rank's sums.
+MDCSRN_KERNEL void batchnorm_coefficients_kernel(UnitBackward u, UnitDataGradient d, const Sums* partials, int64_t tiles, int32_t ranks,
+                                                 int32_t rank) {
   const DeferredGradient& g = u.gradient;
-  const int c = int(simt::block_idx().x), t = int(simt::linear_thread()), threads = int(simt::block_threads());
+  const int c = int(simt::block_idx().x), t = int(simt::linear_thread());
   const int32_t count = u.input.count;
-  Sums s;
-  const int64_t begin = tiles * t / threads, end = tiles * (t + 1) / threads;
-  for (int64_t b = begin; b < end; ++b) s.merge(partials[b * count + c]);
-  s = block_reduce(s, simt::shared<Sums>(0, (threads + 31) / 32));
+  const Sums s = block_tile_sums(partials, 0, tiles * ranks, count, c);
+  simt::barrier();  // the block reduction's shared memory is used again
+  const Sums own = ranks > 1 ? block_tile_sums(partials, tiles * rank, tiles, count, c) : s;
   if (t != 0) return;
-  const float voxels = float(u.input.shape.voxels());
+  const float voxels = float(u.input.shape.voxels() * ranks);
   const float a = u.input.scale[c], mean_g = s.first / voxels, mean_g_xhat = s.second / voxels;
-  d.gamma_grad[c] = s.second;
-  d.beta_grad[c] = s.first;
+  d.gamma_grad[c] = own.second;
+  d.beta_grad[c] = own.first;
   const int32_t channel = u.input.channel + c;
   g.b[channel] += -a * d.invstd[c] * mean_g_xhat;
   g.c[channel] += -a * mean_g + a * d.invstd[c] * d.mean[c] * mean_g_xhat;
@@ -114,20 +125,26 @@ void pack_unit_data_gradient_weights(Context& ctx, const float* weights, int inp
 }
 
 template <class Context>
-void unit_data_gradient(Context& ctx, const UnitBackward& u, const UnitDataGradient& d) {
+void unit_data_gradient(Context& ctx, const UnitBackward& u, const UnitDataGradient& d, const Collectives* ranks) {
   const int64_t tiles = check_unit_launch("unit_data_gradient", u.input, true, u.output_channel);
   MDCSRN_REQUIRE(u.gradient.covers(u.output_channel, 16) && u.gradient.covers(u.input.channel, u.input.count),
                  "unit_data_gradient: the raw gradients do not cover the unit's channels");
-  auto* partials = static_cast<Sums*>(ctx.scratch(sizeof(Sums) * size_t(tiles * u.input.count)));
+  const int64_t count = tiles * u.input.count;
+  auto* partials = static_cast<Sums*>(ctx.scratch(sizeof(Sums) * size_t(count * (ranks ? 1 + ranks->size() : 1))));
   const size_t shared = kGradientBytes + 2 * sizeof(Sums) * kWarps * 16;
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(tiles)), simt::Dim3(32 * kWarps), shared), unit_data_gradient_kernel, u, d,
                partials);
+  const Sums* merged = partials;
+  if (ranks) {
+    ranks->allgather(partials, sizeof(Sums) * size_t(count), partials + count);
+    merged = partials + count;
+  }
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(u.input.count)), simt::Dim3(kThreads), block_reduce_shared_bytes<Sums>()),
-               batchnorm_coefficients_kernel, u, d, static_cast<const Sums*>(partials), tiles);
+               batchnorm_coefficients_kernel, u, d, merged, tiles, int32_t(ranks ? ranks->size() : 1), int32_t(ranks ? ranks->rank() : 0));
 }
 
 using simt::TargetContext;
 template void pack_unit_data_gradient_weights(TargetContext&, const float*, int, uint32_t*);
-template void unit_data_gradient(TargetContext&, const UnitBackward&, const UnitDataGradient&);
+template void unit_data_gradient(TargetContext&, const UnitBackward&, const UnitDataGradient&, const Collectives*);
 
 }  // namespace mdcsrn::gpu

@@ -80,18 +80,17 @@ void fold_batchnorm(Context& ctx, const float* gamma, const float* beta, const f
 }
 
 template <class Context>
-void unit_forward(Context& ctx, const UnitForward& u, float eps, float* mean, float* var, float* invstd) {
+void unit_forward(Context& ctx, const UnitForward& u, float eps, float* mean, float* var, float* invstd, const Collectives* ranks) {
   const int64_t tiles = check_unit_launch("unit_forward", u.input, u.output == u.input.features, u.output_channel);
-  auto* partials = static_cast<Moments<float>*>(ctx.scratch(sizeof(Moments<float>) * size_t(tiles * T::kOutputs)));
+  Moments<float>* partials = tile_moments_scratch(ctx, tiles, T::kOutputs, ranks);
   const size_t shared = 2 * size_t(T::kBufferBytes) + sizeof(Moments<float>) * T::kWarps * T::kOutputs;
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(tiles)), simt::Dim3(32 * T::kWarps), shared), unit_forward_kernel, u, partials);
-  simt::launch(ctx, tile_statistics_launch(T::kOutputs), tile_statistics_kernel, partials, tiles, int32_t(T::kOutputs), eps, mean, var,
-               invstd);
+  finish_tile_statistics(ctx, partials, tiles, T::kOutputs, eps, mean, var, invstd, ranks);
 }
 
 using simt::TargetContext;
 template void pack_unit_weights(TargetContext&, const float*, int, uint32_t*);
 template void fold_batchnorm(TargetContext&, const float*, const float*, const float*, const float*, int64_t, float*, float*);
-template void unit_forward(TargetContext&, const UnitForward&, float, float*, float*, float*);
+template void unit_forward(TargetContext&, const UnitForward&, float, float*, float*, float*, const Collectives*);
 
 }  // namespace mdcsrn::gpu

@@ -12,6 +12,7 @@
 //   merged in block order into the new channels' batch statistics: no separate statistics pass.
 #include <cstdint>
 
+#include "engine/collectives.h"
 #include "kernels/fused/unit_staging.h"
 #include "kernels/normalization.h"
 #include "kernels/reduce.h"
@@ -60,7 +61,7 @@ void fold_batchnorm(Context& ctx, const float* gamma, const float* beta, const f
                     float* scale, float* shift);
 // The unit's 16 output channels, and their batch statistics (mean, biased variance, 1/sqrt(var + eps)).
 template <class Context>
-void unit_forward(Context& ctx, const UnitForward& u, float eps, float* mean, float* var, float* invstd);
+void unit_forward(Context& ctx, const UnitForward& u, float eps, float* mean, float* var, float* invstd, const Collectives* ranks = nullptr);
 }  // namespace gpu
 
 }  // namespace mdcsrn
