@@ -52,6 +52,14 @@ void Communicator::init(int& argc, char**& argv) {
   MPI_Comm_free(&node);
 #else
   (void)argc, (void)argv;
+  // N copies of a process without MPI would each train alone into the same outputs.
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    const char* size = std::getenv(name);
+    if (size && std::atoi(size) > 1) {
+      std::fprintf(stderr, "started as one of %s processes by an MPI launcher, but this build has no MPI (see MDCSRN_MPI)\n", size);
+      std::exit(1);
+    }
+  }
 #endif
 }
 

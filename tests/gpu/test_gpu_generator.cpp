@@ -85,36 +85,40 @@ TEST_SUITE("gpu_generator") {
   }
 
 #ifdef MDCSRN_HAVE_NCCL
-  TEST_CASE("NCCL: a step spread over one GPU rank is the single-process step, bit for bit") {
-    // The data-parallel path on a device (NCCL's all-gather of BatchNorm's partials, its gradient
-    // all-reduce; kernels/batchnorm.cu merging rank by rank), over a one-rank NCCL communicator:
-    // with one rank every collective is a copy, so the bits must be those of the plain step. Two
-    // or more ranks need a machine with several GPUs (mpirun; the emulated step is checked over
+  TEST_CASE("NCCL: steps spread over one GPU rank are the single-process steps, bit for bit, on both paths") {
+    // The data-parallel path on a device (NCCL's all-gathers of BatchNorm's partials, its gradient
+    // all-reduce; on the fast path inside the step graphs), over a one-rank NCCL communicator:
+    // with one rank every collective is a copy, so the bits must be those of the plain steps. Two
+    // or more ranks need a machine with several GPUs (mpirun; the emulated steps are checked over
     // two ranks in CI, mpi.mpi_emu_data_parallel).
-    const GeneratorLayout L(GeneratorConfig{2, 2, 8, {Activation::Elu, 0.f}});
+    const GeneratorLayout L(GeneratorConfig{2, 2, 16, {Activation::Elu, 0.f}});
     SamplerConfig sc;
     sc.patch = 16;
     const std::vector<SamplerSubject> subjects = {phantom_subject(1, 64, 56, 48)};
-    const auto train = [&](bool spread) {
-      CudaContext ctx;
-      const Communicator alone;
-      NcclCollectives nccl(alone, ctx);
-      const PatchDataset data(subjects, sc, MemoryKind::Device);
-      GeneratorStep<GpuBackend> step(L, GpuBackend{&ctx}, &ctx, 4, sc.patch, LossKind::L1);
-      if (spread) step.spread_over(alone, nccl);
-      const std::vector<float> initial = initial_generator_parameters(L, 3);
-      raw_copy(MemoryKind::Device, step.arena().params(), MemoryKind::Host, initial.data(), initial.size() * sizeof(float));
-      for (int64_t s = 0; s < 4; ++s) step.run(data, s, AdamConfig{});
-      ctx.synchronize();
-      std::vector<float> params(size_t(step.arena().size())), running(size_t(2 * L.bn_channels()));
-      raw_copy(MemoryKind::Host, params.data(), MemoryKind::Device, step.arena().params(), params.size() * sizeof(float));
-      raw_copy(MemoryKind::Host, running.data(), MemoryKind::Device, step.generator().running_stats(), running.size() * sizeof(float));
-      return std::make_pair(params, running);
-    };
-    const auto spread = train(true), plain = train(false);
-    CHECK(spread.first == plain.first);
-    CHECK(spread.second == plain.second);
-    CHECK(spread.first != initial_generator_parameters(L, 3));
+    for (const bool fast : {false, true}) {
+      CAPTURE(fast);
+      const auto train = [&](bool spread) {
+        CudaContext ctx;
+        const Communicator alone;
+        NcclCollectives nccl(alone, ctx);
+        const PatchDataset data(subjects, sc, MemoryKind::Device);
+        GeneratorStep<GpuBackend> step(L, GpuBackend{&ctx}, &ctx, 4, sc.patch, LossKind::L1);
+        if (fast) step.enable_fast_path(ctx);
+        if (spread) step.spread_over(alone, nccl);
+        const std::vector<float> initial = initial_generator_parameters(L, 3);
+        raw_copy(MemoryKind::Device, step.arena().params(), MemoryKind::Host, initial.data(), initial.size() * sizeof(float));
+        for (int64_t s = 0; s < 4; ++s) step.run(data, s, AdamConfig{});  // the fast path replays graphs from step 1
+        ctx.synchronize();
+        std::vector<float> params(size_t(step.arena().size())), running(size_t(2 * L.bn_channels()));
+        raw_copy(MemoryKind::Host, params.data(), MemoryKind::Device, step.arena().params(), params.size() * sizeof(float));
+        raw_copy(MemoryKind::Host, running.data(), MemoryKind::Device, step.generator().running_stats(), running.size() * sizeof(float));
+        return std::make_pair(params, running);
+      };
+      const auto spread = train(true), plain = train(false);
+      CHECK(spread.first == plain.first);
+      CHECK(spread.second == plain.second);
+      CHECK(spread.first != initial_generator_parameters(L, 3));
+    }
   }
 #endif
 }
