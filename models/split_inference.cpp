@@ -19,13 +19,13 @@ std::vector<std::string> super_resolve_split(const Manifest& manifest, const std
   if (subjects.empty()) fail("split '" + split + "': no subject of the manifest is in it");
   std::vector<int> mine;
   for (size_t k = size_t(comm.rank()); k < subjects.size(); k += size_t(comm.size())) mine.push_back(subjects[k].first);
-  std::filesystem::create_directories(out_dir);
   std::vector<std::string> written;
   ProgressBar bar(comm.size() > 1 ? "rank 0's share of " + split : split, int64_t(mine.size()), "subjects");
   for (const int index : mine) {
     const SubjectEntry& e = manifest.subjects[size_t(index)];
     const Volume lr = read_volume(manifest.resolve(e.lr));
     const std::vector<float> sr = super_resolve(model, state, lr.data, lr.dims, o, ctx, arithmetic);
+    std::filesystem::create_directories(out_dir);  // only once there is a volume to put in it
     written.push_back(split_output_path(out_dir, e.id));
     write_volume(lr.like(sr), written.back(), "mdcsrn infer: " + model.describe());
     if (progress) bar.update(int64_t(written.size()), e.id);

@@ -1,8 +1,6 @@
 // Data-parallel training and inference over the ranks that mpirun starts (tests/CMakeLists.txt:
 // -np 2), against one process doing the same work alone: every rank also runs the single-process
 // reference itself (a Communicator of its own), so nothing waits in a collective meanwhile.
-#include <algorithm>
-#include <cmath>
 #include <cstring>
 
 #include "io/manifest.h"
@@ -13,7 +11,7 @@
 #include "models/split_inference.h"
 #include "models/trainer.h"
 #include "tests/io_support.h"
-#include "tests/support.h"
+#include "tests/mpi/data_parallel_support.h"
 
 namespace mdcsrn::test {
 namespace {
@@ -45,42 +43,31 @@ TrainSummary train(const nlohmann::json& config, const Communicator& comm, int64
   return train_generator(parse_train_config(config), config, o, comm);
 }
 
-// The largest |a - b| over the largest |a|: how far two runs' tensors are apart.
-double relative_gap(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  double gap = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    gap = std::max(gap, std::abs(double(a[i]) - double(b[i])));
-    scale = std::max(scale, std::abs(double(a[i])));
-  }
-  return gap / scale;
-}
+// Two runs agree (check_same_state). The ranks sum their weight gradients in another order than
+// one process does (float additions of two halves of the batch), a few ulps per step, which
+// Adam's normalisation carries into the weights; measured after 8 steps: at most 7.5e-8 (Adam's
+// first moment), 3e-8 on the weights, 1e-7 on the running statistics. Bound: 1e-6.
+void check_same_run(const GeneratorState& a, const GeneratorState& b) { check_same_state(a, b, 1e-6); }
 
-// Two runs agree: weights, Adam's moments and BatchNorm's running statistics (means, variances).
-// The ranks sum their weight gradients in another order than one process does (float additions
-// of two halves of the batch), a few ulps per step, which Adam's normalisation carries into the
-// weights; measured after 8 steps: at most 7.5e-8 (Adam's first moment), 3e-8 on the weights,
-// 1e-7 on the running statistics. Bound: 1e-6.
-void check_same_run(const GeneratorState& a, const GeneratorState& b) {
-  CHECK(a.step == b.step);
-  const double params = relative_gap(a.params, b.params), m = relative_gap(a.adam_m, b.adam_m), v = relative_gap(a.adam_v, b.adam_v),
-               running = relative_gap(a.running, b.running);
-  MESSAGE("relative gaps: weights " << params << ", Adam m " << m << ", Adam v " << v << ", running statistics " << running);
-  CHECK(params < 1e-6);
-  CHECK(m < 1e-6);
-  CHECK(v < 1e-6);
-  CHECK(running < 1e-6);
-}
+// A phantom dataset that rank 0 prepares in its folder, which every rank then reads, and this
+// rank's own folder for what it writes alone.
+struct SharedDataset {
+  TempDir own;
+  std::string shared, manifest;
+  SharedDataset(const Communicator& world, const std::string& name, int64_t ni = 48, int64_t nj = 40, int64_t nk = 36)
+      : own(name), shared(rank0s(world, own.root().string())), manifest(shared + "/data/manifest.json") {
+    if (world.leader()) make_phantom_dataset(own, ni, nj, nk);
+    world.barrier();
+  }
+};
 
 TEST_SUITE("mpi_data_parallel") {
   TEST_CASE("2 ranks x batch 4 train the model 1 process x batch 8 trains") {
     const Communicator& world = Communicator::world();
     const Communicator alone;
-    TempDir own("dp_train");
-    const std::string shared = rank0s(world, own.root().string());
-    if (world.leader()) make_phantom_dataset(own);
-    world.barrier();
-    const std::string manifest = shared + "/data/manifest.json";
+    const SharedDataset data(world, "dp_train");
+    const TempDir& own = data.own;
+    const std::string &shared = data.shared, &manifest = data.manifest;
     const nlohmann::json spread = run_config(manifest, shared + "/spread"), single = run_config(manifest, own.path("single"));
     const TrainSummary s = train(spread, world);
     const TrainSummary r = train(single, alone);
@@ -102,11 +89,9 @@ TEST_SUITE("mpi_data_parallel") {
   TEST_CASE("a checkpoint of 2 ranks resumes on 1 and continues the uninterrupted run") {
     const Communicator& world = Communicator::world();
     const Communicator alone;
-    TempDir own("dp_resume");
-    const std::string shared = rank0s(world, own.root().string());
-    if (world.leader()) make_phantom_dataset(own);
-    world.barrier();
-    const std::string manifest = shared + "/data/manifest.json";
+    const SharedDataset data(world, "dp_resume");
+    const TempDir& own = data.own;
+    const std::string &shared = data.shared, &manifest = data.manifest;
     train(run_config(manifest, shared + "/straight"), world);
     train(run_config(manifest, shared + "/first"), world, 5);  // mid-epoch (4 steps an epoch)
     world.barrier();
@@ -120,11 +105,9 @@ TEST_SUITE("mpi_data_parallel") {
   TEST_CASE("mDCSRN-WGAN: 2 ranks train both networks as 1 process") {
     const Communicator& world = Communicator::world();
     const Communicator alone;
-    TempDir own("dp_wgan");
-    const std::string shared = rank0s(world, own.root().string());
-    if (world.leader()) make_phantom_dataset(own, 64, 56, 48);  // room for the critic's 16^3 patches
-    world.barrier();
-    const std::string manifest = shared + "/data/manifest.json";
+    const SharedDataset data(world, "dp_wgan", 64, 56, 48);  // room for the critic's 16^3 patches
+    const TempDir& own = data.own;
+    const std::string &shared = data.shared, &manifest = data.manifest;
     const std::vector<std::string> wgan{"sampler.patch=16", "wgan.enabled=true", "wgan.pretrain_epochs=0", "wgan.n_critic=2", "wgan.critic_widths=[2,3,4,4]",
                                         "wgan.critic_hidden=6"};
     const TrainSummary s = train(run_config(manifest, shared + "/spread", wgan), world);

@@ -3,24 +3,19 @@
 // all-reduce, through the same collectives interface NCCL serves on a device (here MPI's, the
 // emulator's memory being the host's), against one process doing the whole batch.
 #include <algorithm>
-#include <cmath>
 
 #include "io/manifest.h"
 #include "io/patch_dataset.h"
 #include "models/generator_step.h"
 #include "tests/io_support.h"
-#include "tests/support.h"
+#include "tests/mpi/data_parallel_support.h"
 
 namespace mdcsrn::test {
 namespace {
 
-struct StepState {
-  std::vector<float> params, adam_m, adam_v, running;
-};
-
 // Steps of the emulated GPU backend's generator step (on the fast path: fast); with comm, as one
 // rank of it.
-StepState run_steps(const PatchDataset& data, const GeneratorLayout& layout, int batch, int steps, const Communicator* comm, bool fast) {
+GeneratorState run_steps(const PatchDataset& data, const GeneratorLayout& layout, int batch, int steps, const Communicator* comm, bool fast) {
   simt::Emulator emu;
   GeneratorStep<EmulatedGpuBackend> step(layout, EmulatedGpuBackend{&emu}, nullptr, batch, data.config().patch, LossKind::L1);
   if (fast) step.enable_fast_path(emu);
@@ -31,19 +26,14 @@ StepState run_steps(const PatchDataset& data, const GeneratorLayout& layout, int
   std::fill_n(a.adam_v(), a.size(), 0.f);
   if (comm) step.spread_over(*comm, *comm);
   for (int s = 0; s < steps; ++s) step.run(data, s, AdamConfig{});
-  StepState out{{a.params(), a.params() + a.size()}, {a.adam_m(), a.adam_m() + a.size()}, {a.adam_v(), a.adam_v() + a.size()}, {}};
+  GeneratorState out;
+  out.params.assign(a.params(), a.params() + a.size());
+  out.adam_m.assign(a.adam_m(), a.adam_m() + a.size());
+  out.adam_v.assign(a.adam_v(), a.adam_v() + a.size());
   const float* running = step.generator().running_stats();
   out.running.assign(running, running + 2 * layout.bn_channels());
+  out.step = steps;
   return out;
-}
-
-double relative_gap(const std::vector<float>& a, const std::vector<float>& b) {
-  double gap = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    gap = std::max(gap, std::abs(double(a[i]) - double(b[i])));
-    scale = std::max(scale, std::abs(double(a[i])));
-  }
-  return gap / scale;
 }
 
 TEST_SUITE("mpi_emu_data_parallel") {
@@ -56,17 +46,11 @@ TEST_SUITE("mpi_emu_data_parallel") {
     sampler.patch = 8;
     const PatchDataset data(load_split(Manifest::load(make_phantom_dataset(dir)), "train", false), sampler, MemoryKind::Host);
     const GeneratorLayout layout(GeneratorConfig{2, 2, 4, {Activation::Elu, 0.f}});
-    const StepState spread = run_steps(data, layout, 8 / world.size(), 3, &world, false);
-    const StepState single = run_steps(data, layout, 8, 3, nullptr, false);
+    const GeneratorState spread = run_steps(data, layout, 8 / world.size(), 3, &world, false);
+    const GeneratorState single = run_steps(data, layout, 8, 3, nullptr, false);
     // As on the CPU ranks (test_data_parallel.cpp): the ranks add their halves' weight gradients,
     // another order of float additions; measured after 3 steps: see the message. Bound 1e-6.
-    const double params = relative_gap(spread.params, single.params), m = relative_gap(spread.adam_m, single.adam_m),
-                 v = relative_gap(spread.adam_v, single.adam_v), running = relative_gap(spread.running, single.running);
-    MESSAGE("relative gaps: weights " << params << ", Adam m " << m << ", Adam v " << v << ", running statistics " << running);
-    CHECK(params < 1e-6);
-    CHECK(m < 1e-6);
-    CHECK(v < 1e-6);
-    CHECK(running < 1e-6);
+    check_same_state(spread, single, 1e-6);
     CHECK(relative_gap(spread.params, initial_generator_parameters(layout, 3)) > 1e-4);
   }
 
@@ -81,17 +65,11 @@ TEST_SUITE("mpi_emu_data_parallel") {
     sampler.patch = 16;
     const PatchDataset data(load_split(Manifest::load(make_phantom_dataset(dir, 64, 56, 48)), "train", false), sampler, MemoryKind::Host);
     const GeneratorLayout layout(GeneratorConfig{2, 2, 16, {Activation::Elu, 0.f}});
-    const StepState spread = run_steps(data, layout, 2 / world.size(), 1, &world, true);
-    const StepState single = run_steps(data, layout, 2, 1, nullptr, true);
+    const GeneratorState spread = run_steps(data, layout, 2 / world.size(), 1, &world, true);
+    const GeneratorState single = run_steps(data, layout, 2, 1, nullptr, true);
     // Measured: see the message. Bound 1e-5: a statistic an ulp apart could round a bf16 feature
     // the other way.
-    const double params = relative_gap(spread.params, single.params), m = relative_gap(spread.adam_m, single.adam_m),
-                 v = relative_gap(spread.adam_v, single.adam_v), running = relative_gap(spread.running, single.running);
-    MESSAGE("fast path: relative gaps: weights " << params << ", Adam m " << m << ", Adam v " << v << ", running statistics " << running);
-    CHECK(params < 1e-5);
-    CHECK(m < 1e-5);
-    CHECK(v < 1e-5);
-    CHECK(running < 1e-5);
+    check_same_state(spread, single, 1e-5);
     CHECK(relative_gap(spread.params, initial_generator_parameters(layout, 3)) > 1e-4);
   }
 }
