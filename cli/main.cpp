@@ -36,8 +36,9 @@ void print_info() {
   std::printf("  CUDA: %s\n", mdcsrn::describe_device(mdcsrn::DeviceKind::Cuda).c_str());
   std::printf(
       "implemented (CPU reference + CUDA, forward and backward, checked by finite differences):\n"
-      "  conv3d (kernel 1/3, stride 1/2, zero padding, bias; cuDNN on GPU), BatchNorm3d (train/eval),\n"
-      "  ELU, LeakyReLU, LayerNorm over (C,D,H,W), global average pooling, L1/L2 losses,\n"
+      "  conv3d (kernel 1/3/7, stride 1/2, zero padding, bias; cuDNN on GPU), BatchNorm3d (train/eval),\n"
+      "  ELU, LeakyReLU, ReLU, LayerNorm over (C,D,H,W), global average pooling, 3^3 max and 2^3 average\n"
+      "  pooling (stride 2), a linear layer, L1/L2 losses,\n"
       "  WGAN mean-score terms, Adam with bias correction, weight clipping, Philox RNG (CPU == GPU)\n"
       "  data preparation: NIfTI I/O, k-space truncation (FFTW / cuFFT), brain and cerebellum masks,\n"
       "  the Colin27 preset (mdcsrn prepare --preset colin27)\n"
@@ -45,7 +46,8 @@ void print_info() {
       "  the WGAN critic and mDCSRN-WGAN training (mdcsrn train with wgan.enabled)\n"
       "  whole-volume inference (mdcsrn infer), metrics and Table II summaries (mdcsrn eval)\n"
       "  the end-to-end demo with its report (mdcsrn demo)\n"
-      "  data-parallel training and inference over MPI ranks (mpirun; CPU ranks over MPI, GPU ranks over NCCL; SyncBatchNorm)\n");
+      "  data-parallel training and inference over MPI ranks (mpirun; CPU ranks over MPI, GPU ranks over NCCL; SyncBatchNorm)\n"
+      "  the brain-age DenseNet regressor (MONAI's DenseNet121 layout) and its cross-validated training\n");
 }
 
 int run(int argc, char** argv) {

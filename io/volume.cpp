@@ -125,33 +125,43 @@ Volume Volume::like(std::vector<float> values) const {
   return v;
 }
 
-Volume new_volume(const std::array<int64_t, 3>& dims, const std::array<double, 3>& spacing, const std::array<double, 3>& origin) {
+Volume new_volume(const std::array<int64_t, 3>& dims, const Affine& voxel_to_world) {
   const int64_t nifti_dims[8] = {3, dims[0], dims[1], dims[2], 1, 1, 1, 1};
   NiftiPtr nim(nifti_make_new_nim(nifti_dims, DT_FLOAT32, 0));
   MDCSRN_REQUIRE(nim != nullptr, "new_volume: cannot make a NIfTI header");
   nim->nifti_type = NIFTI_FTYPE_NIFTI1_1;
   nim->xyz_units = NIFTI_UNITS_MM;
   nim->qform_code = nim->sform_code = NIFTI_XFORM_SCANNER_ANAT;
-  for (int a = 0; a < 3; ++a) nim->pixdim[a + 1] = spacing[size_t(a)];
-  nim->dx = spacing[0], nim->dy = spacing[1], nim->dz = spacing[2];
   nim->sto_xyz = nifti_dmat44{};
-  for (int a = 0; a < 3; ++a) {
-    nim->sto_xyz.m[a][a] = spacing[size_t(a)];
-    nim->sto_xyz.m[a][3] = origin[size_t(a)];
-  }
-  nim->sto_xyz.m[3][3] = 1;
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 4; ++c) nim->sto_xyz.m[r][c] = voxel_to_world[size_t(r)][size_t(c)];
   nim->sto_ijk = nifti_dmat44_inverse(nim->sto_xyz);
-  nim->quatern_b = nim->quatern_c = nim->quatern_d = 0;
-  nim->qoffset_x = origin[0], nim->qoffset_y = origin[1], nim->qoffset_z = origin[2];
-  nim->qfac = 1;
-  nim->qto_xyz = nim->sto_xyz;
-  nim->qto_ijk = nim->sto_ijk;
+  // The qform: the nearest rotation, scales and offsets (exact for grids without shear).
+  double qfac = 1;
+  nifti_dmat44_to_quatern(nim->sto_xyz, &nim->quatern_b, &nim->quatern_c, &nim->quatern_d, &nim->qoffset_x, &nim->qoffset_y, &nim->qoffset_z,
+                          &nim->dx, &nim->dy, &nim->dz, &qfac);
+  nim->qfac = qfac;
+  nim->pixdim[0] = qfac;
+  nim->pixdim[1] = nim->dx, nim->pixdim[2] = nim->dy, nim->pixdim[3] = nim->dz;
+  nim->qto_xyz = nifti_quatern_to_dmat44(nim->quatern_b, nim->quatern_c, nim->quatern_d, nim->qoffset_x, nim->qoffset_y, nim->qoffset_z,
+                                         nim->dx, nim->dy, nim->dz, nim->qfac);
+  nim->qto_ijk = nifti_dmat44_inverse(nim->qto_xyz);
   Volume v;
   v.dims = dims;
   v.data.assign(static_cast<size_t>(dims[0] * dims[1] * dims[2]), 0.f);
   v.source = "(new volume)";
   v.header = std::make_shared<const NiftiHeader>(nim.release());
   return v;
+}
+
+Volume new_volume(const std::array<int64_t, 3>& dims, const std::array<double, 3>& spacing, const std::array<double, 3>& origin) {
+  Affine a{};
+  for (size_t r = 0; r < 3; ++r) {
+    a[r][r] = spacing[r];
+    a[r][3] = origin[r];
+  }
+  a[3][3] = 1;
+  return new_volume(dims, a);
 }
 
 Volume read_volume(const std::string& path) {

@@ -43,6 +43,9 @@ struct Volume {
 // A zero-filled volume of the given size with an axis-aligned grid: voxel (i, j, k) lies at world
 // origin + (i, j, k) * spacing (RAS, mm). For synthetic data and tests.
 Volume new_volume(const std::array<int64_t, 3>& dims, const std::array<double, 3>& spacing, const std::array<double, 3>& origin);
+// The same with any voxel-to-world affine (rotated, flipped or sheared grids); the qform is its
+// nearest rigid-plus-scale map.
+Volume new_volume(const std::array<int64_t, 3>& dims, const Affine& voxel_to_world);
 
 // Reads a 3-D scalar NIfTI-1 or NIfTI-2 file (.nii or .nii.gz; uint8, int16, uint16, int32,
 // float32 or float64), applying scl_slope/scl_inter. Throws a one-line Error naming the file for

@@ -1,5 +1,5 @@
 #pragma once
-// ELU and LeakyReLU. Backward takes the activation's input x (not its output), so the forward
+// ELU, LeakyReLU and ReLU. Backward takes the activation's input x (not its output), so the forward
 // result need not be kept when it is recomputed.
 #include <bit>
 #include <cmath>
@@ -9,9 +9,10 @@
 
 namespace mdcsrn {
 
-enum class Activation { Elu, LeakyRelu };
+enum class Activation { Elu, LeakyRelu, Relu };
 
-// ELU's alpha is 1 (PyTorch's default, as in mDCSRN); `slope` is LeakyReLU's negative slope.
+// ELU's alpha is 1 (PyTorch's default, as in mDCSRN); `slope` is LeakyReLU's negative slope (ReLU
+// ignores it).
 struct ActivationSpec {
   Activation kind = Activation::Elu;
   float slope = 0.01f;
@@ -28,6 +29,7 @@ MDCSRN_HD T expm1_of(T x) {
 template <class T>
 MDCSRN_HD T activation_forward(const ActivationSpec& a, T x) {
   if (a.kind == Activation::Elu) return x > T(0) ? x : expm1_of(x);
+  if (a.kind == Activation::Relu) return x > T(0) ? x : T(0);
   return x > T(0) ? x : T(a.slope) * x;
 }
 
@@ -35,6 +37,7 @@ template <class T>
 MDCSRN_HD T activation_backward(const ActivationSpec& a, T x, T dy) {
   if (x > T(0)) return dy;
   if (a.kind == Activation::Elu) return dy * (expm1_of(x) + T(1));
+  if (a.kind == Activation::Relu) return T(0);
   return dy * T(a.slope);
 }
 
@@ -76,6 +79,12 @@ struct EluFunction {
 };
 
 template <class T>
+struct ReluFunction {
+  T value(T x) const { return x > T(0) ? x : T(0); }
+  T slope(T x) const { return x > T(0) ? T(1) : T(0); }
+};
+
+template <class T>
 struct LeakyReluFunction {
   T negative_slope;
   T value(T x) const { return x > T(0) ? x : negative_slope * x; }
@@ -87,6 +96,8 @@ template <class T, class Body>
 void with_activation(const ActivationSpec& a, Body&& body) {
   if (a.kind == Activation::Elu)
     body(EluFunction<T>{});
+  else if (a.kind == Activation::Relu)
+    body(ReluFunction<T>{});
   else
     body(LeakyReluFunction<T>{T(a.slope)});
 }

@@ -1,8 +1,9 @@
 #pragma once
-// 3-D convolution (cross-correlation, as PyTorch's Conv3d): cubic kernel of size 1 or 3, stride 1 or
-// 2, zero padding, optional bias. Weights are [C_out, C_in, k, k, k], contiguous. On the CPU, stride 1
-// runs register-blocked kernels (conv3d_cpu_blocked.cpp) and stride 2 the direct convolution, which
-// is also the reference every other path is tested against; the GPU path is cuDNN (conv3d_cudnn.cpp).
+// 3-D convolution (cross-correlation, as PyTorch's Conv3d): cubic kernel of size 1, 3 or 7 (the
+// brain-age DenseNet's stem), stride 1 or 2, zero padding, optional bias. Weights are
+// [C_out, C_in, k, k, k], contiguous. On the CPU, stride 1 with kernels 1 and 3 runs register-blocked
+// kernels (conv3d_cpu_blocked.cpp) and everything else the direct convolution, which is also the
+// reference every other path is tested against; the GPU path is cuDNN (conv3d_cudnn.cpp).
 #include <algorithm>
 
 #include "kernels/common.h"
@@ -45,6 +46,9 @@ inline ValidRange valid_outputs(int64_t output, int64_t input, const ConvParams&
   int64_t end = (input - 1 - offset) >= 0 ? (input - 1 - offset) / p.stride + 1 : 0;
   return ValidRange{std::min(begin, output), std::min(end, output)};
 }
+
+// The shapes the register-blocked kernels cover.
+inline bool blocked_conv(const ConvParams& p) { return p.stride == 1 && p.kernel <= 3; }
 
 // Visits every (output row, input row) pair that kernel tap (kd, kh, kw) connects, with the range
 // of output columns that stay inside the input: body(out_row, in_row, ow_begin, ow_end, in_col_offset).
@@ -171,7 +175,7 @@ void conv3d_backward_weight(const ConvParams& p, Tensor<const T> x, Tensor<const
 }  // namespace reference
 
 namespace blocked {
-// Stride 1 only; the weight gradient without the bias.
+// Stride 1, kernels 1 and 3 only; the weight gradient without the bias.
 template <class T>
 void conv3d_forward(const ConvParams& p, Tensor<const T> x, const T* weight, const T* bias, Tensor<T> y);
 template <class T>
@@ -183,14 +187,14 @@ void conv3d_backward_weight(const ConvParams& p, Tensor<const T> x, Tensor<const
 template <class T>
 void conv3d_forward(const ConvParams& p, Tensor<const T> x, const T* weight, const T* bias, Tensor<T> y) {
   check_conv_shapes("conv3d_forward", p, x.shape, y.shape);
-  if (p.stride == 1) return blocked::conv3d_forward<T>(p, x, weight, bias, y);
+  if (conv_detail::blocked_conv(p)) return blocked::conv3d_forward<T>(p, x, weight, bias, y);
   reference::conv3d_forward<T>(p, x, weight, bias, y);
 }
 
 template <class T>
 void conv3d_backward_data(const ConvParams& p, const T* weight, Tensor<const T> dy, Tensor<T> dx, GradMode mode) {
   check_conv_shapes("conv3d_backward_data", p, dx.shape, dy.shape);
-  if (p.stride == 1) return blocked::conv3d_backward_data<T>(p, weight, dy, dx, mode);
+  if (conv_detail::blocked_conv(p)) return blocked::conv3d_backward_data<T>(p, weight, dy, dx, mode);
   reference::conv3d_backward_data<T>(p, weight, dy, dx, mode);
 }
 
@@ -198,7 +202,7 @@ void conv3d_backward_data(const ConvParams& p, const T* weight, Tensor<const T> 
 template <class T>
 void conv3d_backward_weight(const ConvParams& p, Tensor<const T> x, Tensor<const T> dy, T* dweight, T* dbias, GradMode mode) {
   check_conv_shapes("conv3d_backward_weight", p, x.shape, dy.shape);
-  if (p.stride != 1) return reference::conv3d_backward_weight<T>(p, x, dy, dweight, dbias, mode);
+  if (!conv_detail::blocked_conv(p)) return reference::conv3d_backward_weight<T>(p, x, dy, dweight, dbias, mode);
   blocked::conv3d_backward_weight<T>(p, x, dy, dweight, mode);
   if (dbias) conv3d_bias_gradient<T>(dy, dbias, mode);
 }

@@ -11,9 +11,11 @@
 #include "kernels/channel_fold.h"
 #include "kernels/conv3d.h"
 #include "kernels/layernorm.h"
+#include "kernels/linear.h"
 #include "kernels/loss.h"
 #include "kernels/optimizer.h"
 #include "kernels/pooling.h"
+#include "kernels/window_pooling.h"
 #include "kernels/simt/emulator.h"
 #include "models/sync_batchnorm.h"
 #ifdef MDCSRN_HAVE_CUDA
@@ -85,6 +87,19 @@ struct CpuBackend {
   }
   void global_avg_pool_forward(Tensor<const T> x, Tensor<T> y) const { cpu::global_avg_pool_forward<T>(x, y); }
   void global_avg_pool_backward(Tensor<const T> dy, Tensor<T> dx, GradMode m) const { cpu::global_avg_pool_backward<T>(dy, dx, m); }
+  void max_pool_forward(const PoolWindow& w, Tensor<const T> x, Tensor<T> y, int32_t* winners) const {
+    cpu::max_pool_forward<T>(w, x, y, winners);
+  }
+  void max_pool_backward(const PoolWindow& w, const int32_t* winners, Tensor<const T> dy, Tensor<T> dx, GradMode m) const {
+    cpu::max_pool_backward<T>(w, winners, dy, dx, m);
+  }
+  void avg_pool_forward(const PoolWindow& w, Tensor<const T> x, Tensor<T> y) const { cpu::avg_pool_forward<T>(w, x, y); }
+  void avg_pool_backward(const PoolWindow& w, Tensor<const T> dy, Tensor<T> dx, GradMode m) const { cpu::avg_pool_backward<T>(w, dy, dx, m); }
+  void linear_forward(Tensor<const T> x, const T* w, const T* b, Tensor<T> y) const { cpu::linear_forward<T>(x, w, b, y); }
+  void linear_backward_data(const T* w, Tensor<const T> dy, Tensor<T> dx, GradMode m) const { cpu::linear_backward_data<T>(w, dy, dx, m); }
+  void linear_backward_weight(Tensor<const T> x, Tensor<const T> dy, T* dw, T* db, GradMode m) const {
+    cpu::linear_backward_weight<T>(x, dy, dw, db, m);
+  }
   void clip(T* params, int64_t count, T limit) const { cpu::clip<T>(params, count, limit); }
   void mean_score(const T* scores, int64_t count, T* result) const { *result = cpu::mean_score<T>(scores, count); }
   void mean_score_backward(int64_t count, T weight, T* dscores, GradMode m) const { cpu::mean_score_backward<T>(count, weight, dscores, m); }
@@ -166,6 +181,23 @@ struct GpuBackendOn {
   void global_avg_pool_forward(Tensor<const float> x, Tensor<float> y) const { gpu::global_avg_pool_forward(*ctx, x, y); }
   void global_avg_pool_backward(Tensor<const float> dy, Tensor<float> dx, GradMode m) const {
     gpu::global_avg_pool_backward(*ctx, dy, dx, m);
+  }
+  void max_pool_forward(const PoolWindow& w, Tensor<const float> x, Tensor<float> y, int32_t* winners) const {
+    gpu::max_pool_forward(*ctx, w, x, y, winners);
+  }
+  void max_pool_backward(const PoolWindow& w, const int32_t* winners, Tensor<const float> dy, Tensor<float> dx, GradMode m) const {
+    gpu::max_pool_backward(*ctx, w, winners, dy, dx, m);
+  }
+  void avg_pool_forward(const PoolWindow& w, Tensor<const float> x, Tensor<float> y) const { gpu::avg_pool_forward(*ctx, w, x, y); }
+  void avg_pool_backward(const PoolWindow& w, Tensor<const float> dy, Tensor<float> dx, GradMode m) const {
+    gpu::avg_pool_backward(*ctx, w, dy, dx, m);
+  }
+  void linear_forward(Tensor<const float> x, const float* w, const float* b, Tensor<float> y) const { gpu::linear_forward(*ctx, x, w, b, y); }
+  void linear_backward_data(const float* w, Tensor<const float> dy, Tensor<float> dx, GradMode m) const {
+    gpu::linear_backward_data(*ctx, w, dy, dx, m);
+  }
+  void linear_backward_weight(Tensor<const float> x, Tensor<const float> dy, float* dw, float* db, GradMode m) const {
+    gpu::linear_backward_weight(*ctx, x, dy, dw, db, m);
   }
   void clip(float* params, int64_t count, float limit) const { gpu::clip(*ctx, params, count, limit); }
   void mean_score(const float* scores, int64_t count, float* result) const { gpu::mean_score(*ctx, scores, count, result); }

@@ -12,6 +12,7 @@
 #include "kernels/optimizer.h"
 #include "models/critic_layout.h"
 #include "models/generator_layout.h"
+#include "models/json_config.h"
 
 namespace mdcsrn {
 

@@ -42,4 +42,25 @@ CriticCase critic_case(const CriticLayout& L, int64_t batch, uint64_t param_seed
   return c;
 }
 
+AgeCase age_case(const AgeRegressorLayout& L, const Shape5& shape, uint64_t param_seed, uint64_t rng_seed) {
+  std::mt19937_64 rng(rng_seed);
+  AgeCase c;
+  c.params = perturbed_age_parameters(L, param_seed, rng);
+  c.x = HostTensor<float>::dense(shape);
+  c.dout = HostTensor<float>::dense({shape.n, 1, 1, 1, 1});
+  fill_random(c.x, rng);
+  fill_random(c.dout, rng, 0.2);
+  const std::vector<double> pd = convert<double>(c.params);
+  const HostTensor<double> x = convert<double>(c.x), dout = convert<double>(c.dout);
+  c.out = dout;
+  c.eval = dout;
+  c.grads.resize(pd.size());
+  AgeRegressor<CpuBackend<double>> reference(L, {}, shape);
+  reference.forward(pd.data(), x.in(), c.out.view, NormMode::Train);
+  reference.backward(pd.data(), c.grads.data(), x.in(), dout.in(), NormMode::Train);
+  c.running.assign(reference.running_stats(), reference.running_stats() + 2 * L.norm_channels());
+  reference.forward(pd.data(), x.in(), c.eval.view, NormMode::Eval);
+  return c;
+}
+
 }  // namespace mdcsrn::test

@@ -1,9 +1,12 @@
 #pragma once
 // Shared by the tests that hold a whole network on one backend against the CPU in double.
+#include <algorithm>
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "models/age_regressor.h"
 #include "models/critic.h"
 #include "models/generator.h"
 #include "tests/support.h"
@@ -51,6 +54,24 @@ struct CriticCase {
 };
 CriticCase critic_case(const CriticLayout& L, int64_t batch, uint64_t param_seed, uint64_t rng_seed);
 
+// The same for the brain-age regressor: a training forward and backward for dout, then an eval
+// forward with the running statistics it left.
+struct AgeCase {
+  std::vector<float> params;
+  HostTensor<float> x, dout;
+  HostTensor<double> out, eval;
+  std::vector<double> grads, running;
+};
+inline std::vector<float> perturbed_age_parameters(const AgeRegressorLayout& L, uint64_t seed, std::mt19937_64& rng) {
+  std::vector<float> params = initial_age_regressor_parameters(L, seed);
+  for (const NormLayer* n : L.norms())
+    for (int index : {n->weight, n->bias})
+      for (int64_t i = 0; i < L.table().entry(index).numel; ++i)
+        params[size_t(L.table().entry(index).offset + i)] += 0.3f * std::uniform_real_distribution<float>(-1, 1)(rng);
+  return params;
+}
+AgeCase age_case(const AgeRegressorLayout& L, const Shape5& shape, uint64_t param_seed, uint64_t rng_seed);
+
 // The largest relative error of any one parameter tensor, and its name.
 inline double worst_parameter_error(const ParamTable& table, const std::vector<float>& got, const std::vector<double>& want,
                                     std::string& name) {
@@ -60,6 +81,31 @@ inline double worst_parameter_error(const ParamTable& table, const std::vector<f
     const std::vector<double> r(want.begin() + e.offset, want.begin() + e.offset + e.numel);
     const double err = relative_error(a, r);
     if (err > worst) worst = err, name = e.name;
+  }
+  return worst;
+}
+
+// worst_parameter_error for the age regressor, but for the stem's BatchNorm affine: every block
+// normalises what the stem passes on, so the loss hardly depends on the stem's scale and shift,
+// and their gradients are ~1e3 times smaller than their neighbours' and cancel in summation. Their
+// error is measured against the scale of conv0's gradient instead of their own.
+inline double worst_age_gradient_error(const AgeRegressorLayout& L, const std::vector<float>& got, const std::vector<double>& want,
+                                       std::string& name) {
+  const ParamTable& t = L.table();
+  auto norm_of = [&](const ParamEntry& e, const auto& values, const std::vector<double>* minus) {
+    double sum = 0;
+    for (int64_t i = e.offset; i < e.offset + e.numel; ++i) sum += std::pow(double(values[size_t(i)]) - (minus ? (*minus)[size_t(i)] : 0.0), 2);
+    return std::sqrt(sum);
+  };
+  const double stem_scale = norm_of(t.entry(L.conv0_weight()), want, nullptr);
+  double worst = 0;
+  for (const ParamEntry& e : t.entries()) {
+    const bool stem_norm = e.name.starts_with(L.norm0().name + ".");
+    const double error = norm_of(e, got, &want) / std::max(stem_norm ? stem_scale : norm_of(e, want, nullptr), 1e-30);
+    if (error > worst) {
+      worst = error;
+      name = e.name;
+    }
   }
   return worst;
 }

@@ -4,19 +4,19 @@
 namespace mdcsrn::test {
 namespace {
 
-const ActivationSpec kSpecs[] = {{Activation::Elu, 0.f}, {Activation::LeakyRelu, 0.01f}, {Activation::LeakyRelu, 0.2f}};
+const ActivationSpec kSpecs[] = {{Activation::Elu, 0.f}, {Activation::LeakyRelu, 0.01f}, {Activation::LeakyRelu, 0.2f}, {Activation::Relu, 0.f}};
 
 TEST_SUITE("activation") {
   TEST_CASE("forward values") {
     for (const ActivationSpec& a : kSpecs) {
-      const double neg = a.kind == Activation::Elu ? std::expm1(-1.5) : -1.5 * double(a.slope);
+      const double neg = a.kind == Activation::Elu ? std::expm1(-1.5) : a.kind == Activation::Relu ? 0.0 : -1.5 * double(a.slope);
       CHECK(activation_forward(a, -1.5) == doctest::Approx(neg).epsilon(1e-15));
       CHECK(activation_forward(a, 0.75) == 0.75);
     }
   }
 
   TEST_CASE("gradients match finite differences (double)") {
-    // Inputs keep |x| >= 1e-3, a thousand steps away from LeakyReLU's kink; the smooth parts leave
+    // Inputs keep |x| >= 1e-3, a thousand steps away from the (Leaky)ReLU's kink; the smooth parts leave
     // a truncation error ~ step^2 = 1e-12, and rounding a loss of size ~10 over the 2e-6 step
     // leaves ~1e-9: so 1e-6 relative + 1e-8 absolute.
     const FdOptions fd{40, 1e-6, 1e-6, 1e-8};

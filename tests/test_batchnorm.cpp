@@ -27,7 +27,7 @@ BnData make_data(uint64_t seed) {
   return d;
 }
 
-const ActivationSpec kActivations[] = {{Activation::Elu, 0.f}, {Activation::LeakyRelu, 0.2f}};
+const ActivationSpec kActivations[] = {{Activation::Elu, 0.f}, {Activation::LeakyRelu, 0.2f}, {Activation::Relu, 0.f}};
 
 // Statistics for `mode` (batch or running), then the fused normalisation and activation.
 template <class T>
@@ -66,7 +66,7 @@ TEST_SUITE("batchnorm") {
         CHECK(rv[size_t(c)] == doctest::Approx(0.9 * d.running_var[size_t(c)] + 0.1 * sq / (count - 1)).epsilon(1e-13));
         const double x0 = d.x.view.at(1, c, 2, 1, 3);
         const double z = (x0 - m) / std::sqrt(var + 1e-5) * d.gamma[size_t(c)] + d.beta[size_t(c)];
-        const double expected = z > 0 ? z : (a.kind == Activation::Elu ? std::expm1(z) : double(a.slope) * z);
+        const double expected = z > 0 ? z : a.kind == Activation::Elu ? std::expm1(z) : a.kind == Activation::Relu ? 0.0 : double(a.slope) * z;
         CHECK(d.y.view.at(1, c, 2, 1, 3) == doctest::Approx(expected).epsilon(1e-12));
       }
     }

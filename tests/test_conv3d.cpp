@@ -20,6 +20,8 @@ const ConvCase kCases[] = {
     {"k3 s2 p1 with bias", {3, 2, 1}, {2, 2, 7, 6, 5}, 3, true, 2, 3},
     {"k3 s1 p0 with bias", {3, 1, 0}, {1, 2, 4, 5, 3}, 2, true, 2, 5},
     {"k1 s2 p0", {1, 2, 0}, {2, 3, 5, 5, 4}, 2, false, 3, 2},
+    {"k7 s2 p3 (the brain-age stem), sliced in and out", {7, 2, 3}, {2, 2, 9, 8, 11}, 3, false, 3, 4},
+    {"k7 s1 p3 with bias", {7, 1, 3}, {1, 1, 5, 6, 7}, 2, true, 1, 2},
     // Rows and channel counts long enough for the blocked kernels' vector tiles and their tails.
     {"k3 s1 p1, wide rows, sliced", {3, 1, 1}, {2, 5, 3, 4, 19}, 6, true, 7, 8},
     {"k1 s1 p0, wide rows, sliced", {1, 1, 0}, {1, 9, 2, 3, 17}, 5, false, 12, 7},

@@ -33,6 +33,30 @@ TEST_SUITE("emu_networks") {
     CHECK(e_eval < 1e-4);
   }
 
+  TEST_CASE("the brain-age regressor on the emulated GPU backend matches the CPU in double, train and eval") {
+    const AgeRegressorLayout L(AgeRegressorConfig{8, 4, 2, {2, 2}});
+    const Shape5 shape{2, 1, 16, 20, 16};
+    const AgeCase c = age_case(L, shape, 51, 52);
+
+    simt::Emulator emu;
+    std::vector<float> grads(c.params.size(), NAN);
+    HostTensor<float> out = c.dout, eval = c.dout;
+    std::fill(out.storage.begin(), out.storage.end(), NAN);  // outputs must be written
+    std::fill(eval.storage.begin(), eval.storage.end(), NAN);
+    AgeRegressor<EmulatedGpuBackend> model(L, EmulatedGpuBackend{&emu}, shape);
+    model.forward(c.params.data(), c.x.in(), out.view, NormMode::Train);
+    model.backward(c.params.data(), grads.data(), c.x.in(), c.dout.in(), NormMode::Train);
+    model.forward(c.params.data(), c.x.in(), eval.view, NormMode::Eval);
+
+    std::string worst_name;
+    const double worst = worst_age_gradient_error(L, grads, c.grads, worst_name);
+    const double e_out = relative_error(gather(out), gather(c.out)), e_eval = relative_error(gather(eval), gather(c.eval));
+    MESSAGE("output " << e_out << ", eval output " << e_eval << ", worst parameter gradient " << worst << " (" << worst_name << ")");
+    CHECK(e_out < 1e-4);
+    CHECK(e_eval < 1e-4);
+    CHECK(worst < 1e-4);
+  }
+
   TEST_CASE("the critic on the emulated GPU backend matches the CPU in double") {
     CriticConfig config;
     config.patch = 16;

@@ -14,13 +14,15 @@ struct GpuConvCase {
   int64_t y_total_channels, y_first;
 };
 
-// Shapes of mDCSRN and its critic: a dense unit reading a feature slice and writing its 16
-// channels at an offset, a 1x1 compressor, a strided critic conv with bias.
+// Shapes of mDCSRN, its critic and the brain-age DenseNet: a dense unit reading a feature slice and
+// writing its 16 channels at an offset, a 1x1 compressor, a strided critic conv with bias, the
+// regressor's 7^3 stride-2 stem.
 const GpuConvCase kCases[] = {
     {"dense unit 3x3x3, 48 -> 16 into a 96-channel buffer", {3, 1, 1}, {2, 48, 16, 16, 16}, 16, false, 96, 0, 96, 48},
     {"compressor 1x1x1, 128 -> 32", {1, 1, 0}, {2, 128, 12, 12, 12}, 32, false, 128, 0, 32, 0},
     {"critic 3x3x3 stride 2 with bias, 32 -> 64", {3, 2, 1}, {2, 32, 16, 16, 16}, 64, true, 32, 0, 64, 0},
     {"reconstruction 1x1x1, 416 -> 1", {1, 1, 0}, {2, 416, 8, 8, 8}, 1, false, 416, 0, 1, 0},
+    {"brain-age stem 7x7x7 stride 2, 1 -> 64", {7, 2, 3}, {2, 1, 24, 28, 24}, 64, false, 1, 0, 64, 0},
 };
 
 void run_case(const GpuConvCase& c, bool tf32, double tolerance) {

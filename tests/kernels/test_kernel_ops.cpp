@@ -9,12 +9,14 @@
 #include "kernels/channel_fold.h"
 #include "kernels/kspace_spectrum.h"
 #include "kernels/layernorm.h"
+#include "kernels/linear.h"
 #include "kernels/loss.h"
 #include "kernels/optimizer.h"
 #include "kernels/patch_sampler.h"
 #include "kernels/step_schedule.h"
 #include "kernels/pooling.h"
 #include "kernels/random.h"
+#include "kernels/window_pooling.h"
 #include "tests/io_support.h"
 #include "tests/kernels/target.h"
 #include "tests/sampler_support.h"
@@ -33,9 +35,10 @@ const Shape5 kOddShape{3, 5, 3, 5, 7};
 std::vector<double> as_double(const Buffer<float>& b) { return convert<double>(b.download()); }
 
 TEST_SUITE(MDCSRN_TARGET_SUITE("activation")) {
-  TEST_CASE("ELU and LeakyReLU forward and backward match the reference") {
+  TEST_CASE("ELU, LeakyReLU and ReLU forward and backward match the reference") {
     for (const Shape5& s : {kVectorShape, kOddShape})
-      for (const ActivationSpec a : {ActivationSpec{Activation::Elu, 0.f}, ActivationSpec{Activation::LeakyRelu, 0.2f}}) {
+      for (const ActivationSpec a : {ActivationSpec{Activation::Elu, 0.f}, ActivationSpec{Activation::LeakyRelu, 0.2f},
+                                     ActivationSpec{Activation::Relu, 0.f}}) {
         CAPTURE(s.str());
         CAPTURE(int(a.kind));
         std::mt19937_64 rng(71);
@@ -181,6 +184,86 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("pooling")) {
       ctx.synchronize();
       CHECK(relative_error(gather(yd.download(y)), gather(yr)) < kFp32Tolerance);
       CHECK(relative_error(gather(dxd.download(dx)), gather(dxr)) < kFp32Tolerance);
+    }
+  }
+}
+
+TEST_SUITE(MDCSRN_TARGET_SUITE("window_pooling")) {
+  TEST_CASE("max pooling (3^3, stride 2, padding 1) and average pooling (2^3, stride 2) match the reference") {
+    for (const Shape5& s : {Shape5{2, 6, 16, 16, 16}, kOddShape})
+      for (const bool max : {true, false}) {
+        CAPTURE(s.str());
+        CAPTURE(max);
+        const PoolWindow w = max ? PoolWindow{3, 2, 1} : PoolWindow{2, 2, 0};
+        const Shape5 ys = pool_output_shape(s, w);
+        std::mt19937_64 rng(75);
+        // The output is a channel slice of a wider buffer, as in a dense block's features.
+        HostTensor<float> x = HostTensor<float>::dense(s), y = HostTensor<float>::slice(ys, ys.c + 5, 3), dy = HostTensor<float>::dense(ys), dx = x;
+        fill_random(x, rng);
+        fill_random(y, rng);
+        fill_random(dy, rng);
+        fill_random(dx, rng);
+        poison(y);
+        HostTensor<double> xr = convert<double>(x), yr = convert<double>(y), dyr = convert<double>(dy), dxr = convert<double>(dx);
+        std::vector<int32_t> winners(size_t(ys.numel()));
+        TargetContext ctx;
+        TargetTensor xd(x), yd(y), dyd(dy), dxd(dx);
+        Buffer<int32_t> winners_d = target_copy(std::vector<int32_t>(winners.size(), -1));
+        if (max) {
+          cpu::max_pool_forward<double>(w, xr.in(), yr.view, winners.data());
+          cpu::max_pool_backward<double>(w, winners.data(), dyr.in(), dxr.view, GradMode::Accumulate);
+          gpu::max_pool_forward(ctx, w, xd.in(), yd.view, winners_d.data());
+          gpu::max_pool_backward(ctx, w, winners_d.data(), dyd.in(), dxd.view, GradMode::Accumulate);
+        } else {
+          cpu::avg_pool_forward<double>(w, xr.in(), yr.view);
+          cpu::avg_pool_backward<double>(w, dyr.in(), dxr.view, GradMode::Accumulate);
+          gpu::avg_pool_forward(ctx, w, xd.in(), yd.view);
+          gpu::avg_pool_backward(ctx, w, dyd.in(), dxd.view, GradMode::Accumulate);
+        }
+        ctx.synchronize();
+        const HostTensor<float> y_out = yd.download(y);
+        CHECK(relative_error(gather(y_out), gather(yr)) < kFp32Tolerance);
+        CHECK(relative_error(gather(dxd.download(dx)), gather(dxr)) < kFp32Tolerance);
+        check_outside_view_unchanged(y, y_out);
+        if (max) CHECK(winners_d.download() == winners);
+      }
+  }
+}
+
+TEST_SUITE(MDCSRN_TARGET_SUITE("linear")) {
+  TEST_CASE("the linear head's forward, input and weight gradients match the reference") {
+    for (const int64_t outputs : {int64_t(1), int64_t(3)}) {
+      CAPTURE(outputs);
+      const int64_t batch = 5, inputs = 1024;
+      std::mt19937_64 rng(76);
+      HostTensor<float> x = HostTensor<float>::slice({batch, inputs, 1, 1, 1}, inputs + 4, 2), y = HostTensor<float>::dense({batch, outputs, 1, 1, 1});
+      HostTensor<float> dy = y, dx = x;
+      fill_random(x, rng);
+      fill_random(dy, rng);
+      fill_random(dx, rng);
+      poison(y);
+      const std::vector<float> w = random_values<float>(outputs * inputs, rng), b = random_values<float>(outputs, rng);
+      std::vector<float> dw = random_values<float>(outputs * inputs, rng), db = random_values<float>(outputs, rng);
+      HostTensor<double> xr = convert<double>(x), yr = convert<double>(y), dyr = convert<double>(dy), dxr = convert<double>(dx);
+      const std::vector<double> wr = convert<double>(w), br = convert<double>(b);
+      std::vector<double> dwr = convert<double>(dw), dbr = convert<double>(db);
+      cpu::linear_forward<double>(xr.in(), wr.data(), br.data(), yr.view);
+      cpu::linear_backward_data<double>(wr.data(), dyr.in(), dxr.view, GradMode::Accumulate);
+      cpu::linear_backward_weight<double>(xr.in(), dyr.in(), dwr.data(), dbr.data(), GradMode::Accumulate);
+
+      TargetContext ctx;
+      TargetTensor xd(x), yd(y), dyd(dy), dxd(dx);
+      Buffer<float> wd = target_copy(w), bd = target_copy(b), dwd = target_copy(dw), dbd = target_copy(db);
+      gpu::linear_forward(ctx, xd.in(), wd.data(), bd.data(), yd.view);
+      gpu::linear_backward_data(ctx, wd.data(), dyd.in(), dxd.view, GradMode::Accumulate);
+      gpu::linear_backward_weight(ctx, xd.in(), dyd.in(), dwd.data(), dbd.data(), GradMode::Accumulate);
+      ctx.synchronize();
+      const HostTensor<float> dx_out = dxd.download(dx);
+      CHECK(relative_error(gather(yd.download(y)), gather(yr)) < kFp32Tolerance);
+      CHECK(relative_error(gather(dx_out), gather(dxr)) < kFp32Tolerance);
+      CHECK(relative_error(as_double(dwd), dwr) < kFp32Tolerance);
+      CHECK(relative_error(as_double(dbd), dbr) < kFp32Tolerance);
+      check_outside_view_unchanged(dx, dx_out);
     }
   }
 }
