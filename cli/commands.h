@@ -8,5 +8,6 @@ int run_train(int argc, char** argv);
 int run_eval(int argc, char** argv);
 int run_infer(int argc, char** argv);
 int run_demo(int argc, char** argv);
+int run_age(int argc, char** argv);
 
 }  // namespace mdcsrn::cli

@@ -15,6 +15,7 @@ constexpr const char* kUsage = R"(usage: mdcsrn <command> [options]
 3-D brain MRI super-resolution with mDCSRN (Wang et al. 2024), in C++/CUDA.
 
 commands:
+  age      brain-age prediction from HR, LR and SR images (the paper's Table III)
   demo     the whole method on Colin27: prepare, train (uniform and balanced sampling),
            infer, evaluate, and a report with tables and figures (the README's main command)
   info     print the engine's devices and what it implements
@@ -47,7 +48,8 @@ void print_info() {
       "  whole-volume inference (mdcsrn infer), metrics and Table II summaries (mdcsrn eval)\n"
       "  the end-to-end demo with its report (mdcsrn demo)\n"
       "  data-parallel training and inference over MPI ranks (mpirun; CPU ranks over MPI, GPU ranks over NCCL; SyncBatchNorm)\n"
-      "  the brain-age DenseNet regressor (MONAI's DenseNet121 layout) and its cross-validated training\n");
+      "  brain-age prediction (mdcsrn age): a DenseNet regressor (MONAI's DenseNet121 layout) per image set,\n"
+      "  K-fold cross-validation, Table III with paired t-tests\n");
 }
 
 int run(int argc, char** argv) {
@@ -66,6 +68,7 @@ int run(int argc, char** argv) {
     if (command == "eval") return mdcsrn::cli::run_eval(argc, argv);
     if (command == "infer") return mdcsrn::cli::run_infer(argc, argv);
     if (command == "demo") return mdcsrn::cli::run_demo(argc, argv);
+    if (command == "age") return mdcsrn::cli::run_age(argc, argv);
     if (command == "info") {
       print_info();
       return 0;

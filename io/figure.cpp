@@ -213,7 +213,7 @@ RgbImage line_plot(const std::string& title, const std::string& x_label, const s
 
   Canvas canvas(width, height);
   canvas.fill_rect(0, 0, width, height, {255, 255, 255});
-  canvas.text(left, 16, title, 2);
+  canvas.text(left, 8, title, 2);
   const Rgb grid{225, 225, 225}, axis{0, 0, 0};
   const std::vector<double> xt = nice_ticks(x0, x1), yt = nice_ticks(y0, y1);
   const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
@@ -230,14 +230,22 @@ RgbImage line_plot(const std::string& title, const std::string& x_label, const s
   canvas.line(left, top, left, top + ph, axis);
   canvas.line(left, top + ph, left + pw, top + ph, axis);
   canvas.text(left + (pw - Canvas::text_width(x_label)) / 2, height - 30, x_label);
-  canvas.text(8, top - 22, y_label);
+  canvas.text(8, top - 18, y_label);
+  // A scatter's points gather along its diagonal, leaving the upper left free for the legend.
+  const bool scatter = std::any_of(series.begin(), series.end(), [](const Series& s) { return s.markers; });
   int legend_y = top + 8;
   for (const Series& s : series) {
-    for (size_t i = 1; i < s.x.size(); ++i)
-      if (std::isfinite(s.y[i - 1]) && std::isfinite(s.y[i])) canvas.line(px(s.x[i - 1]), py(s.y[i - 1]), px(s.x[i]), py(s.y[i]), s.color, s.dashed);
-    if (s.x.size() == 1) canvas.fill_rect(int(px(s.x[0])) - 2, int(py(s.y[0])) - 2, 5, 5, s.color);
-    const int lx = left + pw - 20 - Canvas::text_width(s.name) - 40;
-    canvas.line(lx, legend_y + 7, lx + 30, legend_y + 7, s.color, s.dashed);
+    if (!s.markers)
+      for (size_t i = 1; i < s.x.size(); ++i)
+        if (std::isfinite(s.y[i - 1]) && std::isfinite(s.y[i])) canvas.line(px(s.x[i - 1]), py(s.y[i - 1]), px(s.x[i]), py(s.y[i]), s.color, s.dashed);
+    if (s.markers || s.x.size() == 1)
+      for (size_t i = 0; i < s.x.size(); ++i)
+        if (std::isfinite(s.y[i])) canvas.fill_rect(int(px(s.x[i])) - 2, int(py(s.y[i])) - 2, 5, 5, s.color);
+    const int lx = scatter ? left + 20 : left + pw - 20 - Canvas::text_width(s.name) - 40;
+    if (s.markers)
+      canvas.fill_rect(lx + 12, legend_y + 5, 5, 5, s.color);
+    else
+      canvas.line(lx, legend_y + 7, lx + 30, legend_y + 7, s.color, s.dashed);
     canvas.text(lx + 38, legend_y, s.name, 2, s.color);
     legend_y += 22;
   }

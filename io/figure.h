@@ -59,6 +59,7 @@ struct Series {
   Rgb color;
   std::vector<double> x, y;
   bool dashed = false;
+  bool markers = false;  // points as small squares instead of joined by lines (a scatter plot)
 };
 
 // A line plot of the series with linear axes fitted to the data, tick labels and a legend.

@@ -27,10 +27,16 @@ std::string ProgressBar::render(int64_t done, const std::string& extra) const {
   const int width = 24, filled = total_ > 0 ? int(width * done / total_) : width;
   std::string bar(size_t(filled), '#');
   bar.append(size_t(width - filled), '.');
-  char text[256];
-  std::snprintf(text, sizeof text, "%s [%s] %lld/%lld %s, %.1f %s/s, elapsed %s, ETA %s%s%s", label_.c_str(), bar.c_str(),
-                (long long)done, (long long)total_, unit_.c_str(), rate, unit_.c_str(), format_duration(elapsed).c_str(),
-                format_duration(eta).c_str(), extra.empty() ? "" : ", ", extra.c_str());
+  // Slow items (whole volumes, folds) read better as seconds each than as a fraction a second.
+  char speed[64];
+  if (rate > 0 && rate < 1)
+    std::snprintf(speed, sizeof speed, "one per %.1f s", 1 / rate);
+  else
+    std::snprintf(speed, sizeof speed, "%.1f %s/s", rate, unit_.c_str());
+  char text[320];
+  std::snprintf(text, sizeof text, "%s [%s] %lld/%lld %s, %s, elapsed %s, ETA %s%s%s", label_.c_str(), bar.c_str(), (long long)done,
+                (long long)total_, unit_.c_str(), speed, format_duration(elapsed).c_str(), format_duration(eta).c_str(),
+                extra.empty() ? "" : ", ", extra.c_str());
   return text;
 }
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "io/age_cohort.h"
 #include "io/manifest.h"
 #include "tests/io_support.h"
 #include "tests/support.h"
@@ -63,6 +64,68 @@ TEST_SUITE("cli") {
     CHECK(lines[5].find("phantom,perfect,brain,inf,1.000000,0.000000") == 0);
     CHECK(output.find("| perfect | inf ± ") != std::string::npos);
     CHECK(fs::exists(dir.path("eval/summary.md")));
+  }
+
+  TEST_CASE("age: Table III of a synthetic cohort, one regressor per set on the same folds; resume keeps finished folds") {
+    TempDir dir("age");
+    const Phantom p = make_phantom(24, 20, 18, 2, PhantomTexture::Spheres);
+    std::vector<float> inside(p.labels.data.size());
+    for (size_t i = 0; i < inside.size(); ++i) inside[i] = p.labels.data[i] != 0 ? 1.f : 0.f;
+    AgeCohortOptions o;
+    o.subjects = 8;
+    std::string table = "id,age,HR,LR\n";
+    for (const CohortSubject& s : make_age_cohort(p.hr, p.hr.like(inside), o)) {
+      write_volume(s.hr, dir.path(s.id + "_hr.nii.gz"));
+      // A stand-in for LR: the 3-voxel box blur along i.
+      std::vector<float> blurred(s.hr.data.size());
+      for (int64_t v = 0; v < s.hr.voxels(); ++v) {
+        const int64_t i = v % s.hr.dims[0];
+        blurred[size_t(v)] = (s.hr.data[size_t(v - (i > 0))] + s.hr.data[size_t(v)] + s.hr.data[size_t(v + (i + 1 < s.hr.dims[0]))]) / 3;
+      }
+      write_volume(s.hr.like(blurred), dir.path(s.id + "_lr.nii.gz"));
+      table += s.id + "," + std::to_string(s.age) + ",{id}_hr.nii.gz,{id}_lr.nii.gz\n";
+    }
+    std::ofstream(dir.path("subjects.csv")) << table;
+    const std::string settings = " --set grid.size=[24,20,18] --set model.features=4 --set model.growth=2 --set model.bottleneck=2"
+                                 " --set model.blocks=[1,1] --set train.folds=2 --set train.epochs=2 --set train.batch=2 --set train.device=cpu --quiet";
+    const std::string study = "age --subjects " + dir.path("subjects.csv") + " --out " + dir.path("study") + settings;
+    const auto [status, output] = mdcsrn(study, dir);
+    CAPTURE(output);
+    REQUIRE(status == 0);
+    auto read = [&](const std::string& file) {
+      std::ifstream in(dir.path("study/" + file));
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    const std::string table3 = read("table3.md"), predictions = read("predictions.csv");
+    CHECK(table3.find("| HR | ") != std::string::npos);
+    CHECK(table3.find("| LR | ") != std::string::npos);
+    CHECK(table3.find("Paired t-tests") != std::string::npos);
+    CHECK(predictions.starts_with("id,age,fold,HR,LR\n"));
+    CHECK(std::count(predictions.begin(), predictions.end(), '\n') == 9);
+    CHECK(fs::file_size(dir.path("study/scatter.png")) > 1000);
+    CHECK(fs::exists(dir.path("study/models/LR_fold2.safetensors")));
+
+    // A study stopped part-way: the missing fold is trained again, the finished ones are kept,
+    // and the whole result repeats the first run's bit for bit.
+    fs::remove(dir.path("study/folds/LR_fold2.csv"));
+    const auto [resumed, resumed_output] = mdcsrn(study + " --resume", dir);
+    CAPTURE(resumed_output);
+    REQUIRE(resumed == 0);
+    CHECK(resumed_output.find("HR_fold1 finished before, kept") != std::string::npos);
+    CHECK(resumed_output.find("LR_fold2 finished before") == std::string::npos);
+    CHECK(read("predictions.csv") == predictions);
+
+    auto [again, again_output] = mdcsrn(study, dir);
+    CHECK(again != 0);
+    CHECK(again_output.find("holds a previous study; --resume continues it") != std::string::npos);
+    auto [other, other_output] = mdcsrn(study + " --resume --set train.epochs=3", dir);
+    CHECK(other != 0);
+    CHECK(other_output.find("config.json: the finished folds were made with other settings") != std::string::npos);
+    std::ofstream(dir.path("bad.csv")) << "id,HR\nsub-01,sub-01_hr.nii.gz\n";
+    auto [bad, bad_output] = mdcsrn("age --subjects " + dir.path("bad.csv") + " --out " + dir.path("bad") + settings, dir);
+    CHECK(bad == 1);
+    CHECK(bad_output.find("bad.csv: no 'age' column") != std::string::npos);
+    CHECK(std::count(bad_output.begin(), bad_output.end(), '\n') == 1);
   }
 
   TEST_CASE("bad input: one line naming the problem, non-zero exit") {

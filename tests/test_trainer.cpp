@@ -6,6 +6,7 @@
 #include "io/manifest.h"
 #include "io/safetensors.h"
 #include "io/volume.h"
+#include "models/age_study.h"
 #include "models/checkpoint.h"
 #include "models/critic.h"
 #include "models/generator.h"
@@ -47,14 +48,23 @@ TEST_SUITE("trainer") {
   }
 
   TEST_CASE("every shipped configuration parses") {
-    int files = 0;
+    int files = 0, age_files = 0;
     for (const auto& entry : std::filesystem::directory_iterator(std::string(MDCSRN_SOURCE_DIR) + "/configs")) {
       CAPTURE(entry.path().string());
+      if (entry.path().filename().string().starts_with("age_")) {  // mdcsrn age's settings
+        const AgeStudyConfig c = parse_age_config(merge_age_config(entry.path().string(), {}));
+        CHECK(AgeRegressorLayout(c.training.model).table().parameter_count() > 0);
+        ++age_files;
+        continue;
+      }
       const TrainConfig c = parse_train_config(merge_train_config(entry.path().string(), {}));
       CHECK(!c.manifest.empty());
       ++files;
     }
     CHECK(files >= 3);
+    CHECK(age_files >= 2);
+    CHECK_THROWS_WITH_AS(parse_age_config(merge_age_config("", {"train.epochs=\"x\""})), doctest::Contains("train.epochs: unexpected value \"x\""), Error);
+    CHECK_THROWS_WITH_AS(merge_age_config("", {"grid.spacnig=3"}), doctest::Contains("unknown setting 'grid.spacnig'"), Error);
     const TrainConfig balanced = parse_train_config(merge_train_config(std::string(MDCSRN_SOURCE_DIR) + "/configs/paper_balanced.json", {}));
     CHECK(balanced.sampler.mode == SamplingMode::Balanced);
     CHECK(GeneratorLayout(balanced.model).table().parameter_count() == 411648);
