@@ -65,16 +65,7 @@ int run_age(int argc, char** argv) {
   if (args.has("ages")) overrides.push_back("data.hcp_ages=" + json_string(args.get("ages")));
   if (args.has("exclude-manifest")) overrides.push_back("data.exclude_manifest=" + json_string(args.get("exclude-manifest")));
   if (args.has("out")) overrides.push_back("output.dir=" + json_string(args.get("out")));
-  if (args.has("sets")) {
-    nlohmann::json sets = nlohmann::json::array();
-    const std::string list = args.get("sets");
-    for (size_t start = 0; start <= list.size();) {
-      const size_t comma = std::min(list.find(',', start), list.size());
-      if (comma > start) sets.push_back(list.substr(start, comma - start));
-      start = comma + 1;
-    }
-    overrides.push_back("data.sets=" + sets.dump());
-  }
+  if (args.has("sets")) overrides.push_back("data.sets=" + nlohmann::json(split_list(args.get("sets"))).dump());
   const nlohmann::json json = merge_age_config(args.get("config"), overrides);
   const AgeStudyConfig config = parse_age_config(json);
   AgeStudyOptions options;

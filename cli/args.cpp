@@ -63,6 +63,14 @@ uint64_t Args::get_u64(const std::string& name, uint64_t fallback) const {
   fail("option --" + name + ": '" + it->second + "' is not a non-negative integer");
 }
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
 std::vector<int> parse_int_list(const std::string& text, const std::string& what) {
   std::vector<int> out;
   std::stringstream ss(text);

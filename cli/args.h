@@ -30,6 +30,9 @@ class Args {
 
 std::vector<int> parse_int_list(const std::string& text, const std::string& what);
 
+// The non-empty items of a comma-separated list: "a,,b" gives {"a", "b"}.
+std::vector<std::string> split_list(const std::string& text);
+
 // Removes every "FLAG VALUE" pair from argv (for repeatable options such as --set) and returns the
 // values; `rest` receives the other arguments, in order, for Args.
 std::vector<std::string> take_repeated(int argc, char** argv, const std::string& flag, const std::string& expected,

@@ -1,6 +1,6 @@
 #pragma once
 // The demo's brain-age section (mdcsrn demo --age): a synthetic cohort made from the demo's
-// Colin27 (io/age_cohort.h) on a 1 mm grid, each subject's LR by the demo's k-space truncation
+// Colin27 (io/age_cohort.h) on a 2 mm grid, each subject's LR by the demo's k-space truncation
 // and SR by each of the demo's trained generators, then the brain-age study (models/age_study.h)
 // on HR, LR and every SR set. The cohort shows the pipeline working; it is not a brain-age result.
 #include <string>

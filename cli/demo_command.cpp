@@ -50,7 +50,7 @@ its numbers show the pipeline working, not the paper's results.
 --age adds a brain-age section (the paper's Table III layout) on a synthetic cohort made from
 Colin27 (15 subjects aged 20-80 with age-dependent atrophy, widening sulci and ventricles and
 falling contrast; each with LR by the same k-space truncation and SR by every trained model),
-then mdcsrn age with configs/age_demo.json (a small DenseNet on a 6 mm grid, 3 folds): about 8
+then mdcsrn age with configs/age_demo.json (a small DenseNet on a 6 mm grid, 3 folds): about 2
 minutes more on 2 cores. The cohort shows the pipeline working; it is not a brain-age result.
 
 options:

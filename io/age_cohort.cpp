@@ -6,6 +6,7 @@
 
 #include "engine/error.h"
 #include "engine/parallel.h"
+#include "io/interpolation.h"
 #include "kernels/random.h"
 
 namespace mdcsrn {
@@ -19,30 +20,6 @@ std::vector<double> uniforms(uint64_t seed, uint32_t stream, int64_t count) {
   std::vector<double> u(static_cast<size_t>(count));
   cpu::philox_uniform<double>(seed, stream, 0.0, 1.0, u.data(), count);
   return u;
-}
-
-// Trilinear sample at continuous voxel position (x, y, z), clamped to the volume.
-float sample(const Volume& v, double x, double y, double z) {
-  const double p[3] = {std::clamp(x, 0.0, double(v.dims[0] - 1)), std::clamp(y, 0.0, double(v.dims[1] - 1)),
-                       std::clamp(z, 0.0, double(v.dims[2] - 1))};
-  int64_t b[3];
-  double f[3];
-  for (int a = 0; a < 3; ++a) {
-    b[a] = std::min(int64_t(p[a]), std::max<int64_t>(v.dims[size_t(a)] - 2, 0));
-    f[a] = p[a] - double(b[a]);
-  }
-  double sum = 0;
-  for (int c = 0; c < 8; ++c) {
-    double w = 1;
-    int64_t at[3];
-    for (int a = 0; a < 3; ++a) {
-      const bool up = (c >> a) & 1;
-      at[a] = std::min(b[a] + (up ? 1 : 0), v.dims[size_t(a)] - 1);
-      w *= up ? f[a] : 1 - f[a];
-    }
-    if (w != 0) sum += w * double(v.at(at[0], at[1], at[2]));
-  }
-  return float(sum);
 }
 
 // The 3^3 minimum of v (edges replicated).
@@ -118,7 +95,7 @@ CohortSubject make_cohort_subject(const Volume& hr, const Volume& brain, const A
           const double weight = brain.at(i, j, k) != 0 ? 1.0 : 0.0;
           const double scale = 1.0 / (1.0 - contraction * weight);
           for (int a = 0; a < 3; ++a) q[a] = centre[a] + (q[a] - centre[a]) * scale;
-          moved.at(i, j, k) = sample(hr, q[0], q[1], q[2]);
+          moved.at(i, j, k) = trilinear(hr, {q[0], q[1], q[2]}, Outside::Clamp);
           inside.at(i, j, k) = float(weight);
         }
   });

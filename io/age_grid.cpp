@@ -5,6 +5,7 @@
 
 #include "engine/error.h"
 #include "engine/parallel.h"
+#include "io/interpolation.h"
 
 namespace mdcsrn {
 namespace {
@@ -38,29 +39,6 @@ std::array<double, 3> grid_origin(const Volume& v, const AgeGrid& g) {
   return origin;
 }
 
-// Trilinear interpolation at continuous voxel position p; zero beyond the outermost voxel centres.
-float trilinear(const Volume& v, const std::array<double, 3>& p) {
-  std::array<int64_t, 3> base{};
-  std::array<double, 3> frac{};
-  for (size_t a = 0; a < 3; ++a) {
-    if (p[a] < 0 || p[a] > double(v.dims[a] - 1)) return 0.f;
-    base[a] = std::min(int64_t(p[a]), v.dims[a] - 2 < 0 ? 0 : v.dims[a] - 2);
-    frac[a] = p[a] - double(base[a]);
-  }
-  double sum = 0;
-  for (int corner = 0; corner < 8; ++corner) {
-    double weight = 1;
-    std::array<int64_t, 3> at{};
-    for (size_t a = 0; a < 3; ++a) {
-      const bool upper = (corner >> a) & 1;
-      at[a] = std::min(base[a] + (upper ? 1 : 0), v.dims[a] - 1);
-      weight *= upper ? frac[a] : 1 - frac[a];
-    }
-    if (weight != 0) sum += weight * double(v.at(at[0], at[1], at[2]));
-  }
-  return float(sum);
-}
-
 }  // namespace
 
 std::string AgeGrid::describe() const {
@@ -80,7 +58,7 @@ std::vector<float> resample_for_age(const Volume& v, const AgeGrid& g) {
         for (int64_t x = 0; x < g.size[0]; ++x) {
           const std::array<double, 3> p =
               apply(to_voxel, origin[0] + g.spacing * double(x), origin[1] + g.spacing * double(y), origin[2] + g.spacing * double(z));
-          out[size_t((z * g.size[1] + y) * g.size[0] + x)] = trilinear(v, p);
+          out[size_t((z * g.size[1] + y) * g.size[0] + x)] = trilinear(v, p, Outside::Zero);
         }
   });
   std::vector<float> positive;

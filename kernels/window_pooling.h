@@ -52,32 +52,36 @@ MDCSRN_HD AxisRange covering_outputs(int64_t i, int64_t output, const PoolWindow
   return AxisRange{begin, last + 1 < output ? last + 1 : output};
 }
 
+// Calls visit(flat offset) for the voxels of box rd x rh x rw of a plane of rows x width, in
+// memory order: a pooling window of an input plane, or the covering outputs of an output plane.
+template <class Visit>
+MDCSRN_HD void for_each_in_box(const AxisRange& rd, const AxisRange& rh, const AxisRange& rw, int64_t rows, int64_t width, Visit&& visit) {
+  for (int64_t d = rd.begin; d < rd.end; ++d)
+    for (int64_t h = rh.begin; h < rh.end; ++h)
+      for (int64_t i = (d * rows + h) * width + rw.begin, e = i + (rw.end - rw.begin); i < e; ++i) visit(i);
+}
+
 // Output (od, oh, ow) of one plane: its maximum, and in `winner` the offset of that input voxel.
 template <class T>
 MDCSRN_HD T max_pool_at(const PoolWindow& w, const T* x, const Shape5& xs, int64_t od, int64_t oh, int64_t ow, int32_t& winner) {
   const AxisRange rd = window_taps(od, xs.d, w), rh = window_taps(oh, xs.h, w), rw = window_taps(ow, xs.w, w);
   T best = -std::numeric_limits<T>::infinity();
   int64_t at = (rd.begin * xs.h + rh.begin) * xs.w + rw.begin;
-  for (int64_t d = rd.begin; d < rd.end; ++d)
-    for (int64_t h = rh.begin; h < rh.end; ++h)
-      for (int64_t i = (d * xs.h + h) * xs.w + rw.begin, e = i + (rw.end - rw.begin); i < e; ++i) {
-        const T v = x[i];
-        if (v > best || (v != v && best == best)) {
-          best = v;
-          at = i;
-        }
-      }
+  for_each_in_box(rd, rh, rw, xs.h, xs.w, [&](int64_t i) {
+    const T v = x[i];
+    if (v > best || (v != v && best == best)) {
+      best = v;
+      at = i;
+    }
+  });
   winner = int32_t(at);
   return best;
 }
 
 template <class T>
 MDCSRN_HD T avg_pool_at(const PoolWindow& w, const T* x, const Shape5& xs, int64_t od, int64_t oh, int64_t ow) {
-  const AxisRange rd = window_taps(od, xs.d, w), rh = window_taps(oh, xs.h, w), rw = window_taps(ow, xs.w, w);
   T sum = 0;
-  for (int64_t d = rd.begin; d < rd.end; ++d)
-    for (int64_t h = rh.begin; h < rh.end; ++h)
-      for (int64_t i = (d * xs.h + h) * xs.w + rw.begin, e = i + (rw.end - rw.begin); i < e; ++i) sum += x[i];
+  for_each_in_box(window_taps(od, xs.d, w), window_taps(oh, xs.h, w), window_taps(ow, xs.w, w), xs.h, xs.w, [&](int64_t i) { sum += x[i]; });
   return sum / T(w.kernel * w.kernel * w.kernel);
 }
 
@@ -86,23 +90,18 @@ MDCSRN_HD T avg_pool_at(const PoolWindow& w, const T* x, const Shape5& xs, int64
 template <class T>
 MDCSRN_HD T max_pool_gradient_at(const PoolWindow& w, const int32_t* winners, const T* dy, const Shape5& ys, const Shape5& xs, int64_t id,
                                  int64_t ih, int64_t iw) {
-  const AxisRange rd = covering_outputs(id, ys.d, w), rh = covering_outputs(ih, ys.h, w), rw = covering_outputs(iw, ys.w, w);
   const int32_t self = int32_t((id * xs.h + ih) * xs.w + iw);
   T sum = 0;
-  for (int64_t d = rd.begin; d < rd.end; ++d)
-    for (int64_t h = rh.begin; h < rh.end; ++h)
-      for (int64_t o = (d * ys.h + h) * ys.w + rw.begin, e = o + (rw.end - rw.begin); o < e; ++o)
-        if (winners[o] == self) sum += dy[o];
+  for_each_in_box(covering_outputs(id, ys.d, w), covering_outputs(ih, ys.h, w), covering_outputs(iw, ys.w, w), ys.h, ys.w, [&](int64_t o) {
+    if (winners[o] == self) sum += dy[o];
+  });
   return sum;
 }
 
 template <class T>
 MDCSRN_HD T avg_pool_gradient_at(const PoolWindow& w, const T* dy, const Shape5& ys, int64_t id, int64_t ih, int64_t iw) {
-  const AxisRange rd = covering_outputs(id, ys.d, w), rh = covering_outputs(ih, ys.h, w), rw = covering_outputs(iw, ys.w, w);
   T sum = 0;
-  for (int64_t d = rd.begin; d < rd.end; ++d)
-    for (int64_t h = rh.begin; h < rh.end; ++h)
-      for (int64_t o = (d * ys.h + h) * ys.w + rw.begin, e = o + (rw.end - rw.begin); o < e; ++o) sum += dy[o];
+  for_each_in_box(covering_outputs(id, ys.d, w), covering_outputs(ih, ys.h, w), covering_outputs(iw, ys.w, w), ys.h, ys.w, [&](int64_t o) { sum += dy[o]; });
   return sum / T(w.kernel * w.kernel * w.kernel);
 }
 

@@ -43,6 +43,7 @@ class AgeRegressor {
       bottlenecks_.emplace_back(m, s.numel() / s.c * layout.bottleneck_channels() * int64_t(layout.blocks()[b].units.size()));
       feature_grads_.emplace_back(m, s.numel());
       widest = std::max({widest, s.numel(), s.numel() / s.c * layout.bottleneck_channels()});
+      feature_stats_offsets_.push_back(block_features);
       block_features += s.c;
     }
     stem_out_ = Buffer<T>(m, stem_.numel());
@@ -197,11 +198,6 @@ class AgeRegressor {
     return Tensor<T>(bottlenecks_[b].data() + int64_t(u) * s.numel(), s);
   }
   Tensor<T> pooled(const Buffer<T>& b) const { return Tensor<T>(b.data(), Shape5{n_, layout_.norm5().channels, 1, 1, 1}); }
-  int64_t feature_stats_offset(size_t b) const {
-    int64_t offset = 0;
-    for (size_t i = 0; i < b; ++i) offset += block_shapes_[i].c;
-    return offset;
-  }
 
   T* running_mean(const NormLayer& l) const { return running_.data() + l.stats_offset; }
   T* running_var(const NormLayer& l) const { return running_.data() + layout_.norm_channels() + l.stats_offset; }
@@ -229,7 +225,7 @@ class AgeRegressor {
   void normalise_features(const T* params, const NormLayer& l, size_t b, Tensor<const T> x, Tensor<T> a) {
     const int channels = int(x.shape.c);
     if (mode_ == NormMode::Train) {
-      const int64_t base = feature_stats_offset(b);
+      const int64_t base = feature_stats_offsets_[b];
       if (statistics_end_ < channels)
         be_.batchnorm_statistics(x.channels(statistics_end_, channels - statistics_end_), eps, feature_mean_.data() + base + statistics_end_,
                                  feature_var_.data() + base + statistics_end_, feature_invstd_.data() + base + statistics_end_);
@@ -244,7 +240,7 @@ class AgeRegressor {
   }
   BatchNormAffine<T> affine_features(const T* params, const NormLayer& l, size_t b) const {
     if (mode_ != NormMode::Train) return affine_own(params, l);
-    const int64_t base = feature_stats_offset(b);
+    const int64_t base = feature_stats_offsets_[b];
     return BatchNormAffine<T>{P(params, l.weight), P(params, l.bias), feature_mean_.data() + base, feature_invstd_.data() + base};
   }
 
@@ -252,6 +248,7 @@ class AgeRegressor {
   Backend be_;
   Shape5 input_, stem_;
   std::vector<Shape5> block_shapes_;
+  std::vector<int64_t> feature_stats_offsets_;  // block b's channels in the feature statistics
   NormMode mode_ = NormMode::Train;
   int64_t n_ = 0;
   int statistics_end_ = 0;  // channels of the current block with this batch's statistics
