@@ -32,7 +32,7 @@ Settings: defaults (MONAI's DenseNet121: model.features 64, growth 32, bottlenec
 auto) <- --config FILE <- --set. configs/age_cpu.json is a small network on a 4 mm grid for CPUs.
 
 Writes OUT/table3.md, OUT/predictions.csv (id, age, fold, one predicted age per set), OUT/scatter.png
-(predicted against true age), OUT/folds.csv, OUT/config.json, and per set and fold
+and .pdf (predicted against true age), OUT/folds.csv, OUT/config.json, and per set and fold
 OUT/folds/<set>_fold<k>.csv and OUT/models/<set>_fold<k>.safetensors (MONAI's state_dict names).
 A study stopped part-way continues with --resume: finished folds are kept, the others retrained.
 
@@ -73,7 +73,7 @@ int run_age(int argc, char** argv) {
   options.resume = args.has("resume");
   const AgeStudyResult r = run_age_study(config, json, options);
   std::printf("\n%s\n", r.table.c_str());
-  std::printf("written: %s/table3.md, predictions.csv, scatter.png\n", config.out_dir.c_str());
+  std::printf("written: %s/table3.md, predictions.csv, scatter.png, scatter.pdf\n", config.out_dir.c_str());
   return 0;
 }
 

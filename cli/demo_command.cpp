@@ -260,14 +260,14 @@ int run_demo(int argc, char** argv) {
   for (size_t n = 0; n < runs.size(); ++n) shown.push_back({runs[n].name, &sr_volumes[n]});
   const VoxelBox cerebellum_box = bounding_box(cerebellum, box, manifest.resolve(subject.cerebellum_mask) + " (test region)");
   const VoxelBox brain_box = test_box(manifest, brain, 0);
-  write_png(three_view_figure(shown, brain_box, brain_box.centre(), "Colin27, test hemisphere: mid-slices"), (figures / "views.png").string());
-  write_png(cerebellum_figure(shown, cerebellum_box, "Colin27, test hemisphere: cerebellum"), (figures / "cerebellum.png").string());
+  three_view_figure(shown, brain_box, brain_box.centre(), "Colin27, test hemisphere: mid-slices").write((figures / "views").string());
+  cerebellum_figure(shown, cerebellum_box, "Colin27, test hemisphere: cerebellum").write((figures / "cerebellum").string());
   const std::vector<Rgb> colors{{31, 119, 180}, {214, 39, 40}, {44, 160, 44}};
   std::vector<TrainingCurve> curves;
   for (size_t n = 0; n < runs.size(); ++n)
     curves.push_back(read_training_curve((fs::path(runs[n].dir) / "log.jsonl").string(), runs[n].name, colors[n % colors.size()]));
-  write_png(loss_figure(curves), (figures / "loss.png").string());
-  write_png(validation_figure(curves, runs[0].summary.val_lr_psnr), (figures / "validation.png").string());
+  loss_figure(curves).write((figures / "loss").string());
+  validation_figure(curves, runs[0].summary.val_lr_psnr).write((figures / "validation").string());
 
   std::ostringstream md;
   md << "# mdcsrn demo report\n\n"
@@ -293,6 +293,7 @@ int run_demo(int argc, char** argv) {
         "voxels of context; elsewhere they hold the LR input); metrics are taken over the test region's brain and cerebellum "
         "masks. Per-subject values: `metrics.csv`. With one subject the paired t-tests have no degrees of freedom.\n\n"
      << summary << "\n## Figures\n\n![three views](figures/views.png)\n\n![cerebellum close-up](figures/cerebellum.png)\n\n"
+     << "Each figure is also in `figures/` as a PDF.\n\n"
      << "Volumes (they overlay `data/hr.nii.gz` in any viewer):";
   for (const Run& r : runs) md << " `" << fs::path(r.sr_path).filename().string() << "`";
   md << ".\n";

@@ -53,8 +53,8 @@ VoxelBox bounding_box(const Volume& mask, const VoxelBox& within, const std::str
   return box;
 }
 
-RgbImage three_view_figure(const std::vector<NamedVolume>& volumes, const VoxelBox& box, const std::array<int64_t, 3>& centre,
-                           const std::string& title) {
+Figure three_view_figure(const std::vector<NamedVolume>& volumes, const VoxelBox& box, const std::array<int64_t, 3>& centre,
+                         const std::string& title) {
   std::vector<std::vector<Slice>> panels;
   for (const NamedVolume& v : volumes)
     panels.push_back({view_of_box(*v.volume, 2, centre[2], box), view_of_box(*v.volume, 1, centre[1], box),
@@ -62,7 +62,7 @@ RgbImage three_view_figure(const std::vector<NamedVolume>& volumes, const VoxelB
   return slice_grid(names(volumes), {"axial", "coronal", "sagittal"}, panels, kGreyLow, kGreyHigh, 1, title);
 }
 
-RgbImage cerebellum_figure(const std::vector<NamedVolume>& volumes, const VoxelBox& cerebellum, const std::string& title) {
+Figure cerebellum_figure(const std::vector<NamedVolume>& volumes, const VoxelBox& cerebellum, const std::string& title) {
   VoxelBox box = cerebellum;
   const Volume& first = *volumes.front().volume;
   for (size_t a = 0; a < 3; ++a) {
@@ -79,13 +79,13 @@ RgbImage cerebellum_figure(const std::vector<NamedVolume>& volumes, const VoxelB
   return slice_grid({"sagittal", "coronal"}, names(volumes), panels, kGreyLow, kGreyHigh, 2, title);
 }
 
-RgbImage loss_figure(const std::vector<TrainingCurve>& curves) {
+Figure loss_figure(const std::vector<TrainingCurve>& curves) {
   std::vector<Series> series;
   for (const TrainingCurve& c : curves) series.push_back({c.name, c.color, c.steps, c.losses});
   return line_plot("training loss (L1, batch mean)", "step", "loss", series);
 }
 
-RgbImage validation_figure(const std::vector<TrainingCurve>& curves, double lr_psnr) {
+Figure validation_figure(const std::vector<TrainingCurve>& curves, double lr_psnr) {
   std::vector<Series> series;
   double last_epoch = 1;
   for (const TrainingCurve& c : curves) {

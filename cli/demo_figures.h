@@ -27,11 +27,11 @@ struct NamedVolume {
 
 // One row per volume, one column per view (axial, coronal, sagittal) through `centre`, each view
 // cropped to `box`.
-RgbImage three_view_figure(const std::vector<NamedVolume>& volumes, const VoxelBox& box, const std::array<int64_t, 3>& centre,
-                           const std::string& title);
+Figure three_view_figure(const std::vector<NamedVolume>& volumes, const VoxelBox& box, const std::array<int64_t, 3>& centre,
+                         const std::string& title);
 
 // Sagittal and coronal views through the centre of the cerebellum box (plus a margin), enlarged.
-RgbImage cerebellum_figure(const std::vector<NamedVolume>& volumes, const VoxelBox& cerebellum, const std::string& title);
+Figure cerebellum_figure(const std::vector<NamedVolume>& volumes, const VoxelBox& cerebellum, const std::string& title);
 
 struct TrainingCurve {
   std::string name;
@@ -40,9 +40,9 @@ struct TrainingCurve {
   std::vector<double> epochs, val_psnr;
 };
 
-RgbImage loss_figure(const std::vector<TrainingCurve>& curves);
+Figure loss_figure(const std::vector<TrainingCurve>& curves);
 // Validation PSNR per epoch, with the LR input's PSNR on the same patches as a dashed line.
-RgbImage validation_figure(const std::vector<TrainingCurve>& curves, double lr_psnr);
+Figure validation_figure(const std::vector<TrainingCurve>& curves, double lr_psnr);
 
 // The curves of a finished run, from its OUT/log.jsonl.
 TrainingCurve read_training_curve(const std::string& log_path, const std::string& name, Rgb color);

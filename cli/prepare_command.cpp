@@ -61,6 +61,24 @@ struct Timer {
   double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
 };
 
+// Removes the output folder when the command stops with an error, if this run created it, so that a
+// refused input leaves nothing behind; a folder that existed before is left as it was.
+class RemoveUnlessFinished {
+ public:
+  explicit RemoveUnlessFinished(fs::path folder) : folder_(std::move(folder)), existed_(fs::exists(folder_)) {}
+  RemoveUnlessFinished(const RemoveUnlessFinished&) = delete;
+  RemoveUnlessFinished& operator=(const RemoveUnlessFinished&) = delete;
+  ~RemoveUnlessFinished() {
+    std::error_code ec;
+    if (!finished_ && !existed_) fs::remove_all(folder_, ec);
+  }
+  void finished() { finished_ = true; }
+
+ private:
+  fs::path folder_;
+  bool existed_, finished_ = false;
+};
+
 // shared_ptr: its deleter is bound where the context is made, so builds without CUDA (where
 // CudaContext is only declared) compile.
 std::shared_ptr<CudaContext> make_context(const std::string& device) {
@@ -102,6 +120,7 @@ int run_prepare(int argc, char** argv) {
 
   std::string out = args.get("out", args.get("preset") == "colin27" ? "data/colin27" : "");
   if (out.empty()) fail("prepare: --out is required");
+  RemoveUnlessFinished cleanup(out);
   std::shared_ptr<CudaContext> ctx = make_context(args.get("device", "auto"));
   std::printf("prepare: FFT on %s\n", ctx ? describe_device(DeviceKind::Cuda).c_str() : "the CPU (FFTW)");
 
@@ -181,6 +200,7 @@ int run_prepare(int argc, char** argv) {
   manifest.save(manifest_path);
   std::printf("\n%s", split_report(manifest, prepared).c_str());
   std::printf("\nwrote %s (%.1f s)\n", manifest_path.c_str(), total.seconds());
+  cleanup.finished();
   return 0;
 }
 

@@ -34,6 +34,14 @@ add_library(mdcsrn_fftw INTERFACE)
 target_include_directories(mdcsrn_fftw SYSTEM INTERFACE ${FFTW3_INCLUDE_DIR})
 target_link_libraries(mdcsrn_fftw INTERFACE ${FFTW3F_THREADS_LIBRARY} ${FFTW3F_LIBRARY})
 
+# cairo (libcairo2-dev) for the report figures, PNG and PDF; their text is DejaVu Sans
+# (fonts-dejavu-core), which cairo finds through fontconfig at run time.
+find_path(CAIRO_INCLUDE_DIR cairo.h PATH_SUFFIXES cairo REQUIRED)
+find_library(CAIRO_LIBRARY NAMES cairo libcairo.so.2 REQUIRED)
+add_library(mdcsrn_cairo INTERFACE)
+target_include_directories(mdcsrn_cairo SYSTEM INTERFACE ${CAIRO_INCLUDE_DIR})
+target_link_libraries(mdcsrn_cairo INTERFACE ${CAIRO_LIBRARY})
+
 # --- MPI (Open MPI from Debian: libopenmpi-dev, openmpi-bin), for data-parallel runs --------------
 set(MDCSRN_HAVE_MPI OFF)
 if(NOT MDCSRN_MPI STREQUAL "OFF")

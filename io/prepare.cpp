@@ -64,10 +64,6 @@ std::vector<float> synthesize_lr(const std::vector<float>& hr, const std::array<
 PreparedSubject prepare_subject(const PrepareOptions& o, const std::string& manifest_folder, CudaContext* ctx) {
   MDCSRN_REQUIRE(!o.hr.empty(), "prepare: an HR volume is required (--hr)");
   MDCSRN_REQUIRE(!o.out_dir.empty(), "prepare: an output folder is required (--out)");
-  std::error_code ec;
-  fs::create_directories(o.out_dir, ec);
-  if (ec) fail(o.out_dir + ": cannot create the output folder (" + ec.message() + ")");
-
   Volume hr = read_volume(o.hr);
   Mask brain;
   if (!o.brain_mask.empty()) {
@@ -115,6 +111,10 @@ PreparedSubject prepare_subject(const PrepareOptions& o, const std::string& mani
   for (size_t v = 0; v < weight.size(); ++v) weight[v] = (hr.data[v] - lr[v]) * (hr.data[v] - lr[v]);
   box_mean(weight, hr.dims, o.weight_window);
 
+  // Only now that every input has been read and checked.
+  std::error_code ec;
+  fs::create_directories(o.out_dir, ec);
+  if (ec) fail(o.out_dir + ": cannot create the output folder (" + ec.message() + ")");
   const fs::path out(o.out_dir);
   const std::string note = "mdcsrn prepare";
   write_volume(hr, (out / "hr.nii.gz").string(), note + ": HR / max");

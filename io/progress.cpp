@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace mdcsrn {
@@ -16,9 +17,9 @@ std::string format_duration(double seconds) {
   return text;
 }
 
-ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), terminal_(isatty(fileno(stdout)) != 0),
-      start_(std::chrono::steady_clock::now()) {}
+ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit, FILE* stream, double log_seconds)
+    : label_(std::move(label)), unit_(std::move(unit)), total_(total), stream_(stream), terminal_(isatty(fileno(stream)) != 0),
+      log_seconds_(log_seconds), start_(std::chrono::steady_clock::now()), last_line_(start_) {}
 
 std::string ProgressBar::render(int64_t done, const std::string& extra) const {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -41,16 +42,23 @@ std::string ProgressBar::render(int64_t done, const std::string& extra) const {
 }
 
 void ProgressBar::update(int64_t done, const std::string& extra) {
-  if (terminal_)
-    std::printf("\r%s\033[K", render(done, extra).c_str());
-  else
-    std::printf("%s\n", render(done, extra).c_str());
-  std::fflush(stdout);
+  if (terminal_) {
+    std::fprintf(stream_, "\r%s\033[K", render(done, extra).c_str());
+  } else {
+    // The last tenth is left to finish(), so that a log shows the end once.
+    const int64_t tenth = total_ > 0 ? std::min<int64_t>(9, 10 * done / total_) : 0;
+    const auto now = std::chrono::steady_clock::now();
+    if (tenth <= last_tenth_ && std::chrono::duration<double>(now - last_line_).count() < log_seconds_) return;
+    last_tenth_ = std::max(last_tenth_, tenth);
+    last_line_ = now;
+    std::fprintf(stream_, "%s\n", render(done, extra).c_str());
+  }
+  std::fflush(stream_);
 }
 
 void ProgressBar::finish(const std::string& extra) {
-  std::printf(terminal_ ? "\r%s\033[K\n" : "%s\n", render(total_, extra).c_str());
-  std::fflush(stdout);
+  std::fprintf(stream_, terminal_ ? "\r%s\033[K\n" : "%s\n", render(total_, extra).c_str());
+  std::fflush(stream_);
 }
 
 }  // namespace mdcsrn

@@ -14,7 +14,6 @@
 #include "io/csv.h"
 #include "io/figure.h"
 #include "io/manifest.h"
-#include "io/png.h"
 #include "io/progress.h"
 #include "io/safetensors.h"
 #include "io/subject_table.h"
@@ -334,7 +333,7 @@ AgeStudyResult run_age_study(const AgeStudyConfig& c, const json& config_json, c
     r.sets.push_back(std::move(result));
   }
 
-  // predictions.csv, table3.md, scatter.png.
+  // predictions.csv, table3.md, scatter.png and scatter.pdf.
   std::string csv = "id,age,fold";
   for (const AgeSetResult& s : r.sets) csv += "," + csv_field(s.set);
   csv += "\n";
@@ -350,13 +349,13 @@ AgeStudyResult run_age_study(const AgeStudyConfig& c, const json& config_json, c
   const std::vector<Rgb> colors{{0, 0, 0}, {200, 40, 40}, {40, 90, 200}, {30, 150, 60}, {150, 60, 170}, {220, 130, 0}};
   std::vector<Series> series;
   double lo = *std::min_element(r.ages.begin(), r.ages.end()), hi = *std::max_element(r.ages.begin(), r.ages.end());
-  series.push_back(Series{"PREDICTED = TRUE", {150, 150, 150}, {lo, hi}, {lo, hi}, true});
+  series.push_back(Series{"predicted = true", {150, 150, 150}, {lo, hi}, {lo, hi}, true});
   for (size_t k = 0; k < r.sets.size(); ++k) {
     Series s{r.sets[k].set, colors[k % colors.size()], r.ages, r.sets[k].predicted, false};
     s.markers = true;
     series.push_back(s);
   }
-  write_png(line_plot("PREDICTED AGE AGAINST TRUE AGE", "TRUE AGE (YEARS)", "PREDICTED (YEARS)", series), (out / "scatter.png").string());
+  line_plot("Predicted against true age (held-out folds)", "true age (years)", "predicted age (years)", series).write((out / "scatter").string());
   return r;
 }
 

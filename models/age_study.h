@@ -6,7 +6,7 @@
 //
 // Output folder: config.json; folds.csv (each subject's fold); folds/<set>_fold<k>.csv (a finished
 // fold's predictions) and models/<set>_fold<k>.safetensors (its regressor), which a resumed run
-// keeps instead of training again; predictions.csv; table3.md; scatter.png.
+// keeps instead of training again; predictions.csv; table3.md; scatter.png and .pdf.
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>

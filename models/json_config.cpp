@@ -1,5 +1,6 @@
 #include "models/json_config.h"
 
+#include <cmath>
 #include <fstream>
 
 #include "engine/error.h"
@@ -9,15 +10,52 @@ namespace {
 
 using nlohmann::json;
 
-// Copies `overlay` onto `base`, refusing keys the defaults do not have.
+// What a setting must hold, judged by its default: the same JSON type, where an integer may be
+// written as a whole float (30.0) and a float as an integer; a list's items as its default's first.
+bool same_kind(const json& expected, const json& value) {
+  switch (expected.type()) {
+    case json::value_t::boolean: return value.is_boolean();
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return value.is_number_integer() || (value.is_number_float() && std::isfinite(value.get<double>()) &&
+                                           value.get<double>() == std::floor(value.get<double>()));
+    case json::value_t::number_float: return value.is_number();
+    case json::value_t::string: return value.is_string();
+    case json::value_t::array: return value.is_array();
+    default: return true;
+  }
+}
+
+std::string kind_name(const json& expected) {
+  switch (expected.type()) {
+    case json::value_t::boolean: return "true or false";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "an integer";
+    case json::value_t::number_float: return "a number";
+    case json::value_t::string: return "a string";
+    case json::value_t::array: return "a list";
+    default: return "a value";
+  }
+}
+
+// Refuses a value of another kind than its default's, naming the key: "train.epochs: expected an
+// integer, got "x" (FILE)".
+void check_kind(const json& expected, const json& value, const std::string& name, const std::string& where) {
+  if (!same_kind(expected, value)) fail(name + ": expected " + kind_name(expected) + ", got " + value.dump() + " (" + where + ")");
+  if (expected.is_array() && !expected.empty())
+    for (size_t i = 0; i < value.size(); ++i) check_kind(expected[0], value[i], name + "[" + std::to_string(i) + "]", where);
+}
+
+// Copies `overlay` onto `base`, refusing keys the defaults do not have and values of another kind.
 void overlay_checked(json& base, const json& overlay, const std::string& where, const std::string& path) {
   for (const auto& [key, value] : overlay.items()) {
     const std::string name = path.empty() ? key : path + "." + key;
     if (!base.contains(key)) fail(where + ": unknown setting '" + name + "'");
     if (base[key].is_object()) {
-      if (!value.is_object()) fail(where + ": '" + name + "' must be an object");
+      if (!value.is_object()) fail(name + ": expected a section {...}, got " + value.dump() + " (" + where + ")");
       overlay_checked(base[key], value, where, name);
     } else {
+      check_kind(base[key], value, name, where);
       base[key] = value;
     }
   }

@@ -133,9 +133,14 @@ TEST_SUITE("cli") {
     auto [s1, o1] = mdcsrn("prepare --hr " + dir.path("missing.nii.gz") + " --labels x --out " + dir.path("o"), dir);
     CHECK(s1 != 0);
     CHECK(o1.find("missing.nii.gz: no such file") != std::string::npos);
+    CHECK(!fs::exists(dir.path("o")));  // a refused input leaves nothing behind
     auto [s2, o2] = mdcsrn("train --manifest m.json --set train.epohcs=3", dir);
     CHECK(s2 != 0);
     CHECK(o2.find("unknown setting 'train.epohcs'") != std::string::npos);
+    auto [s2b, o2b] = mdcsrn("train --manifest m.json --set train.epochs=x", dir);
+    CHECK(s2b != 0);
+    CHECK(o2b.find("train.epochs: expected an integer, got \"x\"") != std::string::npos);
+    CHECK(std::count(o2b.begin(), o2b.end(), '\n') == 1);
     auto [s3, o3] = mdcsrn("prepare --preset colin27 --scale", dir);
     CHECK(s3 != 0);
     CHECK(o3.find("option --scale needs a value") != std::string::npos);

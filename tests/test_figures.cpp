@@ -1,71 +1,103 @@
-#include <zlib.h>
+#include <cairo.h>
 
+#include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "io/figure.h"
-#include "io/png.h"
+#include "tests/io_support.h"
 #include "tests/support.h"
 
 namespace mdcsrn::test {
 namespace {
 
-uint32_t read_u32(const std::vector<uint8_t>& b, size_t at) {
-  return uint32_t(b[at]) << 24 | uint32_t(b[at + 1]) << 16 | uint32_t(b[at + 2]) << 8 | uint32_t(b[at + 3]);
+// A PNG decoded by cairo: width x height pixels, RGB.
+struct Decoded {
+  int width = 0, height = 0;
+  std::vector<Rgb> pixels;
+  const Rgb& at(int x, int y) const { return pixels[size_t(y) * size_t(width) + size_t(x)]; }
+};
+
+Decoded decode_png(const std::string& bytes) {
+  struct Reader {
+    const std::string& bytes;
+    size_t at = 0;
+  } reader{bytes};
+  const auto read = [](void* closure, unsigned char* data, unsigned int length) {
+    Reader& r = *static_cast<Reader*>(closure);
+    if (r.at + length > r.bytes.size()) return CAIRO_STATUS_READ_ERROR;
+    std::memcpy(data, r.bytes.data() + r.at, length);
+    r.at += length;
+    return CAIRO_STATUS_SUCCESS;
+  };
+  cairo_surface_t* image = cairo_image_surface_create_from_png_stream(read, &reader);
+  REQUIRE(cairo_surface_status(image) == CAIRO_STATUS_SUCCESS);
+  Decoded d;
+  d.width = cairo_image_surface_get_width(image);
+  d.height = cairo_image_surface_get_height(image);
+  const cairo_format_t format = cairo_image_surface_get_format(image);
+  CHECK((format == CAIRO_FORMAT_RGB24 || format == CAIRO_FORMAT_ARGB32));
+  const unsigned char* data = cairo_image_surface_get_data(image);
+  const int stride = cairo_image_surface_get_stride(image);
+  for (int y = 0; y < d.height; ++y)
+    for (int x = 0; x < d.width; ++x) {
+      uint32_t p;
+      std::memcpy(&p, data + size_t(y) * size_t(stride) + size_t(x) * 4, 4);
+      d.pixels.push_back(Rgb{uint8_t(p >> 16), uint8_t(p >> 8), uint8_t(p)});
+    }
+  cairo_surface_destroy(image);
+  return d;
 }
 
-// Walks the PNG's chunks (checking each CRC), inflates the image data and undoes the scanline
-// filters (None and Sub, the ones the writer may use): returns the pixels, row-major RGB.
-std::vector<uint8_t> decode_png(const std::vector<uint8_t>& png, int& width, int& height) {
-  const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  REQUIRE(png.size() > 8);
-  REQUIRE(std::memcmp(png.data(), signature, 8) == 0);
-  std::vector<uint8_t> compressed;
-  size_t at = 8;
-  bool ended = false;
-  while (at < png.size()) {
-    const uint32_t length = read_u32(png, at);
-    const std::string type(png.begin() + std::ptrdiff_t(at + 4), png.begin() + std::ptrdiff_t(at + 8));
-    CHECK(::crc32(0L, png.data() + at + 4, length + 4) == read_u32(png, at + 8 + length));
-    if (type == "IHDR") {
-      width = int(read_u32(png, at + 8));
-      height = int(read_u32(png, at + 12));
-      CHECK(png[at + 16] == 8);  // bit depth
-      CHECK(png[at + 17] == 2);  // RGB
-    } else if (type == "IDAT") {
-      compressed.insert(compressed.end(), png.begin() + std::ptrdiff_t(at + 8), png.begin() + std::ptrdiff_t(at + 8 + length));
-    } else if (type == "IEND") {
-      ended = true;
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The position of a one-panel slice grid's black voxel, in voxels from the panel's top-left. The
+// panel's top-left is found from its runs of mid grey (text is never that long a run of one grey);
+// the labels and title lie left of and above it.
+std::array<double, 2> marker_in_panel(const Decoded& d, int zoom) {
+  const Rgb grey{128, 128, 128}, black{0, 0, 0};
+  int x0 = d.width, y0 = d.height;
+  for (int y = 0; y < d.height; ++y)
+    for (int x = 0, run = 0; x < d.width; ++x) {
+      run = d.at(x, y) == grey ? run + 1 : 0;
+      if (run >= 2 * zoom) {
+        x0 = std::min(x0, x - run + 1);
+        y0 = std::min(y0, y);
+      }
     }
-    at += 12 + length;
-  }
-  CHECK(ended);
-  const size_t row = size_t(width) * 3;
-  std::vector<uint8_t> raw((row + 1) * size_t(height));
-  uLongf size = uLongf(raw.size());
-  REQUIRE(uncompress(raw.data(), &size, compressed.data(), uLong(compressed.size())) == Z_OK);
-  REQUIRE(size == raw.size());
-  std::vector<uint8_t> pixels;
-  for (int y = 0; y < height; ++y) {
-    const uint8_t* line = raw.data() + (row + 1) * size_t(y);
-    REQUIRE(line[0] <= 1);
-    for (size_t x = 0; x < row; ++x) pixels.push_back(uint8_t(line[1 + x] + (line[0] == 1 && x >= 3 ? pixels[pixels.size() - 3] : 0)));
-  }
-  return pixels;
+  REQUIRE(x0 < d.width);
+  double sx = 0, sy = 0;
+  int count = 0;
+  for (int y = y0; y < d.height; ++y)
+    for (int x = x0; x < d.width; ++x)
+      if (d.at(x, y) == black) {
+        sx += x;
+        sy += y;
+        ++count;
+      }
+  REQUIRE(count == zoom * zoom);  // one voxel, drawn as a sharp zoom x zoom square
+  return {(sx / count - x0 - (zoom - 1) / 2.0) / zoom, (sy / count - y0 - (zoom - 1) / 2.0) / zoom};
 }
 
 TEST_SUITE("figures") {
-  TEST_CASE("a PNG holds the image's pixels") {
-    for (const bool noisy : {true, false}) {
-      CAPTURE(noisy);
-      RgbImage image(200, 150);
-      for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = noisy ? uint8_t((i * 7919) % 251) : uint8_t(i / 600);
-      int width = 0, height = 0;
-      const std::vector<uint8_t> png = encode_png(image);
-      CHECK(decode_png(png, width, height) == image.pixels);
-      CHECK(width == 200);
-      CHECK(height == 150);
-      if (!noisy) CHECK(png.size() < image.pixels.size() / 20);  // a flat figure compresses
-    }
+  TEST_CASE("a figure is written as a PNG that decodes to its page and as a PDF") {
+    TempDir dir("mdcsrn_figures");
+    const Figure figure = line_plot("a title", "x", "y", {{"a", {200, 10, 10}, {0, 1, 2}, {1, 3, 2}}}, 320, 200);
+    figure.write(dir.path("plot"));
+    const Decoded d = decode_png(read_bytes(dir.path("plot.png")));
+    CHECK(d.width == 320);
+    CHECK(d.height == 200);
+    const std::string pdf = read_bytes(dir.path("plot.pdf"));
+    CHECK(pdf.starts_with("%PDF-"));
+    CHECK(pdf.find("%%EOF") != std::string::npos);
+    CHECK(pdf.find("/MediaBox [ 0 0 320 200 ]") != std::string::npos);
+    CHECK(!std::filesystem::exists(dir.path("plot")));  // no stray temporary or extension-less file
+    CHECK(std::distance(std::filesystem::directory_iterator(dir.root()), std::filesystem::directory_iterator()) == 2);
   }
 
   TEST_CASE("ticks are round numbers covering the range") {
@@ -96,11 +128,48 @@ TEST_SUITE("figures") {
     CHECK(c.values[0] == 111.f);
   }
 
-  TEST_CASE("a line plot draws its series in their colours") {
-    const RgbImage plot = line_plot("t", "x", "y", {{"a", {200, 10, 10}, {0, 1, 2}, {1, 3, 2}}}, 300, 200);
-    int red = 0;
-    for (size_t p = 0; p < plot.pixels.size(); p += 3) red += plot.pixels[p] == 200 && plot.pixels[p + 1] == 10;
-    CHECK(red > 50);
+  TEST_CASE("a slice grid's PNG shows superior and anterior up, voxel for voxel") {
+    // Mid grey everywhere but one black voxel at i 1, j 3 (anterior), k 4 (superior).
+    const std::array<int64_t, 3> dims{6, 5, 6};
+    std::vector<float> v(180, 0.5f);
+    v[size_t((4 * 5 + 3) * 6 + 1)] = 0.f;
+    const int zoom = 8;
+    struct View {
+      const char* name;
+      Slice slice;
+      double column, row;  // where the black voxel must appear
+    };
+    for (const View& view : {View{"axial", axial_slice(v, dims, 4), 1, 1}, View{"coronal", coronal_slice(v, dims, 3), 1, 1},
+                             View{"sagittal", sagittal_slice(v, dims, 1), 3, 1}}) {
+      CAPTURE(view.name);
+      const Figure f = slice_grid({"HR"}, {view.name}, {{view.slice}}, 0.f, 1.f, zoom, std::string("orientation: ") + view.name);
+      const std::array<double, 2> at = marker_in_panel(decode_png(f.png()), zoom);
+      CHECK(at[0] == doctest::Approx(view.column).epsilon(0.01));
+      CHECK(at[1] == doctest::Approx(view.row).epsilon(0.01));
+    }
+  }
+
+  TEST_CASE("a line plot draws its series in their colours, and its labels as text") {
+    const auto reddish = [](const Decoded& d) {
+      int n = 0;
+      for (const Rgb& p : d.pixels) n += p[0] > 150 && p[1] < 90 && p[2] < 90;
+      return n;
+    };
+    const auto inked_rows = [](const Decoded& d, int from, int to) {
+      int n = 0;
+      for (int y = from; y < to; ++y)
+        for (int x = 0; x < d.width; ++x)
+          if (d.at(x, y)[0] < 100) {
+            ++n;
+            break;
+          }
+      return n;
+    };
+    const Decoded plot = decode_png(line_plot("Loss per step", "x", "y", {{"a", {200, 10, 10}, {0, 1, 2}, {1, 3, 2}}}, 300, 200).png());
+    const Decoded untitled = decode_png(line_plot("", "x", "y", {{"a", {200, 10, 10}, {0, 1, 2}, {1, 3, 2}}}, 300, 200).png());
+    CHECK(reddish(plot) > 200);
+    CHECK(inked_rows(plot, 0, 40) >= 10);  // the title: a line of 17-unit text
+    CHECK(inked_rows(untitled, 0, 40) == 0);
     CHECK_THROWS_AS(line_plot("t", "x", "y", {{"a", {0, 0, 0}, {0}, {NAN}}}), Error);
   }
 }

@@ -47,6 +47,28 @@ TEST_SUITE("trainer") {
     CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {})), doctest::Contains("data.manifest is not set"), Error);
   }
 
+  TEST_CASE("configuration: a value of the wrong kind is refused, naming the key, what was expected and what was found") {
+    TempDir dir("mdcsrn_config_kinds");
+    write_text_atomically(dir.path("typed.json"), R"({"train": {"epochs": "x"}})");
+    const std::string from_file = "train.epochs: expected an integer, got \"x\" (" + dir.path("typed.json") + ")";
+    CHECK_THROWS_WITH_AS(merge_train_config(dir.path("typed.json"), {}), doctest::Contains(from_file.c_str()), Error);
+    CHECK_THROWS_WITH_AS(merge_train_config("", {"train.epochs=x"}), doctest::Contains("train.epochs: expected an integer, got \"x\""), Error);
+    CHECK_THROWS_WITH_AS(merge_train_config("", {"train.epochs=2.5"}), doctest::Contains("train.epochs: expected an integer, got 2.5"), Error);
+    CHECK_THROWS_WITH_AS(merge_train_config("", {"train.lr=fast"}), doctest::Contains("train.lr: expected a number, got \"fast\""), Error);
+    CHECK_THROWS_WITH_AS(merge_train_config("", {"train.deterministic=1"}), doctest::Contains("train.deterministic: expected true or false, got 1"),
+                         Error);
+    CHECK_THROWS_WITH_AS(merge_train_config("", {"data.manifest=3"}), doctest::Contains("data.manifest: expected a string, got 3"), Error);
+    CHECK_THROWS_WITH_AS(merge_train_config("", {"wgan.critic_widths=[8,\"a\"]"}),
+                         doctest::Contains("wgan.critic_widths[1]: expected an integer, got \"a\""), Error);
+    CHECK_THROWS_WITH_AS(merge_train_config("", {"wgan.critic_widths=8"}), doctest::Contains("wgan.critic_widths: expected a list, got 8"), Error);
+    write_text_atomically(dir.path("flat.json"), R"({"train": 3})");
+    CHECK_THROWS_WITH_AS(merge_train_config(dir.path("flat.json"), {}), doctest::Contains("train: expected a section {...}, got 3"), Error);
+    // Whole floats for integers and integers for floats are the same numbers.
+    const TrainConfig c = parse_train_config(merge_train_config("", {"data.manifest=m", "train.epochs=3.0", "train.lr=1"}));
+    CHECK(c.epochs == 3);
+    CHECK(c.adam.lr == 1.f);
+  }
+
   TEST_CASE("every shipped configuration parses") {
     int files = 0, age_files = 0;
     for (const auto& entry : std::filesystem::directory_iterator(std::string(MDCSRN_SOURCE_DIR) + "/configs")) {
@@ -63,7 +85,7 @@ TEST_SUITE("trainer") {
     }
     CHECK(files >= 3);
     CHECK(age_files >= 2);
-    CHECK_THROWS_WITH_AS(parse_age_config(merge_age_config("", {"train.epochs=\"x\""})), doctest::Contains("train.epochs: unexpected value \"x\""), Error);
+    CHECK_THROWS_WITH_AS(parse_age_config(merge_age_config("", {"train.epochs=\"x\""})), doctest::Contains("train.epochs: expected an integer, got \"x\""), Error);
     CHECK_THROWS_WITH_AS(merge_age_config("", {"grid.spacnig=3"}), doctest::Contains("unknown setting 'grid.spacnig'"), Error);
     const TrainConfig balanced = parse_train_config(merge_train_config(std::string(MDCSRN_SOURCE_DIR) + "/configs/paper_balanced.json", {}));
     CHECK(balanced.sampler.mode == SamplingMode::Balanced);
