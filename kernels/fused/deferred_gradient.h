@@ -5,6 +5,7 @@
 // its b and c to the channel's coefficients; the channel's gradient raw + b * x + c is formed only
 // where it is consumed, by its producer's backward, so no BatchNorm-backward pass runs over the
 // features.
+#include <cmath>
 #include <cstdint>
 
 #include "engine/bfloat16.h"
@@ -27,6 +28,10 @@ struct DeferredGradient {
     return raw_stride % 8 == 0 && raw_first % 8 == 0 && first % 8 == 0 && first >= raw_first && first + count <= raw_first + raw_stride;
   }
 };
+
+// One channel's gradient raw + b * x + c in fp32, with the multiply-add fused explicitly, so that
+// every target (a device, the emulator on any host) and the tests' references round it alike.
+MDCSRN_HD float deferred_gradient_value(float raw, float b, float x, float c) { return fmaf(b, x, raw) + c; }
 
 // The coefficients of 8 consecutive channels, loaded once by a thread that forms their gradient
 // at many voxels.
@@ -52,8 +57,8 @@ MDCSRN_DEVICE simt::Words4 deferred_gradient_bf16x8(const DeferredGradient& g, i
   const uint32_t xs[4] = {x.x, x.y, x.z, x.w};
   uint32_t out[4];
   for (int k = 0; k < 4; ++k) {
-    const float lo = r[2 * k] + b[2 * k] * bf16_to_float(bf16x2_low(xs[k])) + c[2 * k];
-    const float hi = r[2 * k + 1] + b[2 * k + 1] * bf16_to_float(bf16x2_high(xs[k])) + c[2 * k + 1];
+    const float lo = deferred_gradient_value(r[2 * k], b[2 * k], bf16_to_float(bf16x2_low(xs[k])), c[2 * k]);
+    const float hi = deferred_gradient_value(r[2 * k + 1], b[2 * k + 1], bf16_to_float(bf16x2_high(xs[k])), c[2 * k + 1]);
     out[k] = pack_bf16x2(float_to_bf16(lo), float_to_bf16(hi));
   }
   return simt::Words4{out[0], out[1], out[2], out[3]};

@@ -39,7 +39,7 @@ MDCSRN_KERNEL void stem_weight_gradient_kernel(Tensor<const float> x, ChannelsLa
         const uint32_t pairs[4] = {xs.x, xs.y, xs.z, xs.w};
         for (int k = 0; k < 8; ++k) {
           const float feature = bf16_to_float(k % 2 == 0 ? bf16x2_low(pairs[k / 2]) : bf16x2_high(pairs[k / 2]));
-          dy[k] = raw[k] + k8.b[k] * feature + k8.c[k];
+          dy[k] = deferred_gradient_value(raw[k], k8.b[k], feature, k8.c[k]);
         }
       }
       for (int k = 0; k < 8; ++k) gradient.store(t * kStemOutputs + 8 * part + k, dy[k]);

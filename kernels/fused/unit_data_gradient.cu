@@ -47,7 +47,7 @@ MDCSRN_KERNEL void unit_data_gradient_kernel(UnitBackward u, UnitDataGradient d,
           float* raw = u.gradient.raw_at(v, channel);
           for (int k = 0; k < 2; ++k) {
             const float x = bf16_to_float(k == 0 ? bf16x2_low(xs) : bf16x2_high(xs));
-            const float g = mdcsrn::activation_backward(in.activation, x * scale[nt][k] + shift[nt][k], acc[dd][nt][2 * pair + k]);
+            const float g = mdcsrn::activation_backward(in.activation, unit_preactivation(x, scale[nt][k], shift[nt][k]), acc[dd][nt][2 * pair + k]);
             raw[k] += scale[nt][k] * g;
             lane_sums[nt][k].push(g, g * ((x - mean[nt][k]) * invstd[nt][k]));
           }

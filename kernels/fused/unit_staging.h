@@ -11,6 +11,7 @@
 #include "kernels/activation.h"
 #include "kernels/fused/channels_last.h"
 #include "kernels/fused/deferred_gradient.h"
+#include "kernels/fused/unit_activation.h"
 #include "kernels/fused/volume_tile.h"
 #include "kernels/simt/simt.h"
 
@@ -36,8 +37,8 @@ MDCSRN_DEVICE int64_t region_voxel(const VolumeTile& tile, const VolumeShape& sh
 }
 
 MDCSRN_DEVICE uint32_t activate_pair(const ActivationSpec& a, uint32_t pair, float scale0, float shift0, float scale1, float shift1) {
-  const float lo = mdcsrn::activation_forward(a, bf16_to_float(bf16x2_low(pair)) * scale0 + shift0);
-  const float hi = mdcsrn::activation_forward(a, bf16_to_float(bf16x2_high(pair)) * scale1 + shift1);
+  const float lo = unit_activation(a, bf16_to_float(bf16x2_low(pair)), scale0, shift0);
+  const float hi = unit_activation(a, bf16_to_float(bf16x2_high(pair)), scale1, shift1);
   return pack_bf16x2(float_to_bf16(lo), float_to_bf16(hi));
 }
 

@@ -6,6 +6,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/fused/channels_last.h"
+#include "kernels/fused/unit_activation.h"
 #include "tests/support.h"
 
 namespace mdcsrn::test {
@@ -36,8 +37,8 @@ inline std::vector<double> staged_activation(const std::vector<uint16_t>& featur
   std::vector<double> staged(size_t(voxels * count));
   for (int64_t v = 0; v < voxels; ++v)
     for (int k = 0; k < count; ++k) {
-      const double z = bf16_value(features[size_t(v * stride + first + k)]) * scale[size_t(k)] + shift[size_t(k)];
-      staged[size_t(v * count + k)] = bf16_value(float_to_bf16(float(activation_forward(a, z))));
+      const float x = bf16_to_float(features[size_t(v * stride + first + k)]);
+      staged[size_t(v * count + k)] = bf16_value(float_to_bf16(unit_activation(a, x, scale[size_t(k)], shift[size_t(k)])));
     }
   return staged;
 }

@@ -3,6 +3,7 @@
 // tests/kernels/target.h.
 #include <cmath>
 
+#include "kernels/fused/deferred_gradient.h"
 #include "kernels/fused/mix.h"
 #include "kernels/fused/stem.h"
 #include "kernels/fused/unit_backward.h"
@@ -27,6 +28,10 @@ struct HostDeferred {
   double value(const std::vector<uint16_t>& features, int stride, int64_t v, int k) const {
     return double(raw[at(v, k)]) + double(b[size_t(k)]) * bf16_value(features[size_t(v * stride + k)]) + double(c[size_t(k)]);
   }
+  // The same in fp32 as the kernels form it, before they round it to bf16.
+  float kernel_value(const std::vector<uint16_t>& features, int stride, int64_t v, int k) const {
+    return deferred_gradient_value(raw[at(v, k)], b[size_t(k)], bf16_to_float(features[size_t(v * stride + k)]), c[size_t(k)]);
+  }
   double magnitude(const std::vector<uint16_t>& features, int stride, int64_t v, int k) const {
     return std::fabs(raw[at(v, k)]) + std::fabs(b[size_t(k)] * bf16_value(features[size_t(v * stride + k)])) + std::fabs(c[size_t(k)]);
   }
@@ -46,8 +51,8 @@ struct TargetDeferred {
 struct BackwardInputs {
   UnitCase c;
   int64_t voxels;
+  std::mt19937_64 rng;  // before everything drawn from it: members are initialised in this order
   std::vector<uint16_t> features;
-  std::mt19937_64 rng;
   std::vector<float> scale, shift, mean, invstd, weights;
   // Raw gradients of the unit's channels only (input channels, the gap, outputs) and 8 beyond.
   HostDeferred deferred;
@@ -66,8 +71,7 @@ struct BackwardInputs {
     dy.resize(size_t(voxels * 16));
     for (int64_t v = 0; v < voxels; ++v)
       for (int o = 0; o < 16; ++o) {
-        dy[size_t(v * 16 + o)] =
-            bf16_value(float_to_bf16(float(deferred.value(features, c.stride, v, c.output_channel + o))));
+        dy[size_t(v * 16 + o)] = bf16_value(float_to_bf16(deferred.kernel_value(features, c.stride, v, c.output_channel + o)));
       }
     activated = staged_activation(features, voxels, c.stride, c.input_channel, c.input_channels, scale, shift, c.activation);
   }
@@ -152,7 +156,7 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fused_backward")) {
       for (int64_t v = 0; v < in.voxels; ++v)
         for (int k = 0; k < cin; ++k) {
           const float x = bf16_to_float(in.features[size_t(v * c.stride + c.input_channel + k)]);
-          const float z = x * in.scale[size_t(k)] + in.shift[size_t(k)];
+          const float z = unit_preactivation(x, in.scale[size_t(k)], in.shift[size_t(k)]);
           const double g = activation_backward(c.activation, double(z), dactivation[size_t(v * cin + k)]);
           const double xhat = (double(x) - in.mean[size_t(k)]) * in.invstd[size_t(k)];
           contribution[size_t(v * cin + k)] = in.scale[size_t(k)] * g;
