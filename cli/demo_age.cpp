@@ -110,8 +110,8 @@ std::string demo_age_section(const DemoAgeResult& r, const std::string& folder) 
      << "): each given an age in 20-80 and, growing with it, brain atrophy (the brain contracting towards its centre), "
         "widening sulci and ventricles and falling grey/white contrast, plus a random smooth deformation, bias field and "
         "noise for every subject (`io/age_cohort.h`). Each subject's LR is the demo's k-space truncation, and its SR volumes "
-        "the demo's generators applied to that LR (they were trained at 0.5 mm: the same truncation, but anatomy four times "
-        "finer in voxels than at 2 mm). Then `mdcsrn age`: "
+        "the demo's generators applied to that LR (they were trained at 0.5 mm, where anatomy spans four times as many voxels, "
+        "so at 2 mm they see structures four times smaller than they learnt). Then `mdcsrn age`: "
      << c.training.model.describe() << " on " << c.grid.describe() << ", " << c.folds << "-fold cross-validation with the same folds "
      << "for every set, " << c.training.epochs << " epochs of batch " << c.training.batch << ". Cohort " << (r.cohort_seconds < 120 ? std::to_string(int(r.cohort_seconds)) + " s" : std::to_string(int(r.cohort_seconds / 60)) + " min")
      << ", study " << (r.study_seconds < 120 ? std::to_string(int(r.study_seconds)) + " s" : std::to_string(int(r.study_seconds / 60)) + " min")
