@@ -2,14 +2,20 @@
 """The same mDCSRN b4u4 training step in PyTorch, timed like bench_train_step.
 
 One step: forward, L1 loss, backward, Adam (lr 1e-3), on a batch of random patches already on the
-GPU (batch 64 of 32^3 by default). Variants: eager fp32 (TF32 off), eager TF32, AMP bf16 with
-channels_last_3d, and torch.compile of the fastest eager variant. Each: warm-up, then the median
-of --steps steps timed with CUDA events; peak memory from torch.cuda.max_memory_allocated.
-Prints a table and writes JSON with --json.
+device (batch 64 of 32^3 by default). Variants (--variants, in this order): eager-fp32 (TF32 off),
+eager-tf32, eager-amp (AMP bf16 with channels_last_3d) and compile-amp (torch.compile of
+eager-amp). Each: warm-up, then the median of --steps steps timed with CUDA events (the host clock
+on the CPU); peak memory from torch.cuda.max_memory_allocated. Prints a table; --json is rewritten
+after every variant, and a variant whose loss is not finite or that fails is recorded with its
+status while the next one runs (exit status 1 at the end). On --device cpu the TF32 variant is
+left out and AMP is CPU autocast (oneDNN).
 """
 import argparse
 import json
+import os
 import statistics
+import sys
+import time
 
 import torch
 import torch.nn as nn
@@ -96,76 +102,101 @@ class Critic(nn.Module):
         return self.fc2(F.leaky_relu(self.fc1(x), self.slope)).flatten()
 
 
-def time_variant(name, model, batch, steps, warmup, amp, channels_last):
-    device = "cuda"
+VARIANTS = {  # name: (label, tf32, amp, channels_last, compiled)
+    "eager-fp32": ("eager fp32", False, False, False, False),
+    "eager-tf32": ("eager TF32", True, False, False, False),
+    "eager-amp": ("eager AMP bf16 + channels_last_3d", True, True, True, False),
+    "compile-amp": ("torch.compile of eager AMP bf16 + channels_last_3d", True, True, True, True),
+}
+
+
+def time_variant(model, device, batch, patch, steps, warmup, amp, channels_last):
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
-    lr = torch.rand(batch, 1, 32, 32, 32, device=device).contiguous(memory_format=memory_format)
-    hr = torch.rand(batch, 1, 32, 32, 32, device=device).contiguous(memory_format=memory_format)
+    lr = torch.rand(batch, 1, patch, patch, patch, device=device).contiguous(memory_format=memory_format)
+    hr = torch.rand(batch, 1, patch, patch, patch, device=device).contiguous(memory_format=memory_format)
+    cuda = device == "cuda"
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=amp):
             loss = F.l1_loss(model(lr), hr)
         loss.backward()
         optimizer.step()
         return loss
 
-    torch.cuda.reset_peak_memory_stats()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     for _ in range(warmup):
         step()
-    torch.cuda.synchronize()
+    if cuda:
+        torch.cuda.synchronize()
     times = []
     for _ in range(steps):
-        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        loss = step()
-        stop.record()
-        stop.synchronize()
-        times.append(start.elapsed_time(stop))
-    if not torch.isfinite(loss):
-        raise RuntimeError(f"{name}: loss is not finite")
-    return {"variant": name, "median_ms": statistics.median(times), "peak_gib": torch.cuda.max_memory_allocated() / 2**30}
+        if cuda:
+            start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            loss = step()
+            stop.record()
+            stop.synchronize()
+            times.append(start.elapsed_time(stop))
+        else:
+            start = time.perf_counter()
+            loss = step()
+            times.append(1000 * (time.perf_counter() - start))
+    peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
+    return {"median_ms": statistics.median(times), "peak_gib": peak, "loss": float(loss),
+            "status": "ok" if torch.isfinite(loss) else "non-finite loss"}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--patch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--json")
     args = parser.parse_args()
-    torch.backends.cudnn.benchmark = True
-    results = []
-    variants = [("eager fp32", False, False, False), ("eager TF32", True, False, False), ("eager AMP bf16 + channels_last_3d", True, True, True)]
-    for name, tf32, amp, channels_last in variants:
+    names = [n for n in args.variants.split(",") if n]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s): {', '.join(unknown)}")
+    if args.device == "cpu":
+        names = [n for n in names if n != "eager-tf32"]
+    else:
+        torch.backends.cudnn.benchmark = True
+    device_name = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
+    parameters = sum(p.numel() for p in MDCSRN().parameters())
+    results, all_ok = [], True
+    for name in names:
+        label, tf32, amp, channels_last, compiled = VARIANTS[name]
         torch.backends.cuda.matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32
-        model = MDCSRN().cuda()
-        if channels_last:
-            model = model.to(memory_format=torch.channels_last_3d)
-        results.append(time_variant(name, model, args.batch, args.steps, args.warmup, amp, channels_last))
-        results[-1].update({"tf32": tf32, "amp": amp, "channels_last": channels_last})
-        print(f"{name:38s} {results[-1]['median_ms']:9.2f} ms  {results[-1]['peak_gib']:6.2f} GiB", flush=True)
-    if not args.no_compile:
-        best = min(results, key=lambda r: r["median_ms"])
-        torch.backends.cuda.matmul.allow_tf32 = best["tf32"]
-        torch.backends.cudnn.allow_tf32 = best["tf32"]
-        model = MDCSRN().cuda()
-        if best["channels_last"]:
-            model = model.to(memory_format=torch.channels_last_3d)
-        model = torch.compile(model)
-        name = "torch.compile of " + best["variant"]
-        results.append(time_variant(name, model, args.batch, args.steps, max(args.warmup, 3), best["amp"], best["channels_last"]))
-        print(f"{name:38s} {results[-1]['median_ms']:9.2f} ms  {results[-1]['peak_gib']:6.2f} GiB", flush=True)
-    parameters = sum(p.numel() for p in MDCSRN().parameters())
+        row = {"variant": label, "name": name, "tf32": tf32, "amp": amp, "channels_last": channels_last}
+        try:
+            model = MDCSRN().to(args.device)
+            if channels_last:
+                model = model.to(memory_format=torch.channels_last_3d)
+            if compiled:
+                model = torch.compile(model)
+            row.update(time_variant(model, args.device, args.batch, args.patch, args.steps, max(args.warmup, 3 if compiled else 0),
+                                    amp, channels_last))
+            print(f"{label:52s} {row['median_ms']:9.2f} ms  {row['peak_gib']:6.2f} GiB  {row['status']}", flush=True)
+        except Exception as e:  # recorded, and the next variant runs
+            row["status"] = f"error: {type(e).__name__}: {e}"[:300]
+            print(f"{label:52s} failed: {row['status']}", flush=True)
+        all_ok = all_ok and row["status"] == "ok"
+        results.append(row)
+        if args.json:
+            with open(args.json + ".tmp", "w") as f:
+                json.dump({"device": device_name, "torch": torch.__version__, "batch": args.batch, "patch": args.patch,
+                           "parameters": parameters, "results": results}, f, indent=2)
+            os.replace(args.json + ".tmp", args.json)
     print(f"parameters: {parameters}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "batch": args.batch,
-                       "parameters": parameters, "results": results}, f, indent=2)
+    return 0 if all_ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,62 +10,98 @@ precision; the fast path's forward within 10 ms, its step within 30 ms and at le
 torch.compile with AMP bf16, and its peak memory at most half of PyTorch eager's (the least of the
 eager variants).
 
-usage: bench/step_table.py OURS.json PYTORCH.json [--out TABLE.md]
+A variant recorded with a status other than ok (a non-finite loss, an error) is listed with its
+status and left out of the ratios. Without PyTorch's JSON (no torch on the machine) the table holds
+ours alone.
+
+usage: bench/step_table.py OURS.json [OURS2.json ...] [--pytorch PYTORCH.json ...] [--out TABLE.md]
 """
 import argparse
 import json
+import os
 import sys
+
+
+def merged(paths, what):
+    """One document from several (the benchmarks run a variant per process): the first's fields, every results row."""
+    docs = []
+    for path in paths:
+        try:
+            docs.append(json.load(open(path)))
+        except (OSError, ValueError) as e:
+            sys.exit(f"step_table: {what} {path}: {e}")
+    if not docs:
+        return None
+    doc = dict(docs[0])
+    doc["results"] = [r for d in docs for r in d.get("results", [])]
+    return doc
+
+
+def ok(row):
+    return row.get("status", "ok") == "ok"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("ours")
-    parser.add_argument("pytorch")
+    parser.add_argument("ours", nargs="+")
+    parser.add_argument("--pytorch", action="append", default=[])
     parser.add_argument("--out")
     args = parser.parse_args()
-    try:
-        ours, torch = json.load(open(args.ours)), json.load(open(args.pytorch))
-    except (OSError, ValueError) as e:
-        sys.exit(f"step_table: {e}")
-    floor_ms = ours["results"][0]["median_ms"] / ours["results"][0]["ratio_to_floor"]
-    eager = {("bf16" if r["amp"] else "tf32" if r["tf32"] else "fp32"): r["median_ms"] for r in torch["results"]
-             if r["variant"].startswith("eager")}
-    lines = [f"Device: {ours['device']} (PyTorch {torch['torch']} on {torch['device']}); batch {ours['batch']} of {ours['patch']}^3.", "",
+    ours = merged(args.ours, "ours")
+    torch = merged(args.pytorch, "PyTorch") or {"results": []}
+    measured = [r for r in ours["results"] if ok(r)]
+    torch_rows = [r for r in torch["results"] if ok(r)]
+    if not measured:
+        sys.exit("step_table: no variant of ours was measured: " + "; ".join(f"{r.get('variant', r['math'])}: {r['status']}" for r in ours["results"]))
+    floor_ms = measured[0]["median_ms"] / measured[0]["ratio_to_floor"]
+    eager = {("bf16" if r["amp"] else "tf32" if r["tf32"] else "fp32"): r["median_ms"] for r in torch_rows if r["variant"].startswith("eager")}
+    source = f" (PyTorch {torch['torch']} on {torch['device']})" if torch.get("torch") else " (no PyTorch figures)"
+    lines = [f"Device: {ours['device']}{source}; batch {ours['batch']} of {ours['patch']}^3.", "",
              "| implementation | math | median step (ms) | forward (ms) | patches/s | PyTorch eager (same math) / this | x floor (6 ms) |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     reference, fast = [], None
     for r in ours["results"]:
-        speedup = eager[r["math"]] / r["median_ms"] if r["math"] in eager else float("nan")
         if r.get("path") == "fast":
-            name, fast = "mdcsrn fast path (fused bf16 forward and backward)", r
+            name = "mdcsrn fast path (fused bf16 forward and backward)"
         else:
             algorithms = "deterministic" if r.get("deterministic", True) else "any algorithm"
             name = f"mdcsrn reference step, cuDNN {algorithms}"
-            if r.get("deterministic", True):
-                reference.append((r["math"], speedup))
+        if not ok(r):
+            lines.append(f"| {name} | {r['math']} | {r['status']} | | | | |")
+            continue
+        speedup = eager[r["math"]] / r["median_ms"] if r["math"] in eager else float("nan")
+        if r.get("path") == "fast":
+            fast = r
+        elif r.get("deterministic", True):
+            reference.append((r["math"], speedup))
         forward = f"{r['forward_ms']:.1f}" if "forward_ms" in r else ""
         lines.append(f"| {name} | {r['math']} | {r['median_ms']:.1f} | {forward} | {r['patches_per_s']:.0f} | {speedup:.2f} | "
                      f"{r['ratio_to_floor']:.0f} |")
     for r in torch["results"]:
         math = "bf16" if r["amp"] else ("tf32" if r["tf32"] else "fp32")
+        if not ok(r):
+            lines.append(f"| PyTorch {r['variant']} | {math} | {r['status']} | | | | |")
+            continue
         lines.append(f"| PyTorch {r['variant']} | {math} | {r['median_ms']:.1f} | | {ours['batch'] / (r['median_ms'] / 1000):.0f} | | "
                      f"{r['median_ms'] / floor_ms:.0f} |")
-    if fast is not None:
+    if fast is not None and torch_rows:
         lines += ["", "| the fast path against | its step (ms) | its time / ours | its peak memory (GiB) | its memory / ours |",
                   "| --- | --- | --- | --- | --- |"]
-        for r in torch["results"]:
+        for r in torch_rows:
+            memory_ratio = r["peak_gib"] / fast["memory_gib"] if fast["memory_gib"] > 0 else float("nan")
             lines.append(f"| PyTorch {r['variant']} | {r['median_ms']:.1f} | {r['median_ms'] / fast['median_ms']:.2f} | "
-                         f"{r['peak_gib']:.2f} | {r['peak_gib'] / fast['memory_gib']:.2f} |")
-    met = all(s >= 1 for _, s in reference)
-    lines += ["", "Target, the reference step at least as fast as PyTorch eager at the same math: " +
-              ("met" if met else "not met") + " (" + ", ".join(f"{m} {s:.2f}x" for m, s in reference) + ")."]
-    if fast is not None:
+                         f"{r['peak_gib']:.2f} | {memory_ratio:.2f} |")
+    if torch_rows:
+        met = all(s >= 1 for _, s in reference)
+        lines += ["", "Target, the reference step at least as fast as PyTorch eager at the same math: " +
+                  ("met" if met else "not met") + " (" + ", ".join(f"{m} {s:.2f}x" for m, s in reference) + ")."]
+    if fast is not None and torch_rows:
         forward_met, step_met = fast["forward_ms"] <= 10, fast["median_ms"] < eager.get("tf32", 0)
         lines.append(f"Targets of the fast path: forward within 10 ms: {'met' if forward_met else 'not met'} ({fast['forward_ms']:.1f} ms); "
                      f"step faster than PyTorch eager TF32: {'met' if step_met else 'not met'} ({fast['median_ms']:.1f} against "
                      f"{eager.get('tf32', float('nan')):.1f} ms).")
-        compiled = [r for r in torch["results"] if r["variant"].startswith("torch.compile") and r.get("amp")]
-        eager_memory = min((r["peak_gib"] for r in torch["results"] if r["variant"].startswith("eager")), default=float("nan"))
+        compiled = [r for r in torch_rows if r["variant"].startswith("torch.compile") and r.get("amp")]
+        eager_memory = min((r["peak_gib"] for r in torch_rows if r["variant"].startswith("eager")), default=float("nan"))
         speedup = compiled[0]["median_ms"] / fast["median_ms"] if compiled else float("nan")
         lines.append(f"Targets of issue 15: step within 30 ms: {'met' if fast['median_ms'] <= 30 else 'not met'} ({fast['median_ms']:.1f} ms); "
                      f"at least 3x faster than torch.compile with AMP bf16: {'met' if speedup >= 3 else 'not met'} ({speedup:.2f}x); "
@@ -74,8 +110,9 @@ def main():
     text = "\n".join(lines) + "\n"
     sys.stdout.write(text)
     if args.out:
-        with open(args.out, "w") as f:
+        with open(args.out + ".tmp", "w") as f:
             f.write(text)
+        os.replace(args.out + ".tmp", args.out)
 
 
 if __name__ == "__main__":

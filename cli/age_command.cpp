@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "io/figure.h"
 #include "models/age_study.h"
 
 namespace mdcsrn::cli {
@@ -73,7 +74,8 @@ int run_age(int argc, char** argv) {
   options.resume = args.has("resume");
   const AgeStudyResult r = run_age_study(config, json, options);
   std::printf("\n%s\n", r.table.c_str());
-  std::printf("written: %s/table3.md, predictions.csv, scatter.png, scatter.pdf\n", config.out_dir.c_str());
+  std::printf("written: %s/table3.md, predictions.csv%s\n", config.out_dir.c_str(),
+              figures_enabled() ? ", scatter.png, scatter.pdf" : " (figures: off, built without cairo)");
   return 0;
 }
 

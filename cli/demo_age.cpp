@@ -8,6 +8,7 @@
 
 #include "io/age_cohort.h"
 #include "io/age_grid.h"
+#include "io/figure.h"
 #include "io/progress.h"
 #include "io/volume.h"
 #include "kernels/kspace.h"
@@ -116,7 +117,7 @@ std::string demo_age_section(const DemoAgeResult& r, const std::string& folder) 
      << "for every set, " << c.training.epochs << " epochs of batch " << c.training.batch << ". Cohort " << (r.cohort_seconds < 120 ? std::to_string(int(r.cohort_seconds)) + " s" : std::to_string(int(r.cohort_seconds / 60)) + " min")
      << ", study " << (r.study_seconds < 120 ? std::to_string(int(r.study_seconds)) + " s" : std::to_string(int(r.study_seconds / 60)) + " min")
      << ". Volumes and `subjects.csv`: `" << folder << "/cohort`; predictions: `" << folder << "/study/predictions.csv`.\n\n"
-     << r.study.table << "\n![predicted against true age](" << folder << "/study/scatter.png)\n";
+     << r.study.table << (figures_enabled() ? "\n![predicted against true age](" + folder + "/study/scatter.png)\n" : std::string());
   return md.str();
 }
 

@@ -254,20 +254,25 @@ int run_demo(int argc, char** argv) {
 
   // 5. Report.
   std::printf("\n[5/5] report\n");
-  const fs::path figures = out / "figures";
-  fs::create_directories(figures);
-  std::vector<NamedVolume> shown{{"HR", &hr}, {"LR", &lr}};
-  for (size_t n = 0; n < runs.size(); ++n) shown.push_back({runs[n].name, &sr_volumes[n]});
-  const VoxelBox cerebellum_box = bounding_box(cerebellum, box, manifest.resolve(subject.cerebellum_mask) + " (test region)");
-  const VoxelBox brain_box = test_box(manifest, brain, 0);
-  three_view_figure(shown, brain_box, brain_box.centre(), "Colin27, test hemisphere: mid-slices").write((figures / "views").string());
-  cerebellum_figure(shown, cerebellum_box, "Colin27, test hemisphere: cerebellum").write((figures / "cerebellum").string());
-  const std::vector<Rgb> colors{{31, 119, 180}, {214, 39, 40}, {44, 160, 44}};
-  std::vector<TrainingCurve> curves;
-  for (size_t n = 0; n < runs.size(); ++n)
-    curves.push_back(read_training_curve((fs::path(runs[n].dir) / "log.jsonl").string(), runs[n].name, colors[n % colors.size()]));
-  loss_figure(curves).write((figures / "loss").string());
-  validation_figure(curves, runs[0].summary.val_lr_psnr).write((figures / "validation").string());
+  const bool drawn = figures_enabled();
+  if (drawn) {
+    const fs::path figures = out / "figures";
+    fs::create_directories(figures);
+    std::vector<NamedVolume> shown{{"HR", &hr}, {"LR", &lr}};
+    for (size_t n = 0; n < runs.size(); ++n) shown.push_back({runs[n].name, &sr_volumes[n]});
+    const VoxelBox cerebellum_box = bounding_box(cerebellum, box, manifest.resolve(subject.cerebellum_mask) + " (test region)");
+    const VoxelBox brain_box = test_box(manifest, brain, 0);
+    three_view_figure(shown, brain_box, brain_box.centre(), "Colin27, test hemisphere: mid-slices").write((figures / "views").string());
+    cerebellum_figure(shown, cerebellum_box, "Colin27, test hemisphere: cerebellum").write((figures / "cerebellum").string());
+    const std::vector<Rgb> colors{{31, 119, 180}, {214, 39, 40}, {44, 160, 44}};
+    std::vector<TrainingCurve> curves;
+    for (size_t n = 0; n < runs.size(); ++n)
+      curves.push_back(read_training_curve((fs::path(runs[n].dir) / "log.jsonl").string(), runs[n].name, colors[n % colors.size()]));
+    loss_figure(curves).write((figures / "loss").string());
+    validation_figure(curves, runs[0].summary.val_lr_psnr).write((figures / "validation").string());
+  } else {
+    std::printf("figures: off (built without cairo)\n");
+  }
 
   std::ostringstream md;
   md << "# mdcsrn demo report\n\n"
@@ -288,12 +293,14 @@ int run_demo(int argc, char** argv) {
                   r.summary.last_loss, r.summary.val_psnr.empty() ? 0.0 : r.summary.val_psnr.back(), r.summary.val_lr_psnr);
     md << line;
   }
-  md << "\n![training loss](figures/loss.png)\n\n![validation PSNR](figures/validation.png)\n\n"
+  md << (drawn ? "\n![training loss](figures/loss.png)\n\n![validation PSNR](figures/validation.png)\n\n" : "\n")
      << "## Test hemisphere (Table II layout)\n\nSR volumes were computed over the test hemisphere's brain bounding box (plus 8 "
         "voxels of context; elsewhere they hold the LR input); metrics are taken over the test region's brain and cerebellum "
         "masks. Per-subject values: `metrics.csv`. With one subject the paired t-tests have no degrees of freedom.\n\n"
-     << summary << "\n## Figures\n\n![three views](figures/views.png)\n\n![cerebellum close-up](figures/cerebellum.png)\n\n"
-     << "Each figure is also in `figures/` as a PDF.\n\n"
+     << summary << "\n## Figures\n\n"
+     << (drawn ? "![three views](figures/views.png)\n\n![cerebellum close-up](figures/cerebellum.png)\n\n"
+                 "Each figure is also in `figures/` as a PDF.\n\n"
+               : "None: this build has no cairo (Debian: libcairo2-dev).\n\n")
      << "Volumes (they overlay `data/hr.nii.gz` in any viewer):";
   for (const Run& r : runs) md << " `" << fs::path(r.sr_path).filename().string() << "`";
   md << ".\n";

@@ -35,12 +35,21 @@ target_include_directories(mdcsrn_fftw SYSTEM INTERFACE ${FFTW3_INCLUDE_DIR})
 target_link_libraries(mdcsrn_fftw INTERFACE ${FFTW3F_THREADS_LIBRARY} ${FFTW3F_LIBRARY})
 
 # cairo (libcairo2-dev) for the report figures, PNG and PDF; their text is DejaVu Sans
-# (fonts-dejavu-core), which cairo finds through fontconfig at run time.
-find_path(CAIRO_INCLUDE_DIR cairo.h PATH_SUFFIXES cairo REQUIRED)
-find_library(CAIRO_LIBRARY NAMES cairo libcairo.so.2 REQUIRED)
-add_library(mdcsrn_cairo INTERFACE)
-target_include_directories(mdcsrn_cairo SYSTEM INTERFACE ${CAIRO_INCLUDE_DIR})
-target_link_libraries(mdcsrn_cairo INTERFACE ${CAIRO_LIBRARY})
+# (fonts-dejavu-core), which cairo finds through fontconfig at run time. Optional: a build without
+# it (such as on a lent GPU machine) writes its reports without figures and says so.
+set(MDCSRN_HAVE_CAIRO OFF)
+if(NOT MDCSRN_FIGURES STREQUAL "OFF")
+  find_path(CAIRO_INCLUDE_DIR cairo.h PATH_SUFFIXES cairo)
+  find_library(CAIRO_LIBRARY NAMES cairo libcairo.so.2)
+  if(CAIRO_INCLUDE_DIR AND CAIRO_LIBRARY)
+    set(MDCSRN_HAVE_CAIRO ON)
+    add_library(mdcsrn_cairo INTERFACE)
+    target_include_directories(mdcsrn_cairo SYSTEM INTERFACE ${CAIRO_INCLUDE_DIR})
+    target_link_libraries(mdcsrn_cairo INTERFACE ${CAIRO_LIBRARY})
+  elseif(MDCSRN_FIGURES STREQUAL "ON")
+    message(FATAL_ERROR "MDCSRN_FIGURES=ON but cairo was not found (Debian: libcairo2-dev)")
+  endif()
+endif()
 
 # --- MPI (Open MPI from Debian: libopenmpi-dev, openmpi-bin), for data-parallel runs --------------
 set(MDCSRN_HAVE_MPI OFF)

@@ -3,17 +3,24 @@
 // scatter plots with axes, ticks and a legend. Lines are antialiased and text is DejaVu Sans
 // (Debian's fonts-dejavu-core, found through fontconfig). Every figure is written twice: a PNG
 // for the Markdown report (one pixel per unit) and a PDF for papers (one point per unit).
+// cairo is optional at configure time (the lent GPU machines lack it): without it
+// figures_enabled() is false, callers say that the figures are off, and rendering one throws.
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "io/slice.h"
+
 struct _cairo;  // cairo_t, kept out of this header
 
 namespace mdcsrn {
 
 using Rgb = std::array<uint8_t, 3>;
+
+// Whether this build draws figures (found cairo); "figures: off (built without cairo)" otherwise.
+bool figures_enabled();
 
 class Figure {
  public:
@@ -31,21 +38,6 @@ class Figure {
   int width_, height_;
   Draw draw_;
 };
-
-// A 2-D slice of a volume: rows x cols values, row-major (voxels are drawn square).
-struct Slice {
-  std::vector<float> values;
-  int cols = 0, rows = 0;
-};
-
-// Voxel-axis slices through (i, j, k) of an [n0, n1, n2] volume stored with axis 0 fastest, each
-// shown the way radiological viewers do for an RAS-oriented volume (superior/anterior up):
-// axial = fixed axis 2, coronal = fixed axis 1, sagittal = fixed axis 0.
-Slice axial_slice(const std::vector<float>& v, const std::array<int64_t, 3>& dims, int64_t k);
-Slice coronal_slice(const std::vector<float>& v, const std::array<int64_t, 3>& dims, int64_t j);
-Slice sagittal_slice(const std::vector<float>& v, const std::array<int64_t, 3>& dims, int64_t i);
-// The window [c0, c0 + cols) x [r0, r0 + rows) of a slice (clamped to it).
-Slice crop(const Slice& s, int c0, int r0, int cols, int rows);
 
 // A grid of slices: one row per entry of row_labels, one column per entry of column_labels;
 // panels[r][c] is drawn with the grey window [lo, hi], each voxel as zoom x zoom units.

@@ -333,7 +333,7 @@ AgeStudyResult run_age_study(const AgeStudyConfig& c, const json& config_json, c
     r.sets.push_back(std::move(result));
   }
 
-  // predictions.csv, table3.md, scatter.png and scatter.pdf.
+  // predictions.csv, table3.md, scatter.png and scatter.pdf (no scatter plot in a build without cairo).
   std::string csv = "id,age,fold";
   for (const AgeSetResult& s : r.sets) csv += "," + csv_field(s.set);
   csv += "\n";
@@ -355,7 +355,8 @@ AgeStudyResult run_age_study(const AgeStudyConfig& c, const json& config_json, c
     s.markers = true;
     series.push_back(s);
   }
-  line_plot("Predicted against true age (held-out folds)", "true age (years)", "predicted age (years)", series).write((out / "scatter").string());
+  if (figures_enabled())
+    line_plot("Predicted against true age (held-out folds)", "true age (years)", "predicted age (years)", series).write((out / "scatter").string());
   return r;
 }
 

@@ -10,6 +10,9 @@
 
 #include "engine/bfloat16.h"
 #include "kernels/simt/simt.h"
+#if !defined(__CUDACC__)
+#include "kernels/simt/mma_accumulation.h"
+#endif
 
 namespace mdcsrn::simt {
 
@@ -100,12 +103,13 @@ inline uint32_t float_word(float f) {
   return w;
 }
 
-// Operands: words 0-3 A, 4-5 B, 6-9 C. Products of bf16 values are exact in double, and the sum
-// is rounded to fp32 once: the device accumulates "with at least single precision" in an
-// unspecified order (PTX ISA), so results agree to fp32 rounding, not bit for bit.
+// Operands: words 0-3 A, 4-5 B, 6-9 C. The device accumulates "with at least single precision" in
+// an unspecified order (PTX ISA); each row's sum follows the accumulation model that
+// MDCSRN_EMULATED_MMA names (mma_accumulation.h): rounded once by default, or Hopper's truncating
+// alignment, or a pessimistic bound on both.
 inline void mma_compute(unsigned mask, const emulator::LaneOperands* in, emulator::LaneResult* out) {
   if (mask != kFullMask) emulator::fault("mma.sync.aligned needs every lane of the warp");
-  double a[16][16], b[16][8], c[16][8];
+  float a[16][16], bt[8][16], c[16][8];
   for (int lane = 0; lane < 32; ++lane) {
     for (int i = 0; i < 8; ++i) {
       const uint32_t reg = in[lane].word[i / 2];
@@ -115,19 +119,18 @@ inline void mma_compute(unsigned mask, const emulator::LaneOperands* in, emulato
     for (int i = 0; i < 4; ++i) {
       const uint32_t reg = in[lane].word[4 + i / 2];
       const FragmentPosition p = mma_b_position(lane, i);
-      b[p.row][p.col] = bf16_to_float(i % 2 ? bf16x2_high(reg) : bf16x2_low(reg));
+      bt[p.col][p.row] = bf16_to_float(i % 2 ? bf16x2_high(reg) : bf16x2_low(reg));
     }
     for (int i = 0; i < 4; ++i) {
       const FragmentPosition p = mma_c_position(lane, i);
       c[p.row][p.col] = word_float(in[lane].word[6 + i]);
     }
   }
+  const MmaAccumulation model = mma_accumulation();
   for (int lane = 0; lane < 32; ++lane)
     for (int i = 0; i < 4; ++i) {
       const FragmentPosition p = mma_c_position(lane, i);
-      double sum = c[p.row][p.col];
-      for (int k = 0; k < 16; ++k) sum += a[p.row][k] * b[k][p.col];
-      out[lane].word[i] = float_word(float(sum));
+      out[lane].word[i] = float_word(mma_accumulate(model, c[p.row][p.col], a[p.row], bt[p.col], 16));
     }
 }
 

@@ -105,6 +105,15 @@ const UnitCase kCases[] = {
     {{1, 6, 10, 12}, 128, 16, 48, 96, {Activation::LeakyRelu, 0.01f}},
 };
 
+// What fp32 accumulation inside mma.sync may leave where the operands are the reference's. The PTX
+// ISA fixes neither the order nor the rounding of that accumulation, so the bound holds under each of
+// the emulator's models (kernels/simt/mma_accumulation.h). Worst errors measured on these inputs
+// (2026-12-04; relative errors, and for dgamma/dbeta/b/c the error over the sum of magnitudes):
+// round 9.2e-8, sm90 (Hopper's truncating alignment) 4.9e-7, pessimistic 2.7e-5 (weight gradient),
+// 9.9e-6 (raw gradient), 1.4e-5 (dgamma, dbeta), 1.2e-5 (b, c), 1.4e-5 (1x1 weight gradients): the
+// bound is 1.8 times the worst pessimistic error and 100 times Hopper's.
+constexpr double kAccumulationBound = 5e-5;
+
 TEST_SUITE(MDCSRN_TARGET_SUITE("fused_backward")) {
   TEST_CASE("the unit's weight gradient: implicit GEMM over voxels with the activation recomputed, partials summed in block order") {
     for (const UnitCase& c : kCases)
@@ -132,7 +141,7 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fused_backward")) {
         // The operands are the reference's; what is left is fp32 accumulation.
         const double error = relative_error(convert<double>(got), expected);
         MESSAGE("width " << cin << ", at most " << max_blocks << " blocks: relative error " << error);
-        CHECK(error < 1e-5);
+        CHECK(error < kAccumulationBound);
         CHECK_MESSAGE(got == again.download(), "two runs differ");
       }
   }
@@ -194,7 +203,7 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fused_backward")) {
       // The operands are the reference's; what is left is fp32 accumulation and the fp32 add.
       const double error = relative_error(got, contribution);
       MESSAGE("width " << cin << ": relative error of the raw gradient " << error);
-      CHECK(error < 1e-5);
+      CHECK(error < kAccumulationBound);
 
       const std::vector<float> dgamma = gamma_grad.download(), dbeta = beta_grad.download(), b = t.deferred.b.download(),
                                cc = t.deferred.c.download();
@@ -209,15 +218,15 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fused_backward")) {
         }
         const size_t j = size_t(unit_channel);
         const double a = in.scale[j], r = in.invstd[j], mu = in.mean[j];
-        CHECK(std::fabs(dgamma[j] - sum_gx[j]) <= 1e-5 * magnitude_gx[j]);
-        CHECK(std::fabs(dbeta[j] - sum_g[j]) <= 1e-5 * magnitude_g[j]);
+        CHECK(std::fabs(dgamma[j] - sum_gx[j]) <= kAccumulationBound * magnitude_gx[j]);
+        CHECK(std::fabs(dbeta[j] - sum_g[j]) <= kAccumulationBound * magnitude_g[j]);
         const double b_expected = before.b[size_t(k)] - a * r * sum_gx[j] / voxels;
         const double c_expected = before.c[size_t(k)] - a * sum_g[j] / voxels + a * r * mu * sum_gx[j] / voxels;
         const double b_scale = std::fabs(before.b[size_t(k)]) + std::fabs(a * r) * magnitude_gx[j] / voxels;
         const double c_scale = std::fabs(before.c[size_t(k)]) + std::fabs(a) * magnitude_g[j] / voxels +
                                std::fabs(a * r * mu) * magnitude_gx[j] / voxels;
-        CHECK(std::fabs(b[size_t(k)] - b_expected) <= 1e-5 * b_scale);
-        CHECK(std::fabs(cc[size_t(k)] - c_expected) <= 1e-5 * c_scale);
+        CHECK(std::fabs(b[size_t(k)] - b_expected) <= kAccumulationBound * b_scale);
+        CHECK(std::fabs(cc[size_t(k)] - c_expected) <= kAccumulationBound * c_scale);
       }
     }
   }
@@ -273,7 +282,7 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fused_backward")) {
           ctx.synchronize();
           const double error = relative_error(convert<double>(grad.download()), expected);
           MESSAGE(outputs << " outputs, at most " << max_blocks << " blocks: relative error " << error);
-          CHECK(error < 1e-5);  // the operands are the reference's: fp32 accumulation
+          CHECK(error < kAccumulationBound);
         }
       }
 
@@ -314,7 +323,7 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fused_backward")) {
       CHECK(changed_elsewhere == 0);
       const double error = relative_error(got, expected);
       MESSAGE("data gradient: relative error " << error);
-      CHECK(error < 1e-5);
+      CHECK(error < 1e-5);  // mma accumulation: round 2.6e-8, sm90 3.8e-8, pessimistic 1.3e-6
     }
   }
 

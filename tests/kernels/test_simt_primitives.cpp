@@ -159,7 +159,9 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("simt")) {
         expected[size_t(i * 32 + j)] = sum;
         got[size_t(i * 32 + j)] = c[size_t(i * 32 + j)];
       }
-    CHECK(relative_error(got, expected) < 1e-6);
+    // fp32 accumulation over k = 64 in four mmas: 1.4e-6 under the emulator's pessimistic model
+    // (kernels/simt/mma_accumulation.h), far less when rounded once or truncated as Hopper does.
+    CHECK(relative_error(got, expected) < 5e-6);
   }
 
   TEST_CASE("cp.async copies, zero-fills the bytes it does not read, and is visible after wait and barrier") {
