@@ -29,11 +29,13 @@ Times, on the training split of a prepared dataset, the generator-only training 
 mDCSRN-WGAN iteration amortised per batch (n_critic batches: the critic steps on each, the
 generator on the first), with the generator, critic, batch and patch of a training configuration
 (default configs/paper_wgan_balanced.json: b4u4, the 16.6M-parameter critic, batch 64 of 32^3).
-On the GPU both fp32 and TF32 are measured.
+On the GPU both fp32 and TF32 are measured. The JSON is rewritten after each; one whose losses
+are not finite, or that fails, is recorded with its status (exit status 1 at the end).
 )";
 
 struct Timing {
   double generator_ms = 0, wgan_ms = 0;
+  bool finite = true;  // the last generator and critic losses
 };
 
 template <class Backend>
@@ -58,7 +60,7 @@ Timing measure(Backend be, CudaContext* ctx, const TrainConfig& c, const std::ve
                schedule.generator_updates(step) ? schedule.generator_update(step) : 0);
   });
   t.wgan_ms = cycle_ms / c.wgan.n_critic;
-  if (!std::isfinite(generator.loss()) || !std::isfinite(wgan.stats().critic_loss)) fail("the benchmark's losses are not finite");
+  t.finite = std::isfinite(generator.loss()) && std::isfinite(wgan.stats().critic_loss);
   return t;
 }
 
@@ -84,29 +86,45 @@ int run(int argc, char** argv) {
   const std::string machine = describe_device(device == "cpu" ? DeviceKind::Cpu : DeviceKind::Cuda);
   std::printf("device: %s\n", machine.c_str());
   nlohmann::json results = nlohmann::json::array();
+  const std::string json_path = args.get("json");
   std::printf("\n%-10s %18s %22s %8s\n", "math", "generator step ms", "WGAN ms per batch", "ratio");
-  auto report = [&](const std::string& math, const Timing& t) {
-    std::printf("%-10s %18.2f %22.2f %8.2f\n", math.c_str(), t.generator_ms, t.wgan_ms, t.wgan_ms / t.generator_ms);
-    results.push_back({{"math", math}, {"generator_step_ms", t.generator_ms}, {"wgan_ms_per_batch", t.wgan_ms}, {"ratio", t.wgan_ms / t.generator_ms}});
+  // Each variant is recorded as it ends, with its status (a non-finite loss, an error), and the
+  // JSON rewritten, so that one failing variant leaves the others' figures.
+  bool all_ok = true;
+  auto variant = [&](const std::string& math, const std::function<Timing()>& run) {
+    nlohmann::json row{{"math", math}};
+    try {
+      const Timing t = run();
+      row.update({{"status", t.finite ? "ok" : "non-finite loss"}, {"generator_step_ms", t.generator_ms}, {"wgan_ms_per_batch", t.wgan_ms},
+                  {"ratio", t.wgan_ms / t.generator_ms}});
+      all_ok = all_ok && t.finite;
+      std::printf("%-10s %18.2f %22.2f %8.2f%s\n", math.c_str(), t.generator_ms, t.wgan_ms, t.wgan_ms / t.generator_ms,
+                  t.finite ? "" : "  (losses not finite)");
+    } catch (const std::exception& e) {
+      row["status"] = std::string("error: ") + e.what();
+      all_ok = false;
+      std::printf("%-10s failed: %s\n", math.c_str(), e.what());
+    }
+    results.push_back(row);
+    if (!json_path.empty())
+      write_text_atomically(json_path, nlohmann::json{{"device", machine}, {"config", j}, {"results", results}}.dump(2) + "\n");
   };
   if (device == "cpu") {
-    report("fp32 (CPU)", measure(CpuBackend<float>{}, nullptr, c, subjects, steps, time_cpu_ms));
+    variant("fp32 (CPU)", [&] { return measure(CpuBackend<float>{}, nullptr, c, subjects, steps, time_cpu_ms); });
   } else {
 #ifdef MDCSRN_HAVE_CUDA
-    for (bool tf32 : {false, true}) {
-      CudaContext ctx;
-      ctx.set_tf32(tf32);
-      const auto time = [&](int warmup, int repeats, const std::function<void()>& f) { return time_gpu_ms(ctx, warmup, repeats, f); };
-      report(tf32 ? "TF32" : "fp32", measure(GpuBackend{&ctx}, &ctx, c, subjects, steps, time));
-    }
+    for (bool tf32 : {false, true})
+      variant(tf32 ? "TF32" : "fp32", [&] {
+        CudaContext ctx;
+        ctx.set_tf32(tf32);
+        const auto time = [&](int warmup, int repeats, const std::function<void()>& f) { return time_gpu_ms(ctx, warmup, repeats, f); };
+        return measure(GpuBackend{&ctx}, &ctx, c, subjects, steps, time);
+      });
 #else
     fail("--device cuda: this build has no CUDA backend");
 #endif
   }
-  const std::string json_path = args.get("json");
-  if (!json_path.empty())
-    write_text_atomically(json_path, nlohmann::json{{"device", machine}, {"config", j}, {"results", results}}.dump(2) + "\n");
-  return 0;
+  return all_ok ? 0 : 1;
 }
 
 }  // namespace mdcsrn::bench

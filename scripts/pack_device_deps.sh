@@ -20,7 +20,7 @@ rm -rf .devdeps
 mkdir -p "$root" "$debs"
 packages=(libnifti2-2 libnifti2-dev libniftiio2 libniftiio-dev libznz3 libznz-dev libfftw3-single3 libfftw3-dev
           zlib1g zlib1g-dev doctest-dev nlohmann-json3-dev libboost1.74-dev mricron-data)
-(cd "$debs" && apt-get download "${packages[@]}" > /dev/null)
+(cd "$debs" && apt-get download "${packages[@]}" > /dev/null 2>&1) || { echo "pack_device_deps: apt-get download failed" >&2; exit 1; }
 staging=.devdeps/staging
 for deb in "$debs"/*.deb; do
   case $(basename "$deb") in
@@ -48,9 +48,22 @@ rm -f "$probe"
 mkdir -p "$root/usr/share/mricron/templates"
 cp "$staging"/usr/share/mricron/templates/{ch2better,aal}.nii.gz "$root/usr/share/mricron/templates/"
 
+# zlib: the link name of -dev points at /lib/... absolutely, where zlib1g put the library. Both go
+# to usr/lib, off the run-time library path: programs link against this copy and run with the
+# machine's own libz.so.1, which every system has (and Python and PyTorch already use).
+mv "$root"/lib/x86_64-linux-gnu/libz.so.1* "$root/usr/lib/"
+rm -rf "$root/lib" "$root/usr/lib/x86_64-linux-gnu/libz.so"
+ln -s "$(cd "$root/usr/lib" && ls libz.so.1.*)" "$root/usr/lib/libz.so"
+
 # The rest of the packages' documentation and manuals travels for nothing.
 rm -rf "$staging" "$debs" "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/lintian" "$root/usr/bin"
 find "$root" -name '*.a' -delete
+
+absolute=$(find "$root" -type l -lname '/*')
+if [[ -n $absolute ]]; then
+  echo "pack_device_deps: links that point outside .devdeps: $absolute" >&2
+  exit 1
+fi
 
 packed_kib=$(du -sk .devdeps | cut -f1)
 tracked_kib=$(( $(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1) / 1024 ))

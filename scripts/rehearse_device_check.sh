@@ -13,7 +13,7 @@
 #    reads is produced and parsed.
 #
 # Needs root (debootstrap, chroot, bind mounts) and Debian's debootstrap; the root is made once in
-# ROOT_DIR (default /var/tmp/mdcsrn-devroot) and reused. Takes about 25 minutes on 2 cores.
+# ROOT_DIR (default /var/tmp/mdcsrn-devroot, 3 minutes) and reused. Then about 10 minutes on 2 cores.
 # usage: scripts/rehearse_device_check.sh [--skip-root-build] [--skip-phases]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -7,10 +7,12 @@ cuDNN and NCCL may live only in the Python environment's nvidia/* packages, as o
 PyTorch.
 """
 import glob
+import importlib.metadata
 import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 
 MULTIARCH = "x86_64-linux-gnu"
 
@@ -38,6 +40,14 @@ class Environment:
             return None
         return list(spec.submodule_search_locations)[0]
 
+    def gpus(self):
+        """The GPUs nvidia-smi lists (0 where it is missing or fails)."""
+        try:
+            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            return 0
+        return sum(line.startswith("GPU ") for line in out.stdout.splitlines()) if out.returncode == 0 else 0
+
     def header(self, name):
         for prefix in self.prefixes:
             for sub in ("include", f"include/{MULTIARCH}", "include/nifti", "include/cairo"):
@@ -49,7 +59,7 @@ class Environment:
     def library(self, stem, extra_dirs=()):
         dirs = [os.path.join(p, sub) for p in self.prefixes for sub in (f"lib/{MULTIARCH}", "lib", "lib64")] + list(extra_dirs)
         for d in dirs:
-            hits = sorted(glob.glob(os.path.join(d, f"lib{stem}.so*")))
+            hits = sorted(h for h in glob.glob(os.path.join(d, f"lib{stem}.so*")) if os.path.exists(h))  # no dangling links
             if hits:
                 return hits[0]
         return None
@@ -98,17 +108,25 @@ class Environment:
              if os.access(p, os.X_OK)), None)
 
 
-def report(env: Environment, python):
+def report(env: Environment):
     """[(name, found, blocking, line)] for every dependency, in the order the build meets them; a
-    blocking one missing stops the build, the others turn a feature or a phase off."""
+    blocking one missing stops the build, the others turn a feature or a phase off. Python modules
+    are looked up in this interpreter, which runs the check's Python scripts."""
     def module(name):
-        code = f"import {name}; print(getattr({name}, '__version__', 'present'))"
-        return first_line([python, "-c", code])
+        if importlib.util.find_spec(name) is None:
+            return None
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "present"
 
     def nvcc_release():
-        text = first_line([os.path.join(env.cuda, "bin", "nvcc"), "--version"]) and subprocess.run(
-            [os.path.join(env.cuda, "bin", "nvcc"), "--version"], capture_output=True, text=True).stdout
-        return text.strip().splitlines()[-1] if text else None
+        try:
+            out = subprocess.run([os.path.join(env.cuda, "bin", "nvcc"), "--version"], capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        lines = out.stdout.strip().splitlines()
+        return lines[-1] if out.returncode == 0 and lines else None
 
     build, optional = True, False
     rows = [
@@ -125,14 +143,14 @@ def report(env: Environment, python):
         ("MPI (mpirun)", shutil.which("mpirun"), optional, "the data-parallel phase is skipped"),
         ("nifticlib", env.header("nifti2_io.h") and env.library("nifti2"), build, "required: carry .devdeps"),
         ("znz", env.library("znz"), build, "required: carry .devdeps"),
-        ("zlib headers", env.header("zlib.h"), build, "required: carry .devdeps"),
+        ("zlib", env.header("zlib.h") and env.library("z"), build, "required: carry .devdeps"),
         ("FFTW3 single", env.header("fftw3.h") and env.library("fftw3f_threads"), build, "required: carry .devdeps"),
         ("doctest", env.header("doctest/doctest.h"), build, "required: carry .devdeps"),
         ("nlohmann-json", env.header("nlohmann/json.hpp"), build, "required: carry .devdeps"),
         ("Boost.Math", env.header("boost/math/distributions/students_t.hpp"), build, "required: carry .devdeps"),
         ("cairo", env.header("cairo.h") and env.library("cairo"), optional, "figures off"),
         ("Colin27 templates", env.templates(), optional, "every data phase fails: carry .devdeps"),
-        ("python3", first_line([python, "--version"]), build, "required"),
+        ("python3", sys.version.split()[0], build, "required"),
         ("torch", module("torch"), optional, "PyTorch rows and the cross-check skipped"),
         ("numpy", module("numpy"), optional, "needed by nothing but PyTorch"),
         ("compute-sanitizer", env.sanitizer(), optional, "the sanitizer phase is skipped"),

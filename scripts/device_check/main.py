@@ -76,6 +76,10 @@ def publish(context, out, validity):
     return table
 
 
+def validity_of(context):
+    return summary.path_validity(context.results, context.facts.get("failed_suites", []), context.facts.get("gpu_suite_complete", False))
+
+
 def read(path):
     with open(path) as f:
         return f.read()
@@ -145,11 +149,11 @@ def main(argv=None):
           f"returned files in {out}", flush=True)
 
     def after_each(ctx):
-        publish(ctx, out, summary.path_validity(ctx.results, ctx.facts.get("failed_suites", [])))
+        publish(ctx, out, validity_of(ctx))
         sys.stdout.flush()
 
     results = run_phases(selected, context, after_each)
-    validity = summary.path_validity(context.results, context.facts.get("failed_suites", []))
+    validity = validity_of(context)
     kept, found = archive(context, out)
     table = publish(context, out, validity)
     print(f"\n{ARCHIVE}: {kept} of {found} logs and JSON files; {len(os.listdir(out))} files in {out}\n")

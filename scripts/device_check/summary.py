@@ -86,8 +86,9 @@ def step_headline(rows, pytorch=None):
             parts.append(f"{step_name(row)}: {row['status']}")
         elif finite(row.get("median_ms")):
             parts.append(f"{step_name(row)} {row['median_ms']:.1f} ms")
-    if pytorch and pytorch.get("results"):
-        best = min(pytorch["results"], key=lambda r: r["median_ms"])
+    measured = [r for r in (pytorch or {}).get("results", []) if r.get("status", "ok") == "ok" and finite(r.get("median_ms"))]
+    if measured:
+        best = min(measured, key=lambda r: r["median_ms"])
         parts.append(f"PyTorch best ({best['variant']}) {best['median_ms']:.1f} ms")
     return "; ".join(parts) if parts else "no step measured"
 
@@ -99,12 +100,12 @@ def roofline_headline(roofline):
             f"bf16 GEMM {roofline['gemm_tflops']:.0f} TFLOP/s")
 
 
-def path_validity(results, failed_suites):
+def path_validity(results, failed_suites, suite_complete):
     """Whether each path's timings can be trusted: 'invalid' when a check of that path failed (the
-    smoke check for the fast path, or a GPU suite the path runs on), 'verified' when the full GPU
-    suite ran and passed for it, 'unverified' while the suite has not finished."""
-    smoke, suite = results.get("smoke"), results.get("gpu-tests")
-    suite_complete = suite is not None and suite.status in ("pass", "fail") and not getattr(suite, "incomplete", False)
+    smoke check for the fast path, or a GPU suite the path runs on), 'verified' when every GPU suite
+    ran on the device (none skipped, none cut short) and none of the path's failed, 'unverified'
+    otherwise."""
+    smoke = results.get("smoke")
     validity = {}
     for path, suites in (("fast", FAST_PATH_SUITES), ("reference", REFERENCE_PATH_SUITES)):
         bad = sorted(set(failed_suites) & suites)
@@ -115,7 +116,7 @@ def path_validity(results, failed_suites):
         elif suite_complete:
             validity[path] = "verified"
         else:
-            validity[path] = "unverified (the full GPU suite did not finish)"
+            validity[path] = "unverified (the full GPU suite has not run to the end on a device)"
     return validity
 
 

@@ -76,6 +76,11 @@ class StepFigures(unittest.TestCase):
         self.assertIn("(no PyTorch figures)", result.stdout)
         self.assertIn("| bf16 | 29.0 |", result.stdout)
 
+    def test_headline_skips_failed_pytorch_variants(self):
+        pytorch = json.loads(read("pytorch.json"))
+        pytorch["results"].insert(0, {"variant": "eager fp32", "status": "error: RuntimeError: CUDA out of memory"})
+        self.assertIn("PyTorch best (eager AMP bf16 + channels_last_3d) 117.0 ms", summary.step_headline([], pytorch))
+
     def test_headline(self):
         rows = summary.step_rows([json.loads(read("bench_train_step_gpu.json")), json.loads(read("bench_train_step_bf16.json"))])
         headline = summary.step_headline(rows, json.loads(read("pytorch.json")))
@@ -89,21 +94,21 @@ class Validity(unittest.TestCase):
         return {name.replace("_", "-"): Result(name.replace("_", "-"), status, 1.0) for name, status in statuses.items()}
 
     def test_unverified_until_the_suite_has_run(self):
-        v = summary.path_validity(self.results(smoke=PASS, step_table=PASS), [])
+        v = summary.path_validity(self.results(smoke=PASS, step_table=PASS), [], False)
         self.assertTrue(v["fast"].startswith("unverified"))
         self.assertTrue(v["reference"].startswith("unverified"))
-        v = summary.path_validity(self.results(smoke=PASS, gpu_tests=TIMEOUT), [])
+        v = summary.path_validity(self.results(smoke=PASS, gpu_tests=TIMEOUT), [], False)
         self.assertTrue(v["fast"].startswith("unverified"))
 
     def test_verified_when_the_suite_passed(self):
-        v = summary.path_validity(self.results(smoke=PASS, gpu_tests=PASS), [])
+        v = summary.path_validity(self.results(smoke=PASS, gpu_tests=PASS), [], True)
         self.assertEqual(v, {"fast": "verified", "reference": "verified"})
 
     def test_a_failed_check_invalidates_its_path_only(self):
-        v = summary.path_validity(self.results(smoke=PASS, gpu_tests=FAIL), ["gpu.gpu_fused_backward"])
+        v = summary.path_validity(self.results(smoke=PASS, gpu_tests=FAIL), ["gpu.gpu_fused_backward"], True)
         self.assertTrue(v["fast"].startswith("invalid") and "gpu.gpu_fused_backward" in v["fast"])
         self.assertEqual(v["reference"], "verified")
-        v = summary.path_validity(self.results(smoke=FAIL, gpu_tests=PASS), [])
+        v = summary.path_validity(self.results(smoke=FAIL, gpu_tests=PASS), [], True)
         self.assertTrue(v["fast"].startswith("invalid (the smoke check"))
         self.assertEqual(v["reference"], "verified")
 
@@ -215,22 +220,34 @@ set_tests_properties(gpu.gpu_fused_backward PROPERTIES LABELS "gpu")
 class DevicePhases(unittest.TestCase):
     """The phases' device branches, which no rehearsal runs, against stand-ins for the GPU programs."""
 
+    def run_device_phases(self, d, wanted, stubs=STUBS, ctest_file=CTEST_FILE):
+        for name, text in stubs.items():
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+            os.chmod(os.path.join(d, name), 0o755)
+        with open(os.path.join(d, "CTestTestfile.cmake"), "w") as f:
+            f.write(ctest_file)
+        c = context_in(d)
+        c.device, c.rehearse = "cuda", False
+        c.facts.update(manifest=os.path.join(d, "manifest.json"), sanitizer=os.path.join(d, "compute-sanitizer"), torch=False)
+        selected = [p for p in device_phases.phases() if p.name in wanted]
+        return c, {r.phase: r for r in run_phases(selected, c, log=lambda line: None)}
+
+    def test_a_device_that_skips_every_suite_verifies_nothing(self):
+        skipping = 'add_test(gpu.gpu_simt "sh" "-c" "exit 77")\nset_tests_properties(gpu.gpu_simt PROPERTIES LABELS "gpu" SKIP_RETURN_CODE 77)\n'
+        unsupported = dict(STUBS, **{"compute-sanitizer": "#!/bin/sh\necho '========= Error: Device not supported'; exit 1\n"})
+        with tempfile.TemporaryDirectory() as d:
+            c, results = self.run_device_phases(d, ("gpu-tests", "sanitizer"), unsupported, skipping)
+            self.assertEqual(results["gpu-tests"].status, FAIL)
+            self.assertIn("the device is not usable", results["gpu-tests"].reason)
+            self.assertFalse(c.facts["gpu_suite_complete"])
+            self.assertEqual(summary.path_validity(c.results, c.facts["failed_suites"], c.facts["gpu_suite_complete"])["fast"][:10], "unverified")
+            self.assertEqual(results["sanitizer"].status, SKIPPED)
+            self.assertIn("does not support this device", results["sanitizer"].reason)
+
     def test_device_branches_read_what_the_programs_write(self):
         with tempfile.TemporaryDirectory() as d:
-            for name, text in STUBS.items():
-                with open(os.path.join(d, name), "w") as f:
-                    f.write(text)
-                os.chmod(os.path.join(d, name), 0o755)
-            with open(os.path.join(d, "CTestTestfile.cmake"), "w") as f:
-                f.write(CTEST_FILE)
-            with open(os.path.join(d, "CMakeCache.txt"), "w") as f:
-                f.write("CMAKE_BUILD_TYPE:STRING=Release\n")
-            c = context_in(d)
-            c.device, c.rehearse = "cuda", False
-            c.facts.update(manifest=os.path.join(d, "manifest.json"), sanitizer=os.path.join(d, "compute-sanitizer"), torch=False)
-            wanted = ("smoke", "step-table", "roofline", "gpu-tests", "sanitizer", "out-of-memory")
-            selected = [p for p in device_phases.phases() if p.name in wanted]
-            results = {r.phase: r for r in run_phases(selected, c, log=lambda line: None)}
+            c, results = self.run_device_phases(d, ("smoke", "step-table", "roofline", "gpu-tests", "sanitizer", "out-of-memory"))
             self.assertEqual(results["smoke"].status, PASS, results["smoke"].reason)
             step = results["step-table"]
             self.assertEqual(step.status, FAIL)  # tf32's loss was not finite and tf32-any failed: recorded, not fatal
@@ -246,7 +263,8 @@ class DevicePhases(unittest.TestCase):
             self.assertEqual(results["sanitizer"].status, PASS, results["sanitizer"].reason)
             self.assertIn("ERROR SUMMARY: 0 errors; RACECHECK SUMMARY: 0 hazards displayed", results["sanitizer"].headline)
             self.assertEqual(results["out-of-memory"].status, PASS, results["out-of-memory"].reason)
-            validity = summary.path_validity(c.results, c.facts["failed_suites"])
+            self.assertTrue(c.facts["gpu_suite_complete"])
+            validity = summary.path_validity(c.results, c.facts["failed_suites"], c.facts["gpu_suite_complete"])
             self.assertTrue(validity["fast"].startswith("invalid (failed: gpu.gpu_fused_backward"))
             self.assertEqual(validity["reference"], "verified")
 
@@ -266,7 +284,7 @@ class Returned(unittest.TestCase):
                 f.write(b"\0" * 1000)
             c.results["step-table"] = Result("step-table", PASS, 2.0, "fast bf16 29.0 ms")
             c.results["gpu-tests"] = Result("gpu-tests", FAIL, 9.0, "1 passed, 1 failed", "failed: gpu.gpu_fused_backward")
-            validity = summary.path_validity(c.results, ["gpu.gpu_fused_backward"])
+            validity = summary.path_validity(c.results, ["gpu.gpu_fused_backward"], True)
             kept, found = check_main.archive(c, out)
             table = check_main.publish(c, out, validity)
             names = sorted(os.listdir(out))
