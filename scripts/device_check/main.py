@@ -93,7 +93,8 @@ def write(path, text):
 
 
 def archive(context, out):
-    """Every small text output of the run in one file, largest files left out first if needed."""
+    """Every small text output of the run in one file under the device tool's 16 MiB, the largest
+    files left out first if the compressed archive would not fit."""
     files = []
     for folder, _, names in os.walk(context.work):
         for name in names:
@@ -101,16 +102,15 @@ def archive(context, out):
             if name.endswith(ARCHIVED_SUFFIXES):
                 files.append((os.path.getsize(path), path))
     files.sort()
-    kept, total = [], 0
-    for size, path in files:
-        if total + size > 4 * ARCHIVE_LIMIT:  # text compresses at least 4:1
-            break
-        kept.append(path)
-        total += size
+    kept = files
     target = os.path.join(out, ARCHIVE)
-    with tarfile.open(target + ".tmp", "w:gz") as tar:
-        for path in kept:
-            tar.add(path, arcname=os.path.relpath(path, context.work))
+    while True:
+        with tarfile.open(target + ".tmp", "w:gz") as tar:
+            for _, path in kept:
+                tar.add(path, arcname=os.path.relpath(path, context.work))
+        if os.path.getsize(target + ".tmp") <= ARCHIVE_LIMIT or not kept:
+            break
+        kept = kept[:len(kept) // 2]
     os.replace(target + ".tmp", target)
     return len(kept), len(files)
 

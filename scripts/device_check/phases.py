@@ -6,7 +6,7 @@ or the SIMT emulator at tiny sizes, or says why it cannot (a GPU-only program is
 --help), so that every output file the summary reads is produced and parsed before a device is
 spent on it.
 
-Estimates are seconds on an H200 with 16 cores (bench/NOTES.md, "The device check's budget").
+Estimates are seconds on an H200 with 16 cores (bench/NOTES.md, "The device check").
 """
 import glob
 import os

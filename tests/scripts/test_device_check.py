@@ -299,5 +299,24 @@ class Returned(unittest.TestCase):
                 self.assertEqual(json.load(f)["phases"][1]["status"], FAIL)
 
 
+class Archive(unittest.TestCase):
+    def test_the_archive_stays_under_the_limit_by_leaving_the_largest_out(self):
+        with tempfile.TemporaryDirectory() as d:
+            c = context_in(d)
+            out = os.path.join(d, "out")
+            os.makedirs(out)
+            for i in range(8):  # incompressible logs of 1 to 8 KiB
+                with open(c.path(f"random{i}.log"), "wb") as f:
+                    f.write(os.urandom(1024 * (i + 1)))
+            limit = check_main.ARCHIVE_LIMIT
+            check_main.ARCHIVE_LIMIT = 12 * 1024
+            try:
+                kept, found = check_main.archive(c, out)
+            finally:
+                check_main.ARCHIVE_LIMIT = limit
+            self.assertEqual((kept, found), (4, 8))  # 1 + 2 + 3 + 4 KiB
+            self.assertLessEqual(os.path.getsize(os.path.join(out, "everything.tar.gz")), 12 * 1024)
+
+
 if __name__ == "__main__":
     unittest.main()
