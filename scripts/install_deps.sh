@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the engine builds against, skipping those already present.
 set -euo pipefail
-packages=(cmake g++ make libnifti2-dev libniftiio-dev nlohmann-json3-dev doctest-dev libfftw3-dev libboost-dev zlib1g-dev libcairo2-dev fonts-dejavu-core mricron-data
+packages=(cmake g++ make ccache libnifti2-dev libniftiio-dev nlohmann-json3-dev doctest-dev libfftw3-dev libboost-dev zlib1g-dev libcairo2-dev fonts-dejavu-core mricron-data
           libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
