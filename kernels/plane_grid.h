@@ -1,11 +1,14 @@
 #pragma once
 // Grids over the (sample, channel) planes of 5-D tensors, for the elementwise and reduction
-// kernels on both targets. A block works inside one plane: it finds its plane from its block index
+// kernels on both targets. Planes run along the grid's x (up to 2^31 - 1 blocks: a critic's
+// [64, 1024] hidden layer has 65,536 planes, past y's 65,535), a plane's parts along y (at most
+// 1024). A block works inside one plane: it finds its plane from its block index
 // (one 32-bit division per thread, none per element), takes 64-bit plane pointers by
 // multiplication, and walks 32-bit offsets inside the dense D*H*W plane, four floats at a time
 // (16-byte accesses) when every plane of every operand is 16-byte aligned.
 #include <algorithm>
 #include <cstdint>
+#include <string>
 
 #include "engine/error.h"
 #include "engine/tensor.h"
@@ -25,14 +28,14 @@ struct PlaneGrid {
   int32_t channels = 0;  // planes are numbered n * channels + c
   int32_t width = 1;     // elements per access: 4 (16-byte vectors) or 1
 
-  // Block (x, y) works on part x of plane y.
+  // Block (x, y) works on part y of plane x.
   MDCSRN_DEVICE PlaneCoords plane() const {
-    const unsigned index = simt::block_idx().y;
+    const unsigned index = simt::block_idx().x;
     const unsigned n = index / unsigned(channels);
     return PlaneCoords{int64_t(n), int64_t(index - n * unsigned(channels))};
   }
-  MDCSRN_DEVICE int part() const { return int(simt::block_idx().x); }
-  MDCSRN_DEVICE int parts() const { return int(simt::grid_dim().x); }
+  MDCSRN_DEVICE int part() const { return int(simt::block_idx().y); }
+  MDCSRN_DEVICE int parts() const { return int(simt::grid_dim().y); }
 };
 
 // The values one access of W elements moves.
@@ -68,8 +71,8 @@ struct Width {
 template <class Body>
 MDCSRN_DEVICE void for_each_plane_chunk(const PlaneGrid& g, Body&& body) {
   const PlaneCoords p = g.plane();
-  const int32_t step = int32_t(simt::grid_dim().x * simt::block_dim().x);
-  const int32_t first = int32_t(simt::block_idx().x * simt::block_dim().x + simt::thread_idx().x);
+  const int32_t step = int32_t(g.parts() * int(simt::block_dim().x));
+  const int32_t first = int32_t(g.part() * int(simt::block_dim().x) + int(simt::thread_idx().x));
   if (g.width == 4) {
     for (int32_t v = first; v < g.spatial / 4; v += step) body(p, 4 * v, Width<4>{});
   } else {
@@ -95,8 +98,12 @@ int vector_width(const Tensors&... tensors) {
 inline simt::LaunchConfig plane_launch(const Shape5& shape, int parts, size_t shared_bytes = 0,
                                        std::source_location where = std::source_location::current()) {
   const int64_t planes = shape.n * shape.c;
-  MDCSRN_REQUIRE(planes >= 1 && planes <= 65535, "plane grid: " + shape.str() + " has more than 65535 (sample, channel) planes");
-  return simt::LaunchConfig(simt::Dim3(unsigned(parts), unsigned(planes)), simt::Dim3(kThreads), shared_bytes, where);
+  MDCSRN_REQUIRE(planes >= 1 && planes < (int64_t(1) << 31), "plane grid: " + shape.str() + " has 2^31 or more (sample, channel) planes");
+  MDCSRN_REQUIRE(parts >= 1 && parts <= 65535, "plane grid: " + std::to_string(parts) + " blocks per plane");
+  // Planes smaller than a block (a critic's 1^3 hidden layer) get one warp's worth of threads per
+  // 32 elements instead of 256 mostly idle ones.
+  const int64_t threads = std::min<int64_t>(kThreads, (shape.spatial() + 31) / 32 * 32);
+  return simt::LaunchConfig(simt::Dim3(unsigned(planes), unsigned(parts)), simt::Dim3(unsigned(threads)), shared_bytes, where);
 }
 
 inline PlaneGrid plane_grid(const Shape5& shape, int width) {

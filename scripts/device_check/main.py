@@ -4,8 +4,8 @@
 usage: scripts/gpu_check.sh [--rehearse] [--deadline SECONDS] [--phases a,b,...] [--build-limit SECONDS] [--build DIR] [--out DIR]
 
 Runs the phases of phases.py in order (the build, a smoke check, the step table against PyTorch,
-the roofline, the full GPU suite, the sanitizers, accuracy, inference, out-of-memory, data-parallel
-runs, the rest), each under its own time limit, none started or running past the deadline (default
+the roofline, the full GPU suite, the sanitizers, inference, out-of-memory, data-parallel runs,
+the rest, accuracy and torch.compile last), each under its own time limit, none started or running past the deadline (default
 490 s; with a killed command's 10 s of grace and the packing, the check ends within 510 s, so that
 one 10-minute device call keeps 1.5 minutes to spare). A phase that fails or times out is
 recorded and the next one runs. The summary table is printed last, whatever failed.
@@ -17,8 +17,8 @@ failures.log (the failing suites' own output), build-tail.log, and everything.ta
 other log and JSON of the run.
 
 --phases runs only the phases named; a prerequisite left out is taken as done by an earlier run.
-The device keeps ignored build outputs between calls, so a second call on the warm machine can run
-what the deadline skipped: --phases dependencies,build,prepare,NAMES (the build then takes seconds).
+A second call runs what the deadline skipped: --phases dependencies,build,prepare,NAMES (a machine
+stays warm only 30 s after a call, so it usually builds again: ~45 s on an H200's 16 cores).
 
 --rehearse runs the same phases on this machine without a GPU: the CPU backend and the SIMT
 emulator at tiny sizes, GPU-only programs asked for --help only, every limit 10 times the

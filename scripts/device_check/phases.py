@@ -252,20 +252,29 @@ def sanitizer_phase(context):
     return headline
 
 
+# Of batch 16. On an H200 (2026-12-04) TF32 validated at -2.4 dB after 100 steps, then 11.1, 25.7,
+# 26.9 and 27.8 dB after 250, 500, 750 and 1000 against the LR input's 27.7: 1000 only just passes.
+ACCURACY_STEPS = 1500
+
+
 def accuracy_phase(context):
-    """The fast path's validation PSNR against the fp32 reference path's after one short epoch."""
+    """The fast path's validation PSNR against the reference path's (TF32, cuDNN deterministic) after
+    the same steps, once both have passed the LR input's PSNR: before that the two runs wander
+    apart whatever the precision, and their gap says nothing."""
     runs = []
-    for role, precision in (("reference", "fp32"), ("candidate", "bf16")):
+    for role, precision in (("reference", "tf32"), ("candidate", "bf16")):
         if context.rehearse:  # bf16 is the GPU's fast path: both rehearsal runs are fp32 on the CPU
             settings = tiny_training(context) + ["--set", "sampler.patches_per_epoch=8", "--set", "train.epochs=1"]
         else:
-            settings = ["--config", "configs/paper_balanced.json", "--set", "train.batch=16", "--set", "sampler.patches_per_epoch=1600",
-                        "--set", "train.epochs=1", "--set", "train.val_patches=256", "--set", "train.device=cuda",
-                        "--set", f"train.precision={precision}"]
+            epochs = ACCURACY_STEPS // 250  # a validation every 250 steps
+            settings = ["--config", "configs/paper_balanced.json", "--set", "train.batch=16",
+                        "--set", f"sampler.patches_per_epoch={16 * ACCURACY_STEPS // epochs}", "--set", f"train.epochs={epochs}",
+                        "--set", "train.val_patches=256", "--set", "train.device=cuda", "--set", f"train.precision={precision}"]
         train(context, f"accuracy-{role}", settings)
         runs.append(context.path(f"accuracy-{role}", "log.jsonl"))
     path = context.path("accuracy.txt")
-    status = context.run([python(context), "scripts/psnr_gap.py", runs[0], runs[1], "--max-db", "0.1"], path, check=False)
+    status = context.run([python(context), "scripts/psnr_gap.py", runs[0], runs[1], "--max-db", "0.1"]
+                         + (["--allow-below-lr"] if context.rehearse else []), path, check=False)
     lines = [line.strip() for line in read_text(path).splitlines() if line.strip() and not line.startswith("$ ")]
     headline = lines[-1] if lines else "no PSNR comparison"
     if status != 0:
@@ -375,8 +384,8 @@ def benchmarks_phase(context):
 
 
 def phases():
-    """In order: the headline numbers first, then the full verification, then the rest, torch.compile
-    (minutes of compilation) last."""
+    """In order: the headline numbers first, then the full verification, then the rest, the two
+    longest (the accuracy runs, 2 x 1500 steps; torch.compile, minutes of compilation) last."""
     return [
         Phase("dependencies", 30, 3, dependencies_phase),
         Phase("build", 330, 150, build_phase, ("dependencies",)),
@@ -385,7 +394,6 @@ def phases():
         Phase("step-table", 240, 95, step_table_phase, ("prepare",)),
         Phase("roofline", 60, 15, roofline_phase, ("build",)),
         Phase("gpu-tests", 240, 90, gpu_tests_phase, ("build",)),
-        Phase("accuracy", 240, 50, accuracy_phase, ("prepare",)),
         Phase("sanitizer", 200, 40, sanitizer_phase, ("build",)),
         Phase("inference", 180, 30, inference_phase, ("prepare",)),
         Phase("out-of-memory", 60, 5, out_of_memory_phase, ("prepare",)),
@@ -393,5 +401,6 @@ def phases():
         Phase("training-runs", 180, 25, training_runs_phase, ("prepare",)),
         Phase("crosscheck", 180, 20, crosscheck_phase, ("prepare",)),
         Phase("benchmarks", 180, 15, benchmarks_phase, ("prepare",)),
+        Phase("accuracy", 300, 180, accuracy_phase, ("prepare",)),
         Phase("pytorch-compile", 240, 150, pytorch_compile_phase, ("step-table",)),
     ]

