@@ -81,10 +81,11 @@ struct Measured {
   double step_ms = 0, forward_ms = 0, memory_gib = 0, loss = 0;
 };
 
-// The step and its forward on a backend, timed by `time` (CUDA events or the host clock).
-template <class Backend, class Timer>
+// The step and its forward on a backend, timed by `time` (CUDA events or the host clock);
+// `held_gib` is asked what is held while the step still lives.
+template <class Backend, class Timer, class MemoryProbe>
 Measured measure(const GeneratorLayout& layout, Backend be, CudaContext* ctx, const PatchDataset& data, int batch, int patch, bool fast,
-                 int warmup, int steps, Timer&& time) {
+                 int warmup, int steps, Timer&& time, MemoryProbe&& held_gib) {
   GeneratorStep<Backend> step(layout, be, ctx, batch, patch, LossKind::L1);
 #ifdef MDCSRN_HAVE_CUDA
   if constexpr (std::is_same_v<Backend, GpuBackend>) {
@@ -100,6 +101,7 @@ Measured measure(const GeneratorLayout& layout, Backend be, CudaContext* ctx, co
   // The forward alone: sampling, the generator, the loss and its gradient.
   m.forward_ms = time(std::min(warmup, 2), std::max(steps / 2, 1), [&] { step.forward(data, next++); });
   m.loss = step.loss();
+  m.memory_gib = held_gib();
   return m;
 }
 
@@ -152,7 +154,7 @@ int run(int argc, char** argv) {
       if (cpu) {
         const PatchDataset data(subjects, sc, MemoryKind::Host);
         m = measure(layout, CpuBackend<float>{}, nullptr, data, batch, patch, false, warmup, steps,
-                    [](int w, int n, const std::function<void()>& f) { return time_cpu_ms(w, n, f); });
+                    [](int w, int n, const std::function<void()>& f) { return time_cpu_ms(w, n, f); }, [] { return 0.0; });
       } else {
 #ifdef MDCSRN_HAVE_CUDA
         size_t free_before = 0, free_after = 0, total = 0;
@@ -162,9 +164,11 @@ int run(int argc, char** argv) {
         ctx.set_deterministic(v.deterministic);
         const PatchDataset data(subjects, sc, MemoryKind::Device);
         m = measure(layout, GpuBackend{&ctx}, &ctx, data, batch, patch, v.fast, warmup, steps,
-                    [&](int w, int n, const std::function<void()>& f) { return time_gpu_ms(ctx, w, n, f); });
-        MDCSRN_CUDA_CHECK(cudaMemGetInfo(&free_after, &total));
-        m.memory_gib = double(free_before - free_after) / double(1 << 30);  // nothing is freed during steps
+                    [&](int w, int n, const std::function<void()>& f) { return time_gpu_ms(ctx, w, n, f); },
+                    [&] {  // nothing is freed during steps, so what is held at their end is the peak
+                      MDCSRN_CUDA_CHECK(cudaMemGetInfo(&free_after, &total));
+                      return double(free_before - free_after) / double(1 << 30);
+                    });
 #endif
       }
       const bool finite = std::isfinite(m.loss);

@@ -51,8 +51,11 @@ options:
                        WGAN run's adversarial first step: the critic's parameters, scores and
                        gradients); scripts/pytorch_crosscheck.py checks it against PyTorch
   --quiet              no progress bar
+  --print-config       print the settings (defaults <- --config <- --set) as JSON and exit,
+                       without checking that a run could start (a manifest, say); every key
+                       with its value (docs/training.md says what each means)
 
-Data-parallel (see the README): under mpirun -np N (or srun), the N ranks train one model,
+Data-parallel (docs/data-parallel.md): under mpirun -np N (or srun), the N ranks train one model,
 each on train.batch / N samples of every batch (an error unless N divides train.batch), with
 BatchNorm's statistics over the whole batch and the gradients summed over the ranks; rank 0
 writes. The run sees the same patches whatever N, and a checkpoint resumes on any number of
@@ -64,7 +67,8 @@ ranks. GPU ranks each drive their node-local GPU and exchange over NCCL, on eith
 int run_train(int argc, char** argv) {
   std::vector<char*> rest;
   std::vector<std::string> overrides = take_repeated(argc, argv, "--set", "section.key=value", rest);
-  const Args args(int(rest.size()), rest.data(), 2, {"config", "out", "manifest", "resume", "steps", "dump-step"}, {"quiet"}, "mdcsrn train");
+  const Args args(int(rest.size()), rest.data(), 2, {"config", "out", "manifest", "resume", "steps", "dump-step"}, {"quiet", "print-config"},
+                  "mdcsrn train");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -72,6 +76,10 @@ int run_train(int argc, char** argv) {
   if (args.has("out")) overrides.push_back("output.dir=\"" + args.get("out") + "\"");
   if (args.has("manifest")) overrides.push_back("data.manifest=\"" + args.get("manifest") + "\"");
   const nlohmann::json json = merge_train_config(args.get("config"), overrides);
+  if (args.has("print-config")) {  // after the merge, which refuses unknown keys and values of another kind
+    std::printf("%s\n", json.dump(2).c_str());
+    return 0;
+  }
   const TrainConfig config = parse_train_config(json);
   TrainOptions options;
   options.resume = args.get("resume");
