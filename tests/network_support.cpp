@@ -63,4 +63,13 @@ AgeCase age_case(const AgeRegressorLayout& L, const Shape5& shape, uint64_t para
   return c;
 }
 
+AgeFloatRun run_age_case_in_float(const AgeRegressorLayout& L, const AgeCase& c) {
+  AgeRegressor<CpuBackend<float>> model(L, {}, c.x.view.shape);
+  AgeFloatRun run{c.dout, c.dout, std::vector<float>(c.params.size(), NAN)};
+  model.forward(c.params.data(), c.x.in(), run.out.view, NormMode::Train);
+  model.backward(c.params.data(), run.grads.data(), c.x.in(), c.dout.in(), NormMode::Train);
+  model.forward(c.params.data(), c.x.in(), run.eval.view, NormMode::Eval);
+  return run;
+}
+
 }  // namespace mdcsrn::test

@@ -73,6 +73,13 @@ inline std::vector<float> perturbed_age_parameters(const AgeRegressorLayout& L, 
 }
 AgeCase age_case(const AgeRegressorLayout& L, const Shape5& shape, uint64_t param_seed, uint64_t rng_seed);
 
+// What the CPU's float path makes of an AgeCase: the training forward, its gradients, the eval forward.
+struct AgeFloatRun {
+  HostTensor<float> out, eval;
+  std::vector<float> grads;
+};
+AgeFloatRun run_age_case_in_float(const AgeRegressorLayout& L, const AgeCase& c);
+
 // The largest relative error of any one parameter tensor, and its name.
 inline double worst_parameter_error(const ParamTable& table, const std::vector<float>& got, const std::vector<double>& want,
                                     std::string& name) {

@@ -178,17 +178,12 @@ TEST_SUITE("age_model") {
   TEST_CASE("fp32 matches double through the CPU configuration") {
     const AgeRegressorLayout L(AgeRegressorConfig::small());
     const AgeCase c = age_case(L, {2, 1, 32, 36, 32}, 11, 12);
-    AgeRegressor<CpuBackend<float>> model(L, {}, c.x.view.shape);
-    HostTensor<float> out = c.dout, eval = c.dout;
-    std::vector<float> grads(c.params.size(), NAN);
-    model.forward(c.params.data(), c.x.in(), out.view, NormMode::Train);
-    model.backward(c.params.data(), grads.data(), c.x.in(), c.dout.in(), NormMode::Train);
-    model.forward(c.params.data(), c.x.in(), eval.view, NormMode::Eval);
+    const AgeFloatRun run = run_age_case_in_float(L, c);
     std::string worst_name;
-    const double worst = worst_age_gradient_error(L, grads, c.grads, worst_name);
+    const double worst = worst_age_gradient_error(L, run.grads, c.grads, worst_name);
     MESSAGE("worst parameter gradient " << worst << " (" << worst_name << ")");
-    CHECK(relative_error(gather(out), gather(c.out)) < 1e-5);
-    CHECK(relative_error(gather(eval), gather(c.eval)) < 1e-5);
+    CHECK(relative_error(gather(run.out), gather(c.out)) < 1e-5);
+    CHECK(relative_error(gather(run.eval), gather(c.eval)) < 1e-5);
     CHECK(worst < 1e-4);
   }
 }

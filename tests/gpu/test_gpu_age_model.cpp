@@ -21,13 +21,8 @@ AgeErrors errors_against_double(const AgeRegressorLayout& L, const AgeCase& c, c
 
 // The CPU's own float path on the same case: what float arithmetic alone costs this network.
 AgeErrors cpu_float_errors(const AgeRegressorLayout& L, const AgeCase& c) {
-  AgeRegressor<CpuBackend<float>> model(L, {}, c.x.view.shape);
-  HostTensor<float> out = c.dout, eval = c.dout;
-  std::vector<float> grads(c.params.size(), NAN);
-  model.forward(c.params.data(), c.x.in(), out.view, NormMode::Train);
-  model.backward(c.params.data(), grads.data(), c.x.in(), c.dout.in(), NormMode::Train);
-  model.forward(c.params.data(), c.x.in(), eval.view, NormMode::Eval);
-  return errors_against_double(L, c, grads, out, eval);
+  const AgeFloatRun run = run_age_case_in_float(L, c);
+  return errors_against_double(L, c, run.grads, run.out, run.eval);
 }
 
 // The brain-age DenseNet on the GPU (cuDNN convolutions, the kernels of kernels/*.cu) against the

@@ -37,6 +37,13 @@ def context_in(folder, deadline_s=60):
     return c
 
 
+def context_and_out(folder):
+    """A context in folder, and an empty folder for the returned files."""
+    out = os.path.join(folder, "out")
+    os.makedirs(out)
+    return context_in(folder), out
+
+
 class CtestLog(unittest.TestCase):
     def test_every_verdict_is_read(self):
         outcome = summary.ctest_outcome(read("ctest_gpu.log"))
@@ -269,12 +276,34 @@ class DevicePhases(unittest.TestCase):
             self.assertEqual(validity["reference"], "verified")
 
 
+def write_validations(path, records):
+    with open(path, "w") as f:
+        for step, psnr in records:
+            f.write(json.dumps({"step": step, "val_psnr": psnr, "val_lr_psnr": 27.7}) + "\n")
+
+
+class PsnrGap(unittest.TestCase):
+    def verdict(self, reference, candidate, *flags):
+        with tempfile.TemporaryDirectory() as d:
+            a, b = os.path.join(d, "a.jsonl"), os.path.join(d, "b.jsonl")
+            write_validations(a, reference)
+            write_validations(b, candidate)
+            run = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "psnr_gap.py"), a, b, *flags], capture_output=True, text=True)
+            return run.returncode, run.stdout.strip().splitlines()[-1]
+
+    def test_within_beyond_and_inconclusive(self):
+        self.assertEqual(self.verdict([(250, 11.0), (500, 28.00)], [(250, 12.0), (500, 28.05)])[0], 0)
+        self.assertEqual(self.verdict([(500, 28.0)], [(500, 28.3)])[0], 1)
+        status, last = self.verdict([(100, -2.4)], [(100, 4.9)])  # the first H200 run's 100 steps
+        self.assertEqual(status, 2)
+        self.assertIn("inconclusive: the reference and candidate runs had not passed", last)
+        self.assertEqual(self.verdict([(100, -2.4)], [(100, 4.9)], "--allow-below-lr")[0], 1)
+
+
 class Returned(unittest.TestCase):
     def test_at_most_eight_files_come_back_with_a_summary_last(self):
         with tempfile.TemporaryDirectory() as d:
-            c = context_in(d)
-            out = os.path.join(d, "out")
-            os.makedirs(out)
+            c, out = context_and_out(d)
             for i in range(40):
                 with open(c.path(f"phase{i}.log"), "w") as f:
                     f.write("line\n" * 100)
@@ -302,9 +331,7 @@ class Returned(unittest.TestCase):
 class Archive(unittest.TestCase):
     def test_the_archive_stays_under_the_limit_by_leaving_the_largest_out(self):
         with tempfile.TemporaryDirectory() as d:
-            c = context_in(d)
-            out = os.path.join(d, "out")
-            os.makedirs(out)
+            c, out = context_and_out(d)
             for i in range(8):  # incompressible logs of 1 to 8 KiB
                 with open(c.path(f"random{i}.log"), "wb") as f:
                     f.write(os.urandom(1024 * (i + 1)))
