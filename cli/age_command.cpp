@@ -34,7 +34,8 @@ auto) <- --config FILE <- --set. configs/age_cpu.json is a small network on a 4 
 
 Writes OUT/table3.md, OUT/predictions.csv (id, age, fold, one predicted age per set), OUT/scatter.png
 and .pdf (predicted against true age), OUT/folds.csv, OUT/config.json, and per set and fold
-OUT/folds/<set>_fold<k>.csv and OUT/models/<set>_fold<k>.safetensors (MONAI's state_dict names).
+OUT/folds/<set>_fold<k>.csv and OUT/models/<set>_fold<k>.safetensors (MONAI's DenseNet
+state_dict, kernels in nibabel's axis order: it predicts on nibabel's arrays; docs/brain-age.md).
 A study stopped part-way continues with --resume: finished folds are kept, the others retrained.
 
 options:

@@ -22,8 +22,8 @@ See configs/*.json for every key. An epoch is as many patches as there are non-o
 tiles of the training split that overlap the brain (sampler.patches_per_epoch overrides), rounded
 up to whole batches.
 
-Writes OUT/checkpoint.safetensors (every epoch, atomically; the final one is the model),
-OUT/log.jsonl (loss every train.log_every steps, validation PSNR every epoch) and
+Writes OUT/checkpoint.safetensors (every epoch, atomically; the final one is the model; PyTorch's
+names, kernels in nibabel's axis order: see docs/training.md), OUT/log.jsonl (loss every train.log_every steps, validation PSNR every epoch) and
 OUT/config.json. On a GPU, train.precision chooses the arithmetic: fp32 (the default: the
 reference path, FMA-only convolutions), tf32 (the reference path with TF32 tensor cores) or bf16
 (the fast path: the generator's forward, backward and Adam through our fused bf16 tensor-core

@@ -14,6 +14,7 @@
 #include "io/csv.h"
 #include "io/figure.h"
 #include "io/manifest.h"
+#include "io/nibabel_order.h"
 #include "io/progress.h"
 #include "io/safetensors.h"
 #include "io/subject_table.h"
@@ -140,17 +141,30 @@ AgeFit fit_on(Backend backend, const AgeStudyConfig& c, const AgeTrainingData& d
   return fit;
 }
 
-void save_fold_model(const std::string& path, const AgeRegressorLayout& layout, const AgeFit& fit, const AgeStudyConfig& c) {
+// Full precision: a reader standardising the regressor's output needs them exactly.
+std::string exact(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", v);
+  return text;
+}
+
+void save_fold_model(const std::string& path, const AgeRegressorLayout& layout, const AgeFit& fit, const AgeStudyConfig& c,
+                     const json& config_json) {
   SafeTensors st;
-  for (const ParamEntry& e : layout.table().entries()) st.add_f32(e.name, e.shape, fit.params.data() + e.offset);
+  for (const ParamEntry& e : layout.table().entries()) add_f32_in_nibabel_order(st, e.name, e.shape, fit.params.data() + e.offset);
   for (const NormLayer* n : layout.norms()) {
     st.add_f32(n->name + ".running_mean", {n->channels}, fit.running.data() + n->stats_offset);
     st.add_f32(n->name + ".running_var", {n->channels}, fit.running.data() + layout.norm_channels() + n->stats_offset);
+    st.add_i64(n->name + ".num_batches_tracked", {}, &fit.steps);
   }
+  // Files without a format (before 2026-12-04) hold the kernels in the engine's (z, y, x) order.
+  st.set_metadata("format", "mdcsrn-age-regressor-2");
+  st.set_metadata("spatial_axes", "x,y,z: nibabel's array order, the last three axes of every conv kernel");
   st.set_metadata("model", c.training.model.describe());
+  st.set_metadata("config", config_json.dump());
   st.set_metadata("grid", c.grid.describe());
-  st.set_metadata("age_mean", std::to_string(fit.age_mean));
-  st.set_metadata("age_scale", std::to_string(fit.age_scale));
+  st.set_metadata("age_mean", exact(fit.age_mean));
+  st.set_metadata("age_scale", exact(fit.age_scale));
   st.save(path);
 }
 
@@ -305,7 +319,7 @@ AgeStudyResult run_age_study(const AgeStudyConfig& c, const json& config_json, c
         else
 #endif
           fit = fit_on(CpuBackend<float>{}, c, data, label, o.progress);
-        save_fold_model((out / "models" / (fold_name(set, f) + ".safetensors")).string(), layout, fit, c);
+        save_fold_model((out / "models" / (fold_name(set, f) + ".safetensors")).string(), layout, fit, c, config_json);
         std::string csv = "id,age,predicted_age\n";
         for (size_t t = 0; t < test.size(); ++t) {
           csv += csv_field(r.ids[size_t(test[t])]) + "," + fixed(r.ages[size_t(test[t])], 2) + "," + fixed(fit.predictions[t], 4) + "\n";

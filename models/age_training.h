@@ -51,6 +51,7 @@ std::vector<int> epoch_order(int n, uint64_t seed, int epoch);
 struct AgeFit {
   std::vector<float> params, running;
   double age_mean = 0, age_scale = 1;
+  int64_t steps = 0;  // training batches (PyTorch's BatchNorm num_batches_tracked)
   std::vector<double> predictions;
 };
 
@@ -108,6 +109,7 @@ AgeFit train_age_regressor(Backend backend, const AgeTrainingOptions& o, const A
   AgeFit fit;
   fit.age_mean = mean;
   fit.age_scale = scale;
+  fit.steps = step;
   for (size_t first = 0; first < data.test.size(); first += size_t(batch)) {
     const int n = int(std::min<size_t>(size_t(batch), data.test.size() - first));
     for (int b = 0; b < n; ++b) std::copy(data.test[first + size_t(b)]->begin(), data.test[first + size_t(b)]->end(), host_x.begin() + int64_t(b) * voxels);

@@ -1,27 +1,57 @@
 #include "models/checkpoint.h"
 
 #include "engine/error.h"
+#include "io/nibabel_order.h"
 #include "io/safetensors.h"
 
 namespace mdcsrn {
+
+namespace {
+
+// Version 1 stored the kernels' spatial axes in the engine's order (z, y, x); version 2 in
+// nibabel's (x, y, z). Both are read.
+constexpr const char* kFormat = "mdcsrn-generator-2";
+constexpr const char* kEngineOrderFormat = "mdcsrn-generator-1";
+constexpr const char* kSpatialAxes = "x,y,z: nibabel's array order, the last three axes of every conv kernel and LayerNorm affine";
+
+// Reads a tensor of either version into the engine's order.
+class CheckpointReader {
+ public:
+  explicit CheckpointReader(const std::string& path) : st_(SafeTensors::load(path)) {
+    const std::string format = st_.metadata("format");
+    if (format != kFormat && format != kEngineOrderFormat)
+      fail(path + ": unknown checkpoint format '" + format + "' (this build reads " + kEngineOrderFormat + " and " + kFormat + ")");
+    engine_order_ = format == kEngineOrderFormat;
+  }
+  const SafeTensors& file() const { return st_; }
+  std::vector<float> f32(const std::string& name, const std::vector<int64_t>& shape) const {
+    return engine_order_ ? st_.f32(name, shape) : f32_from_nibabel_order(st_, name, shape);
+  }
+
+ private:
+  SafeTensors st_;
+  bool engine_order_ = false;
+};
+
+}  // namespace
 
 void save_checkpoint(const std::string& path, const GeneratorLayout& layout, const GeneratorState& state, const CriticLayout* critic_layout,
                      const CriticState* critic) {
   SafeTensors st;
   if (critic) {
     for (const ParamEntry& e : critic_layout->table().entries()) {
-      st.add_f32("critic." + e.name, e.shape, critic->params.data() + e.offset);
-      st.add_f32("optimizer.critic." + e.name + ".exp_avg", e.shape, critic->adam_m.data() + e.offset);
-      st.add_f32("optimizer.critic." + e.name + ".exp_avg_sq", e.shape, critic->adam_v.data() + e.offset);
+      add_f32_in_nibabel_order(st, "critic." + e.name, e.shape, critic->params.data() + e.offset);
+      add_f32_in_nibabel_order(st, "optimizer.critic." + e.name + ".exp_avg", e.shape, critic->adam_m.data() + e.offset);
+      add_f32_in_nibabel_order(st, "optimizer.critic." + e.name + ".exp_avg_sq", e.shape, critic->adam_v.data() + e.offset);
     }
     st.set_metadata("critic", critic_layout->config().describe());
   }
   const bool optimizer = !state.adam_m.empty();
   for (const ParamEntry& e : layout.table().entries()) {
-    st.add_f32(e.name, e.shape, state.params.data() + e.offset);
+    add_f32_in_nibabel_order(st, e.name, e.shape, state.params.data() + e.offset);
     if (optimizer) {
-      st.add_f32("optimizer." + e.name + ".exp_avg", e.shape, state.adam_m.data() + e.offset);
-      st.add_f32("optimizer." + e.name + ".exp_avg_sq", e.shape, state.adam_v.data() + e.offset);
+      add_f32_in_nibabel_order(st, "optimizer." + e.name + ".exp_avg", e.shape, state.adam_m.data() + e.offset);
+      add_f32_in_nibabel_order(st, "optimizer." + e.name + ".exp_avg_sq", e.shape, state.adam_v.data() + e.offset);
     }
   }
   const int bn = layout.bn_channels();
@@ -33,7 +63,8 @@ void save_checkpoint(const std::string& path, const GeneratorLayout& layout, con
       st.add_f32(name + ".running_var", {unit.input_channels}, state.running.data() + bn + unit.stats_offset);
       st.add_i64(name + ".num_batches_tracked", {}, &state.step);
     }
-  st.set_metadata("format", "mdcsrn-generator-1");
+  st.set_metadata("format", kFormat);
+  st.set_metadata("spatial_axes", kSpatialAxes);
   st.set_metadata("model", layout.config().describe());
   st.set_metadata("step", std::to_string(state.step));
   st.set_metadata("config", state.config_json);
@@ -41,16 +72,18 @@ void save_checkpoint(const std::string& path, const GeneratorLayout& layout, con
 }
 
 GeneratorState load_checkpoint(const std::string& path, const GeneratorLayout& layout) {
-  const SafeTensors st = SafeTensors::load(path);
+  const CheckpointReader reader(path);
+  const SafeTensors& st = reader.file();
   GeneratorState s;
   s.params.assign(size_t(layout.table().padded_size()), 0.f);
   const bool optimizer = st.has("optimizer." + layout.table().entry(0).name + ".exp_avg");
   if (optimizer) s.adam_m = s.params, s.adam_v = s.params;
   for (const ParamEntry& e : layout.table().entries()) {
-    const std::vector<float> values = st.f32(e.name, e.shape);
+    const std::vector<float> values = reader.f32(e.name, e.shape);
     std::copy(values.begin(), values.end(), s.params.begin() + e.offset);
     if (optimizer) {
-      const std::vector<float> m = st.f32("optimizer." + e.name + ".exp_avg", e.shape), v = st.f32("optimizer." + e.name + ".exp_avg_sq", e.shape);
+      const std::vector<float> m = reader.f32("optimizer." + e.name + ".exp_avg", e.shape),
+                               v = reader.f32("optimizer." + e.name + ".exp_avg_sq", e.shape);
       std::copy(m.begin(), m.end(), s.adam_m.begin() + e.offset);
       std::copy(v.begin(), v.end(), s.adam_v.begin() + e.offset);
     }
@@ -76,8 +109,8 @@ GeneratorState load_checkpoint(const std::string& path, const GeneratorLayout& l
 }
 
 std::optional<CriticState> load_critic(const std::string& path, const CriticLayout& layout) {
-  const SafeTensors st = SafeTensors::load(path);
-  if (!st.has("critic." + layout.table().entry(0).name)) return std::nullopt;
+  const CheckpointReader reader(path);
+  if (!reader.file().has("critic." + layout.table().entry(0).name)) return std::nullopt;
   CriticState s;
   s.params.assign(size_t(layout.table().padded_size()), 0.f);
   s.adam_m = s.params;
@@ -86,7 +119,7 @@ std::optional<CriticState> load_critic(const std::string& path, const CriticLayo
     const std::string name = "critic." + e.name;
     for (auto [tensor, target] : {std::pair{name, &s.params}, std::pair{"optimizer." + name + ".exp_avg", &s.adam_m},
                                   std::pair{"optimizer." + name + ".exp_avg_sq", &s.adam_v}}) {
-      const std::vector<float> values = st.f32(tensor, e.shape);
+      const std::vector<float> values = reader.f32(tensor, e.shape);
       std::copy(values.begin(), values.end(), target->begin() + e.offset);
     }
   }

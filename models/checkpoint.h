@@ -1,10 +1,12 @@
 #pragma once
 // Generator checkpoints in the safetensors layout with PyTorch module names: the parameters
-// (conv0.weight, blocks.0.units.0.bn.weight, ..., [out, in, kd, kh, kw] conv weights), the
+// (conv0.weight, blocks.0.units.0.bn.weight, ...), the
 // BatchNorm buffers (running_mean, running_var, num_batches_tracked), Adam's moments under
 // optimizer.<name>.exp_avg / exp_avg_sq, and the training position and configuration as metadata.
 // WGAN checkpoints add the critic under critic.<name> (its own PyTorch names) with its moments
-// under optimizer.critic.<name>.*; a generator-only reader (infer) ignores them.
+// under optimizer.critic.<name>.*; a generator-only reader (infer) ignores them. Spatial axes are
+// in nibabel's order (io/nibabel_order.h): conv weights [out, in, kx, ky, kz], so that PyTorch
+// modules loading them compute on nibabel's arrays what the engine computes on the volume.
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -15,6 +15,7 @@
 #include "engine/nccl_collectives.h"
 #endif
 #include "engine/error.h"
+#include "io/nibabel_order.h"
 #include "io/progress.h"
 #include "io/safetensors.h"
 #include "models/checkpoint.h"
@@ -238,19 +239,20 @@ class Trainer {
   }
 
   // The first step's tensors, before the update, for debugging and cross-checking: the batch, the
-  // generator's output, loss and parameters, and with_grads its parameter gradients.
+  // generator's output, loss and parameters, and with_grads its parameter gradients; spatial axes in
+  // nibabel's order, as in checkpoints.
   SafeTensors dumped_batch(bool with_grads) {
     be_.synchronize();
     SafeTensors st;
     const std::vector<int64_t> dims{shape_.n, 1, shape_.d, shape_.h, shape_.w};
-    st.add_f32("input", dims, step_.input().download().data());
-    st.add_f32("target", dims, step_.target().download().data());
-    st.add_f32("output", dims, step_.output().download().data());
+    add_f32_in_nibabel_order(st, "input", dims, step_.input().download().data());
+    add_f32_in_nibabel_order(st, "target", dims, step_.target().download().data());
+    add_f32_in_nibabel_order(st, "output", dims, step_.output().download().data());
     st.add_f32("loss", {1}, step_.loss_buffer().download().data());
     const std::vector<float> params = download(arena_.params(), arena_.size()), grads = download(arena_.grads(), arena_.size());
     for (const ParamEntry& e : layout_.table().entries()) {
-      st.add_f32("param." + e.name, e.shape, params.data() + e.offset);
-      if (with_grads) st.add_f32("grad." + e.name, e.shape, grads.data() + e.offset);
+      add_f32_in_nibabel_order(st, "param." + e.name, e.shape, params.data() + e.offset);
+      if (with_grads) add_f32_in_nibabel_order(st, "grad." + e.name, e.shape, grads.data() + e.offset);
     }
     st.set_metadata("config", json_.dump());
     // Which generator made it: "fast" (the fused bf16 kernels) or "reference" (fp32 or TF32, as configured).
@@ -267,8 +269,8 @@ class Trainer {
     const Arena& a = wgan_->arena();
     const std::vector<float> params = download(a.params(), a.size()), grads = download(a.grads(), a.size());
     for (const ParamEntry& e : critic_layout_->table().entries()) {
-      st.add_f32("critic.param." + e.name, e.shape, params.data() + e.offset);
-      st.add_f32("critic.grad." + e.name, e.shape, grads.data() + e.offset);
+      add_f32_in_nibabel_order(st, "critic.param." + e.name, e.shape, params.data() + e.offset);
+      add_f32_in_nibabel_order(st, "critic.grad." + e.name, e.shape, grads.data() + e.offset);
     }
     st.add_f32("fake_scores", {shape_.n}, wgan_->fake_scores().download().data());
     st.add_f32("real_scores", {shape_.n}, wgan_->real_scores().download().data());

@@ -7,7 +7,7 @@
 # the longest to build with AddressSanitizer, so they are built once, in build/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install_deps.sh
+scripts/install_deps.sh --tests
 scripts/build.sh
 if command -v nvcc > /dev/null || [[ -x /usr/local/cuda/bin/nvcc ]]; then
   echo "building the CPU-only configuration without figures (MDCSRN_CUDA=OFF, MDCSRN_FIGURES=OFF) into build-nocuda/"
