@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -73,6 +74,9 @@ struct BlockRun {
   // pair_sync[(warp * 32 + i) * 32 + j]: the serial of the last __syncwarp lanes i and j both took part in.
   std::vector<uint32_t> pair_sync;
   uint32_t sync_serial = 0;
+  // Per warp, the lanes waiting in a collective (status InCollective): lets an arriving lane see
+  // in one step that the collective cannot complete yet.
+  std::vector<uint32_t> collective_waiters;
   std::vector<unsigned char> shared;
   std::vector<Granule> granules;
   uint32_t epoch = 0, first_epoch = 0;
@@ -217,6 +221,7 @@ void run_block(BlockRun& b) {
   b.error.clear();
   b.unwritten_reads.clear();
   b.first_epoch = b.epoch = b.epoch + 1;
+  std::fill(b.collective_waiters.begin(), b.collective_waiters.end(), 0u);
   const Dim3 dim = b.config->block;
   for (size_t i = 0; i < count; ++i) {
     EmulatedThread& t = b.threads[i];
@@ -264,6 +269,7 @@ BlockRun& block_run_for(const LaunchConfig& config, const std::function<void()>&
   if (run.threads.size() != threads) run.threads = std::vector<EmulatedThread>(threads);
   while (run.stacks.size() < threads) run.stacks.push_back(std::make_unique<FiberStack>(kStackBytes));
   if (run.pair_sync.size() < (threads + 31) / 32 * 1024) run.pair_sync.resize((threads + 31) / 32 * 1024, 0u);
+  run.collective_waiters.resize((threads + 31) / 32);
   run.shared.resize(config.shared_bytes);
   if (run.granules.size() < (config.shared_bytes + kGranule - 1) / kGranule)
     run.granules.resize((config.shared_bytes + kGranule - 1) / kGranule);
@@ -355,10 +361,11 @@ void shared_access(size_t byte, size_t bytes, bool write, int thread) {
 void check_mask(const BlockRun& b, unsigned mask, int linear) {
   const unsigned my_lane = unsigned(linear) % 32;
   if (!((mask >> my_lane) & 1u)) emulator::fault("warp collective: the calling lane is not in its mask " + hex(mask));
-  const size_t warp_base = size_t(linear) - my_lane;
-  for (unsigned lane = 0; lane < 32; ++lane)
-    if (((mask >> lane) & 1u) && warp_base + lane >= b.threads.size())
-      emulator::fault("warp collective: mask " + hex(mask) + " names lane " + std::to_string(lane) + ", which this block does not have");
+  const size_t lanes_here = std::min<size_t>(32, b.threads.size() - (size_t(linear) - my_lane));
+  const unsigned missing = lanes_here == 32 ? 0u : mask & ~((1u << lanes_here) - 1u);
+  if (missing != 0)
+    emulator::fault("warp collective: mask " + hex(mask) + " names lane " + std::to_string(std::countr_zero(missing)) +
+                    ", which this block does not have");
 }
 
 // Every pair of the participating lanes is ordered from here on.
@@ -376,6 +383,11 @@ void syncwarp_compute(unsigned mask, const emulator::LaneOperands*, emulator::La
 // except in .aligned instructions (mma, ldmatrix), where an exited lane is a fault.
 void try_complete(BlockRun& b, size_t base, const EmulatedThread& waiting) {
   const unsigned mask = waiting.mask;
+  uint32_t& waiters = b.collective_waiters[base / 32];
+  // The scan below would return at the lowest lane of the mask that is not waiting, unless it has
+  // exited: every lane under it is waiting, so none of them can fault first.
+  const unsigned absent = mask & ~waiters;
+  if (absent != 0 && b.threads[base + size_t(std::countr_zero(absent))].status != Status::Done) return;
   unsigned present = 0;
   for (unsigned lane = 0; lane < 32; ++lane) {
     if (!((mask >> lane) & 1u)) continue;
@@ -401,6 +413,7 @@ void try_complete(BlockRun& b, size_t base, const EmulatedThread& waiting) {
     u.result = results[lane];
     u.status = Status::Ready;
   }
+  waiters &= ~present;
 }
 
 void complete_collectives_after_exit(BlockRun& b, const EmulatedThread& exited) {
@@ -485,6 +498,7 @@ LaneResult collective(unsigned mask, CollectiveCompute compute, const LaneOperan
   self.aligned = aligned;
   self.operands = mine;
   self.status = Status::InCollective;
+  b.collective_waiters[size_t(self.view.linear) / 32] |= 1u << (self.view.linear % 32);
   try_complete(b, size_t(self.view.linear) / 32 * 32, self);
   if (self.status == Status::InCollective) {
     self.fiber.yield();

@@ -1,6 +1,8 @@
 #include "kernels/simt/mma_accumulation.h"
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <cstdlib>
 #include <limits>
 #include <string>
@@ -12,8 +14,14 @@ namespace {
 
 constexpr int kFractionBits = 25;  // Hopper's alignment keeps 25 bits below the leading exponent
 
-// The exponent e of x = m 2^e with 1 <= |m| < 2.
-int exponent_of(double x) { return std::ilogb(x); }
+// The exponent e of a non-zero x = m 2^e with 1 <= |m| < 2: read off a normal float's bits (the
+// emulated mma calls this for every product), ilogb for subnormals.
+int exponent_of(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  const int field = int((bits >> 23) & 0xffu);
+  return field != 0 ? field - 127 : std::ilogb(x);
+}
 
 float toward_zero(double s) {
   float f = float(s);
@@ -56,12 +64,12 @@ float mma_accumulate(MmaAccumulation model, float c, const float* a, const float
   // Products of bf16 values (8 significant bits) are exact in double, and so are their sums once
   // aligned below; the round model's plain double sum errs far below fp32's resolution.
   double exact = c;
+  for (int k = 0; k < n; ++k) exact += double(a[k]) * double(b[k]);
+  if (model == MmaAccumulation::Round) return float(exact);
   int top = c != 0 ? exponent_of(c) : std::numeric_limits<int>::min();
-  for (int k = 0; k < n; ++k) {
-    exact += double(a[k]) * double(b[k]);
+  for (int k = 0; k < n; ++k)
     if (a[k] != 0 && b[k] != 0) top = std::max(top, exponent_of(a[k]) + exponent_of(b[k]));
-  }
-  if (model == MmaAccumulation::Round || top == std::numeric_limits<int>::min()) return float(exact);
+  if (top == std::numeric_limits<int>::min()) return float(exact);
   const double quantum = std::ldexp(1.0, top - kFractionBits);
   if (model == MmaAccumulation::Pessimistic) {
     const float nearest = float(exact);
