@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "engine/error.h"
 #include "io/figure.h"
 #include "models/age_study.h"
 
@@ -37,6 +38,7 @@ and .pdf (predicted against true age), OUT/folds.csv, OUT/config.json, and per s
 OUT/folds/<set>_fold<k>.csv and OUT/models/<set>_fold<k>.safetensors (MONAI's DenseNet
 state_dict, kernels in nibabel's axis order: it predicts on nibabel's arrays; docs/brain-age.md).
 A study stopped part-way continues with --resume: finished folds are kept, the others retrained.
+An OUT holding a previous study is refused unless --resume or --overwrite says which is meant.
 
 options:
   --subjects FILE         the subject table (same as --set data.subjects=FILE)
@@ -47,6 +49,7 @@ options:
   --set KEY=VALUE         override one setting, e.g. --set train.epochs=10 (repeatable)
   --out DIR               output folder (same as --set output.dir=DIR; default runs/age)
   --resume                continue the study in OUT with the same settings
+  --overwrite             start over in an OUT that holds a previous study (its files are removed)
   --quiet                 no progress bars
 )";
 
@@ -57,7 +60,7 @@ std::string json_string(const std::string& s) { return nlohmann::json(s).dump();
 int run_age(int argc, char** argv) {
   std::vector<char*> rest;
   std::vector<std::string> overrides = take_repeated(argc, argv, "--set", "section.key=value", rest);
-  const Args args(int(rest.size()), rest.data(), 2, {"subjects", "sets", "ages", "exclude-manifest", "config", "out"}, {"resume", "quiet"},
+  const Args args(int(rest.size()), rest.data(), 2, {"subjects", "sets", "ages", "exclude-manifest", "config", "out"}, {"resume", "overwrite", "quiet"},
                   "mdcsrn age");
   if (args.help()) {
     std::fputs(kHelp, stdout);
@@ -73,6 +76,8 @@ int run_age(int argc, char** argv) {
   AgeStudyOptions options;
   options.progress = !args.has("quiet");
   options.resume = args.has("resume");
+  options.overwrite = args.has("overwrite");
+  if (options.resume && options.overwrite) fail("--resume and --overwrite: choose one");
   const AgeStudyResult r = run_age_study(config, json, options);
   std::printf("\n%s\n", r.table.c_str());
   std::printf("written: %s/table3.md, predictions.csv%s\n", config.out_dir.c_str(),

@@ -193,9 +193,7 @@ int run_demo(int argc, char** argv) {
     std::printf("\n[2/5] train %s (%zu/%zu): %s, batch %d of %d^3, %d epochs%s\n", r.name.c_str(), n + 1, runs.size(),
                 config.model.describe().c_str(), config.batch, config.sampler.patch, config.epochs,
                 config.wgan.enabled ? (", with " + config.wgan.critic.describe()).c_str() : "");
-    fs::remove_all(r.dir);  // a fresh run: the log is appended to, and resuming is not the demo's job
-    fs::create_directories(r.dir);
-    write_text_atomically((fs::path(r.dir) / "config.json").string(), json.dump(2) + "\n");
+    fs::remove_all(r.dir);  // a fresh run each time: resuming is not the demo's job
     TrainOptions options;
     options.progress = !args.has("quiet");
     const Timer t;

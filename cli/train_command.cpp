@@ -1,4 +1,3 @@
-#include <filesystem>
 #include <cstdio>
 #include <vector>
 
@@ -23,10 +22,14 @@ tiles of the training split that overlap the brain (sampler.patches_per_epoch ov
 up to whole batches.
 
 Writes OUT/checkpoint.safetensors (every epoch, atomically; the final one is the model; PyTorch's
-names, kernels in nibabel's axis order: see docs/training.md), OUT/log.jsonl (loss every train.log_every steps, validation PSNR every epoch) and
-OUT/config.json. On a GPU, train.precision chooses the arithmetic: fp32 (the default: the
-reference path, FMA-only convolutions), tf32 (the reference path with TF32 tensor cores) or bf16
-(the fast path: the generator's forward, backward and Adam through our fused bf16 tensor-core
+names, kernels in nibabel's axis order: see docs/training.md), beside it OUT/config.json (the
+settings that made it) and OUT/log.jsonl (loss every train.log_every steps, validation PSNR every
+epoch). Nothing is written until the settings, the manifest's data and any --resume checkpoint are
+checked. An output folder holding an earlier run is refused: --resume OUT/checkpoint.safetensors
+continues it, --overwrite starts over.
+
+On a GPU, train.precision chooses the arithmetic: fp32 (the default: the reference path,
+FMA-only convolutions), tf32 (the reference path with TF32 tensor cores) or bf16 (the fast path: the generator's forward, backward and Adam through our fused bf16 tensor-core
 kernels; configurations it does not cover, e.g. a growth other than 16, fall back to tf32 and
 train says so; a WGAN critic stays on cuDNN). train.deterministic=false allows cuDNN's non-deterministic convolution algorithms
 (faster; a resumed run then no longer repeats bit for bit). The CPU always computes in fp32.
@@ -46,6 +49,9 @@ options:
   --out DIR            output folder (same as --set output.dir=DIR)
   --manifest FILE      dataset manifest (same as --set data.manifest=FILE)
   --resume FILE        continue from a checkpoint; the run continues bit-identically
+  --overwrite          start over in an output folder that holds an earlier run (its checkpoint,
+                       log and config.json are removed once the new run's inputs are checked);
+                       without it, or --resume of that folder's checkpoint, such a folder is refused
   --steps N            stop after N steps in total (checkpointing), e.g. to resume later
   --dump-step FILE     write the first step's parameters, batch, output, loss and gradients (a
                        WGAN run's adversarial first step: the critic's parameters, scores and
@@ -67,7 +73,7 @@ ranks. GPU ranks each drive their node-local GPU and exchange over NCCL, on eith
 int run_train(int argc, char** argv) {
   std::vector<char*> rest;
   std::vector<std::string> overrides = take_repeated(argc, argv, "--set", "section.key=value", rest);
-  const Args args(int(rest.size()), rest.data(), 2, {"config", "out", "manifest", "resume", "steps", "dump-step"}, {"quiet", "print-config"},
+  const Args args(int(rest.size()), rest.data(), 2, {"config", "out", "manifest", "resume", "steps", "dump-step"}, {"quiet", "print-config", "overwrite"},
                   "mdcsrn train");
   if (args.help()) {
     std::fputs(kHelp, stdout);
@@ -86,6 +92,7 @@ int run_train(int argc, char** argv) {
   options.dump_step = args.get("dump-step");
   options.stop_after_steps = args.has("steps") ? args.get_int("steps", 0) : -1;
   options.progress = !args.has("quiet");
+  options.overwrite = args.has("overwrite");
 
   const Communicator& world = Communicator::world();
   const int local_batch = local_batch_size(config, world);
@@ -93,17 +100,19 @@ int run_train(int argc, char** argv) {
     train_generator(config, json, options);
     return 0;
   }
-  std::printf("train: %s (%lld parameters), %s sampling, batch %d of %d^3, %d epochs -> %s\n", config.model.describe().c_str(),
-              (long long)GeneratorLayout(config.model).table().parameter_count(), sampling_mode_name(config.sampler.mode), config.batch, config.sampler.patch, config.epochs, config.out_dir.c_str());
-  if (world.distributed()) std::printf("data-parallel: %d rank%s x batch %d\n", world.size(), world.size() > 1 ? "s" : "", local_batch);
-  if (config.wgan.enabled) {
-    const CriticLayout critic(config.wgan.critic);
-    std::printf("wgan: %s, %lld parameters; n_critic %d, adversarial weight %g, clip %g, %d L1 pretraining epochs\n",
-                config.wgan.critic.describe().c_str(), (long long)critic.table().parameter_count(), config.wgan.n_critic,
-                double(config.wgan.adversarial_weight), double(config.wgan.clip), config.wgan.pretrain_epochs);
-  }
-  std::filesystem::create_directories(config.out_dir);
-  write_text_atomically((std::filesystem::path(config.out_dir) / "config.json").string(), json.dump(2) + "\n");
+  options.on_start = [&] {  // once the run is checked: a refused run prints its one error line alone
+    std::printf("train: %s (%lld parameters), %s sampling, batch %d of %d^3, %d epochs -> %s\n", config.model.describe().c_str(),
+                (long long)GeneratorLayout(config.model).table().parameter_count(), sampling_mode_name(config.sampler.mode), config.batch,
+                config.sampler.patch, config.epochs, config.out_dir.c_str());
+    if (world.distributed()) std::printf("data-parallel: %d rank%s x batch %d\n", world.size(), world.size() > 1 ? "s" : "", local_batch);
+    if (config.wgan.enabled) {
+      const CriticLayout critic(config.wgan.critic);
+      std::printf("wgan: %s, %lld parameters; n_critic %d, adversarial weight %g, clip %g, %d L1 pretraining epochs\n",
+                  config.wgan.critic.describe().c_str(), (long long)critic.table().parameter_count(), config.wgan.n_critic,
+                  double(config.wgan.adversarial_weight), double(config.wgan.clip), config.wgan.pretrain_epochs);
+    }
+    std::fflush(stdout);
+  };
   const TrainSummary s = train_generator(config, json, options);
   std::printf("trained on %s: %lld steps (%lld per epoch of %lld patches), last loss %.5f", s.device.c_str(), (long long)s.steps,
               (long long)s.steps_per_epoch, (long long)s.patches_per_epoch, s.last_loss);

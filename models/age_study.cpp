@@ -227,6 +227,10 @@ AgeStudyResult run_age_study(const AgeStudyConfig& c, const json& config_json, c
   if (!c.exclude_manifest.empty()) r.excluded = exclude_subjects(table, trained_subjects(c.exclude_manifest));
   const int n = int(table.subjects.size());
   if (n < c.folds) fail(c.subjects + ": " + std::to_string(n) + " subjects left cannot fill train.folds = " + std::to_string(c.folds));
+  const int fewest_training = n - (n + c.folds - 1) / c.folds;  // beside the largest held-out fold
+  if (fewest_training < 2)
+    fail(c.subjects + ": " + std::to_string(n) + " subjects in " + std::to_string(c.folds) + " folds leave " + std::to_string(fewest_training) +
+         " to train on beside a held-out fold; at least 2 are needed (more subjects, or fewer train.folds)");
   r.ages_source = table.ages;
   for (const AgeSubject& s : table.subjects) {
     r.ids.push_back(s.id);
@@ -256,8 +260,11 @@ AgeStudyResult run_age_study(const AgeStudyConfig& c, const json& config_json, c
     now["output"].erase("dir");
     then["output"].erase("dir");
     if (now != then) fail(saved_config.string() + ": the finished folds were made with other settings; resume with the same ones");
-  } else if (fs::exists(out / "folds")) {
-    fail(c.out_dir + ": holds a previous study; --resume continues it, or choose another --out");
+  } else if (fs::exists(out / "folds") || fs::exists(saved_config)) {
+    if (!o.overwrite)
+      fail(c.out_dir + ": holds a previous study; --resume continues it, --overwrite starts over (removing its files), or choose another --out");
+    for (const char* name : {"folds", "models", "config.json", "folds.csv", "predictions.csv", "table3.md", "scatter.png", "scatter.pdf"})
+      fs::remove_all(out / name);
   }
   fs::create_directories(out / "folds");
   fs::create_directories(out / "models");

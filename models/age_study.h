@@ -54,6 +54,7 @@ struct AgeStudyResult {
 struct AgeStudyOptions {
   bool progress = true;
   bool resume = false;  // keep the folds a previous run of the same settings finished
+  bool overwrite = false;  // remove a previous study's files in the output folder, then start over
   std::function<void(const std::string&)> say;  // one line of progress text (stdout when empty)
 };
 

@@ -89,6 +89,9 @@ TrainConfig parse_train_config(const json& j) {
     fail(std::string("training configuration: ") + e.what());
   }
   if (c.manifest.empty()) fail("training configuration: data.manifest is not set");
+  if (c.sampler.patch < 2 || c.sampler.patch % 2 != 0)
+    fail("sampler.patch: " + std::to_string(c.sampler.patch) + (c.sampler.patch % 2 != 0 ? " is odd" : " is too small") +
+         "; the patch size must be even and at least 2, e.g. 32");
   if (c.batch < 1 || c.epochs < 1 || c.lr_halve_every < 1 || c.log_every < 1 || c.val_patches < 0)
     fail("training configuration: batch, epochs, lr_halve_every and log_every must be positive");
   if (c.wgan.enabled) {

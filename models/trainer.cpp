@@ -18,6 +18,7 @@
 #include "io/nibabel_order.h"
 #include "io/progress.h"
 #include "io/safetensors.h"
+#include "io/volume.h"
 #include "models/checkpoint.h"
 #include "models/critic.h"
 #include "models/generator_step.h"
@@ -61,7 +62,6 @@ class Trainer {
   }
 
   TrainSummary run() {
-    if (leader_) fs::create_directories(c_.out_dir);
     const std::string checkpoint = (fs::path(c_.out_dir) / "checkpoint.safetensors").string();
     GeneratorState state;
     if (!o_.resume.empty()) {
@@ -80,6 +80,9 @@ class Trainer {
     if (!state.running.empty())
       raw_copy(Backend::memory, generator_.running_stats(), MemoryKind::Host, state.running.data(), bytes(state.running.size()));
     if (wgan_) load_critic_state();
+    // Everything is checked: only now is anything written.
+    claim_output_folder(checkpoint);
+    if (o_.on_start && leader_) o_.on_start();
 
     const int64_t total = int64_t(c_.epochs) * steps_per_epoch_;
     const int64_t stop = o_.stop_after_steps >= 0 ? std::min(total, o_.stop_after_steps) : total;
@@ -203,7 +206,22 @@ class Trainer {
     return out;
   }
 
-  // Every rank holds the same state; rank 0 writes it.
+  // The output folder, refused when it holds another run (TrainOptions::overwrite).
+  void claim_output_folder(const std::string& checkpoint) const {
+    const fs::path out(c_.out_dir), log = out / "log.jsonl", config = out / "config.json";
+    const bool occupied = fs::exists(checkpoint) || fs::exists(log);
+    const bool resumes_it = !o_.resume.empty() && fs::exists(checkpoint) && fs::equivalent(o_.resume, checkpoint);
+    if (o_.overwrite && resumes_it) fail("--overwrite: it would remove " + checkpoint + ", which --resume continues; drop one of them");
+    if (occupied && !resumes_it && !o_.overwrite)
+      fail(c_.out_dir + ": holds an earlier run (" + (fs::exists(checkpoint) ? "checkpoint.safetensors" : "log.jsonl") + "); --resume " +
+           checkpoint + " continues it, --overwrite starts over (removing its files), or choose another output.dir");
+    if (!leader_) return;
+    if (occupied && o_.overwrite)
+      for (const fs::path& p : {fs::path(checkpoint), log, config}) fs::remove(p);
+    fs::create_directories(out);
+  }
+
+  // Every rank holds the same state; rank 0 writes it, and beside it the configuration that made it.
   void save(const std::string& path, int64_t step) {
     if (!leader_) return;
     be_.synchronize();
@@ -214,10 +232,14 @@ class Trainer {
     s.running = download(generator_.running_stats(), 2 * int64_t(layout_.bn_channels()));
     s.step = step;
     s.config_json = json_.dump();
-    if (!wgan_) return save_checkpoint(path, layout_, s);
-    const Arena& a = wgan_->arena();
-    const CriticState critic{download(a.params(), a.size()), download(a.adam_m(), a.size()), download(a.adam_v(), a.size())};
-    save_checkpoint(path, layout_, s, &*critic_layout_, &critic);
+    if (!wgan_) {
+      save_checkpoint(path, layout_, s);
+    } else {
+      const Arena& a = wgan_->arena();
+      const CriticState critic{download(a.params(), a.size()), download(a.adam_m(), a.size()), download(a.adam_v(), a.size())};
+      save_checkpoint(path, layout_, s, &*critic_layout_, &critic);
+    }
+    write_text_atomically((fs::path(c_.out_dir) / "config.json").string(), json_.dump(2) + "\n");
   }
 
   // From the checkpoint being resumed when it has a critic, else freshly initialised (a WGAN run

@@ -3,6 +3,7 @@
 // the learning rate halved every few epochs; progress, a JSONL log, validation PSNR every epoch and
 // a checkpoint every epoch. The final checkpoint is the model: nothing is selected on test data.
 // With wgan.enabled, the WGAN critic trains beside the generator (models/wgan_step.h).
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,12 @@ struct TrainOptions {
   std::string dump_step;           // write the first step's tensors to this safetensors file
   int64_t stop_after_steps = -1;   // stop, checkpointing, once this many steps are done in total
   bool progress = true;
+  // An output folder holding an earlier run (checkpoint.safetensors or log.jsonl) is refused unless
+  // this run resumes that folder's own checkpoint, or overwrite is set: then its files are removed
+  // once everything else has been checked, before the first step.
+  bool overwrite = false;
+  // Called once everything is checked and the output folder is claimed, before the first step.
+  std::function<void()> on_start;
 };
 
 struct TrainSummary {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "io/age_cohort.h"
 #include "io/manifest.h"
@@ -20,6 +21,18 @@ std::pair<int, std::string> mdcsrn(const std::string& arguments, const TempDir& 
   const int status = std::system((std::string(MDCSRN_BINARY) + " " + arguments + " > " + log + " 2>&1").c_str());
   std::ifstream in(log);
   return {WEXITSTATUS(status), std::string(std::istreambuf_iterator<char>(in), {})};
+}
+
+// Every file under a folder with its bytes (empty when the folder does not exist).
+std::map<std::string, std::string> snapshot(const std::string& folder) {
+  std::map<std::string, std::string> files;
+  if (!fs::exists(folder)) return files;
+  for (const fs::directory_entry& e : fs::recursive_directory_iterator(folder)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    files[e.path().string()] = std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  return files;
 }
 
 TEST_SUITE("cli") {
@@ -115,9 +128,35 @@ TEST_SUITE("cli") {
     CHECK(resumed_output.find("LR_fold2 finished before") == std::string::npos);
     CHECK(read("predictions.csv") == predictions);
 
+    const std::map<std::string, std::string> finished = snapshot(dir.path("study"));
     auto [again, again_output] = mdcsrn(study, dir);
     CHECK(again != 0);
-    CHECK(again_output.find("holds a previous study; --resume continues it") != std::string::npos);
+    CHECK(again_output.find("holds a previous study; --resume continues it, --overwrite starts over") != std::string::npos);
+    CHECK(snapshot(dir.path("study")) == finished);
+    auto [both, both_output] = mdcsrn(study + " --resume --overwrite", dir);
+    CHECK(both != 0);
+    CHECK(snapshot(dir.path("study")) == finished);
+    // --overwrite starts over: a stale file of the old study goes, the same settings give the same table.
+    std::ofstream(dir.path("study/folds/HR_fold9.csv")) << "id,age,predicted_age\n";
+    auto [over, over_output] = mdcsrn(study + " --overwrite", dir);
+    CAPTURE(over_output);
+    CHECK(over == 0);
+    CHECK(!fs::exists(dir.path("study/folds/HR_fold9.csv")));
+    CHECK(read("predictions.csv") == predictions);
+    // Refused before anything is written: a missing image, too few subjects for the folds.
+    auto refused = [&](const std::string& table, const std::string& message) {
+      std::ofstream(dir.path("refused.csv")) << table;
+      const auto [status, output] = mdcsrn("age --subjects " + dir.path("refused.csv") + " --out " + dir.path("refused") + settings, dir);
+      CAPTURE(output);
+      CHECK(status == 1);
+      CHECK(output.find(message) != std::string::npos);
+      CHECK(std::count(output.begin(), output.end(), '\n') == 1);
+      CHECK(!fs::exists(dir.path("refused")));
+    };
+    refused("id,age,HR\nsub-01,30,{id}_hr.nii.gz\nsub-99,40,{id}_hr.nii.gz\nsub-02,50,{id}_hr.nii.gz\n",
+            "refused.csv: line 3: the HR image of subject sub-99 (" + dir.path("sub-99_hr.nii.gz") + ") does not exist");
+    refused("id,age,HR\nsub-01,30,{id}_hr.nii.gz\nsub-02,40,{id}_hr.nii.gz\nsub-03,50,{id}_hr.nii.gz\n",
+            "refused.csv: 3 subjects in 2 folds leave 1 to train on beside a held-out fold; at least 2 are needed");
     auto [other, other_output] = mdcsrn(study + " --resume --set train.epochs=3", dir);
     CHECK(other != 0);
     CHECK(other_output.find("config.json: the finished folds were made with other settings") != std::string::npos);
@@ -126,6 +165,58 @@ TEST_SUITE("cli") {
     CHECK(bad == 1);
     CHECK(bad_output.find("bad.csv: no 'age' column") != std::string::npos);
     CHECK(std::count(bad_output.begin(), bad_output.end(), '\n') == 1);
+  }
+
+  TEST_CASE("train: a folder holding a run is refused unless --resume or --overwrite; refused runs change nothing") {
+    TempDir dir("train-folder");
+    const std::string manifest = make_phantom_dataset(dir);
+    const std::string settings = " --manifest " + manifest + " --quiet --set model.blocks=2 --set model.units=2 --set model.growth=4"
+                                 " --set sampler.patch=8 --set sampler.patches_per_epoch=16 --set train.batch=4 --set train.epochs=1"
+                                 " --set train.val_patches=4 --set train.device=cpu";
+    const std::string run = dir.path("run");
+    const auto [first, first_output] = mdcsrn("train --out " + run + settings, dir);
+    CAPTURE(first_output);
+    REQUIRE(first == 0);
+    const std::map<std::string, std::string> trained = snapshot(run);
+    REQUIRE(trained.size() == 3);  // checkpoint.safetensors, config.json, log.jsonl
+
+    auto refused = [&](const std::string& arguments, const std::string& message) {
+      CAPTURE(arguments);
+      const auto [status, output] = mdcsrn(arguments, dir);
+      CAPTURE(output);
+      CHECK(status == 1);
+      CHECK(output.find(message) != std::string::npos);
+      CHECK(std::count(output.begin(), output.end(), '\n') == 1);
+      CHECK(snapshot(run) == trained);  // the trained run, byte for byte
+    };
+    refused("train --out " + run + settings, run + ": holds an earlier run (checkpoint.safetensors); --resume " + run +
+                                                 "/checkpoint.safetensors continues it, --overwrite starts over");
+    refused("train --out " + run + settings + " --set sampler.patch=7",
+            "sampler.patch: 7 is odd; the patch size must be even and at least 2, e.g. 32");
+    refused("train --out " + run + settings + " --overwrite --resume " + run + "/checkpoint.safetensors",
+            "--overwrite: it would remove " + run + "/checkpoint.safetensors, which --resume continues");
+    refused("train --out " + run + settings + " --resume " + dir.path("nothing.safetensors"), "nothing.safetensors: cannot open checkpoint");
+    refused("train --out " + run + settings + " --set model.growth=6 --resume " + run + "/checkpoint.safetensors", "checkpoint.safetensors");
+    // Into a new folder: nothing is created.
+    std::ofstream(dir.path("broken.json")) << "{\"dataset\": ";
+    refused("train --out " + dir.path("new") + settings + " --manifest " + dir.path("broken.json"), "broken.json");
+    refused("train --out " + dir.path("new") + settings + " --set train.batch=0", "must be positive");
+    CHECK(!fs::exists(dir.path("new")));
+
+    // --resume of the folder's own checkpoint continues it (one log, config.json rewritten with it).
+    const auto [resumed, resumed_output] = mdcsrn("train --out " + run + settings + " --set train.epochs=2 --resume " + run + "/checkpoint.safetensors", dir);
+    CAPTURE(resumed_output);
+    CHECK(resumed == 0);
+    const std::map<std::string, std::string> continued = snapshot(run);
+    CHECK(continued.at(run + "/log.jsonl").starts_with(trained.at(run + "/log.jsonl")));
+    CHECK(continued.at(run + "/config.json").find("\"epochs\": 2") != std::string::npos);
+    // --overwrite starts over: the new log holds the new run alone.
+    const auto [over, over_output] = mdcsrn("train --out " + run + settings + " --overwrite --steps 1", dir);
+    CAPTURE(over_output);
+    CHECK(over == 0);
+    const std::string log = snapshot(run).at(run + "/log.jsonl");
+    CHECK(log.starts_with("{\"epoch\":1,\"loss\":"));
+    CHECK(std::count(log.begin(), log.end(), '\n') == 2);  // step 1's record and the epoch's
   }
 
   TEST_CASE("bad input: one line naming the problem, non-zero exit") {
