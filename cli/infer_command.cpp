@@ -26,7 +26,9 @@ constexpr const char* kHelp = R"(usage: mdcsrn infer --checkpoint FILE --input L
 
 Super-resolves a whole volume with a trained generator (eval-mode BatchNorm) and writes it as
 float32 NIfTI on the input's grid and geometry. The input is an LR volume as mdcsrn prepare makes
-it (on the HR grid, on the scale of HR / max(HR)).
+it (on the HR grid, on the scale of HR / max(HR)). An existing --output is replaced, atomically:
+the volume is written to a temporary file beside it and renamed once complete, so a failed or
+interrupted run leaves the old file as it was.
 
 The second form super-resolves the LR volume of every subject of a split of a prepared dataset
 into DIR/<id>_sr.nii.gz, which mdcsrn eval --manifest M.json --split test

@@ -217,6 +217,30 @@ TEST_SUITE("cli") {
     const std::string log = snapshot(run).at(run + "/log.jsonl");
     CHECK(log.starts_with("{\"epoch\":1,\"loss\":"));
     CHECK(std::count(log.begin(), log.end(), '\n') == 2);  // step 1's record and the epoch's
+
+    // infer --output over an existing file: a refused run leaves it as it was, a finished one replaces it.
+    const std::string sr = dir.path("sr.nii.gz"), lr = dir.path("data/phantom/lr.nii.gz");
+    std::ofstream(sr) << "an earlier result";
+    const std::map<std::string, std::string> before = snapshot(dir.path("data"));
+    for (const auto& [arguments, message] : std::vector<std::pair<std::string, std::string>>{
+             {"--checkpoint " + dir.path("nothing.safetensors") + " --input " + lr, "nothing.safetensors: cannot open checkpoint"},
+             {"--checkpoint " + run + "/checkpoint.safetensors --input " + dir.path("nothing.nii.gz"), "nothing.nii.gz"},
+             {"--checkpoint " + run + "/checkpoint.safetensors --input " + lr + " --margin 16", "margin"}}) {
+      const auto [status, output] = mdcsrn("infer " + arguments + " --output " + sr + " --device cpu", dir);
+      CAPTURE(output);
+      CHECK(status == 1);
+      CHECK(output.find(message) != std::string::npos);
+      std::ifstream in(sr);
+      CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "an earlier result");
+    }
+    const auto [inferred, inferred_output] = mdcsrn("infer --checkpoint " + run + "/checkpoint.safetensors --input " + lr + " --output " + sr +
+                                                    " --device cpu", dir);
+    CAPTURE(inferred_output);
+    CHECK(inferred == 0);
+    CHECK(read_volume(sr).dims == read_volume(lr).dims);
+    CHECK(snapshot(dir.path("data")) == before);
+    for (const fs::directory_entry& e : fs::directory_iterator(dir.root()))
+      CHECK_MESSAGE(!e.path().filename().string().starts_with(".sr.tmp"), e.path());  // no temporary left behind
   }
 
   TEST_CASE("bad input: one line naming the problem, non-zero exit") {
