@@ -206,15 +206,28 @@ class Trainer {
     return out;
   }
 
-  // The output folder, refused when it holds another run (TrainOptions::overwrite).
+  // The output folder, refused when it holds another run (TrainOptions::overwrite). Rank 0 decides
+  // and tells the others before it writes anything: a rank looking later would see rank 0's new log.
   void claim_output_folder(const std::string& checkpoint) const {
     const fs::path out(c_.out_dir), log = out / "log.jsonl", config = out / "config.json";
-    const bool occupied = fs::exists(checkpoint) || fs::exists(log);
-    const bool resumes_it = !o_.resume.empty() && fs::exists(checkpoint) && fs::equivalent(o_.resume, checkpoint);
-    if (o_.overwrite && resumes_it) fail("--overwrite: it would remove " + checkpoint + ", which --resume continues; drop one of them");
-    if (occupied && !resumes_it && !o_.overwrite)
-      fail(c_.out_dir + ": holds an earlier run (" + (fs::exists(checkpoint) ? "checkpoint.safetensors" : "log.jsonl") + "); --resume " +
-           checkpoint + " continues it, --overwrite starts over (removing its files), or choose another output.dir");
+    std::string refusal;
+    bool occupied = false;
+    if (leader_) {
+      occupied = fs::exists(checkpoint) || fs::exists(log);
+      const bool resumes_it = !o_.resume.empty() && fs::exists(checkpoint) && fs::equivalent(o_.resume, checkpoint);
+      if (o_.overwrite && resumes_it)
+        refusal = "--overwrite: it would remove " + checkpoint + ", which --resume continues; drop one of them";
+      else if (occupied && !resumes_it && !o_.overwrite)
+        refusal = c_.out_dir + ": holds an earlier run (" + (fs::exists(checkpoint) ? "checkpoint.safetensors" : "log.jsonl") + "); --resume " +
+                  checkpoint + " continues it, --overwrite starts over (removing its files), or choose another output.dir";
+    }
+    if (comm_.distributed()) {
+      int64_t length = int64_t(refusal.size());
+      comm_.broadcast(&length, sizeof length, 0);
+      refusal.resize(size_t(length));
+      if (length > 0) comm_.broadcast(refusal.data(), size_t(length), 0);
+    }
+    if (!refusal.empty()) fail(refusal);
     if (!leader_) return;
     if (occupied && o_.overwrite)
       for (const fs::path& p : {fs::path(checkpoint), log, config}) fs::remove(p);
