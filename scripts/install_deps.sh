@@ -9,7 +9,7 @@ packages=(cmake g++ make ccache libnifti2-dev libniftiio-dev nlohmann-json3-dev 
           libopenmpi-dev openmpi-bin)
 tests=false
 [[ ${1:-} == --tests ]] && tests=true
-$tests && packages+=(python3-torch python3-nibabel)
+$tests && packages+=(python3-torch python3-nibabel python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,5 +25,7 @@ monai=1.4.0  # the newest MONAI that runs on Debian 12's torch 1.13
 if $tests && [[ ! -d $root/.pydeps/monai-$monai.dist-info ]]; then
   echo "installing MONAI $monai into .pydeps/"
   rm -rf "$root/.pydeps"
-  python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$root/.pydeps" "monai==$monai"
+  # Debian's pip, for Debian's Python the tests run: a --target install is allowed beside its
+  # externally managed packages.
+  PIP_ROOT_USER_ACTION=ignore /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$root/.pydeps" "monai==$monai"
 fi
