@@ -62,8 +62,14 @@ options:
   --age              add the brain-age section on a synthetic Colin27 cohort
   --set KEY=VALUE    override a setting of every training run, e.g. --set train.epochs=2
                      (repeatable)
+  --overwrite        replace an earlier demo's results in DIR (report, runs, volumes, figures,
+                     age; DIR/data is kept); without it, a DIR holding them is refused
   --quiet            no progress bars
 )";
+
+// What a finished demo leaves in its folder beside data/ (the run folders are the runs' keys).
+const char* const kDemoResults[] = {"report.md", "metrics.csv", "figures", "age", "uniform", "balanced", "balanced_wgan",
+                                    "sr_uniform.nii.gz", "sr_balanced.nii.gz", "sr_balanced_wgan.nii.gz"};
 
 struct Timer {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
@@ -128,7 +134,8 @@ std::string format_seconds(double s) {
 int run_demo(int argc, char** argv) {
   std::vector<char*> rest;
   std::vector<std::string> overrides = take_repeated(argc, argv, "--set", "section.key=value", rest);
-  const Args args(int(rest.size()), rest.data(), 2, {"out", "device", "configs", "templates"}, {"quiet", "wgan", "age"}, "mdcsrn demo");
+  const Args args(int(rest.size()), rest.data(), 2, {"out", "device", "configs", "templates"}, {"quiet", "wgan", "age", "overwrite"},
+                  "mdcsrn demo");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -155,10 +162,26 @@ int run_demo(int argc, char** argv) {
   add_run("SR uniform", "uniform", "uniform", gpu ? "paper_uniform.json" : "demo_cpu.json");
   add_run("SR balanced", "balanced", "balanced", gpu ? "paper_balanced.json" : "demo_cpu.json");
   if (args.has("wgan")) add_run("SR balanced WGAN", "balanced_wgan", "balanced", gpu ? "paper_wgan_balanced.json" : "demo_cpu_wgan.json");
-  for (const Run& r : runs)
+  const fs::path data = out / "data", manifest_path = data / "manifest.json";
+  // Every run's settings (file and --set) are checked before anything is written.
+  auto run_settings = [&](const Run& r) {
+    std::vector<std::string> o{"data.manifest=\"" + manifest_path.string() + "\"", "output.dir=\"" + (out / r.key).string() + "\"",
+                               "sampler.mode=\"" + r.mode + "\"", std::string("train.device=\"") + (gpu ? "cuda" : "cpu") + "\""};
+    o.insert(o.end(), overrides.begin(), overrides.end());
+    return merge_train_config(r.config_file, o);
+  };
+  for (const Run& r : runs) {
     if (!fs::exists(r.config_file)) fail(r.config_file + ": no such configuration (run the demo from the repository root, or give --configs)");
+    parse_train_config(run_settings(r));
+  }
   const std::string age_config = (configs / "age_demo.json").string();
   if (args.has("age") && !fs::exists(age_config)) fail(age_config + ": no such configuration (run the demo from the repository root, or give --configs)");
+  for (const char* name : kDemoResults)
+    if (fs::exists(out / name)) {
+      if (!args.has("overwrite"))
+        fail(out.string() + ": holds an earlier demo (" + name + "); --overwrite replaces its results (data/ is kept), or choose another --out");
+      fs::remove_all(out / name);
+    }
   const std::string machine = gpu ? describe_device(DeviceKind::Cuda) : describe_device(DeviceKind::Cpu);
   if (gpu) std::printf("demo: GPU found (%s): the paper's configurations\n", machine.c_str());
   else
@@ -168,7 +191,6 @@ int run_demo(int argc, char** argv) {
   fs::create_directories(out);
 
   // 1. Data.
-  const fs::path data = out / "data", manifest_path = data / "manifest.json";
   if (fs::exists(manifest_path)) {
     std::printf("\n[1/5] prepare: using %s\n", manifest_path.string().c_str());
   } else {
@@ -185,15 +207,11 @@ int run_demo(int argc, char** argv) {
   for (size_t n = 0; n < runs.size(); ++n) {
     Run& r = runs[n];
     r.dir = (out / r.key).string();
-    std::vector<std::string> o{"data.manifest=\"" + manifest_path.string() + "\"", "output.dir=\"" + r.dir + "\"",
-                               "sampler.mode=\"" + r.mode + "\"", std::string("train.device=\"") + (gpu ? "cuda" : "cpu") + "\""};
-    o.insert(o.end(), overrides.begin(), overrides.end());
-    const nlohmann::json json = merge_train_config(r.config_file, o);
+    const nlohmann::json json = run_settings(r);
     const TrainConfig config = parse_train_config(json);
     std::printf("\n[2/5] train %s (%zu/%zu): %s, batch %d of %d^3, %d epochs%s\n", r.name.c_str(), n + 1, runs.size(),
                 config.model.describe().c_str(), config.batch, config.sampler.patch, config.epochs,
                 config.wgan.enabled ? (", with " + config.wgan.critic.describe()).c_str() : "");
-    fs::remove_all(r.dir);  // a fresh run each time: resuming is not the demo's job
     TrainOptions options;
     options.progress = !args.has("quiet");
     const Timer t;

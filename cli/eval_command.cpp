@@ -1,13 +1,13 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
-#include <filesystem>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "engine/error.h"
 #include "io/evaluation.h"
 #include "io/masks.h"
+#include "io/staged_outputs.h"
 #include "io/volume.h"
 #include "kernels/metrics.h"
 
@@ -24,7 +24,7 @@ NRMSE as JSON. The second evaluates a split of a dataset: for each of its subjec
 and each method's volume (PATH, with {id} replaced by the subject's id) against the HR, over the
 brain and over the cerebellum inside the subject's split region; it writes DIR/metrics.csv (per
 subject) and DIR/summary.md (mean +/- std as the paper's Table II, and paired t-tests between
-methods), and prints the summary. Definitions (REFERENCE.md section 7):
+methods), replacing earlier ones together once every volume is evaluated, and prints the summary. Definitions (REFERENCE.md section 7):
   PSNR  = 10 log10(R^2 / MSE), R the data range of the normalised HR (default 1);
   SSIM  = scikit-image's 3-D SSIM: 7^3 uniform window (or --window gaussian: sigma 1.5),
           K1 = 0.01, K2 = 0.03, sample covariance, data range R;
@@ -56,9 +56,10 @@ int run_eval(int argc, char** argv) {
     const std::vector<EvaluationRow> rows = evaluate_split(Manifest::load(args.get("manifest")), args.get("split", "test"), methods, window);
     const std::string summary = evaluation_summary(rows);
     if (args.has("out")) {
-      std::filesystem::create_directories(args.get("out"));
-      write_text_atomically(args.get("out") + "/metrics.csv", evaluation_csv(rows));
-      write_text_atomically(args.get("out") + "/summary.md", summary);
+      StagedOutputs outputs;  // the two files replace an earlier pair together
+      write_text_atomically(outputs.stage(args.get("out") + "/metrics.csv"), evaluation_csv(rows));
+      write_text_atomically(outputs.stage(args.get("out") + "/summary.md"), summary);
+      outputs.commit();
     }
     std::printf("%s", summary.c_str());
     return 0;

@@ -34,7 +34,9 @@ The second form super-resolves the LR volume of every subject of a split of a pr
 into DIR/<id>_sr.nii.gz, which mdcsrn eval --manifest M.json --split test
 --method mDCSRN=DIR/{id}_sr.nii.gz then evaluates (the paper's Table II). Under mpirun -np N the
 subjects are spread over the ranks (subject k on rank k mod N, each rank on its node-local GPU);
-the volumes are the same whatever N.
+the volumes are the same whatever N. Every LR volume's header is checked before the first is
+super-resolved, and the results replace earlier volumes of the same names only once all are
+written: a failed run leaves DIR as it was.
 
 options:
   --stitching S   crop: tiles at stride patch - 2 margin, keeping each tile's core (the authors'
@@ -75,7 +77,7 @@ int run_infer(int argc, char** argv) {
   o.patch = args.get_int("patch", 32);
   o.batch = args.get_int("batch", 16);
   o.precision = args.get("precision", "bf16");
-  if (o.precision != "bf16" && o.precision != "tf32" && o.precision != "fp32") fail("option --precision: expected bf16, tf32 or fp32");
+  check_inference_options(o);
   const std::string device = args.get("device", "auto");
   if (device != "auto" && device != "cpu" && device != "cuda") fail("option --device: expected auto, cpu or cuda");
 
@@ -93,6 +95,7 @@ int run_infer(int argc, char** argv) {
   const GeneratorState state = load_checkpoint(path, GeneratorLayout(model));
   const std::optional<Manifest> manifest = over_split ? std::optional<Manifest>(Manifest::load(args.get("manifest"))) : std::nullopt;
   const Volume lr = over_split ? Volume{} : read_volume(args.get("input"));
+  if (over_split) check_split_inputs(*manifest, args.get("split", "test"));
 
   std::shared_ptr<CudaContext> ctx;
 #ifdef MDCSRN_HAVE_CUDA

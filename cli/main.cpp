@@ -81,6 +81,12 @@ int run(int argc, char** argv) {
     if (world.size() > 1) world.abort("mdcsrn " + command + ": " + e.what());
     std::fprintf(stderr, "mdcsrn %s: %s\n", command.c_str(), e.what());
     return 1;
+  } catch (const std::exception& e) {
+    // From the standard library (a file system refusal names its path): one line all the same.
+    const mdcsrn::Communicator& world = mdcsrn::Communicator::world();
+    if (world.size() > 1) world.abort("mdcsrn " + command + ": " + e.what());
+    std::fprintf(stderr, "mdcsrn %s: %s\n", command.c_str(), e.what());
+    return 1;
   }
 }
 

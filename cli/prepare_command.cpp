@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "engine/error.h"
 #include "io/prepare.h"
+#include "io/volume.h"
 #ifdef MDCSRN_HAVE_CUDA
 #include "engine/cuda_context.h"
 #endif
@@ -53,7 +54,11 @@ synthesis:
   --renormalize-lr        divide LR by its own maximum, as the authors' code does (default off)
   --weight-window N       cube side for the high-frequency weight map (default 7)
   --device D              auto, cpu (FFTW) or cuda (cuFFT) (default auto)
-  --out DIR               output folder
+  --out DIR               output folder; one that holds a prepared dataset (manifest.json) is
+                          refused unless
+  --overwrite             prepares it again: its manifest.json is removed first, then every file
+                          is replaced as the new one is written
+A refused or failed run into a new folder leaves nothing behind.
 )";
 
 struct Timer {
@@ -97,7 +102,7 @@ int run_prepare(int argc, char** argv) {
   const Args args(argc, argv, 2,
                   {"preset", "templates", "hr", "brain-mask", "cerebellum-mask", "labels", "cerebellum-labels", "hcp", "split",
                    "seed", "id", "scale", "axes", "window", "weight-window", "device", "out"},
-                  {"renormalize-lr"}, "mdcsrn prepare");
+                  {"renormalize-lr", "overwrite"}, "mdcsrn prepare");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -120,9 +125,11 @@ int run_prepare(int argc, char** argv) {
 
   std::string out = args.get("out", args.get("preset") == "colin27" ? "data/colin27" : "");
   if (out.empty()) fail("prepare: --out is required");
-  RemoveUnlessFinished cleanup(out);
+  const fs::path manifest_path = fs::path(out) / "manifest.json";
+  const bool occupied = fs::exists(manifest_path);
+  if (occupied && !args.has("overwrite"))
+    fail(out + ": holds a prepared dataset (manifest.json); --overwrite prepares it again, replacing its files, or choose another --out");
   std::shared_ptr<CudaContext> ctx = make_context(args.get("device", "auto"));
-  std::printf("prepare: FFT on %s\n", ctx ? describe_device(DeviceKind::Cuda).c_str() : "the CPU (FFTW)");
 
   Manifest manifest;
   manifest.kspace = base.kspace;
@@ -174,6 +181,19 @@ int run_prepare(int argc, char** argv) {
     manifest.dataset = "hcp";
   }
 
+  // Every input's header before anything is written (a subject's voxels are read when it is prepared).
+  for (const PrepareOptions& o : jobs) {
+    const Volume hr = read_volume_header(o.hr);
+    for (const std::string& input : {o.brain_mask, o.cerebellum_mask, o.labels}) {
+      if (input.empty()) continue;
+      const Volume other = read_volume_header(input);
+      if (!(o.resample_labels && input == o.labels)) require_same_grid(hr, other, input);
+    }
+  }
+  // A manifest is the dataset's promise that its files belong together: none while they are replaced.
+  if (occupied) fs::remove(manifest_path);
+  RemoveUnlessFinished cleanup(out);
+  std::printf("prepare: FFT on %s\n", ctx ? describe_device(DeviceKind::Cuda).c_str() : "the CPU (FFTW)");
   for (size_t n = 0; n < jobs.size(); ++n) {
     const Timer t;
     prepared.push_back(prepare_subject(jobs[n], out, ctx.get()));
@@ -196,10 +216,9 @@ int run_prepare(int argc, char** argv) {
     for (size_t n = 0; n < jobs.size(); ++n)
       if (!split[n].empty()) manifest.subjects[n].splits[split[n]] = Region{};
   }
-  const std::string manifest_path = (fs::path(out) / "manifest.json").string();
-  manifest.save(manifest_path);
+  manifest.save(manifest_path.string());
   std::printf("\n%s", split_report(manifest, prepared).c_str());
-  std::printf("\nwrote %s (%.1f s)\n", manifest_path.c_str(), total.seconds());
+  std::printf("\nwrote %s (%.1f s)\n", manifest_path.string().c_str(), total.seconds());
   cleanup.finished();
   return 0;
 }

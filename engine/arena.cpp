@@ -7,12 +7,12 @@
 namespace mdcsrn {
 
 int ParamTable::add(const std::string& name, std::vector<int64_t> shape) {
-  MDCSRN_REQUIRE(find(name) < 0, "parameter '" + name + "' registered twice");
-  MDCSRN_REQUIRE(!shape.empty(), "parameter '" + name + "' has no shape");
+  MDCSRN_ASSERT(find(name) < 0, "parameter '" + name + "' registered twice");
+  MDCSRN_ASSERT(!shape.empty(), "parameter '" + name + "' has no shape");
   ParamEntry e;
   e.name = name;
   e.numel = std::accumulate(shape.begin(), shape.end(), int64_t(1), std::multiplies<>());
-  MDCSRN_REQUIRE(e.numel > 0, "parameter '" + name + "' is empty");
+  MDCSRN_ASSERT(e.numel > 0, "parameter '" + name + "' is empty");
   e.shape = std::move(shape);
   e.offset = padded_size_;
   padded_size_ += (e.numel + kAlignment - 1) / kAlignment * kAlignment;

@@ -73,7 +73,7 @@ const Communicator& Communicator::world() { return the_world(); }
 
 void Communicator::allreduce_sum(float* data, int64_t count) const {
 #ifdef MDCSRN_HAVE_MPI
-  MDCSRN_REQUIRE(count <= INT32_MAX, "allreduce_sum: " + std::to_string(count) + " elements");
+  MDCSRN_ASSERT(count <= INT32_MAX, "allreduce_sum: " + std::to_string(count) + " elements");
   if (mpi_) check(MPI_Allreduce(MPI_IN_PLACE, data, int(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
 #else
   (void)data, (void)count;
@@ -82,7 +82,7 @@ void Communicator::allreduce_sum(float* data, int64_t count) const {
 
 void Communicator::allreduce_sum(double* data, int64_t count) const {
 #ifdef MDCSRN_HAVE_MPI
-  MDCSRN_REQUIRE(count <= INT32_MAX, "allreduce_sum: " + std::to_string(count) + " elements");
+  MDCSRN_ASSERT(count <= INT32_MAX, "allreduce_sum: " + std::to_string(count) + " elements");
   if (mpi_) check(MPI_Allreduce(MPI_IN_PLACE, data, int(count), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
 #else
   (void)data, (void)count;
@@ -92,7 +92,7 @@ void Communicator::allreduce_sum(double* data, int64_t count) const {
 void Communicator::allgather(const void* mine, size_t bytes, void* all) const {
 #ifdef MDCSRN_HAVE_MPI
   if (mpi_) {
-    MDCSRN_REQUIRE(bytes <= size_t(INT32_MAX), "allgather: " + std::to_string(bytes) + " bytes");
+    MDCSRN_ASSERT(bytes <= size_t(INT32_MAX), "allgather: " + std::to_string(bytes) + " bytes");
     check(MPI_Allgather(mine, int(bytes), MPI_BYTE, all, int(bytes), MPI_BYTE, MPI_COMM_WORLD), "MPI_Allgather");
     return;
   }
@@ -103,7 +103,7 @@ void Communicator::allgather(const void* mine, size_t bytes, void* all) const {
 void Communicator::broadcast(void* data, size_t bytes, int root) const {
 #ifdef MDCSRN_HAVE_MPI
   if (mpi_) {
-    MDCSRN_REQUIRE(bytes <= size_t(INT32_MAX), "broadcast: " + std::to_string(bytes) + " bytes");
+    MDCSRN_ASSERT(bytes <= size_t(INT32_MAX), "broadcast: " + std::to_string(bytes) + " bytes");
     check(MPI_Bcast(data, int(bytes), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
   }
 #else

@@ -83,7 +83,7 @@ void* CudaContext::scratch(size_t bytes) {
   if (bytes > size_t(workspace_.size())) {
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
     MDCSRN_CUDA_CHECK(cudaStreamIsCapturing(stream_, &capture));
-    MDCSRN_REQUIRE(capture == cudaStreamCaptureStatusNone, "scratch: " + std::to_string(bytes) + " bytes requested while a CUDA graph is captured");
+    MDCSRN_ASSERT(capture == cudaStreamCaptureStatusNone, "scratch: " + std::to_string(bytes) + " bytes requested while a CUDA graph is captured");
     synchronize();
     workspace_ = Buffer<unsigned char>(MemoryKind::Device, int64_t(bytes));
   }

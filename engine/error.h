@@ -13,10 +13,18 @@ class Error : public std::runtime_error {
 
 [[noreturn]] void fail(const std::string& message);
 
-// Argument and shape validation on the host.
-#define MDCSRN_REQUIRE(condition, message)                                   \
-  do {                                                                       \
-    if (!(condition)) ::mdcsrn::fail(std::string(message) + " (" #condition ")"); \
+// A check of what a person gave (a setting, an option, a file): the message alone, which must say
+// what is wrong and what is allowed, e.g. "sampler.patch: 7 is odd; the patch size must be even".
+#define MDCSRN_REQUIRE(condition, message)                 \
+  do {                                                     \
+    if (!(condition)) ::mdcsrn::fail(std::string(message)); \
+  } while (0)
+
+// An invariant of the engine's own code (shapes one layer hands the next, launch limits): failing
+// it is a bug, so the message keeps the condition for whoever reports it.
+#define MDCSRN_ASSERT(condition, message)                                                                    \
+  do {                                                                                                       \
+    if (!(condition)) ::mdcsrn::fail(std::string(message) + " (internal check failed: " #condition ")"); \
   } while (0)
 
 }  // namespace mdcsrn

@@ -45,8 +45,8 @@ std::vector<float> erode(const Volume& v) {
 
 CohortSubject make_cohort_subject(const Volume& hr, const Volume& brain, const AgeCohortOptions& o, int s) {
   require_same_grid(hr, brain, brain.source.empty() ? "the brain mask" : brain.source);
-  MDCSRN_REQUIRE(o.subjects >= 1 && s >= 0 && s < o.subjects, "age cohort: subject index out of range");
-  MDCSRN_REQUIRE(o.max_age > o.min_age && o.min_age > 0, "age cohort: ages must satisfy 0 < min_age < max_age");
+  MDCSRN_ASSERT(o.subjects >= 1 && s >= 0 && s < o.subjects, "age cohort: subject index out of range");
+  MDCSRN_ASSERT(o.max_age > o.min_age && o.min_age > 0, "age cohort: ages must satisfy 0 < min_age < max_age");
   // The brain's centre and mean (voxel coordinates), and a smooth weight that is 1 inside it.
   double centre[3] = {0, 0, 0}, mean = 0;
   int64_t count = 0;

@@ -11,10 +11,10 @@ namespace mdcsrn {
 namespace {
 
 // The inverse of an affine map x -> A x + t (A invertible): x -> A^-1 (x - t).
-Affine inverse(const Affine& m) {
+Affine inverse(const Affine& m, const std::string& source) {
   const double a = m[0][0], b = m[0][1], c = m[0][2], d = m[1][0], e = m[1][1], f = m[1][2], g = m[2][0], h = m[2][1], k = m[2][2];
   const double det = a * (e * k - f * h) - b * (d * k - f * g) + c * (d * h - e * g);
-  MDCSRN_REQUIRE(std::fabs(det) > 1e-12, "age grid: the volume's affine is singular");
+  MDCSRN_REQUIRE(std::fabs(det) > 1e-12, source + ": its voxel-to-world affine is singular (a degenerate NIfTI header); it cannot be resampled onto the age grid");
   Affine r{};
   r[0] = {(e * k - f * h) / det, (c * h - b * k) / det, (b * f - c * e) / det, 0};
   r[1] = {(f * g - d * k) / det, (a * k - c * g) / det, (c * d - a * f) / det, 0};
@@ -47,9 +47,11 @@ std::string AgeGrid::describe() const {
   return text;
 }
 
+void check_age_geometry(const Volume& v) { inverse(v.voxel_to_world(), v.source); }
+
 std::vector<float> resample_for_age(const Volume& v, const AgeGrid& g) {
-  MDCSRN_REQUIRE(g.spacing > 0 && g.size[0] > 0 && g.size[1] > 0 && g.size[2] > 0, "age grid: spacing and size must be positive");
-  const Affine to_voxel = inverse(v.voxel_to_world());
+  MDCSRN_REQUIRE(g.spacing > 0 && g.size[0] > 0 && g.size[1] > 0 && g.size[2] > 0, "grid.spacing and grid.size: " + g.describe() + "; the spacing and every voxel count must be positive, e.g. 2 mm and 96x112x96");
+  const Affine to_voxel = inverse(v.voxel_to_world(), v.source);
   const std::array<double, 3> origin = grid_origin(v, g);
   std::vector<float> out(size_t(g.voxels()));
   parallel_for(g.size[2], 1, [&](int64_t begin, int64_t end) {
@@ -73,7 +75,7 @@ std::vector<float> resample_for_age(const Volume& v, const AgeGrid& g) {
 }
 
 Volume age_grid_volume(const Volume& v, const AgeGrid& g, std::vector<float> values) {
-  MDCSRN_REQUIRE(int64_t(values.size()) == g.voxels(), "age grid: wrong number of voxels");
+  MDCSRN_ASSERT(int64_t(values.size()) == g.voxels(), "age grid: wrong number of voxels");
   Volume out = new_volume(g.size, {g.spacing, g.spacing, g.spacing}, grid_origin(v, g));
   out.data = std::move(values);
   return out;

@@ -25,6 +25,10 @@ struct AgeGrid {
 // volume's file when the box holds no positive voxel.
 std::vector<float> resample_for_age(const Volume& v, const AgeGrid& grid);
 
+// Refuses, naming the file, a volume whose geometry cannot be resampled (a singular affine): for
+// checking a study's inputs from their headers alone before it writes anything.
+void check_age_geometry(const Volume& v);
+
 // The grid as a volume (for writing what the regressor sees, to check the box in a viewer).
 Volume age_grid_volume(const Volume& v, const AgeGrid& grid, std::vector<float> values);
 

@@ -115,7 +115,7 @@ std::string format_tick(double v, double step) {
 bool figures_enabled() { return true; }
 
 Figure::Figure(int width, int height, Draw draw) : width_(width), height_(height), draw_(std::move(draw)) {
-  MDCSRN_REQUIRE(width > 0 && height > 0, "figure: empty page");
+  MDCSRN_ASSERT(width > 0 && height > 0, "figure: empty page");
 }
 
 std::string Figure::png() const {
@@ -159,14 +159,14 @@ void Figure::write(const std::string& stem) const {
 
 Figure slice_grid(const std::vector<std::string>& row_labels, const std::vector<std::string>& column_labels,
                   std::vector<std::vector<Slice>> panels, float lo, float hi, int zoom, const std::string& title) {
-  MDCSRN_REQUIRE(panels.size() == row_labels.size(), "slice_grid: one row of panels per row label");
+  MDCSRN_ASSERT(panels.size() == row_labels.size(), "slice_grid: one row of panels per row label");
   const int gap = 8, title_height = 40, header = 26;
   double widest_label = 0;
   for (const std::string& s : row_labels) widest_label = std::max(widest_label, text_width(s, kLabelSize));
   const int label_width = 16 + int(std::ceil(widest_label));
   std::vector<int> widths(column_labels.size(), 0), heights(row_labels.size(), 0);
   for (size_t r = 0; r < panels.size(); ++r) {
-    MDCSRN_REQUIRE(panels[r].size() == column_labels.size(), "slice_grid: one panel per column label");
+    MDCSRN_ASSERT(panels[r].size() == column_labels.size(), "slice_grid: one panel per column label");
     for (size_t c = 0; c < panels[r].size(); ++c) {
       widths[c] = std::max(widths[c], panels[r][c].cols * zoom);
       heights[r] = std::max(heights[r], panels[r][c].rows * zoom);

@@ -84,11 +84,11 @@ std::vector<int32_t> patch_box_counts(const Mask& mask, const std::array<int64_t
 
 PatchDataset::PatchDataset(std::vector<SamplerSubject> subjects, const SamplerConfig& config, MemoryKind where)
     : config_(config), where_(where) {
-  MDCSRN_REQUIRE(!subjects.empty(), "sampler: the split has no subject");
-  MDCSRN_REQUIRE(config.patch >= 2 && config.patch % 2 == 0, "sampler: the patch size must be even");
-  MDCSRN_REQUIRE(config.candidate_stride >= 1, "sampler: candidate_stride must be at least 1");
-  MDCSRN_REQUIRE(config.min_brain_fraction >= 0 && config.min_brain_fraction <= 1, "sampler: min_brain_fraction must be in [0, 1]");
-  MDCSRN_REQUIRE(config.cerebellum_fraction >= 0 && config.cerebellum_fraction <= 1, "sampler: cerebellum_fraction must be in [0, 1]");
+  MDCSRN_REQUIRE(!subjects.empty(), "sampler: the split has no subject; the manifest must give it one (mdcsrn prepare writes train, val and test)");
+  MDCSRN_REQUIRE(config.patch >= 2 && config.patch % 2 == 0, "sampler.patch: " + std::to_string(config.patch) + "; the patch size must be even and at least 2, e.g. 32");
+  MDCSRN_REQUIRE(config.candidate_stride >= 1, "sampler.candidate_stride: " + std::to_string(config.candidate_stride) + "; must be a positive integer, e.g. 1");
+  MDCSRN_REQUIRE(config.min_brain_fraction >= 0 && config.min_brain_fraction <= 1, "sampler.min_brain_fraction: " + std::to_string(config.min_brain_fraction) + "; must be a fraction in [0, 1]");
+  MDCSRN_REQUIRE(config.cerebellum_fraction >= 0 && config.cerebellum_fraction <= 1, "sampler.cerebellum_fraction: " + std::to_string(config.cerebellum_fraction) + "; must be a fraction in [0, 1]");
   const int64_t h = config.patch / 2, stride = config.candidate_stride;
   const int64_t patch_voxels = int64_t(config.patch) * config.patch * config.patch;
   const int32_t min_count = std::max<int32_t>(1, int32_t(std::ceil(config.min_brain_fraction * double(patch_voxels))));
@@ -131,7 +131,7 @@ PatchDataset::PatchDataset(std::vector<SamplerSubject> subjects, const SamplerCo
       origin[size_t(a)] = std::max<int64_t>(0, lo[size_t(a)] - h);
       size[size_t(a)] = std::min<int64_t>(d[size_t(a)], hi[size_t(a)] + h) - origin[size_t(a)];
     }
-    MDCSRN_REQUIRE(size[0] * size[1] * size[2] < (int64_t(1) << 32), "sampler: subject " + s.id + " is too large to index");
+    MDCSRN_REQUIRE(size[0] * size[1] * size[2] < (int64_t(1) << 32), "sampler: subject " + s.id + " has 2^32 or more voxels in its region, more than the sampler indexes");
     crop.insert(crop.end(), {int32_t(origin[0]), int32_t(origin[1]), int32_t(origin[2]), int32_t(size[0]), int32_t(size[1]), int32_t(size[2])});
     volume_offset.push_back(int64_t(lr.size()));
     for (int64_t k = 0; k < size[2]; ++k)
@@ -201,7 +201,7 @@ void PatchDataset::sample(int64_t first_patch, int batch, float* lr, float* hr, 
     return;
   }
 #ifdef MDCSRN_HAVE_CUDA
-  MDCSRN_REQUIRE(ctx != nullptr, "sampler: a GPU dataset needs a CUDA context");
+  MDCSRN_ASSERT(ctx != nullptr, "sampler: a GPU dataset needs a CUDA context");
   gpu::gather_patches(*ctx, view_, first_patch, batch, lr, hr, centres);
 #else
   (void)ctx;
@@ -210,7 +210,7 @@ void PatchDataset::sample(int64_t first_patch, int batch, float* lr, float* hr, 
 }
 
 void PatchDataset::sample_at(const int64_t* first_patch, int batch, float* lr, float* hr, int32_t* centres, CudaContext& ctx) const {
-  MDCSRN_REQUIRE(where_ == MemoryKind::Device, "sampler: sampling at a device-held patch number needs a GPU dataset");
+  MDCSRN_ASSERT(where_ == MemoryKind::Device, "sampler: sampling at a device-held patch number needs a GPU dataset");
 #ifdef MDCSRN_HAVE_CUDA
   gpu::gather_patches_at(ctx, view_, first_patch, batch, lr, hr, centres);
 #else

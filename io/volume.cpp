@@ -70,8 +70,17 @@ int64_t first_non_finite_voxel(const nifti_image* nim) {
   return -1;
 }
 
-// A temporary name in the destination's folder that keeps the extension nifticlib reads the
-// format from (.nii or .nii.gz).
+void rename_into_place(const std::string& temporary, const std::string& path) {
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+  if (ec) {
+    fs::remove(temporary, ec);
+    file_error(path, "cannot move the finished file into place");
+  }
+}
+
+}  // namespace
+
 std::string temporary_name(const std::string& path) {
   const fs::path p(path);
   std::string name = p.filename().string();
@@ -84,17 +93,6 @@ std::string temporary_name(const std::string& path) {
     }
   return (p.parent_path() / ("." + name + ".tmp" + std::to_string(getpid()) + extension)).string();
 }
-
-void rename_into_place(const std::string& temporary, const std::string& path) {
-  std::error_code ec;
-  fs::rename(temporary, path, ec);
-  if (ec) {
-    fs::remove(temporary, ec);
-    file_error(path, "cannot move the finished file into place");
-  }
-}
-
-}  // namespace
 
 Tensor<const float> Volume::tensor() const { return Tensor<const float>(data.data(), Shape5{1, 1, dims[2], dims[1], dims[0]}); }
 
@@ -116,7 +114,7 @@ std::array<double, 3> Volume::voxel_size() const {
 }
 
 Volume Volume::like(std::vector<float> values) const {
-  MDCSRN_REQUIRE(int64_t(values.size()) == voxels(), "Volume::like: wrong number of voxels");
+  MDCSRN_ASSERT(int64_t(values.size()) == voxels(), "Volume::like: wrong number of voxels");
   Volume v;
   v.dims = dims;
   v.data = std::move(values);
@@ -128,7 +126,7 @@ Volume Volume::like(std::vector<float> values) const {
 Volume new_volume(const std::array<int64_t, 3>& dims, const Affine& voxel_to_world) {
   const int64_t nifti_dims[8] = {3, dims[0], dims[1], dims[2], 1, 1, 1, 1};
   NiftiPtr nim(nifti_make_new_nim(nifti_dims, DT_FLOAT32, 0));
-  MDCSRN_REQUIRE(nim != nullptr, "new_volume: cannot make a NIfTI header");
+  MDCSRN_ASSERT(nim != nullptr, "new_volume: cannot make a NIfTI header");
   nim->nifti_type = NIFTI_FTYPE_NIFTI1_1;
   nim->xyz_units = NIFTI_UNITS_MM;
   nim->qform_code = nim->sform_code = NIFTI_XFORM_SCANNER_ANAT;
@@ -164,19 +162,52 @@ Volume new_volume(const std::array<int64_t, 3>& dims, const std::array<double, 3
   return new_volume(dims, a);
 }
 
-Volume read_volume(const std::string& path) {
+namespace {
+
+// The header's checks, common to reading a volume and probing one: one 3-D scalar volume of a
+// supported voxel type. With read_data, the voxels are read too.
+NiftiPtr open_volume(const std::string& path, bool read_data) {
   nifti_set_debug_level(0);  // our one-line errors replace nifticlib's own messages
   std::error_code ec;
   if (!fs::exists(path, ec)) file_error(path, "no such file");
   if (fs::is_directory(path, ec)) file_error(path, "is a directory, not a NIfTI file");
-  NiftiPtr nim(nifti_image_read(path.c_str(), 1));
+  NiftiPtr nim(nifti_image_read(path.c_str(), read_data ? 1 : 0));
   if (!nim) file_error(path, "not a readable NIfTI file (corrupt, truncated, or another format)");
-  if (!nim->data) file_error(path, "voxel data could not be read (truncated file?)");
+  if (read_data && !nim->data) file_error(path, "voxel data could not be read (truncated file?)");
   if (nim->nx < 2 || nim->ny < 2 || nim->nz < 2) file_error(path, "not a 3-D volume (dimensions " +
       std::to_string(nim->nx) + "x" + std::to_string(nim->ny) + "x" + std::to_string(nim->nz) + ")");
   for (int d = 4; d <= nim->dim[0] && d < 8; ++d)
     if (nim->dim[d] > 1) file_error(path, "holds " + std::to_string(nim->dim[d]) + " volumes along dimension " + std::to_string(d) + "; expected one 3-D volume");
+  switch (nim->datatype) {
+    case DT_UINT8: case DT_INT16: case DT_UINT16: case DT_INT32: case DT_FLOAT32: case DT_FLOAT64: break;
+    default: file_error(path, std::string("unsupported voxel type ") + nifti_datatype_string(nim->datatype) +
+                                  " (expected uint8, int16, uint16, int32, float32 or float64)");
+  }
+  return nim;
+}
 
+}  // namespace
+
+Volume read_volume_header(const std::string& path) {
+  NiftiPtr nim = open_volume(path, false);
+  // An uncompressed file's length says whether its voxels are all there; a compressed one's only
+  // its decompression does.
+  if (nifti_is_gzfile(path.c_str()) == 0) {
+    std::error_code ec;
+    const uintmax_t length = fs::file_size(path, ec);
+    const uintmax_t needed = uintmax_t(nim->iname_offset) + uintmax_t(nim->nvox) * uintmax_t(nim->nbyper);
+    if (!ec && length < needed)
+      file_error(path, "truncated: " + std::to_string(length) + " bytes, its header describes " + std::to_string(needed));
+  }
+  Volume v;
+  v.dims = {nim->nx, nim->ny, nim->nz};
+  v.source = path;
+  v.header = std::make_shared<const NiftiHeader>(nim.release());
+  return v;
+}
+
+Volume read_volume(const std::string& path) {
+  NiftiPtr nim = open_volume(path, true);
   Volume v;
   v.dims = {nim->nx, nim->ny, nim->nz};
   v.data.resize(static_cast<size_t>(v.voxels()));
@@ -188,8 +219,7 @@ Volume read_volume(const std::string& path) {
     case DT_INT32: convert_voxels<int32_t>(nim.get(), v.data); break;
     case DT_FLOAT32: convert_voxels<float>(nim.get(), v.data); break;
     case DT_FLOAT64: convert_voxels<double>(nim.get(), v.data); break;
-    default: file_error(path, std::string("unsupported voxel type ") + nifti_datatype_string(nim->datatype) +
-                                  " (expected uint8, int16, uint16, int32, float32 or float64)");
+    default: break;  // refused by open_volume
   }
   int64_t bad = first_non_finite_voxel(nim.get());
   for (size_t i = 0; i < v.data.size() && bad < 0; ++i)
@@ -205,8 +235,8 @@ Volume read_volume(const std::string& path) {
 }
 
 void write_volume(const Volume& volume, const std::string& path, const std::string& description) {
-  MDCSRN_REQUIRE(volume.header != nullptr, path + ": volume has no geometry to write");
-  MDCSRN_REQUIRE(int64_t(volume.data.size()) == volume.voxels(), path + ": voxel count does not match the dimensions");
+  MDCSRN_ASSERT(volume.header != nullptr, path + ": volume has no geometry to write");
+  MDCSRN_ASSERT(int64_t(volume.data.size()) == volume.voxels(), path + ": voxel count does not match the dimensions");
   NiftiPtr nim(nifti_copy_nim_info(volume.header->nim));
   if (!nim) file_error(path, "cannot prepare the NIfTI header");
   nim->datatype = DT_FLOAT32;

@@ -52,6 +52,11 @@ Volume new_volume(const std::array<int64_t, 3>& dims, const Affine& voxel_to_wor
 // a missing, truncated or corrupt file, more than one volume, or NaN/Inf voxels.
 Volume read_volume(const std::string& path);
 
+// The same checks but the voxels', and the geometry alone (dims and header; no data): to check many
+// inputs before a long run writes anything. An uncompressed file shorter than its voxels is
+// refused as truncated; a compressed file's voxels are checked when read_volume reads them.
+Volume read_volume_header(const std::string& path);
+
 // Writes float32 voxels with the geometry of `volume.header`, through a temporary file renamed
 // into place, so a failure never leaves a half-written output.
 void write_volume(const Volume& volume, const std::string& path, const std::string& description = "");
@@ -61,5 +66,9 @@ void require_same_grid(const Volume& a, const Volume& b, const std::string& what
 
 // Writes text to path through a temporary file and a rename.
 void write_text_atomically(const std::string& path, const std::string& text);
+
+// A hidden temporary name beside `path` (the same folder, so a rename moves it into place) that
+// keeps the extension nifticlib reads the format from (.nii or .nii.gz).
+std::string temporary_name(const std::string& path);
 
 }  // namespace mdcsrn

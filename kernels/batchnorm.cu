@@ -123,7 +123,7 @@ MDCSRN_KERNEL void input_grad_kernel(PlaneGrid g, Tensor<const float> x, Tensor<
 namespace {
 
 void require_same_memory(const Collectives* ranks, MemoryKind memory, const char* op) {
-  MDCSRN_REQUIRE(!ranks || ranks->memory() == memory, std::string(op) + ": the ranks' collectives are for another kind of memory");
+  MDCSRN_ASSERT(!ranks || ranks->memory() == memory, std::string(op) + ": the ranks' collectives are for another kind of memory");
 }
 
 }  // namespace

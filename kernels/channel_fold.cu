@@ -24,7 +24,7 @@ MDCSRN_KERNEL void unfold_kernel(const float* dfolded, const int32_t* map, int64
 }
 
 simt::LaunchConfig per_output_launch(int64_t outputs, int64_t per_output, std::source_location where = std::source_location::current()) {
-  MDCSRN_REQUIRE(outputs >= 1 && outputs <= 65535, "channel fold: " + std::to_string(outputs) + " output channels");
+  MDCSRN_ASSERT(outputs >= 1 && outputs <= 65535, "channel fold: " + std::to_string(outputs) + " output channels");
   return simt::LaunchConfig(simt::Dim3(unsigned((per_output + kThreads - 1) / kThreads), unsigned(outputs)), simt::Dim3(kThreads), 0,
                             where);
 }

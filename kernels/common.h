@@ -33,14 +33,14 @@ MDCSRN_HD int64_t element_offset(const Tensor<T>& t, int64_t i) {
 // (sample, channel) plane is dense.
 template <class A, class B>
 void require_same_planes(const char* op, const A& first, const B& other) {
-  MDCSRN_REQUIRE(other.shape == first.shape,
+  MDCSRN_ASSERT(other.shape == first.shape,
                  std::string(op) + ": shape " + other.shape.str() + " does not match " + first.shape.str());
-  MDCSRN_REQUIRE(other.spatially_dense(), std::string(op) + ": tensor planes must be dense");
+  MDCSRN_ASSERT(other.spatially_dense(), std::string(op) + ": tensor planes must be dense");
 }
 
 template <class T, class... Rest>
 void require_planes(const char* op, const Tensor<T>& first, const Rest&... rest) {
-  MDCSRN_REQUIRE(first.spatially_dense(), std::string(op) + ": tensor planes must be dense");
+  MDCSRN_ASSERT(first.spatially_dense(), std::string(op) + ": tensor planes must be dense");
   (require_same_planes(op, first, rest), ...);
 }
 

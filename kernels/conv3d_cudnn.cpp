@@ -21,7 +21,7 @@ cudnnTensorDescriptor_t make_tensor_descriptor(const Shape5& s, const Strides5& 
   const int64_t strides64[5] = {st.n, st.c, st.d, st.h, st.w};
   int dims[5], strides[5];
   for (int i = 0; i < 5; ++i) {
-    MDCSRN_REQUIRE(dims64[i] < (int64_t(1) << 31) && strides64[i] < (int64_t(1) << 31), "conv3d: tensor too large for cuDNN");
+    MDCSRN_ASSERT(dims64[i] < (int64_t(1) << 31) && strides64[i] < (int64_t(1) << 31), "conv3d: tensor too large for cuDNN");
     dims[i] = int(dims64[i]);
     strides[i] = int(strides64[i]);
   }

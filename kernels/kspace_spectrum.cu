@@ -47,7 +47,7 @@ void real_to_complex(Context& ctx, const float* real, float* complex, int64_t co
 
 template <class Context>
 void weight_kspace_band(Context& ctx, float* spectrum, const std::array<int64_t, 3>& dims, const KspaceTruncation& t) {
-  MDCSRN_REQUIRE(dims[1] <= 65535 && dims[2] <= 65535, "kspace_truncate: volume too large for the line grid");
+  MDCSRN_ASSERT(dims[1] <= 65535 && dims[2] <= 65535, "kspace_truncate: volume too large for the line grid");
   AxisBand band[3];
   for (size_t a = 0; a < 3; ++a) band[a] = AxisBand{dims[a], t.truncate[a] ? kept_frequencies(dims[a], t.scale) : dims[a], t.truncate[a]};
   const simt::LaunchConfig lines(simt::Dim3(unsigned((dims[0] + kThreads - 1) / kThreads), unsigned(dims[1]), unsigned(dims[2])),

@@ -56,7 +56,7 @@ void filter(std::vector<double>& v, const std::array<int64_t, 3>& dims, const st
 
 std::vector<double> ssim_map(const std::vector<float>& reference, const std::vector<float>& test, const std::array<int64_t, 3>& dims,
                              double data_range, SsimWindow window) {
-  MDCSRN_REQUIRE(reference.size() == test.size(), "ssim: volumes differ in size");
+  MDCSRN_ASSERT(reference.size() == test.size(), "ssim: volumes differ in size");
   const std::vector<double> w = window_weights(window);
   const size_t n = reference.size();
   std::vector<double> ux(n), uy(n), uxx(n), uyy(n), uxy(n);
@@ -95,7 +95,7 @@ RegionMetrics region_metrics(const std::vector<float>& reference, const std::vec
         const bool interior = i >= pad && j >= pad && k >= pad && i < dims[0] - pad && j < dims[1] - pad && k < dims[2] - pad;
         if (mask || interior) ssim_sum += ssim[v], ++ssim_count;
       }
-  MDCSRN_REQUIRE(count > 0, "metrics: the region is empty");
+  MDCSRN_ASSERT(count > 0, "metrics: the region is empty");
   RegionMetrics m;
   m.voxels = count;
   const double mse = squared_error / double(count);
@@ -106,7 +106,7 @@ RegionMetrics region_metrics(const std::vector<float>& reference, const std::vec
 }
 
 double paired_t_test(const std::vector<double>& a, const std::vector<double>& b) {
-  MDCSRN_REQUIRE(a.size() == b.size(), "paired t-test: the two methods have different numbers of subjects");
+  MDCSRN_ASSERT(a.size() == b.size(), "paired t-test: the two methods have different numbers of subjects");
   const size_t n = a.size();
   if (n < 2) return std::numeric_limits<double>::quiet_NaN();
   double mean = 0;

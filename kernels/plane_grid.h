@@ -98,8 +98,8 @@ int vector_width(const Tensors&... tensors) {
 inline simt::LaunchConfig plane_launch(const Shape5& shape, int parts, size_t shared_bytes = 0,
                                        std::source_location where = std::source_location::current()) {
   const int64_t planes = shape.n * shape.c;
-  MDCSRN_REQUIRE(planes >= 1 && planes < (int64_t(1) << 31), "plane grid: " + shape.str() + " has 2^31 or more (sample, channel) planes");
-  MDCSRN_REQUIRE(parts >= 1 && parts <= 65535, "plane grid: " + std::to_string(parts) + " blocks per plane");
+  MDCSRN_ASSERT(planes >= 1 && planes < (int64_t(1) << 31), "plane grid: " + shape.str() + " has 2^31 or more (sample, channel) planes");
+  MDCSRN_ASSERT(parts >= 1 && parts <= 65535, "plane grid: " + std::to_string(parts) + " blocks per plane");
   // Planes smaller than a block (a critic's 1^3 hidden layer) get one warp's worth of threads per
   // 32 elements instead of 256 mostly idle ones.
   const int64_t threads = std::min<int64_t>(kThreads, (shape.spatial() + 31) / 32 * 32);
@@ -107,8 +107,8 @@ inline simt::LaunchConfig plane_launch(const Shape5& shape, int parts, size_t sh
 }
 
 inline PlaneGrid plane_grid(const Shape5& shape, int width) {
-  MDCSRN_REQUIRE(shape.spatial() < (int64_t(1) << 31), "plane grid: planes of " + shape.str() + " exceed 2^31 elements");
-  MDCSRN_REQUIRE(shape.c < (int64_t(1) << 31), "plane grid: too many channels in " + shape.str());
+  MDCSRN_ASSERT(shape.spatial() < (int64_t(1) << 31), "plane grid: planes of " + shape.str() + " exceed 2^31 elements");
+  MDCSRN_ASSERT(shape.c < (int64_t(1) << 31), "plane grid: too many channels in " + shape.str());
   return PlaneGrid{int32_t(shape.spatial()), int32_t(shape.c), int32_t(width)};
 }
 

@@ -36,7 +36,7 @@ MDCSRN_KERNEL void pool_backward_kernel(PlaneGrid g, Tensor<const float> dy, Ten
 template <class Context>
 void global_avg_pool_forward(Context& ctx, Tensor<const float> x, Tensor<float> y) {
   require_planes("global_avg_pool_forward", x);
-  MDCSRN_REQUIRE(y.shape == pooled_shape(x.shape), "global_avg_pool_forward: output must be " + pooled_shape(x.shape).str());
+  MDCSRN_ASSERT(y.shape == pooled_shape(x.shape), "global_avg_pool_forward: output must be " + pooled_shape(x.shape).str());
   simt::launch(ctx, plane_launch(x.shape, 1, block_reduce_shared_bytes<Sum<float>>()), pool_forward_kernel,
                plane_grid(x.shape, vector_width(x)), x, y);
 }
@@ -44,7 +44,7 @@ void global_avg_pool_forward(Context& ctx, Tensor<const float> x, Tensor<float> 
 template <class Context>
 void global_avg_pool_backward(Context& ctx, Tensor<const float> dy, Tensor<float> dx, GradMode mode) {
   require_planes("global_avg_pool_backward", dx);
-  MDCSRN_REQUIRE(dy.shape == pooled_shape(dx.shape), "global_avg_pool_backward: gradient must be " + pooled_shape(dx.shape).str());
+  MDCSRN_ASSERT(dy.shape == pooled_shape(dx.shape), "global_avg_pool_backward: gradient must be " + pooled_shape(dx.shape).str());
   const int width = vector_width(dx);
   simt::launch(ctx, plane_launch(dx.shape, elementwise_parts(dx.shape, width)), pool_backward_kernel, plane_grid(dx.shape, width), dy,
                dx, mode == GradMode::Accumulate);

@@ -12,7 +12,7 @@ namespace cpu {
 template <class T>
 void global_avg_pool_forward(Tensor<const T> x, Tensor<T> y) {
   require_planes("global_avg_pool_forward", x);
-  MDCSRN_REQUIRE(y.shape == pooled_shape(x.shape), "global_avg_pool_forward: output must be " + pooled_shape(x.shape).str());
+  MDCSRN_ASSERT(y.shape == pooled_shape(x.shape), "global_avg_pool_forward: output must be " + pooled_shape(x.shape).str());
   const int64_t spatial = x.shape.spatial();
   for_each_plane(x.shape, [&](int64_t n, int64_t c) {
     Sum<SumType<T>> sum;
@@ -25,7 +25,7 @@ void global_avg_pool_forward(Tensor<const T> x, Tensor<T> y) {
 template <class T>
 void global_avg_pool_backward(Tensor<const T> dy, Tensor<T> dx, GradMode mode) {
   require_planes("global_avg_pool_backward", dx);
-  MDCSRN_REQUIRE(dy.shape == pooled_shape(dx.shape), "global_avg_pool_backward: gradient must be " + pooled_shape(dx.shape).str());
+  MDCSRN_ASSERT(dy.shape == pooled_shape(dx.shape), "global_avg_pool_backward: gradient must be " + pooled_shape(dx.shape).str());
   const int64_t spatial = dx.shape.spatial();
   const bool accumulate = mode == GradMode::Accumulate;
   for_each_plane(dx.shape, [&](int64_t n, int64_t c) {

@@ -17,6 +17,28 @@
 
 namespace mdcsrn {
 
+// The stem's and the transitions' strides (MONAI's DenseNet), which set each block's grid.
+inline constexpr ConvParams kAgeStem{7, 2, 3};
+inline constexpr PoolWindow kAgeStemPool{3, 2, 1}, kAgeTransitionPool{2, 2, 0};
+
+// Each dense block's feature shape for an input [N, 1, D, H, W]; an input too small for every
+// block to keep a voxel is refused in words naming grid.size.
+inline std::vector<Shape5> age_block_shapes(const AgeRegressorLayout& layout, const Shape5& input) {
+  Shape5 grid = pool_output_shape(conv_output_shape(input, layout.config().features, kAgeStem), kAgeStemPool);
+  std::vector<Shape5> shapes;
+  for (const DenseBlockLayout& b : layout.blocks()) {
+    if (grid.d < 1 || grid.h < 1 || grid.w < 1)
+      fail("grid.size: " + std::to_string(input.w) + "x" + std::to_string(input.h) + "x" + std::to_string(input.d) + " voxels are too few for " +
+           std::to_string(layout.blocks().size()) + " dense blocks (the stem divides each edge by 4, every transition by 2 more); "
+           "use a larger grid.size or fewer model.blocks");
+    grid.c = b.channels;
+    shapes.push_back(grid);
+    // A transition pools 2^3 windows: an edge below 2 leaves nothing for the next block.
+    if (b.transition_weight >= 0) grid = grid.d >= 2 && grid.h >= 2 && grid.w >= 2 ? pool_output_shape(grid, kAgeTransitionPool) : Shape5{};
+  }
+  return shapes;
+}
+
 template <class Backend>
 class AgeRegressor {
  public:
@@ -24,17 +46,9 @@ class AgeRegressor {
 
   // Buffers for up to `input.n` volumes of shape [1, D, H, W].
   AgeRegressor(const AgeRegressorLayout& layout, Backend backend, const Shape5& input) : layout_(layout), be_(backend), input_(input) {
-    MDCSRN_REQUIRE(input.c == 1 && input.n >= 1, "age model: the input is [N, 1, D, H, W], not " + input.str());
+    MDCSRN_ASSERT(input.c == 1 && input.n >= 1, "age model: the input is [N, 1, D, H, W], not " + input.str());
     stem_ = conv_output_shape(input, layout.config().features, kStem);
-    Shape5 grid = pool_output_shape(stem_, kStemPool);
-    for (const DenseBlockLayout& b : layout.blocks()) {
-      MDCSRN_REQUIRE(grid.d >= 1 && grid.h >= 1 && grid.w >= 1, "age model: the input " + input.str() + " is too small for " +
-                                                                     std::to_string(layout.blocks().size()) + " blocks");
-      grid.c = b.channels;
-      block_shapes_.push_back(grid);
-      // A transition pools 2^3 windows: an edge below 2 leaves nothing for the next block.
-      if (b.transition_weight >= 0) grid = grid.d >= 2 && grid.h >= 2 && grid.w >= 2 ? pool_output_shape(grid, kTransitionPool) : Shape5{};
-    }
+    block_shapes_ = age_block_shapes(layout, input);
     const MemoryKind m = Backend::memory;
     int64_t widest = stem_.numel(), block_features = 0;
     for (size_t b = 0; b < block_shapes_.size(); ++b) {
@@ -114,7 +128,7 @@ class AgeRegressor {
   // the last forward's output is dout. Uses the forward's activations and statistics: params must
   // not have changed in between, and mode must be the forward's.
   void backward(const T* params, T* grads, Tensor<const T> x, Tensor<const T> dout, NormMode mode) {
-    MDCSRN_REQUIRE(mode == mode_ && n_ == x.shape.n, "age model: backward needs a forward of the same batch in the same mode");
+    MDCSRN_ASSERT(mode == mode_ && n_ == x.shape.n, "age model: backward needs a forward of the same batch in the same mode");
     check_batch(x, dout);
     const AgeRegressorLayout& L = layout_;
     be_.zero(grads, L.table().padded_size());
@@ -164,17 +178,17 @@ class AgeRegressor {
   }
 
  private:
-  static constexpr ConvParams kStem{7, 2, 3}, kPointwise{1, 1, 0}, kUnit{3, 1, 1};
-  static constexpr PoolWindow kStemPool{3, 2, 1}, kTransitionPool{2, 2, 0};
+  static constexpr ConvParams kStem = kAgeStem, kPointwise{1, 1, 0}, kUnit{3, 1, 1};
+  static constexpr PoolWindow kStemPool = kAgeStemPool, kTransitionPool = kAgeTransitionPool;
   static constexpr ActivationSpec kRelu{Activation::Relu, 0.f};
 
   void check_batch(Tensor<const T> x, Tensor<const T> out) const {
     Shape5 expected = input_;
     expected.n = x.shape.n;
-    MDCSRN_REQUIRE(x.shape.n >= 1 && x.shape.n <= input_.n && x.shape == expected,
+    MDCSRN_ASSERT(x.shape.n >= 1 && x.shape.n <= input_.n && x.shape == expected,
                    "age model: the input must be [n <= " + std::to_string(input_.n) + ", 1, " + std::to_string(input_.d) + ", " +
                        std::to_string(input_.h) + ", " + std::to_string(input_.w) + "], not " + x.shape.str());
-    MDCSRN_REQUIRE((out.shape == Shape5{x.shape.n, 1, 1, 1, 1}), "age model: the output must be [n, 1, 1, 1, 1]");
+    MDCSRN_ASSERT((out.shape == Shape5{x.shape.n, 1, 1, 1, 1}), "age model: the output must be [n, 1, 1, 1, 1]");
   }
   const T* P(const T* params, int index) const { return params + layout_.table().entry(index).offset; }
   T* G(T* grads, int index) const { return grads + layout_.table().entry(index).offset; }

@@ -23,9 +23,9 @@ NormLayer AgeRegressorLayout::add_norm(const std::string& name, int channels) {
 }
 
 AgeRegressorLayout::AgeRegressorLayout(const AgeRegressorConfig& c) : config_(c) {
-  MDCSRN_REQUIRE(c.features >= 1 && c.growth >= 1 && c.bottleneck >= 1, "age model: features, growth and bottleneck must be positive");
-  MDCSRN_REQUIRE(!c.blocks.empty(), "age model: at least one dense block");
-  for (int units : c.blocks) MDCSRN_REQUIRE(units >= 1, "age model: every dense block needs a unit");
+  MDCSRN_REQUIRE(c.features >= 1 && c.growth >= 1 && c.bottleneck >= 1, "model.features, model.growth, model.bottleneck: " + std::to_string(c.features) + ", " + std::to_string(c.growth) + ", " + std::to_string(c.bottleneck) + "; each must be a positive integer, e.g. 64, 32, 4");
+  MDCSRN_REQUIRE(!c.blocks.empty(), "model.blocks: []; needs at least one dense block, e.g. [6, 12, 24, 16]");
+  for (int units : c.blocks) MDCSRN_REQUIRE(units >= 1, "model.blocks: a block of " + std::to_string(units) + " units; every dense block needs at least one, e.g. [6, 12, 24, 16]");
   conv0_weight_ = table_.add("features.conv0.weight", {c.features, 1, 7, 7, 7});
   norm0_ = add_norm("features.norm0", c.features);
   int channels = c.features;

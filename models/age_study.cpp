@@ -66,8 +66,9 @@ AgeStudyConfig parse_age_config(const json& j) {
   c.exclude_manifest = setting<std::string>(j, "data", "exclude_manifest");
   c.grid.spacing = setting<double>(j, "grid", "spacing");
   const std::vector<int64_t> size = setting<std::vector<int64_t>>(j, "grid", "size");
-  if (size.size() != 3 || size[0] < 1 || size[1] < 1 || size[2] < 1) fail("grid.size: expected three positive voxel counts");
-  if (!(c.grid.spacing > 0)) fail("grid.spacing: must be positive (mm)");
+  if (size.size() != 3 || size[0] < 1 || size[1] < 1 || size[2] < 1)
+    fail_setting("grid.size", size, "must be three positive voxel counts, e.g. [96, 112, 96]");
+  if (!(c.grid.spacing > 0)) fail_setting("grid.spacing", c.grid.spacing, "must be positive (mm), e.g. 2");
   c.grid.size = {size[0], size[1], size[2]};
   AgeRegressorConfig& m = c.training.model;
   m.features = setting<int>(j, "model", "features");
@@ -75,11 +76,13 @@ AgeStudyConfig parse_age_config(const json& j) {
   m.bottleneck = setting<int>(j, "model", "bottleneck");
   m.blocks = setting<std::vector<int>>(j, "model", "blocks");
   c.folds = setting<int>(j, "train", "folds");
-  if (c.folds < 2) fail("train.folds: at least 2");
+  if (c.folds < 2) fail_setting("train.folds", c.folds, "cross-validation needs at least 2 folds, e.g. 5");
   c.training.epochs = setting<int>(j, "train", "epochs");
   c.training.batch = setting<int>(j, "train", "batch");
-  if (c.training.epochs < 1 || c.training.batch < 1) fail("train.epochs and train.batch: must be positive");
+  if (c.training.epochs < 1) fail_setting("train.epochs", c.training.epochs, "must be a positive integer, e.g. 40");
+  if (c.training.batch < 1) fail_setting("train.batch", c.training.batch, "must be a positive integer, e.g. 4");
   c.training.adam.lr = setting<float>(j, "train", "lr");
+  if (!(c.training.adam.lr > 0)) fail_setting("train.lr", c.training.adam.lr, "must be positive, e.g. 0.001");
   const std::string loss = setting<std::string>(j, "train", "loss");
   if (loss != "l1" && loss != "mse") fail("train.loss: expected l1 or mse, got '" + loss + "'");
   c.training.loss = loss == "l1" ? LossKind::L1 : LossKind::L2;
@@ -87,7 +90,7 @@ AgeStudyConfig parse_age_config(const json& j) {
   c.device = setting<std::string>(j, "train", "device");
   if (c.device != "auto" && c.device != "cpu" && c.device != "cuda") fail("train.device: expected auto, cpu or cuda, got '" + c.device + "'");
   c.out_dir = setting<std::string>(j, "output", "dir");
-  AgeRegressorLayout{m};  // checks the model settings
+  age_block_shapes(AgeRegressorLayout{m}, Shape5{1, 1, size[2], size[1], size[0]});  // the model's settings, and its fit on the grid
   return c;
 }
 
@@ -231,6 +234,10 @@ AgeStudyResult run_age_study(const AgeStudyConfig& c, const json& config_json, c
   if (fewest_training < 2)
     fail(c.subjects + ": " + std::to_string(n) + " subjects in " + std::to_string(c.folds) + " folds leave " + std::to_string(fewest_training) +
          " to train on beside a held-out fold; at least 2 are needed (more subjects, or fewer train.folds)");
+  // Every image's header (readable, one 3-D volume, an invertible affine; an uncompressed file's
+  // length) before anything is written: a bad file found hours into a study would be late.
+  for (const AgeSubject& s : table.subjects)
+    for (const std::string& image : s.images) check_age_geometry(read_volume_header(image));
   r.ages_source = table.ages;
   for (const AgeSubject& s : table.subjects) {
     r.ids.push_back(s.id);

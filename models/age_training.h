@@ -60,8 +60,8 @@ AgeFit train_age_regressor(Backend backend, const AgeTrainingOptions& o, const A
                                         const AgeEpochCallback& on_epoch = {}) {
   using T = typename Backend::Scalar;
   static_assert(std::is_same_v<T, float>, "the regressor trains in float");
-  MDCSRN_REQUIRE(data.train.size() >= 2 && data.train.size() == data.train_ages.size(), "age training: at least two training subjects");
-  MDCSRN_REQUIRE(o.batch >= 1 && o.epochs >= 1, "age training: batch and epochs must be positive");
+  MDCSRN_ASSERT(data.train.size() >= 2 && data.train.size() == data.train_ages.size(), "age training: at least two training subjects");
+  MDCSRN_ASSERT(o.batch >= 1 && o.epochs >= 1, "age training: batch and epochs must be positive");
   const int64_t voxels = data.grid[0] * data.grid[1] * data.grid[2];
   double mean = 0, variance = 0;
   for (double a : data.train_ages) mean += a / double(data.train_ages.size());

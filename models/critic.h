@@ -18,7 +18,7 @@ class Critic {
   using T = typename Backend::Scalar;
 
   Critic(const CriticLayout& layout, Backend backend, int64_t capacity) : layout_(layout), be_(backend), capacity_(capacity) {
-    MDCSRN_REQUIRE(capacity >= 1, "critic: the batch capacity must be positive");
+    MDCSRN_ASSERT(capacity >= 1, "critic: the batch capacity must be positive");
     const MemoryKind m = Backend::memory;
     int64_t widest = 0, widest_normalised = 0, widest_affine = 0;
     for (const CriticConvLayer& l : layout.convs()) {
@@ -136,10 +136,10 @@ class Critic {
 
   void check_batch(Tensor<const T> x, Tensor<const T> scores) const {
     const int64_t e = layout_.config().patch;
-    MDCSRN_REQUIRE(x.shape.n >= 1 && x.shape.n <= capacity_, "critic: batch of " + std::to_string(x.shape.n) + " beyond capacity " +
+    MDCSRN_ASSERT(x.shape.n >= 1 && x.shape.n <= capacity_, "critic: batch of " + std::to_string(x.shape.n) + " beyond capacity " +
                                                                  std::to_string(capacity_));
-    MDCSRN_REQUIRE((x.shape == Shape5{x.shape.n, 1, e, e, e}), "critic: the input must be [n, 1, " + std::to_string(e) + "^3], not " + x.shape.str());
-    MDCSRN_REQUIRE((scores.shape == Shape5{x.shape.n, 1, 1, 1, 1}), "critic: scores must be [n, 1, 1, 1, 1]");
+    MDCSRN_ASSERT((x.shape == Shape5{x.shape.n, 1, e, e, e}), "critic: the input must be [n, 1, " + std::to_string(e) + "^3], not " + x.shape.str());
+    MDCSRN_ASSERT((scores.shape == Shape5{x.shape.n, 1, 1, 1, 1}), "critic: scores must be [n, 1, 1, 1, 1]");
   }
 
   // Affine gradients go to scratch when no parameter gradient is wanted.

@@ -14,10 +14,10 @@ std::string CriticConfig::describe() const {
 }
 
 CriticLayout::CriticLayout(const CriticConfig& c) : config_(c) {
-  MDCSRN_REQUIRE(c.patch >= 16 && c.patch % 16 == 0, "critic: the patch edge must be a positive multiple of 16 (four stride-2 convs)");
-  for (int w : c.widths) MDCSRN_REQUIRE(w >= 1, "critic: widths must be positive");
-  MDCSRN_REQUIRE(c.hidden >= 1, "critic: hidden must be positive");
-  MDCSRN_REQUIRE(c.slope >= 0.f, "critic: the LeakyReLU slope must not be negative");
+  MDCSRN_REQUIRE(c.patch >= 16 && c.patch % 16 == 0, "critic: a patch of " + std::to_string(c.patch) + "^3; its four stride-2 convolutions need a positive multiple of 16, e.g. 32");
+  for (int w : c.widths) MDCSRN_REQUIRE(w >= 1, "wgan.critic_widths: " + std::to_string(w) + "; every width must be a positive integer, e.g. [64, 128, 256, 512]");
+  MDCSRN_REQUIRE(c.hidden >= 1, "wgan.critic_hidden: " + std::to_string(c.hidden) + "; must be a positive integer, e.g. 1024");
+  MDCSRN_REQUIRE(c.slope >= 0.f, "wgan.critic_slope: " + std::to_string(c.slope) + "; must not be negative, e.g. 0.2");
   int64_t edge = c.patch;
   // conv0 is a bare module (conv0.weight); the later convs sit in layers.<i> beside their norms.
   auto add_conv = [&](const std::string& prefix, int in, int out, int stride, bool normalised) {

@@ -24,9 +24,9 @@ class Generator {
   // Buffers for inputs of shape [N, 1, D, H, W].
   Generator(const GeneratorLayout& layout, Backend backend, const Shape5& input)
       : layout_(layout), be_(backend), input_(input) {
-    MDCSRN_REQUIRE(input.c == 1, "generator: the input has one channel");
+    MDCSRN_ASSERT(input.c == 1, "generator: the input has one channel");
     // The reconstruction reads every feature channel: backward's first write to each.
-    MDCSRN_REQUIRE(layout.reconstruction().distinct == layout.feature_channels(), "generator: the reconstruction must read every feature");
+    MDCSRN_ASSERT(layout.reconstruction().distinct == layout.feature_channels(), "generator: the reconstruction must read every feature");
     const MemoryKind m = Backend::memory;
     for (Buffer<T>* b : {&feature_mean_, &feature_var_, &feature_invstd_}) *b = Buffer<T>(m, layout.feature_channels());
     unit_mean_ = Buffer<T>(m, layout.bn_channels());
@@ -54,13 +54,13 @@ class Generator {
   // and BatchNorm normalises with the whole batch's statistics and back-propagates through them
   // (SyncBatchNorm), so every rank's running statistics are one process's.
   void synchronize_batchnorm(const Collectives& ranks) {
-    MDCSRN_REQUIRE(ranks.memory() == Backend::memory, "generator: the ranks' collectives are for another kind of memory");
+    MDCSRN_ASSERT(ranks.memory() == Backend::memory, "generator: the ranks' collectives are for another kind of memory");
     ranks_ = &ranks;
   }
 
   // out: [N, 1, D, H, W]. Train mode normalises with batch statistics and updates the running ones.
   void forward(const T* params, Tensor<const T> x, Tensor<T> out, NormMode mode) {
-    MDCSRN_REQUIRE(x.shape == input_ && out.shape == input_, "generator: input and output must be " + input_.str());
+    MDCSRN_ASSERT(x.shape == input_ && out.shape == input_, "generator: input and output must be " + input_.str());
     const GeneratorLayout& L = layout_;
     const int k2 = 2 * L.config().growth;
     allocate_activations();
@@ -95,7 +95,7 @@ class Generator {
   // features and statistics, so params must not have changed in between, and mode must be the
   // forward's.
   void backward(const T* params, T* grads, Tensor<const T> x, Tensor<const T> dout, NormMode mode, Tensor<T>* dx = nullptr) {
-    MDCSRN_REQUIRE(mode == mode_ && features_.data(), "generator: backward needs a forward in the same normalisation mode");
+    MDCSRN_ASSERT(mode == mode_ && features_.data(), "generator: backward needs a forward in the same normalisation mode");
     const GeneratorLayout& L = layout_;
     const int k = L.config().growth, k2 = 2 * k;
     const Tensor<T> dX = feature_gradients();

@@ -88,7 +88,7 @@ class FastGenerator {
   // statistics merge every rank's tile partials, and BatchNorm's backward the whole batch's sums
   // (dgamma and dbeta stay this rank's), as Generator::synchronize_batchnorm.
   void synchronize_batchnorm(const Collectives& ranks) {
-    MDCSRN_REQUIRE(ranks.memory() == Context::memory, "fast path: the ranks' collectives are for another kind of memory");
+    MDCSRN_ASSERT(ranks.memory() == Context::memory, "fast path: the ranks' collectives are for another kind of memory");
     ranks_ = &ranks;
   }
 
@@ -112,8 +112,8 @@ class FastGenerator {
   // respect to the last train forward's output is dout ([N, 1, D, H, W] fp32); params must be that
   // forward's.
   void backward(const float* params, float* grads, Tensor<const float> x, Tensor<const float> dout) {
-    MDCSRN_REQUIRE(params == trained_params_ && trained_params_ != nullptr, "fast path: backward needs a train forward of the same parameters");
-    MDCSRN_REQUIRE(x.shape == input_ && dout.shape == input_ && dout.contiguous(), "fast path: input and output gradient must be " + input_.str());
+    MDCSRN_ASSERT(params == trained_params_ && trained_params_ != nullptr, "fast path: backward needs a train forward of the same parameters");
+    MDCSRN_ASSERT(x.shape == input_ && dout.shape == input_ && dout.contiguous(), "fast path: input and output gradient must be " + input_.str());
     const GeneratorLayout& L = layout_;
     allocate_backward();
     const ChannelsLast f = features();
@@ -167,7 +167,7 @@ class FastGenerator {
   }
   // The same with Adam's constants in device memory (a step graph's schedule).
   void update_at(const AdamStep* s, float* params, const float* grads, float* m, float* v, int64_t count) {
-    MDCSRN_REQUIRE(count == copy_index_.size(), "fast path: Adam runs over the whole generator arena");
+    MDCSRN_ASSERT(count == copy_index_.size(), "fast path: Adam runs over the whole generator arena");
     gpu::adam_with_copies(ctx_, s, params, grads, m, v, count, copy_index_.data(), unit_weights_.data());
     weights_current_ = true;
     packed_params_ = params;
@@ -234,7 +234,7 @@ class FastGenerator {
   // mode reads `running`; train mode updates `updated_running` (the same statistics).
   void run(const float* params, Tensor<const float> x, Tensor<float> out, NormMode mode, const float* running, float* updated_running,
            float eps, float momentum, float* mean, float* var, float* invstd) {
-    MDCSRN_REQUIRE(x.shape == input_ && out.shape == input_ && out.contiguous(), "fast path: input and output must be " + input_.str());
+    MDCSRN_ASSERT(x.shape == input_ && out.shape == input_ && out.contiguous(), "fast path: input and output must be " + input_.str());
     const GeneratorLayout& L = layout_;
     const ChannelsLast f = features();
     const bool weights_current = weights_current_ && params == packed_params_;

@@ -14,7 +14,7 @@ std::string GeneratorLayout::bn_name(int b, int u) const {
 }
 
 GeneratorLayout::GeneratorLayout(const GeneratorConfig& c) : config_(c) {
-  MDCSRN_REQUIRE(c.blocks >= 1 && c.units >= 1 && c.growth >= 1, "generator: blocks, units and growth must be positive");
+  MDCSRN_REQUIRE(c.blocks >= 1 && c.units >= 1 && c.growth >= 1, "model.blocks, model.units, model.growth: " + std::to_string(c.blocks) + ", " + std::to_string(c.units) + ", " + std::to_string(c.growth) + "; each must be a positive integer, e.g. 4, 4, 16");
   const int k = c.growth, k2 = 2 * k;
   conv0_weight_ = table_.add("conv0.weight", {k2, 1, 3, 3, 3});
   std::vector<int32_t> concat;  // the running concatenation F_b, as feature-buffer channels

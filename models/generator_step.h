@@ -34,7 +34,7 @@ class GeneratorStep {
   // and the gradients are summed over the ranks before Adam, so every rank applies the gradient
   // of the global batch's mean loss; on both paths.
   void spread_over(const Communicator& host, const Collectives& device) {
-    MDCSRN_REQUIRE(device.memory() == Backend::memory && device.size() == host.size(),
+    MDCSRN_ASSERT(device.memory() == Backend::memory && device.size() == host.size(),
                    "training step: the device collectives must span the host's ranks, over this backend's memory");
     host_ranks_ = &host, device_ranks_ = &device;
     generator_.synchronize_batchnorm(device);

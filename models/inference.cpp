@@ -15,18 +15,31 @@ namespace mdcsrn {
 Stitching parse_stitching(const std::string& name) {
   if (name == "crop") return Stitching::MarginCrop;
   if (name == "gaussian") return Stitching::Gaussian;
-  fail("unknown stitching '" + name + "' (expected crop or gaussian)");
+  fail("--stitching '" + name + "': expected crop or gaussian");
+}
+
+void check_inference_options(const InferenceOptions& o) {
+  const std::string patch = std::to_string(o.patch);
+  if (o.patch < 4) fail("--patch " + patch + ": the patch size must be at least 4, e.g. 32");
+  if (o.batch < 1) fail("--batch " + std::to_string(o.batch) + ": must be a positive integer, e.g. 16");
+  if (o.stitching == Stitching::MarginCrop && (o.margin < 0 || 2 * o.margin >= o.patch))
+    fail("--margin " + std::to_string(o.margin) + ": a tile keeps patch - 2 margin voxels of " + patch + "; the margin must be in [0, " +
+         std::to_string((o.patch - 1) / 2) + "], e.g. 3");
+  if (o.stitching == Stitching::Gaussian && (o.stride < 1 || o.stride > o.patch))
+    fail("--stride " + std::to_string(o.stride) + ": Gaussian tiles must overlap or touch; the stride must be in [1, " + patch + "], e.g. 16");
+  if (o.precision != "bf16" && o.precision != "tf32" && o.precision != "fp32")
+    fail("--precision '" + o.precision + "': expected bf16, tf32 or fp32");
 }
 
 std::vector<int64_t> tile_origins(int64_t n, const InferenceOptions& o) {
   std::vector<int64_t> origins;
   if (o.stitching == Stitching::MarginCrop) {
     const int64_t core = o.patch - 2 * o.margin;
-    MDCSRN_REQUIRE(core > 0, "inference: the margin leaves no core in the patch");
+    MDCSRN_ASSERT(core > 0, "tile_origins: the margin leaves no core in the patch");
     for (int64_t start = 0; start < n; start += core) origins.push_back(start - o.margin);
     return origins;
   }
-  MDCSRN_REQUIRE(o.stride > 0 && o.stride <= o.patch, "inference: the stride must be in [1, patch]");
+  MDCSRN_ASSERT(o.stride > 0 && o.stride <= o.patch, "tile_origins: the stride must be in [1, patch]");
   for (int64_t start = 0;; start += o.stride) {
     if (start + o.patch >= n) {
       origins.push_back(std::max<int64_t>(0, n - o.patch));  // the last tile ends at the border
@@ -87,7 +100,7 @@ std::vector<float> stitch_volume(const std::vector<float>& volume, const std::ar
   }
   std::vector<float> result(static_cast<size_t>(n));
   for (int64_t v = 0; v < n; ++v) {
-    MDCSRN_REQUIRE(total[size_t(v)] > 0, "inference: a voxel is covered by no tile");
+    MDCSRN_ASSERT(total[size_t(v)] > 0, "inference: a voxel is covered by no tile");
     result[size_t(v)] = float(sum[size_t(v)] / total[size_t(v)]);
   }
   return result;
@@ -130,9 +143,7 @@ std::vector<float> run_generator(const GeneratorConfig& model, const GeneratorSt
 
 std::vector<float> super_resolve(const GeneratorConfig& model, const GeneratorState& state, const std::vector<float>& volume,
                                  const std::array<int64_t, 3>& dims, const InferenceOptions& o, CudaContext* ctx, std::string* path) {
-  MDCSRN_REQUIRE(o.batch >= 1 && o.patch >= 4, "inference: batch and patch must be positive");
-  MDCSRN_REQUIRE(o.precision == "bf16" || o.precision == "tf32" || o.precision == "fp32",
-                 "inference: precision must be bf16, tf32 or fp32, not '" + o.precision + "'");
+  check_inference_options(o);
 #ifdef MDCSRN_HAVE_CUDA
   if (ctx) {
     const std::string why = o.precision == "bf16" ? fast_path_unsupported(GeneratorLayout(model)) : "";
@@ -143,7 +154,7 @@ std::vector<float> super_resolve(const GeneratorConfig& model, const GeneratorSt
     return run_generator(model, state, volume, dims, o, GpuBackend{ctx}, fast);
   }
 #else
-  MDCSRN_REQUIRE(ctx == nullptr, "inference: this build has no CUDA backend");
+  MDCSRN_ASSERT(ctx == nullptr, "super_resolve: a CUDA context in a build without CUDA");
 #endif
   if (path) *path = "fp32 (CPU)";
   return run_generator(model, state, volume, dims, o, CpuBackend<float>{}, false);

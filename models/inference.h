@@ -31,6 +31,10 @@ struct InferenceOptions {
   std::string precision = "bf16";
 };
 
+// Refuses, in words naming the infer option (--patch, --batch, --margin, --stride, --precision),
+// options that cannot tile a volume.
+void check_inference_options(const InferenceOptions& o);
+
 // Tile origins along one axis of n voxels (they may start before 0 or reach past n: zero padding).
 std::vector<int64_t> tile_origins(int64_t n, const InferenceOptions& o);
 

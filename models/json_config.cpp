@@ -90,4 +90,8 @@ json merge_config(json config, const std::string& file, const std::vector<std::s
   return config;
 }
 
+void fail_setting(const std::string& key, const nlohmann::json& value, const std::string& allowed) {
+  fail(key + ": " + value.dump() + "; " + allowed);
+}
+
 }  // namespace mdcsrn

@@ -12,4 +12,8 @@ namespace mdcsrn {
 
 nlohmann::json merge_config(nlohmann::json defaults, const std::string& file, const std::vector<std::string>& overrides);
 
+// A setting outside what it allows, in one line for people: "<key>: <value>; <what is allowed>",
+// e.g. fail_setting("train.batch", 0, "must be a positive integer, e.g. 64").
+[[noreturn]] void fail_setting(const std::string& key, const nlohmann::json& value, const std::string& allowed);
+
 }  // namespace mdcsrn

@@ -30,11 +30,59 @@ GeneratorConfig parse_model_config(const json& m) {
   c.blocks = m.at("blocks").get<int>();
   c.units = m.at("units").get<int>();
   c.growth = m.at("growth").get<int>();
+  if (c.blocks < 1) fail_setting("model.blocks", c.blocks, "must be a positive integer, e.g. 4");
+  if (c.units < 1) fail_setting("model.units", c.units, "must be a positive integer, e.g. 4");
+  if (c.growth < 1) fail_setting("model.growth", c.growth, "must be a positive integer, e.g. 16");
   const std::string activation = m.at("activation").get<std::string>();
   if (activation != "elu" && activation != "leaky_relu") fail("model.activation: expected elu or leaky_relu, got '" + activation + "'");
   c.activation = {activation == "elu" ? Activation::Elu : Activation::LeakyRelu, m.at("slope").get<float>()};
   return c;
 }
+
+namespace {
+
+void require_positive(const char* key, int64_t value, int example) {
+  if (value < 1) fail_setting(key, value, "must be a positive integer, e.g. " + std::to_string(example));
+}
+
+void require_fraction(const char* key, double value) {
+  if (!(value >= 0 && value <= 1)) fail_setting(key, value, "must be a fraction in [0, 1]");
+}
+
+// Every setting within what it allows, each refusal naming its key (the defaults as examples).
+void check_train_settings(const TrainConfig& c) {
+  if (c.sampler.patch < 2 || c.sampler.patch % 2 != 0)
+    fail("sampler.patch: " + std::to_string(c.sampler.patch) + (c.sampler.patch % 2 != 0 ? " is odd" : " is too small") +
+         "; the patch size must be even and at least 2, e.g. 32");
+  require_fraction("sampler.min_brain_fraction", c.sampler.min_brain_fraction);
+  require_fraction("sampler.cerebellum_fraction", c.sampler.cerebellum_fraction);
+  require_positive("sampler.candidate_stride", c.sampler.candidate_stride, 1);
+  if (c.sampler.patches_per_epoch < 0)
+    fail_setting("sampler.patches_per_epoch", c.sampler.patches_per_epoch, "must not be negative (0: the non-overlapping tiles that touch the brain)");
+  require_positive("train.batch", c.batch, 64);
+  require_positive("train.epochs", c.epochs, 50);
+  require_positive("train.lr_halve_every", c.lr_halve_every, 10);
+  require_positive("train.log_every", c.log_every, 10);
+  if (c.val_patches < 0) fail_setting("train.val_patches", c.val_patches, "must not be negative (0: no validation)");
+  if (!(c.adam.lr > 0)) fail_setting("train.lr", c.adam.lr, "must be positive, e.g. 0.001");
+  if (!(c.adam.beta1 >= 0 && c.adam.beta1 < 1)) fail_setting("train.beta1", c.adam.beta1, "must be in [0, 1), e.g. 0.9");
+  if (!(c.adam.beta2 >= 0 && c.adam.beta2 < 1)) fail_setting("train.beta2", c.adam.beta2, "must be in [0, 1), e.g. 0.999");
+  if (!(c.adam.eps > 0)) fail_setting("train.eps", c.adam.eps, "must be positive, e.g. 1e-8");
+  if (!c.wgan.enabled) return;
+  require_positive("wgan.n_critic", c.wgan.n_critic, 5);
+  require_positive("wgan.critic_lr_halve_every", c.wgan.critic_lr_halve_every, 10);
+  if (c.wgan.pretrain_epochs < 0) fail_setting("wgan.pretrain_epochs", c.wgan.pretrain_epochs, "must not be negative");
+  if (!(c.wgan.clip > 0)) fail_setting("wgan.clip", c.wgan.clip, "must be positive, e.g. 0.01");
+  if (!(c.wgan.critic_adam.lr > 0)) fail_setting("wgan.critic_lr", c.wgan.critic_adam.lr, "must be positive, e.g. 0.001");
+  for (int w : c.wgan.critic.widths)
+    if (w < 1) fail_setting("wgan.critic_widths", c.wgan.critic.widths, "every width must be a positive integer, e.g. [64, 128, 256, 512]");
+  require_positive("wgan.critic_hidden", c.wgan.critic.hidden, 1024);
+  if (!(c.wgan.critic.slope >= 0)) fail_setting("wgan.critic_slope", c.wgan.critic.slope, "must not be negative, e.g. 0.2");
+  if (c.sampler.patch % 16 != 0)
+    fail_setting("sampler.patch", c.sampler.patch, "the WGAN critic's four stride-2 convolutions need a multiple of 16, e.g. 32");
+}
+
+}  // namespace
 
 TrainConfig parse_train_config(const json& j) {
   TrainConfig c;
@@ -78,7 +126,7 @@ TrainConfig parse_train_config(const json& j) {
     c.wgan.critic_adam = AdamConfig{g.at("critic_lr").get<float>(), c.adam.beta1, c.adam.beta2, c.adam.eps};
     c.wgan.critic_lr_halve_every = g.at("critic_lr_halve_every").get<int>();
     const auto widths = g.at("critic_widths").get<std::vector<int>>();
-    if (widths.size() != 4) fail("training configuration: wgan.critic_widths must list 4 channel counts");
+    if (widths.size() != 4) fail_setting("wgan.critic_widths", widths, "must list 4 channel counts, e.g. [64, 128, 256, 512]");
     std::copy(widths.begin(), widths.end(), c.wgan.critic.widths.begin());
     c.wgan.critic.hidden = g.at("critic_hidden").get<int>();
     c.wgan.critic.slope = g.at("critic_slope").get<float>();
@@ -88,17 +136,8 @@ TrainConfig parse_train_config(const json& j) {
   } catch (const std::exception& e) {
     fail(std::string("training configuration: ") + e.what());
   }
-  if (c.manifest.empty()) fail("training configuration: data.manifest is not set");
-  if (c.sampler.patch < 2 || c.sampler.patch % 2 != 0)
-    fail("sampler.patch: " + std::to_string(c.sampler.patch) + (c.sampler.patch % 2 != 0 ? " is odd" : " is too small") +
-         "; the patch size must be even and at least 2, e.g. 32");
-  if (c.batch < 1 || c.epochs < 1 || c.lr_halve_every < 1 || c.log_every < 1 || c.val_patches < 0)
-    fail("training configuration: batch, epochs, lr_halve_every and log_every must be positive");
-  if (c.wgan.enabled) {
-    if (c.wgan.n_critic < 1 || c.wgan.critic_lr_halve_every < 1 || c.wgan.pretrain_epochs < 0 || !(c.wgan.clip > 0.f))
-      fail("training configuration: wgan.n_critic, wgan.critic_lr_halve_every and wgan.clip must be positive, wgan.pretrain_epochs not negative");
-    if (c.sampler.patch % 16 != 0) fail("training configuration: the WGAN critic needs sampler.patch to be a multiple of 16");
-  }
+  if (c.manifest.empty()) fail("data.manifest: not set; give --manifest FILE (a manifest.json written by mdcsrn prepare)");
+  check_train_settings(c);
   return c;
 }
 

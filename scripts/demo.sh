@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
 scripts/build.sh > build.log 2>&1 || { tail -n 30 build.log; exit 1; }
-"${BUILD_DIR:-build}"/mdcsrn demo "$@"
+# The script reproduces the README's table: run again, it replaces its earlier demo (the data is kept).
+"${BUILD_DIR:-build}"/mdcsrn demo --overwrite "$@"

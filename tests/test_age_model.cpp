@@ -172,7 +172,7 @@ TEST_SUITE("age_model") {
     CHECK_THROWS_WITH_AS(model.forward(params.data(), big.in(), big_out.view, NormMode::Train), doctest::Contains("the input must be [n <= 4"),
                          Error);
     CHECK_THROWS_WITH_AS(AgeRegressor<CpuBackend<double>>(AgeRegressorLayout(AgeRegressorConfig::small()), {}, Shape5{1, 1, 8, 8, 8}),
-                         doctest::Contains("is too small for 3 blocks"), Error);
+                         doctest::Contains("grid.size: 8x8x8 voxels are too few for 3 dense blocks"), Error);
   }
 
   TEST_CASE("fp32 matches double through the CPU configuration") {

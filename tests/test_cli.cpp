@@ -23,16 +23,45 @@ std::pair<int, std::string> mdcsrn(const std::string& arguments, const TempDir& 
   return {WEXITSTATUS(status), std::string(std::istreambuf_iterator<char>(in), {})};
 }
 
-// Every file under a folder with its bytes (empty when the folder does not exist).
+// Every file under a folder with its bytes, and every folder (as "/"); empty when the folder does
+// not exist. The log of mdcsrn() above is left out.
 std::map<std::string, std::string> snapshot(const std::string& folder) {
   std::map<std::string, std::string> files;
   if (!fs::exists(folder)) return files;
   for (const fs::directory_entry& e : fs::recursive_directory_iterator(folder)) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    files[e.path().string()] = std::string(std::istreambuf_iterator<char>(in), {});
+    if (e.is_directory()) {
+      files[e.path().string()] = "/";
+    } else if (e.is_regular_file() && e.path().filename() != "cli.log") {
+      std::ifstream in(e.path(), std::ios::binary);
+      files[e.path().string()] = std::string(std::istreambuf_iterator<char>(in), {});
+    }
   }
   return files;
+}
+
+// A refused invocation: exit 1, one line holding `message`, and nothing under the test's folder
+// (the inputs, earlier runs, the outputs' parent) created, changed or removed.
+void check_refused(const TempDir& dir, const std::string& arguments, const std::string& message) {
+  const std::map<std::string, std::string> before = snapshot(dir.root().string());
+  const auto [status, output] = mdcsrn(arguments, dir);
+  CAPTURE(arguments);
+  CAPTURE(output);
+  CHECK(status == 1);
+  CHECK(output.find(message) != std::string::npos);
+  CHECK(std::count(output.begin(), output.end(), '\n') == 1);
+  CHECK(snapshot(dir.root().string()) == before);
+}
+
+// Broken copies of a good volume: cut to half its length (uncompressed), and text in its place.
+std::string truncated_volume(const TempDir& dir, const Volume& good) {
+  const std::string path = dir.path("truncated.nii");
+  write_volume(good, path);
+  fs::resize_file(path, fs::file_size(path) / 2);
+  return path;
+}
+std::string corrupt_volume(const TempDir& dir) {
+  std::ofstream(dir.path("corrupt.nii.gz")) << "not a NIfTI file";
+  return dir.path("corrupt.nii.gz");
 }
 
 TEST_SUITE("cli") {
@@ -200,7 +229,7 @@ TEST_SUITE("cli") {
     // Into a new folder: nothing is created.
     std::ofstream(dir.path("broken.json")) << "{\"dataset\": ";
     refused("train --out " + dir.path("new") + settings + " --manifest " + dir.path("broken.json"), "broken.json");
-    refused("train --out " + dir.path("new") + settings + " --set train.batch=0", "must be positive");
+    refused("train --out " + dir.path("new") + settings + " --set train.batch=0", "train.batch: 0; must be a positive integer, e.g. 64");
     CHECK(!fs::exists(dir.path("new")));
 
     // --resume of the folder's own checkpoint continues it (one log, config.json rewritten with it).
@@ -241,6 +270,161 @@ TEST_SUITE("cli") {
     CHECK(snapshot(dir.path("data")) == before);
     for (const fs::directory_entry& e : fs::directory_iterator(dir.root()))
       CHECK_MESSAGE(!e.path().filename().string().starts_with(".sr.tmp"), e.path());  // no temporary left behind
+  }
+
+  // The refusal matrices: for each command, missing, truncated or corrupt inputs, settings out of
+  // range and occupied outputs, each refused in one line before anything is written.
+  TEST_CASE("refused: prepare") {
+    TempDir dir("refused-prepare");
+    const std::string manifest = make_phantom_dataset(dir);  // dir/data: an earlier dataset
+    const std::string hr = dir.path("phantom_hr.nii.gz"), labels = dir.path("phantom_labels.nii.gz"), out = " --out " + dir.path("new");
+    const Volume other_grid = make_phantom(20, 18, 16, 1).labels;
+    write_volume(other_grid, dir.path("other_grid.nii.gz"));
+    check_refused(dir, "prepare --hr " + dir.path("missing.nii.gz") + " --labels " + labels + out, "missing.nii.gz: no such file");
+    check_refused(dir, "prepare --hr " + truncated_volume(dir, read_volume(hr)) + " --labels " + labels + out, "truncated.nii: truncated");
+    check_refused(dir, "prepare --hr " + corrupt_volume(dir) + " --labels " + labels + out, "corrupt.nii.gz: not a readable NIfTI file");
+    check_refused(dir, "prepare --hr " + hr + " --labels " + dir.path("other_grid.nii.gz") + out, "other_grid.nii.gz");
+    check_refused(dir, "prepare --hr " + hr + " --labels " + labels + " --scale 0" + out, "option --scale: must be at least 1");
+    check_refused(dir, "prepare --hr " + hr + " --labels " + labels + " --axes 1,5" + out, "option --axes: axes are 0, 1 or 2");
+    check_refused(dir, "prepare --hr " + hr + " --labels " + labels + " --window blackman" + out, "blackman");
+    check_refused(dir, "prepare --hr " + hr + " --labels " + labels + " --device tpu" + out, "option --device: expected auto, cpu or cuda");
+    check_refused(dir, "prepare --hr " + hr + " --labels " + labels + " --out " + dir.path("data"),
+                  dir.path("data") + ": holds a prepared dataset (manifest.json); --overwrite prepares it again");
+    check_refused(dir, "prepare --hcp " + dir.path("data") + out, "no subject folder with T1w/T1w_acpc_dc_restore_brain.nii.gz");
+    // --overwrite prepares the same dataset again, file for file.
+    const std::map<std::string, std::string> before = snapshot(dir.path("data"));
+    const auto [status, output] = mdcsrn("prepare --hr " + hr + " --labels " + labels + " --id phantom --out " + dir.path("data") + " --overwrite", dir);
+    CAPTURE(output);
+    CHECK(status == 0);
+    CHECK(Manifest::load(manifest).subjects.size() == 1);
+    CHECK(snapshot(dir.path("data")).size() >= before.size());
+  }
+
+  TEST_CASE("refused: train") {
+    TempDir dir("refused-train");
+    const std::string manifest = make_phantom_dataset(dir);
+    const std::string settings = " --quiet --set model.blocks=2 --set model.units=2 --set model.growth=4 --set sampler.patch=8"
+                                 " --set train.batch=4 --set train.epochs=1 --set train.device=cpu --out " + dir.path("run");
+    const std::string train = "train --manifest " + manifest + settings;
+    std::ofstream(dir.path("truncated.json")) << "{\"version\": 1, \"dataset\": \"phantom\", \"subj";
+    check_refused(dir, "train --manifest " + dir.path("missing.json") + settings, "missing.json: cannot open manifest");
+    check_refused(dir, "train --manifest " + dir.path("truncated.json") + settings, "truncated.json: malformed manifest");
+    // A manifest whose volume is gone.
+    fs::create_directories(dir.path("moved"));
+    std::ifstream in(manifest);
+    std::ofstream(dir.path("moved/manifest.json")) << std::string(std::istreambuf_iterator<char>(in), {});
+    check_refused(dir, "train --manifest " + dir.path("moved/manifest.json") + settings, "no such file");
+    check_refused(dir, train + " --set sampler.cerebellum_fraction=1.5", "sampler.cerebellum_fraction: 1.5; must be a fraction in [0, 1]");
+    check_refused(dir, train + " --set model.growth=0", "model.growth: 0; must be a positive integer, e.g. 16");
+    check_refused(dir, train + " --set train.lr=0", "train.lr: 0.0; must be positive, e.g. 0.001");
+    check_refused(dir, train + " --set train.val_patches=-1", "train.val_patches: -1; must not be negative (0: no validation)");
+    check_refused(dir, train + " --set wgan.enabled=true --set sampler.patch=24",
+                  "sampler.patch: 24; the WGAN critic's four stride-2 convolutions need a multiple of 16, e.g. 32");
+    check_refused(dir, train + " --set train.optimiser=sgd", "unknown setting 'train.optimiser'");
+    check_refused(dir, train + " --config " + dir.path("missing.json"), "missing.json");
+  }
+
+  TEST_CASE("refused: infer") {
+    TempDir dir("refused-infer");
+    const std::string manifest = make_phantom_dataset(dir);
+    const auto [trained, trained_output] = mdcsrn("train --manifest " + manifest + " --quiet --set model.blocks=1 --set model.units=1 --set model.growth=4"
+                                                  " --set sampler.patch=8 --set sampler.patches_per_epoch=8 --set train.batch=4 --set train.epochs=1"
+                                                  " --set train.val_patches=0 --set train.device=cpu --out " + dir.path("run"), dir);
+    CAPTURE(trained_output);
+    REQUIRE(trained == 0);
+    const std::string checkpoint = dir.path("run/checkpoint.safetensors"), lr = dir.path("data/phantom/lr.nii.gz");
+    // Earlier results: one volume, and one split's volumes.
+    std::ofstream(dir.path("sr.nii.gz")) << "an earlier result";
+    fs::create_directories(dir.path("split"));
+    std::ofstream(dir.path("split/phantom_sr.nii.gz")) << "an earlier result";
+    std::ifstream in(checkpoint, std::ios::binary);
+    std::string bytes(std::istreambuf_iterator<char>(in), {});
+    std::ofstream(dir.path("truncated.safetensors"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+    const std::string single = " --output " + dir.path("sr.nii.gz") + " --device cpu", split = " --out " + dir.path("split") + " --device cpu";
+    check_refused(dir, "infer --checkpoint " + dir.path("missing.safetensors") + " --input " + lr + single, "missing.safetensors: cannot open checkpoint");
+    check_refused(dir, "infer --checkpoint " + dir.path("truncated.safetensors") + " --input " + lr + single, "truncated.safetensors");
+    check_refused(dir, "infer --checkpoint " + checkpoint + " --input " + dir.path("missing.nii.gz") + single, "missing.nii.gz: no such file");
+    check_refused(dir, "infer --checkpoint " + checkpoint + " --input " + truncated_volume(dir, read_volume(lr)) + single, "truncated.nii");
+    check_refused(dir, "infer --checkpoint " + checkpoint + " --input " + corrupt_volume(dir) + single, "corrupt.nii.gz: not a readable NIfTI file");
+    check_refused(dir, "infer --checkpoint " + checkpoint + " --input " + lr + single + " --margin 16",
+                  "--margin 16: a tile keeps patch - 2 margin voxels of 32; the margin must be in [0, 15], e.g. 3");
+    check_refused(dir, "infer --checkpoint " + checkpoint + " --input " + lr + single + " --stitching gaussian --stride 0",
+                  "--stride 0: Gaussian tiles must overlap or touch; the stride must be in [1, 32], e.g. 16");
+    check_refused(dir, "infer --checkpoint " + checkpoint + " --input " + lr + single + " --batch 0", "--batch 0: must be a positive integer");
+    check_refused(dir, "infer --checkpoint " + checkpoint + " --input " + lr + single + " --precision fp8", "--precision 'fp8': expected bf16, tf32 or fp32");
+    check_refused(dir, "infer --checkpoint " + checkpoint + " --input " + lr + single + " --stitching blend", "--stitching 'blend': expected crop or gaussian");
+    check_refused(dir, "infer --checkpoint " + checkpoint + " --manifest " + manifest + " --input " + lr + split, "two forms; give one");
+    check_refused(dir, "infer --checkpoint " + checkpoint + " --manifest " + manifest + " --split nowhere" + split, "split 'nowhere'");
+    // A manifest whose LR volume is truncated: refused before a volume is written.
+    fs::copy_file(truncated_volume(dir, read_volume(lr)), dir.path("data/phantom/lr_cut.nii"));
+    std::ifstream m(manifest);
+    std::string text(std::istreambuf_iterator<char>(m), {});
+    text.replace(text.find("lr.nii.gz"), 9, "lr_cut.nii");
+    std::ofstream(dir.path("data/cut.json")) << text;
+    check_refused(dir, "infer --checkpoint " + checkpoint + " --manifest " + dir.path("data/cut.json") + split, "lr_cut.nii: truncated");
+  }
+
+  TEST_CASE("refused: eval") {
+    TempDir dir("refused-eval");
+    const std::string manifest = make_phantom_dataset(dir);
+    const std::string hr = dir.path("data/phantom/hr.nii.gz"), lr = dir.path("data/phantom/lr.nii.gz");
+    write_volume(make_phantom(20, 18, 16, 1).hr, dir.path("other_grid.nii.gz"));
+    write_volume(read_volume(hr).like(std::vector<float>(size_t(read_volume(hr).voxels()), 0.f)), dir.path("empty_mask.nii.gz"));
+    fs::create_directories(dir.path("eval"));
+    std::ofstream(dir.path("eval/summary.md")) << "an earlier summary";
+    check_refused(dir, "eval --reference " + dir.path("missing.nii.gz") + " --test " + lr, "missing.nii.gz: no such file");
+    check_refused(dir, "eval --reference " + hr + " --test " + truncated_volume(dir, read_volume(lr)), "truncated.nii");
+    check_refused(dir, "eval --reference " + hr + " --test " + corrupt_volume(dir), "corrupt.nii.gz: not a readable NIfTI file");
+    check_refused(dir, "eval --reference " + hr + " --test " + dir.path("other_grid.nii.gz"), "other_grid.nii.gz");
+    check_refused(dir, "eval --reference " + hr + " --test " + lr + " --mask " + dir.path("empty_mask.nii.gz"), "empty_mask.nii.gz: the mask is empty");
+    check_refused(dir, "eval --reference " + hr + " --test " + lr + " --window box", "option --window: expected uniform or gaussian");
+    check_refused(dir, "eval --reference " + hr + " --test " + lr + " --data-range wide", "option --data-range: not a number");
+    check_refused(dir, "eval --manifest " + manifest + " --method SR=" + dir.path("{id}_missing.nii.gz") + " --out " + dir.path("eval"),
+                  "phantom_missing.nii.gz: no such file");
+    check_refused(dir, "eval --manifest " + manifest + " --method " + lr + " --out " + dir.path("eval"), "option --method: expected NAME=PATH");
+    check_refused(dir, "eval --manifest " + manifest + " --split nowhere --method LR=" + lr + " --out " + dir.path("eval"), "nowhere");
+  }
+
+  TEST_CASE("refused: age") {
+    TempDir dir("refused-age");
+    std::string table = "id,age,HR\n";
+    for (int s = 0; s < 4; ++s) {
+      write_volume(make_phantom(24, 20, 18, uint64_t(s)).hr, dir.path("sub" + std::to_string(s) + "_hr.nii.gz"));
+      table += "sub" + std::to_string(s) + "," + std::to_string(30 + 10 * s) + ",{id}_hr.nii.gz\n";
+    }
+    std::ofstream(dir.path("subjects.csv")) << table;
+    const std::string settings = " --set grid.size=[24,20,18] --set model.features=4 --set model.growth=2 --set model.bottleneck=2"
+                                 " --set model.blocks=[1,1] --set train.folds=2 --set train.epochs=1 --set train.batch=2 --set train.device=cpu --quiet"
+                                 " --out " + dir.path("study");
+    const std::string age = "age --subjects " + dir.path("subjects.csv") + settings;
+    // A subject whose image is corrupt, or truncated: refused by its header before the study starts.
+    corrupt_volume(dir);
+    std::ofstream(dir.path("corrupt.csv")) << table + "sub9,70," + dir.path("corrupt.nii.gz") + "\n";
+    check_refused(dir, "age --subjects " + dir.path("corrupt.csv") + settings, "corrupt.nii.gz: not a readable NIfTI file");
+    std::ofstream(dir.path("truncated.csv")) << table + "sub9,70," + truncated_volume(dir, read_volume(dir.path("sub0_hr.nii.gz"))) + "\n";
+    check_refused(dir, "age --subjects " + dir.path("truncated.csv") + settings, "truncated.nii: truncated");
+    std::ofstream(dir.path("no_age.csv")) << "id,HR\nsub0,{id}_hr.nii.gz\n";
+    check_refused(dir, "age --subjects " + dir.path("no_age.csv") + settings, "no_age.csv: no 'age' column");
+    check_refused(dir, "age --subjects " + dir.path("missing.csv") + settings, "missing.csv");
+    check_refused(dir, age + " --set train.folds=1", "train.folds: 1; cross-validation needs at least 2 folds, e.g. 5");
+    check_refused(dir, age + " --set grid.size=[4,4,4]", "grid.size: 4x4x4 voxels are too few for 2 dense blocks");
+    check_refused(dir, age + " --set model.blocks=[]", "model.blocks: []; needs at least one dense block");
+    check_refused(dir, age + " --set grid.spacing=0", "grid.spacing: 0.0; must be positive (mm), e.g. 2");
+    check_refused(dir, age + " --set train.loss=huber", "train.loss: expected l1 or mse, got 'huber'");
+    check_refused(dir, age + " --sets HR,SR", "SR");
+    check_refused(dir, age + " --resume", "nothing to resume");
+  }
+
+  TEST_CASE("refused: demo") {
+    TempDir dir("refused-demo");
+    const std::string configs = " --configs " MDCSRN_SOURCE_DIR "/configs --out " + dir.path("demo");
+    fs::create_directories(dir.path("demo"));
+    std::ofstream(dir.path("demo/report.md")) << "an earlier demo's report";
+    check_refused(dir, "demo" + configs, dir.path("demo") + ": holds an earlier demo (report.md); --overwrite replaces its results (data/ is kept)");
+    check_refused(dir, "demo --device tpu" + configs, "option --device: expected auto, cpu or cuda, got 'tpu'");
+    check_refused(dir, "demo --overwrite --set train.batch=0" + configs, "train.batch: 0; must be a positive integer, e.g. 64");
+    check_refused(dir, "demo --overwrite --set train.epohcs=2" + configs, "unknown setting 'train.epohcs'");
+    check_refused(dir, "demo --overwrite --configs " + dir.path("nowhere") + " --out " + dir.path("demo"), "no such configuration");
   }
 
   TEST_CASE("bad input: one line naming the problem, non-zero exit") {

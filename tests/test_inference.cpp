@@ -56,7 +56,7 @@ TEST_SUITE("inference") {
   }
 
   TEST_CASE("bad options are refused") {
-    CHECK_THROWS_WITH_AS(parse_stitching("average"), doctest::Contains("unknown stitching 'average'"), Error);
+    CHECK_THROWS_WITH_AS(parse_stitching("average"), doctest::Contains("--stitching 'average': expected crop or gaussian"), Error);
     InferenceOptions o;
     o.patch = 6;
     o.margin = 3;

@@ -116,7 +116,7 @@ MDCSRN_KERNEL void reconstruction_kernel(ChannelsLast f, int32_t inputs, const f
 
 template <class Context>
 void pack_compressor_weights(Context& ctx, const float* folded, int inputs, uint32_t* packed) {
-  MDCSRN_REQUIRE(inputs % 16 == 0, "pack_compressor_weights: " + std::to_string(inputs) + " inputs (needs a multiple of 16)");
+  MDCSRN_ASSERT(inputs % 16 == 0, "pack_compressor_weights: " + std::to_string(inputs) + " inputs (needs a multiple of 16)");
   const int64_t words = packed_compressor_weight_words(inputs);
   simt::launch(ctx, flat_launch(words), pack_kernel, folded, int32_t(inputs), int32_t(words), packed);
 }
@@ -124,14 +124,14 @@ void pack_compressor_weights(Context& ctx, const float* folded, int inputs, uint
 template <class Context>
 void compressor_forward(Context& ctx, ChannelsLast features, int inputs, const uint32_t* packed, int output_channel, float eps, float* mean,
                         float* var, float* invstd, const Collectives* ranks) {
-  MDCSRN_REQUIRE(inputs % 16 == 0 && inputs <= features.stride && features.stride % 8 == 0 && output_channel % 2 == 0 &&
+  MDCSRN_ASSERT(inputs % 16 == 0 && inputs <= features.stride && features.stride % 8 == 0 && output_channel % 2 == 0 &&
                      output_channel + kCompressorOutputs <= features.stride,
                  "compressor_forward: " + std::to_string(inputs) + " inputs, output at channel " + std::to_string(output_channel) +
                      " of " + std::to_string(features.stride));
   // Channels past `inputs` are zero-filled, never read, so the outputs may follow the inputs at once.
-  MDCSRN_REQUIRE(output_channel >= inputs, "compressor_forward: the output channels overlap the inputs");
+  MDCSRN_ASSERT(output_channel >= inputs, "compressor_forward: the output channels overlap the inputs");
   const int64_t tiles = (features.shape.voxels() + kVoxels - 1) / kVoxels;
-  MDCSRN_REQUIRE(tiles >= 1 && tiles < (int64_t(1) << 31), "compressor_forward: " + std::to_string(features.shape.voxels()) + " voxels");
+  MDCSRN_ASSERT(tiles >= 1 && tiles < (int64_t(1) << 31), "compressor_forward: " + std::to_string(features.shape.voxels()) + " voxels");
   Moments<float>* partials = tile_moments_scratch(ctx, tiles, kCompressorOutputs, ranks);
   const size_t shared = 2 * kBufferBytes + sizeof(Moments<float>) * kWarps * kCompressorOutputs;
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(tiles)), simt::Dim3(32 * kWarps), shared), compressor_kernel, features,
@@ -141,7 +141,7 @@ void compressor_forward(Context& ctx, ChannelsLast features, int inputs, const u
 
 template <class Context>
 void reconstruction_forward(Context& ctx, ChannelsLast features, int inputs, const float* weights, float* out) {
-  MDCSRN_REQUIRE(inputs % 8 == 0 && inputs <= features.stride && features.stride % 8 == 0,
+  MDCSRN_ASSERT(inputs % 8 == 0 && inputs <= features.stride && features.stride % 8 == 0,
                  "reconstruction_forward: " + std::to_string(inputs) + " inputs of " + std::to_string(features.stride));
   const int64_t voxels = features.shape.voxels();
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned((voxels + kThreads - 1) / kThreads)), simt::Dim3(kThreads), sizeof(float) * inputs),

@@ -159,7 +159,7 @@ MDCSRN_KERNEL void mix_data_gradient_kernel(MixGradients G, int32_t first_column
 }
 
 void check_gradients(const std::string& who, const MixGradients& G, int column, int width) {
-  MDCSRN_REQUIRE(G.columns % 16 == 0 && column % 16 == 0 && column + width <= G.columns,
+  MDCSRN_ASSERT(G.columns % 16 == 0 && column % 16 == 0 && column + width <= G.columns,
                  who + ": columns [" + std::to_string(column) + ", +" + std::to_string(width) + ") of " + std::to_string(G.columns));
 }
 
@@ -168,7 +168,7 @@ void check_gradients(const std::string& who, const MixGradients& G, int column, 
 template <class Context>
 void compressor_output_gradient(Context& ctx, ChannelsLast features, const DeferredGradient& g, int channel, MixGradients G, int column) {
   check_gradients("compressor_output_gradient", G, column, kCompressorOutputs);
-  MDCSRN_REQUIRE(channel % 8 == 0 && channel + kCompressorOutputs <= features.stride && G.voxels == features.shape.voxels() &&
+  MDCSRN_ASSERT(channel % 8 == 0 && channel + kCompressorOutputs <= features.stride && G.voxels == features.shape.voxels() &&
                      g.covers(channel, kCompressorOutputs),
                  "compressor_output_gradient: channels " + std::to_string(channel) + " of " + std::to_string(features.stride));
   simt::launch(ctx, flat_launch(G.voxels * 4), compressor_output_gradient_kernel, features, g, int32_t(channel), G, int32_t(column));
@@ -184,7 +184,7 @@ template <class Context>
 void mix_weight_gradient(Context& ctx, ChannelsLast features, int inputs, MixGradients G, int column, int outputs, float* folded_grad,
                          int max_blocks) {
   check_gradients("mix_weight_gradient", G, column, (outputs + 15) / 16 * 16);
-  MDCSRN_REQUIRE(outputs >= 1 && outputs <= 32 && inputs % 16 == 0 && inputs <= features.stride && G.voxels == features.shape.voxels(),
+  MDCSRN_ASSERT(outputs >= 1 && outputs <= 32 && inputs % 16 == 0 && inputs <= features.stride && G.voxels == features.shape.voxels(),
                  "mix_weight_gradient: " + std::to_string(outputs) + " outputs over " + std::to_string(inputs) + " inputs");
   const int64_t tiles = (G.voxels + kVoxels - 1) / kVoxels, blocks = weight_gradient_blocks(tiles, max_blocks);
   const int64_t weights = int64_t(outputs) * inputs;
@@ -198,7 +198,7 @@ void mix_weight_gradient(Context& ctx, ChannelsLast features, int inputs, MixGra
 template <class Context>
 void pack_mix_data_gradient_weights(Context& ctx, const float* folded, const int32_t* column_rows, int columns, int first_channel,
                                     int channels, uint32_t* packed) {
-  MDCSRN_REQUIRE(columns % 16 == 0 && channels % 16 == 0 && columns <= kMaxMixGradientColumns,
+  MDCSRN_ASSERT(columns % 16 == 0 && channels % 16 == 0 && columns <= kMaxMixGradientColumns,
                  "pack_mix_data_gradient_weights: " + std::to_string(columns) + " columns, " + std::to_string(channels) + " channels");
   simt::launch(ctx, flat_launch(packed_mix_data_gradient_words(columns, channels)), pack_data_gradient_kernel, folded, column_rows,
                int32_t(columns), int32_t(first_channel), int32_t(channels), packed);
@@ -209,12 +209,12 @@ void mix_data_gradient(Context& ctx, MixGradients G, int first_column, const uin
                        int channels) {
   const int columns = G.columns - first_column;
   check_gradients("mix_data_gradient", G, first_column, columns);
-  MDCSRN_REQUIRE(columns >= 16 && columns <= kMaxMixGradientColumns && channels % 16 == 0 && g.covers(first_channel, channels),
+  MDCSRN_ASSERT(columns >= 16 && columns <= kMaxMixGradientColumns && channels % 16 == 0 && g.covers(first_channel, channels),
                  "mix_data_gradient: " + std::to_string(columns) + " columns into channels [" + std::to_string(first_channel) + ", +" +
                      std::to_string(channels) + ") of the raw gradients [" + std::to_string(g.raw_first) + ", +" +
                      std::to_string(g.raw_stride) + ")");
   const int64_t tiles = (G.voxels + kVoxels - 1) / kVoxels;
-  MDCSRN_REQUIRE(tiles >= 1 && tiles < (int64_t(1) << 31), "mix_data_gradient: " + std::to_string(G.voxels) + " voxels");
+  MDCSRN_ASSERT(tiles >= 1 && tiles < (int64_t(1) << 31), "mix_data_gradient: " + std::to_string(G.voxels) + " voxels");
   const size_t shared = sizeof(uint16_t) * kVoxels * (columns + 8);
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(tiles)), simt::Dim3(32 * kWarps), shared), mix_data_gradient_kernel, G,
                int32_t(first_column), packed, g, int32_t(first_channel), int32_t(channels));

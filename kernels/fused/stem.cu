@@ -72,8 +72,8 @@ MDCSRN_KERNEL void stem_kernel(Tensor<const float> x, const float* weights, Chan
 template <class Context>
 void stem_forward(Context& ctx, Tensor<const float> x, const float* weights, ChannelsLast out, float eps, float* mean, float* var,
                   float* invstd, const Collectives* ranks) {
-  MDCSRN_REQUIRE(x.shape.c == 1 && x.contiguous(), "stem_forward: the input is [N, 1, D, H, W], dense");
-  MDCSRN_REQUIRE(out.shape.n == x.shape.n && out.shape.d == x.shape.d && out.shape.h == x.shape.h && out.shape.w == x.shape.w &&
+  MDCSRN_ASSERT(x.shape.c == 1 && x.contiguous(), "stem_forward: the input is [N, 1, D, H, W], dense");
+  MDCSRN_ASSERT(out.shape.n == x.shape.n && out.shape.d == x.shape.d && out.shape.h == x.shape.h && out.shape.w == x.shape.w &&
                      out.stride % 8 == 0 && out.stride >= kStemOutputs,
                  "stem_forward: the feature buffer does not match the input " + x.shape.str());
   const int64_t tiles = Tile::count(out.shape);

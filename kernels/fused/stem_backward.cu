@@ -68,7 +68,7 @@ MDCSRN_KERNEL void stem_weight_gradient_kernel(Tensor<const float> x, ChannelsLa
 template <class Context>
 void stem_weight_gradient(Context& ctx, Tensor<const float> x, ChannelsLast features, const DeferredGradient& g, float* weight_grad,
                           int max_blocks) {
-  MDCSRN_REQUIRE(x.shape.c == 1 && x.contiguous() && volume_shape(x.shape).voxels() == features.shape.voxels() &&
+  MDCSRN_ASSERT(x.shape.c == 1 && x.contiguous() && volume_shape(x.shape).voxels() == features.shape.voxels() &&
                      features.stride % 8 == 0 && features.stride >= kStemOutputs && g.covers(0, kStemOutputs),
                  "stem_weight_gradient: the feature buffer does not match the input " + x.shape.str());
   const int64_t tiles = Tile::count(features.shape), blocks = weight_gradient_blocks(tiles, max_blocks), weights = kStemOutputs * 27;

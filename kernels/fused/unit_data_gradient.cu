@@ -119,7 +119,7 @@ MDCSRN_KERNEL void pack_data_gradient_weights_kernel(const float* w, int32_t inp
 
 template <class Context>
 void pack_unit_data_gradient_weights(Context& ctx, const float* weights, int input_channels, uint32_t* packed) {
-  MDCSRN_REQUIRE(input_channels % 16 == 0, "pack_unit_data_gradient_weights: " + std::to_string(input_channels) + " input channels");
+  MDCSRN_ASSERT(input_channels % 16 == 0, "pack_unit_data_gradient_weights: " + std::to_string(input_channels) + " input channels");
   simt::launch(ctx, flat_launch(packed_unit_data_gradient_words(input_channels)), pack_data_gradient_weights_kernel, weights,
                int32_t(input_channels), packed);
 }
@@ -127,7 +127,7 @@ void pack_unit_data_gradient_weights(Context& ctx, const float* weights, int inp
 template <class Context>
 void unit_data_gradient(Context& ctx, const UnitBackward& u, const UnitDataGradient& d, const Collectives* ranks) {
   const int64_t tiles = check_unit_launch("unit_data_gradient", u.input, true, u.output_channel);
-  MDCSRN_REQUIRE(u.gradient.covers(u.output_channel, 16) && u.gradient.covers(u.input.channel, u.input.count),
+  MDCSRN_ASSERT(u.gradient.covers(u.output_channel, 16) && u.gradient.covers(u.input.channel, u.input.count),
                  "unit_data_gradient: the raw gradients do not cover the unit's channels");
   const int64_t count = tiles * u.input.count;
   auto* partials = static_cast<Sums*>(ctx.scratch(sizeof(Sums) * size_t(count * (ranks ? 1 + ranks->size() : 1))));

@@ -69,7 +69,7 @@ MDCSRN_KERNEL void fold_kernel(const float* gamma, const float* beta, const floa
 
 template <class Context>
 void pack_unit_weights(Context& ctx, const float* weights, int input_channels, uint32_t* packed) {
-  MDCSRN_REQUIRE(input_channels % 16 == 0, "pack_unit_weights: " + std::to_string(input_channels) + " input channels");
+  MDCSRN_ASSERT(input_channels % 16 == 0, "pack_unit_weights: " + std::to_string(input_channels) + " input channels");
   simt::launch(ctx, flat_launch(packed_unit_weight_words(input_channels)), pack_weights_kernel, weights, int32_t(input_channels), packed);
 }
 

@@ -99,14 +99,14 @@ MDCSRN_DEVICE void stage_gradient(const uint16_t* features, const VolumeShape& s
 // their gradients are read where the inputs' are written), no overlap with the input channels
 // (blocks read their neighbours' halos). Returns the tile count.
 inline int64_t check_unit_launch(const std::string& who, const UnitInput& in, bool output_in_input_buffer, int32_t output_channel) {
-  MDCSRN_REQUIRE(in.count % 16 == 0 && in.count > 0, who + ": " + std::to_string(in.count) + " input channels (needs a multiple of 16)");
-  MDCSRN_REQUIRE(in.stride % 8 == 0 && in.channel % 8 == 0 && output_channel % 8 == 0 && in.channel + in.count <= in.stride &&
+  MDCSRN_ASSERT(in.count % 16 == 0 && in.count > 0, who + ": " + std::to_string(in.count) + " input channels (needs a multiple of 16)");
+  MDCSRN_ASSERT(in.stride % 8 == 0 && in.channel % 8 == 0 && output_channel % 8 == 0 && in.channel + in.count <= in.stride &&
                      output_channel + 16 <= in.stride,
                  who + ": channel offsets must be multiples of 8 inside the voxel stride");
-  MDCSRN_REQUIRE(!output_in_input_buffer || output_channel >= in.channel + in.count || output_channel + 16 <= in.channel,
+  MDCSRN_ASSERT(!output_in_input_buffer || output_channel >= in.channel + in.count || output_channel + 16 <= in.channel,
                  who + ": the output channels overlap the input channels");
   const int64_t tiles = VolumeTile::count(in.shape);
-  MDCSRN_REQUIRE(tiles >= 1 && tiles < (int64_t(1) << 31), who + ": volume " + std::to_string(in.shape.voxels()) + " voxels");
+  MDCSRN_ASSERT(tiles >= 1 && tiles < (int64_t(1) << 31), who + ": volume " + std::to_string(in.shape.voxels()) + " voxels");
   return tiles;
 }
 

@@ -78,7 +78,7 @@ MDCSRN_KERNEL void unit_weight_gradient_kernel(UnitBackward u, int64_t tiles, fl
 template <class Context>
 void unit_weight_gradient(Context& ctx, const UnitBackward& u, float* weight_grad, int max_blocks) {
   const int64_t tiles = check_unit_launch("unit_weight_gradient", u.input, true, u.output_channel);
-  MDCSRN_REQUIRE(u.gradient.covers(u.output_channel, 16), "unit_weight_gradient: the raw gradients do not cover the outputs");
+  MDCSRN_ASSERT(u.gradient.covers(u.output_channel, 16), "unit_weight_gradient: the raw gradients do not cover the outputs");
   const int64_t blocks = weight_gradient_blocks(tiles, max_blocks), weights = int64_t(16) * u.input.count * 27;
   auto* partials = static_cast<float*>(ctx.scratch(sizeof(float) * size_t(blocks * weights)));
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(blocks)), simt::Dim3(32 * kWarps), kActivationBytes + kGradientBytes),

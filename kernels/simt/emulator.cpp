@@ -436,11 +436,11 @@ void* Emulator::scratch(size_t bytes) {
 void Emulator::run(const LaunchConfig& c, const std::function<void()>& body) {
   const std::string site = std::string(c.where.file_name()) + ":" + std::to_string(c.where.line());
   const unsigned long long threads = c.block.volume(), blocks = c.grid.volume();
-  MDCSRN_REQUIRE(threads >= 1 && threads <= kMaxBlockThreads && c.block.z <= 64,
+  MDCSRN_ASSERT(threads >= 1 && threads <= kMaxBlockThreads && c.block.z <= 64,
                  "SIMT emulator: block " + dim_str(c.block) + " launched at " + site + " is not a valid CUDA block");
-  MDCSRN_REQUIRE(blocks >= 1 && c.grid.x < (1u << 31) && c.grid.y <= 65535 && c.grid.z <= 65535,
+  MDCSRN_ASSERT(blocks >= 1 && c.grid.x < (1u << 31) && c.grid.y <= 65535 && c.grid.z <= 65535,
                  "SIMT emulator: grid " + dim_str(c.grid) + " launched at " + site + " is not a valid CUDA grid");
-  MDCSRN_REQUIRE(c.shared_bytes <= kMaxSharedBytes, "SIMT emulator: " + std::to_string(c.shared_bytes) +
+  MDCSRN_ASSERT(c.shared_bytes <= kMaxSharedBytes, "SIMT emulator: " + std::to_string(c.shared_bytes) +
                                                         " bytes of shared memory per block exceed sm_90's 227 KiB (" + site + ")");
   std::atomic<int64_t> first_failure{std::numeric_limits<int64_t>::max()};
   std::mutex message_lock;

@@ -124,7 +124,7 @@ def prepare_phase(context):
         raise PhaseFailed("no Colin27 templates (mricron-data, or .devdeps from scripts/pack_device_deps.sh)")
     out = context.path("colin27")
     context.run([exe(context, "mdcsrn"), "prepare", "--preset", "colin27", "--device", context.device, "--templates",
-                 context.facts["templates"], "--out", out], log(context, "prepare"))
+                 context.facts["templates"], "--out", out, "--overwrite"], log(context, "prepare"))
     context.facts["manifest"] = os.path.join(out, "manifest.json")
     return "Colin27 prepared"
 
