@@ -44,7 +44,7 @@ TEST_SUITE("trainer") {
     CHECK_THROWS_WITH_AS(merge_train_config("", {"epochs=3"}), doctest::Contains("expected section.key=value"), Error);
     CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {"data.manifest=m", "train.loss=l3"})),
                          doctest::Contains("train.loss: expected l1 or l2"), Error);
-    CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {})), doctest::Contains("data.manifest is not set"), Error);
+    CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {})), doctest::Contains("data.manifest: not set"), Error);
   }
 
   TEST_CASE("configuration: a value of the wrong kind is refused, naming the key, what was expected and what was found") {
@@ -333,7 +333,7 @@ TEST_SUITE("trainer") {
     CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {m, "wgan.enabled=true", "sampler.patch=24"})),
                          doctest::Contains("multiple of 16"), Error);
     CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {m, "wgan.critic_widths=[1,2,3]"})),
-                         doctest::Contains("wgan.critic_widths must list 4"), Error);
+                         doctest::Contains("wgan.critic_widths: [1,2,3]; must list 4 channel counts"), Error);
     CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {m, "wgan.enabled=true", "wgan.n_critic=0"})),
                          doctest::Contains("wgan.n_critic"), Error);
     CHECK_THROWS_WITH_AS(merge_train_config("", {m, "wgan.ncritic=3"}), doctest::Contains("unknown setting 'wgan.ncritic'"), Error);
