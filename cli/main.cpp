@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "engine/communicator.h"
+#include "engine/cpu_isa.h"
 #include "engine/device.h"
 #include "engine/error.h"
 
@@ -34,6 +35,8 @@ infer --manifest spreads a split's subjects over them (see mdcsrn train --help, 
 void print_info() {
   std::printf("mdcsrn engine\n");
   std::printf("  CPU : %s\n", mdcsrn::describe_device(mdcsrn::DeviceKind::Cpu).c_str());
+  std::printf("        instructions: %s (the CPU allows %s; MDCSRN_MAX_CPU_ISA caps them)\n", mdcsrn::cpu_isa_name(mdcsrn::cpu_isa()).c_str(),
+              mdcsrn::cpu_isa_name(mdcsrn::cpu_isa_detected()).c_str());
   std::printf("  CUDA: %s\n", mdcsrn::describe_device(mdcsrn::DeviceKind::Cuda).c_str());
   std::printf(
       "implemented (CPU reference + CUDA, forward and backward, checked by finite differences):\n"
@@ -61,6 +64,7 @@ int run(int argc, char** argv) {
   try {
     // Only train and infer split their work over ranks: N ranks of another would write N copies
     // into one output.
+    mdcsrn::cpu_isa();  // a malformed MDCSRN_MAX_CPU_ISA is refused before anything starts
     if (mdcsrn::Communicator::world().size() > 1 && command != "train" && command != "infer")
       mdcsrn::fail("runs as one process: under mpirun, only train and infer --manifest split their work over the ranks");
     if (command == "prepare") return mdcsrn::cli::run_prepare(argc, argv);

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "engine/cuda_check.h"
+#include "engine/cpu_isa.h"
 #include "engine/device.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
@@ -19,7 +20,7 @@ int cuda_device_count() {
 }
 
 std::string describe_device(DeviceKind kind) {
-  if (kind == DeviceKind::Cpu) return "CPU, " + std::to_string(cpu_threads()) + " threads";
+  if (kind == DeviceKind::Cpu) return "CPU, " + std::to_string(cpu_threads()) + " threads, " + cpu_isa_name(cpu_isa());
   if (cuda_device_count() == 0) return "no CUDA device visible";
   int device = 0;
   MDCSRN_CUDA_CHECK(cudaGetDevice(&device));

@@ -7,11 +7,13 @@
 // the number of threads.
 //
 // The kernels use GCC/Clang vector extensions; the float ones are also compiled for AVX2+FMA and
-// chosen at run time when the CPU has them.
+// chosen at run time when the CPU has them (engine/cpu_isa.h; MDCSRN_MAX_CPU_ISA=baseline keeps
+// the default target's).
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "engine/cpu_isa.h"
 #include "kernels/conv3d.h"
 
 namespace mdcsrn::cpu::blocked {
@@ -250,10 +252,7 @@ __attribute__((target("avx2,fma"), flatten)) void weight_avx2(int kernel, const 
                                                               int64_t cin, int64_t cout, float* partial) {
   Kernels<float>::weight(kernel, x, dy, n, cin, cout, partial);
 }
-bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
+bool cpu_has_avx2() { return cpu_isa() >= CpuIsa::Avx2; }
 #endif
 
 template <class T>

@@ -15,10 +15,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Runs mdcsrn with arguments; returns the exit status and the combined output.
-std::pair<int, std::string> mdcsrn(const std::string& arguments, const TempDir& dir) {
+// Runs mdcsrn with arguments (after `environment`, e.g. "NAME=value "); returns the exit status and
+// the combined output.
+std::pair<int, std::string> mdcsrn(const std::string& arguments, const TempDir& dir, const std::string& environment = "") {
   const std::string log = dir.path("cli.log");
-  const int status = std::system((std::string(MDCSRN_BINARY) + " " + arguments + " > " + log + " 2>&1").c_str());
+  const int status = std::system((environment + MDCSRN_BINARY + " " + arguments + " > " + log + " 2>&1").c_str());
   std::ifstream in(log);
   return {WEXITSTATUS(status), std::string(std::istreambuf_iterator<char>(in), {})};
 }
@@ -446,6 +447,16 @@ TEST_SUITE("cli") {
     auto [s4, o4] = mdcsrn("frobnicate", dir);
     CHECK(s4 == 2);
     CHECK(o4.find("unknown command 'frobnicate'") != std::string::npos);
+    // The instruction-set cap: a level is honoured, an unknown name refused before anything starts.
+    const auto [capped, capped_output] = mdcsrn("info", dir);
+    CHECK(capped == 0);
+    CHECK(capped_output.find("instructions: ") != std::string::npos);
+    const auto [baseline, baseline_output] = mdcsrn("info", dir, "MDCSRN_MAX_CPU_ISA=baseline ");
+    CHECK(baseline == 0);
+    CHECK(baseline_output.find("instructions: baseline (the CPU allows") != std::string::npos);
+    const auto [unknown, unknown_output] = mdcsrn("info", dir, "MDCSRN_MAX_CPU_ISA=avx9 ");
+    CHECK(unknown == 1);
+    CHECK(unknown_output == "mdcsrn info: MDCSRN_MAX_CPU_ISA: 'avx9' is not an instruction set; expected baseline, avx2, avx512_bf16 or amx_bf16\n");
     auto [s5, o5] = mdcsrn("infer --help", dir);
     CHECK(s5 == 0);
     CHECK(o5.find("--stitching") != std::string::npos);

@@ -1,3 +1,4 @@
+#include "engine/cpu_isa.h"
 #include "kernels/conv3d.h"
 #include "tests/support.h"
 
@@ -186,6 +187,7 @@ TEST_SUITE("conv3d") {
   }
 
   TEST_CASE("the blocked stride-1 kernels match the direct reference") {
+    MESSAGE("float kernels for " << cpu_isa_name(cpu_isa()) << " (MDCSRN_MAX_CPU_ISA caps them)");
     // Same sums in another order: fp32 rounding only (relative 1e-6 at these sizes).
     for (const ConvCase& c : kCases) {
       if (c.p.stride != 1) continue;

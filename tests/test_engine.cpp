@@ -1,4 +1,7 @@
+#include <cstdlib>
+
 #include "engine/arena.h"
+#include "engine/cpu_isa.h"
 #include "engine/error.h"
 #include "engine/memory.h"
 #include "engine/workspace.h"
@@ -8,6 +11,16 @@ namespace mdcsrn::test {
 namespace {
 
 TEST_SUITE("engine") {
+  TEST_CASE("instruction sets: names, order, and the cap never raises what the CPU allows") {
+    for (const CpuIsa isa : {CpuIsa::Baseline, CpuIsa::Avx2, CpuIsa::Avx512Bf16, CpuIsa::AmxBf16}) CHECK(parse_cpu_isa(cpu_isa_name(isa)) == isa);
+    CHECK(cpu_isa_name(CpuIsa::Avx512Bf16) == "avx512_bf16");
+    CHECK(!parse_cpu_isa("avx512"));
+    CHECK(CpuIsa::Baseline < CpuIsa::Avx2);
+    CHECK(CpuIsa::Avx512Bf16 < CpuIsa::AmxBf16);
+    CHECK(cpu_isa() <= cpu_isa_detected());
+    MESSAGE("this CPU allows " << cpu_isa_name(cpu_isa_detected()) << "; the kernels use " << cpu_isa_name(cpu_isa()));
+  }
+
   TEST_CASE("a channel slice is a strided view into the same storage") {
     HostTensor<float> wide = HostTensor<float>::dense({2, 6, 3, 4, 5});
     for (size_t i = 0; i < wide.storage.size(); ++i) wide.storage[i] = float(i);
