@@ -11,6 +11,7 @@
 #include "bench/bench_main.h"
 #include "bench/timing.h"
 #include "cli/args.h"
+#include "engine/cpu_isa.h"
 #include "engine/parallel.h"
 #include "engine/philox.h"
 #include "io/volume.h"
@@ -119,7 +120,8 @@ int run(int argc, char** argv) {
   }
   const std::string json_path = args.get("json");
   if (!json_path.empty())
-    write_text_atomically(json_path, nlohmann::json{{"model", config.describe()}, {"batch", batch}, {"patch", patch}, {"median_ms", ms},
+    write_text_atomically(json_path, nlohmann::json{{"model", config.describe()}, {"threads", cpu_threads()}, {"isa", cpu_isa_name(cpu_isa())},
+                                                    {"batch", batch}, {"patch", patch}, {"median_ms", ms},
                                                     {"gflops", flops / (ms / 1000) / 1e9}, {"share", ops}}.dump(2) + "\n");
   return 0;
 }

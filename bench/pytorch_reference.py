@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""The same mDCSRN b4u4 training step in PyTorch, timed like bench_train_step.
+"""The same mDCSRN training step in PyTorch (b4u4 unless --blocks/--units/--growth), timed like
+bench_train_step.
 
 One step: forward, L1 loss, backward, Adam (lr 1e-3), on a batch of random patches already on the
 device (batch 64 of 32^3 by default). Variants (--variants, in this order): eager-fp32 (TF32 off),
-eager-tf32, eager-amp (AMP bf16 with channels_last_3d) and compile-amp (torch.compile of
+eager-fp32-cl (the same in channels_last_3d), eager-tf32, eager-amp (AMP bf16 with channels_last_3d) and compile-amp (torch.compile of
 eager-amp). Each: warm-up, then the median of --steps steps timed with CUDA events (the host clock
 on the CPU); peak memory from torch.cuda.max_memory_allocated. Prints a table; --json is rewritten
 after every variant, and a variant whose loss is not finite or that fails is recorded with its
@@ -104,6 +105,7 @@ class Critic(nn.Module):
 
 VARIANTS = {  # name: (label, tf32, amp, channels_last, compiled)
     "eager-fp32": ("eager fp32", False, False, False, False),
+    "eager-fp32-cl": ("eager fp32 + channels_last_3d", False, False, True, False),
     "eager-tf32": ("eager TF32", True, False, False, False),
     "eager-amp": ("eager AMP bf16 + channels_last_3d", True, True, True, False),
     "compile-amp": ("torch.compile of eager AMP bf16 + channels_last_3d", True, True, True, True),
@@ -152,13 +154,21 @@ def time_variant(model, device, batch, patch, steps, warmup, amp, channels_last)
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
+    parser.add_argument("--variants", default="eager-fp32,eager-tf32,eager-amp,compile-amp", help="comma-separated: " + ", ".join(VARIANTS))
+    parser.add_argument("--blocks", type=int, default=4)
+    parser.add_argument("--units", type=int, default=4)
+    parser.add_argument("--growth", type=int, default=16)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--patch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--threads", type=int, help="CPU threads (torch.set_num_threads; default PyTorch's own choice)")
     parser.add_argument("--json")
     args = parser.parse_args()
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error("--threads: at least 1")
+        torch.set_num_threads(args.threads)
     names = [n for n in args.variants.split(",") if n]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -168,7 +178,8 @@ def main():
     else:
         torch.backends.cudnn.benchmark = True
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
-    parameters = sum(p.numel() for p in MDCSRN().parameters())
+    shape = dict(blocks=args.blocks, units=args.units, growth=args.growth)
+    parameters = sum(p.numel() for p in MDCSRN(**shape).parameters())
     results, all_ok = [], True
     for name in names:
         label, tf32, amp, channels_last, compiled = VARIANTS[name]
@@ -176,7 +187,7 @@ def main():
         torch.backends.cudnn.allow_tf32 = tf32
         row = {"variant": label, "name": name, "tf32": tf32, "amp": amp, "channels_last": channels_last}
         try:
-            model = MDCSRN().to(args.device)
+            model = MDCSRN(**shape).to(args.device)
             if channels_last:
                 model = model.to(memory_format=torch.channels_last_3d)
             if compiled:
@@ -191,8 +202,8 @@ def main():
         results.append(row)
         if args.json:
             with open(args.json + ".tmp", "w") as f:
-                json.dump({"device": device_name, "torch": torch.__version__, "batch": args.batch, "patch": args.patch,
-                           "parameters": parameters, "results": results}, f, indent=2)
+                json.dump({"device": device_name, "torch": torch.__version__, "threads": torch.get_num_threads(), "batch": args.batch,
+                           "patch": args.patch, "parameters": parameters, **shape, "results": results}, f, indent=2)
             os.replace(args.json + ".tmp", args.json)
     print(f"parameters: {parameters}")
     return 0 if all_ok else 1

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""One table of the generator's training step on the CPU: ours (bench_cpu_step) beside PyTorch's
+(bench/pytorch_reference.py --device cpu: fp32 in channels_last_3d, and bf16 autocast), measured in
+the same run on the same cores, for the demo's model and the paper's.
+
+Each model is measured ours first, then PyTorch, one process each, with the same number of threads
+(ours: OpenMP's; PyTorch's set to it). The ratio columns are PyTorch's median step divided by ours
+(above 1: ours is faster). The header names the CPU, its instruction-set flags that matter here,
+the level our kernels ran at (MDCSRN_MAX_CPU_ISA caps it) and the date.
+
+Our bf16 path (issue 28) does not exist yet: its column says so rather than showing a number. On
+a CPU without AVX512-BF16 or AMX, PyTorch's bf16 autocast converts in software: about 2 minutes a
+step of the paper's model on 2 cores, so a whole run takes ~15 minutes there (--models demo: ~1).
+
+usage: /usr/bin/python3 bench/cpu_table.py [--build build] [--models demo,paper] [--steps 5] [--out TABLE.md]
+(a Python that imports torch: Debian's python3-torch)
+"""
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# name: (label, blocks, units, growth, batch, patch)
+MODELS = {
+    "demo": ("demo b2u2 k8, 8 of 16^3", 2, 2, 8, 8, 16),
+    "paper": ("paper b4u4 k16, 2 of 32^3", 4, 4, 16, 2, 32),
+}
+FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_facts():
+    name, flags = "unknown CPU", set()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name") and name == "unknown CPU":
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return name, [f for f in FLAGS if f in flags]
+
+
+def run_json(command, what):
+    """Runs a benchmark that writes JSON to the path given as its last argument; returns the document."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "result.json")
+        done = subprocess.run(command + [path], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if not os.path.exists(path):
+            sys.exit(f"cpu_table: {what} wrote no result (exit {done.returncode}):\n{done.stdout[-2000:]}")
+        return json.load(open(path))
+
+
+def measure(build, model, steps):
+    label, blocks, units, growth, batch, patch = MODELS[model]
+    shape = ["--blocks", str(blocks), "--units", str(units), "--growth", str(growth), "--batch", str(batch), "--patch", str(patch)]
+    ours = run_json([os.path.join(build, "bench_cpu_step")] + shape + ["--steps", str(steps), "--json"], "bench_cpu_step")
+    torch = run_json([sys.executable, "bench/pytorch_reference.py", "--device", "cpu", "--variants", "eager-fp32-cl,eager-amp",
+                      "--threads", str(ours["threads"]), "--steps", str(steps), "--warmup", "2"] + shape + ["--json"],
+                     "bench/pytorch_reference.py")
+    rows = {r["name"]: r for r in torch["results"]}
+    return label, ours, torch, rows
+
+
+def cell(row):
+    if row is None:
+        return "-", None
+    if row.get("status") != "ok":
+        return row.get("status", "failed"), None
+    return f"{row['median_ms']:.1f} ms", row["median_ms"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", default="build", help="the build folder holding bench_cpu_step")
+    parser.add_argument("--models", default="demo,paper", help="comma-separated: " + ", ".join(MODELS))
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per variant (medians)")
+    parser.add_argument("--out", help="also write the table to this Markdown file")
+    args = parser.parse_args()
+    models = [m for m in args.models.split(",") if m]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        parser.error(f"unknown model(s): {', '.join(unknown)} (known: {', '.join(MODELS)})")
+    if args.steps < 1:
+        parser.error("--steps: at least 1")
+    if not os.path.exists(os.path.join(args.build, "bench_cpu_step")):
+        parser.error(f"--build {args.build}: no bench_cpu_step there (build it: cmake --build {args.build} --target bench_cpu_step)")
+    try:
+        import torch  # noqa: F401  (checked here so that a missing torch is one line, not a traceback per model)
+    except ImportError:
+        sys.exit(f"cpu_table: {sys.executable} cannot import torch (Debian: python3-torch; run with /usr/bin/python3)")
+
+    name, flags = cpu_facts()
+    lines, isa, threads, torch_version = [], None, None, None
+    for model in models:
+        label, ours, torch_doc, rows = measure(args.build, model, args.steps)
+        isa, threads, torch_version = ours["isa"], ours["threads"], torch_doc["torch"]
+        fp32, fp32_ms = cell(rows.get("eager-fp32-cl"))
+        bf16, bf16_ms = cell(rows.get("eager-amp"))
+        ours_ms = ours["median_ms"]
+        ratio = lambda theirs: f"{theirs / ours_ms:.2f}x" if theirs else "-"  # noqa: E731
+        lines.append(f"| {label} | {ours_ms:.1f} ms | not yet (issue 28) | {fp32} | {bf16} | {ratio(fp32_ms)} | {ratio(bf16_ms)} |")
+        print(lines[-1], flush=True)
+    table = "\n".join([
+        f"CPU training step (forward, L1, backward, Adam), median of {args.steps} steps: {name}, {threads} threads; "
+        f"flags: {', '.join(flags) or 'none of ' + ', '.join(FLAGS)}; our kernels at {isa}; PyTorch {torch_version}; "
+        f"{datetime.date.today().isoformat()}. Ratios: PyTorch's step / ours (above 1: ours is faster).",
+        "",
+        "| model, batch | ours fp32 | ours bf16 | PyTorch fp32 channels_last_3d | PyTorch bf16 autocast | vs PyTorch fp32 | vs PyTorch bf16 |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ] + lines) + "\n"
+    print("\n" + table)
+    if args.out:
+        with open(args.out + ".tmp", "w") as f:
+            f.write(table)
+        os.replace(args.out + ".tmp", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
