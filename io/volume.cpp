@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <unistd.h>
 
 #include "engine/error.h"
@@ -186,18 +187,32 @@ NiftiPtr open_volume(const std::string& path, bool read_data) {
   return nim;
 }
 
+// A gzip file's last four bytes (ISIZE): its uncompressed length modulo 2^32, when it is one gzip
+// member as NIfTI writers make it.
+std::optional<uint32_t> gzip_length_trailer(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in || in.tellg() < 18) return std::nullopt;  // shorter than an empty gzip member
+  in.seekg(-4, std::ios::end);
+  unsigned char b[4];
+  if (!in.read(reinterpret_cast<char*>(b), 4)) return std::nullopt;
+  return uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24;
+}
+
 }  // namespace
 
 Volume read_volume_header(const std::string& path) {
   NiftiPtr nim = open_volume(path, false);
-  // An uncompressed file's length says whether its voxels are all there; a compressed one's only
-  // its decompression does.
+  // Whether the voxels are all there: an uncompressed file's length says so; a compressed one's
+  // trailer does when it holds one member, and where it disagrees (a cut file, or several members)
+  // reading the voxels decides.
+  const uintmax_t needed = uintmax_t(nim->iname_offset) + uintmax_t(nim->nvox) * uintmax_t(nim->nbyper);
   if (nifti_is_gzfile(path.c_str()) == 0) {
     std::error_code ec;
     const uintmax_t length = fs::file_size(path, ec);
-    const uintmax_t needed = uintmax_t(nim->iname_offset) + uintmax_t(nim->nvox) * uintmax_t(nim->nbyper);
     if (!ec && length < needed)
       file_error(path, "truncated: " + std::to_string(length) + " bytes, its header describes " + std::to_string(needed));
+  } else if (gzip_length_trailer(path) != uint32_t(needed)) {
+    open_volume(path, true);
   }
   Volume v;
   v.dims = {nim->nx, nim->ny, nim->nz};

@@ -53,8 +53,9 @@ Volume new_volume(const std::array<int64_t, 3>& dims, const Affine& voxel_to_wor
 Volume read_volume(const std::string& path);
 
 // The same checks but the voxels', and the geometry alone (dims and header; no data): to check many
-// inputs before a long run writes anything. An uncompressed file shorter than its voxels is
-// refused as truncated; a compressed file's voxels are checked when read_volume reads them.
+// inputs before a long run writes anything. Whether the voxels are all there is judged from an
+// uncompressed file's length, and from a gzip file's length trailer; only where that trailer
+// disagrees with the header (a cut file, or a file of several gzip members) are the voxels read.
 Volume read_volume_header(const std::string& path);
 
 // Writes float32 voxels with the geometry of `volume.header`, through a temporary file renamed

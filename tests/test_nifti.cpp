@@ -1,4 +1,5 @@
 #include <nifti2_io.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -106,6 +107,27 @@ TEST_SUITE("nifti") {
     with_nan[123] = std::nanf("");
     write_raw(dir.path("nan.nii.gz"), DT_FLOAT32, with_nan, {10, 10, 10, 1});
     CHECK_THROWS_WITH_AS(read_volume(dir.path("nan.nii.gz")), doctest::Contains("nan.nii.gz: voxel (3, 2, 1) is NaN or infinite"), Error);
+
+    // The header alone: a cut file is refused, whether compressed or not; one of two gzip members
+    // (which some tools write) is read through and passes.
+    CHECK_THROWS_WITH_AS(read_volume_header(dir.path("short.nii")), doctest::Contains("short.nii: truncated: 2352 bytes, its header describes 4352"),
+                         Error);
+    std::vector<float> noise(1000);  // incompressible, so that the cut below leaves the header whole
+    for (size_t i = 0; i < noise.size(); ++i) noise[i] = float((i * 2654435761u) % 1000003) / 1000003.f;
+    write_raw(dir.path("full.nii.gz"), DT_FLOAT32, noise, {10, 10, 10, 1});
+    CHECK(read_volume_header(dir.path("full.nii.gz")).dims == std::array<int64_t, 3>{10, 10, 10});
+    fs::copy_file(dir.path("full.nii.gz"), dir.path("cut.nii.gz"));
+    fs::resize_file(dir.path("cut.nii.gz"), fs::file_size(dir.path("full.nii.gz")) - 40);
+    CHECK_THROWS_WITH_AS(read_volume_header(dir.path("cut.nii.gz")), doctest::Contains("cut.nii.gz: not a readable NIfTI file"), Error);
+    std::ifstream raw(dir.path("full.nii"), std::ios::binary);
+    const std::string bytes(std::istreambuf_iterator<char>(raw), {});
+    for (const std::string& member : {bytes.substr(0, 1000), bytes.substr(1000)}) {
+      gzFile out = gzopen(dir.path("members.nii.gz").c_str(), "ab");
+      REQUIRE(out != nullptr);
+      gzwrite(out, member.data(), unsigned(member.size()));
+      gzclose(out);
+    }
+    CHECK(read_volume_header(dir.path("members.nii.gz")).dims == std::array<int64_t, 3>{10, 10, 10});
 
     const Volume good = read_volume(dir.path("full.nii"));
     CHECK_THROWS_WITH_AS(write_volume(good, dir.path("no/such/folder/out.nii.gz")), doctest::Contains("out.nii.gz: could not be written"), Error);
