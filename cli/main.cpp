@@ -79,14 +79,9 @@ int run(int argc, char** argv) {
     }
     std::fprintf(stderr, "mdcsrn: unknown command '%s' (see mdcsrn --help)\n", command.c_str());
     return 2;
-  } catch (const mdcsrn::Error& e) {
-    // Under mpirun every rank stops with it, none is left waiting in a collective.
-    const mdcsrn::Communicator& world = mdcsrn::Communicator::world();
-    if (world.size() > 1) world.abort("mdcsrn " + command + ": " + e.what());
-    std::fprintf(stderr, "mdcsrn %s: %s\n", command.c_str(), e.what());
-    return 1;
   } catch (const std::exception& e) {
-    // From the standard library (a file system refusal names its path): one line all the same.
+    // The engine's errors and the standard library's (a file system refusal names its path) alike:
+    // one line. Under mpirun every rank stops with it, none is left waiting in a collective.
     const mdcsrn::Communicator& world = mdcsrn::Communicator::world();
     if (world.size() > 1) world.abort("mdcsrn " + command + ": " + e.what());
     std::fprintf(stderr, "mdcsrn %s: %s\n", command.c_str(), e.what());

@@ -26,7 +26,6 @@ std::vector<std::string> super_resolve_split(const Manifest& manifest, const std
   const std::vector<std::pair<int, Region>> subjects = manifest.split(split);
   std::vector<int> mine;
   for (size_t k = size_t(comm.rank()); k < subjects.size(); k += size_t(comm.size())) mine.push_back(subjects[k].first);
-  check_inference_options(o);
   // The volumes replace earlier ones of the same names only when every rank has finished its share.
   StagedOutputs outputs;
   std::vector<std::string> written;
