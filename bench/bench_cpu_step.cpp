@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "bench/bench_main.h"
@@ -16,15 +17,19 @@
 #include "engine/philox.h"
 #include "io/volume.h"
 #include "models/generator.h"
+#include "models/generator_fast.h"
 #include "models/train_config.h"
 
 namespace mdcsrn::bench {
 namespace {
 
-constexpr const char* kHelp = R"(usage: bench_cpu_step [--blocks 2] [--units 2] [--growth 8] [--batch 8] [--patch 16] [--steps 10] [--json FILE]
+constexpr const char* kHelp = R"(usage: bench_cpu_step [--blocks 2] [--units 2] [--growth 8] [--batch 8] [--patch 16] [--steps 10]
+                      [--precision fp32|bf16] [--json FILE]
 
 Times the generator's training step on the CPU (all threads OpenMP gives it) on random patches:
-median step time, patches/s and achieved GFLOP/s, and the share of each op family.
+median step time, patches/s and achieved GFLOP/s. fp32 (the default): the reference path, with
+the share of each op family; bf16: the fused bf16 CPU kernels (kernels/cpu_fused; growth 16),
+which the CPU must be able to run.
 )";
 
 // Host milliseconds spent in each op family, accumulated by ProfiledCpuBackend.
@@ -69,7 +74,7 @@ struct ProfiledCpuBackend : CpuBackend<float> {
 }  // namespace
 
 int run(int argc, char** argv) {
-  const cli::Args args(argc, argv, 1, {"blocks", "units", "growth", "batch", "patch", "steps", "json"}, {}, "bench_cpu_step");
+  const cli::Args args(argc, argv, 1, {"blocks", "units", "growth", "batch", "patch", "steps", "precision", "json"}, {}, "bench_cpu_step");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -79,7 +84,14 @@ int run(int argc, char** argv) {
   config.units = args.get_int("units", 2);
   config.growth = args.get_int("growth", 8);
   const int batch = args.get_int("batch", 8), patch = args.get_int("patch", 16), steps = args.get_int("steps", 10);
+  const std::string precision = args.get("precision", "fp32");
+  if (precision != "fp32" && precision != "bf16") fail("--precision '" + precision + "': expected fp32 or bf16");
   const GeneratorLayout layout(config);
+  if (precision == "bf16") {
+    std::string why = fast_path_unsupported(layout);
+    if (why.empty()) why = cpu_fused_unsupported();
+    if (!why.empty()) fail("--precision bf16: the fused CPU kernels do not cover " + why);
+  }
   const Shape5 shape{batch, 1, patch, patch, patch};
   OpTimes times;
   ProfiledCpuBackend be;
@@ -97,7 +109,17 @@ int run(int argc, char** argv) {
   const Tensor<const float> x(lr.data(), shape), target(hr.data(), shape);
   const AdamConfig adam;
   int64_t step = 0;
-  const double ms = time_cpu_ms(1, steps, [&] {
+  CpuFusedContext fused_ctx;
+  std::optional<FastGenerator<CpuFusedContext>> fused;
+  if (precision == "bf16") fused.emplace(layout, fused_ctx, shape);
+  Generator<CpuBackend<float>> statistics(layout, CpuBackend<float>{}, shape);  // the fused path's running statistics
+  const double ms = precision == "bf16" ? time_cpu_ms(1, steps, [&] {
+    fused->forward(arena.params(), x, Tensor<float>(sr.data(), shape), NormMode::Train, statistics);
+    cpu::loss_backward<float>(LossKind::L1, Tensor<const float>(sr.data(), shape), target, 1.f, Tensor<float>(dsr.data(), shape),
+                              GradMode::Overwrite);
+    fused->backward(arena.params(), arena.grads(), x, Tensor<const float>(dsr.data(), shape));
+    fused->update(adam_step(adam, ++step), arena.params(), arena.grads(), arena.adam_m(), arena.adam_v(), arena.size());
+  }) : time_cpu_ms(1, steps, [&] {
     generator.forward(arena.params(), x, Tensor<float>(sr.data(), shape), NormMode::Train);
     be.timed("loss", [&] {
       cpu::loss_backward<float>(LossKind::L1, Tensor<const float>(sr.data(), shape), target, 1.f, Tensor<float>(dsr.data(), shape),
@@ -110,8 +132,9 @@ int run(int argc, char** argv) {
   const double flops = 3.0 * 2.0 * weights * double(shape.numel());
   double total = 0;
   for (const auto& [name, t] : times) total += t;
-  std::printf("CPU, %d threads; model %s (%lld parameters); batch %d of %d^3\n", cpu_threads(), config.describe().c_str(),
-              (long long)layout.table().parameter_count(), batch, patch);
+  std::printf("CPU, %d threads, %s; model %s (%lld parameters); batch %d of %d^3; %s\n", cpu_threads(), cpu_isa_name(cpu_isa()).c_str(),
+              config.describe().c_str(), (long long)layout.table().parameter_count(), batch, patch,
+              precision == "bf16" ? ("bf16, fused CPU kernels, " + cpu_fused_kernels()).c_str() : "fp32 reference path");
   std::printf("median step %.1f ms, %.1f patches/s, %.1f GFLOP/s (3 x forward)\n\n", ms, batch / (ms / 1000), flops / (ms / 1000) / 1e9);
   nlohmann::json ops;
   for (const auto& [name, t] : times) {
@@ -120,7 +143,7 @@ int run(int argc, char** argv) {
   }
   const std::string json_path = args.get("json");
   if (!json_path.empty())
-    write_text_atomically(json_path, nlohmann::json{{"model", config.describe()}, {"threads", cpu_threads()}, {"isa", cpu_isa_name(cpu_isa())},
+    write_text_atomically(json_path, nlohmann::json{{"model", config.describe()}, {"threads", cpu_threads()}, {"isa", cpu_isa_name(cpu_isa())}, {"precision", precision},
                                                     {"batch", batch}, {"patch", patch}, {"median_ms", ms},
                                                     {"gflops", flops / (ms / 1000) / 1e9}, {"share", ops}}.dump(2) + "\n");
   return 0;

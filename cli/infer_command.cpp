@@ -47,9 +47,10 @@ options:
   --patch N       patch size (default 32)
   --batch N       patches per forward pass (default 16)
   --device D      auto, cpu or cuda (default auto)
-  --precision P   on a GPU: bf16 (default: the fast path, fused bf16 kernels on tensor cores, where
-                  it covers the model, else tf32), tf32 or fp32 (the reference path); the CPU
-                  computes in fp32
+  --precision P   auto (default: bf16 on a GPU, fp32 on the CPU), bf16 (the fused bf16 kernels:
+                  tensor cores on a GPU, AVX2 on the CPU, where they cover the model, else tf32
+                  on a GPU and fp32 on the CPU), tf32 or fp32 (the reference path; the CPU has
+                  no tf32)
   --quiet         no progress bar (--manifest)
 )";
 
@@ -76,7 +77,7 @@ int run_infer(int argc, char** argv) {
   o.stride = args.get_int("stride", 16);
   o.patch = args.get_int("patch", 32);
   o.batch = args.get_int("batch", 16);
-  o.precision = args.get("precision", "bf16");
+  o.precision = args.get("precision", "auto");
   check_inference_options(o);
   const std::string device = args.get("device", "auto");
   if (device != "auto" && device != "cpu" && device != "cuda") fail("option --device: expected auto, cpu or cuda");

@@ -18,6 +18,7 @@
 #include "engine/memory.h"
 #include "kernels/batchnorm.h"
 #include "kernels/channel_fold.h"
+#include "kernels/cpu_fused/kernels.h"
 #include "kernels/fused/channels_last.h"
 #include "kernels/fused/mix.h"
 #include "kernels/fused/stem.h"
@@ -42,10 +43,21 @@ inline std::string fast_path_unsupported(const GeneratorLayout& L) {
   return L.feature_channels() % 16 == 0 ? "" : std::to_string(L.feature_channels()) + " feature channels";
 }
 
+// The backend of the reference generator whose running statistics a fast generator on Context
+// keeps: the GPU backend on the same context, or for the fused CPU kernels the CPU's.
+template <class Context>
+struct ReferenceBackendOf {
+  using type = GpuBackendOn<Context>;
+};
+template <>
+struct ReferenceBackendOf<CpuFusedContext> {
+  using type = CpuBackend<float>;
+};
+
 template <class Context>
 class FastGenerator {
  public:
-  using Backend = GpuBackendOn<Context>;
+  using Backend = typename ReferenceBackendOf<Context>::type;
 
   FastGenerator(const GeneratorLayout& layout, Context& ctx, const Shape5& input) : layout_(layout), ctx_(ctx), input_(input) {
     const std::string why = fast_path_unsupported(layout);
@@ -323,7 +335,8 @@ class FastGenerator {
   std::vector<Buffer<int32_t>> column_rows_;
 };
 
-// The fast generator a backend can have: FastGenerator for the GPU backends, none for the CPU's.
+// The fast generator a backend can have: FastGenerator on the GPU backends' context, on the fused
+// CPU kernels for the CPU's fp32 backend, none for the double one (the finite-difference reference).
 struct NoFastGenerator {};
 template <class Backend>
 struct FastGeneratorOf {
@@ -332,6 +345,10 @@ struct FastGeneratorOf {
 template <class Context>
 struct FastGeneratorOf<GpuBackendOn<Context>> {
   using type = FastGenerator<Context>;
+};
+template <>
+struct FastGeneratorOf<CpuBackend<float>> {
+  using type = FastGenerator<CpuFusedContext>;
 };
 
 }  // namespace mdcsrn

@@ -90,12 +90,13 @@ class GeneratorStep {
     }
     generator_.forward(arena_.params(), x, out, mode);
   }
-  // GPU backends: run the generator's forward, backward and Adam through the fused bf16 kernels
-  // (models/generator_fast.h) from now on. The reference generator then keeps only the running
+  // Run the generator's forward, backward and Adam through the fused bf16 kernels
+  // (models/generator_fast.h) from now on: ctx a GPU backend's context, or for the CPU's fp32
+  // backend a CpuFusedContext (check cpu_fused_unsupported() first). The reference generator then keeps only the running
   // statistics (its activations are never allocated).
   template <class Context>
   void enable_fast_path(Context& ctx) {
-    static_assert(!std::is_same_v<Fast, NoFastGenerator>, "the fast path is for the GPU backends");
+    static_assert(!std::is_same_v<Fast, NoFastGenerator>, "the fast path is for the GPU backends and the CPU's fp32 one");
 #ifdef MDCSRN_HAVE_CUDA
     graph_.reset();  // its graphs hold the previous fast generator's buffers
     input_ = &lr_, target_ = &hr_;

@@ -27,8 +27,8 @@ void check_inference_options(const InferenceOptions& o) {
          std::to_string((o.patch - 1) / 2) + "], e.g. 3");
   if (o.stitching == Stitching::Gaussian && (o.stride < 1 || o.stride > o.patch))
     fail("--stride " + std::to_string(o.stride) + ": Gaussian tiles must overlap or touch; the stride must be in [1, " + patch + "], e.g. 16");
-  if (o.precision != "bf16" && o.precision != "tf32" && o.precision != "fp32")
-    fail("--precision '" + o.precision + "': expected bf16, tf32 or fp32");
+  if (o.precision != "auto" && o.precision != "bf16" && o.precision != "tf32" && o.precision != "fp32")
+    fail("--precision '" + o.precision + "': expected auto, bf16, tf32 or fp32");
 }
 
 std::vector<int64_t> tile_origins(int64_t n, const InferenceOptions& o) {
@@ -108,18 +108,19 @@ std::vector<float> stitch_volume(const std::vector<float>& volume, const std::ar
 
 namespace {
 
-// fast: the fused bf16 forward (GPU backends), which needs only the running statistics of the
-// reference generator, not the reference generator itself.
-template <class Backend>
+// fused: the context of the fused bf16 forward (a GPU's, or the fused CPU kernels'), which needs
+// only the running statistics of the reference generator, not the reference generator itself; or
+// none for the reference path.
+template <class Backend, class Context>
 std::vector<float> run_generator(const GeneratorConfig& model, const GeneratorState& state, const std::vector<float>& volume,
-                                 const std::array<int64_t, 3>& dims, const InferenceOptions& o, Backend be, bool fast) {
+                                 const std::array<int64_t, 3>& dims, const InferenceOptions& o, Backend be, Context* fused) {
   using Fast = typename FastGeneratorOf<Backend>::type;
   const GeneratorLayout layout(model);
   const Shape5 shape{o.batch, 1, o.patch, o.patch, o.patch};
   std::unique_ptr<Generator<Backend>> reference;
   std::unique_ptr<Fast> fast_forward;
   if constexpr (!std::is_same_v<Fast, NoFastGenerator>) {
-    if (fast) fast_forward = std::make_unique<Fast>(layout, *be.ctx, shape);
+    if (fused) fast_forward = std::make_unique<Fast>(layout, *fused, shape);
   }
   if (!fast_forward) reference = std::make_unique<Generator<Backend>>(layout, be, shape);
   Buffer<float> params(Backend::memory, int64_t(state.params.size())), in(Backend::memory, shape.numel()), out(Backend::memory, shape.numel());
@@ -146,18 +147,24 @@ std::vector<float> super_resolve(const GeneratorConfig& model, const GeneratorSt
   check_inference_options(o);
 #ifdef MDCSRN_HAVE_CUDA
   if (ctx) {
-    const std::string why = o.precision == "bf16" ? fast_path_unsupported(GeneratorLayout(model)) : "";
-    const bool fast = o.precision == "bf16" && why.empty();
+    const bool bf16 = o.precision == "bf16" || o.precision == "auto";
+    const std::string why = bf16 ? fast_path_unsupported(GeneratorLayout(model)) : "";
+    const bool fast = bf16 && why.empty();
     ctx->set_tf32(o.precision != "fp32");
     if (path) *path = fast ? "bf16 fast path" : o.precision == "fp32" ? "fp32 reference path" : "TF32 reference path";
-    if (path && o.precision == "bf16" && !fast) *path += " (the fast path does not cover " + why + ")";
-    return run_generator(model, state, volume, dims, o, GpuBackend{ctx}, fast);
+    if (path && bf16 && !fast) *path += " (the fast path does not cover " + why + ")";
+    return run_generator(model, state, volume, dims, o, GpuBackend{ctx}, fast ? ctx : nullptr);
   }
 #else
   MDCSRN_ASSERT(ctx == nullptr, "super_resolve: a CUDA context in a build without CUDA");
 #endif
-  if (path) *path = "fp32 (CPU)";
-  return run_generator(model, state, volume, dims, o, CpuBackend<float>{}, false);
+  std::string why = fast_path_unsupported(GeneratorLayout(model));
+  if (why.empty()) why = cpu_fused_unsupported();
+  CpuFusedContext fused;
+  const bool fast = o.precision == "bf16" && why.empty();
+  if (path) *path = fast ? "bf16 on the fused CPU kernels, " + cpu_fused_kernels() : "fp32 (CPU)";
+  if (path && o.precision == "bf16" && !fast) *path += " (the fused bf16 CPU kernels do not cover " + why + ")";
+  return run_generator(model, state, volume, dims, o, CpuBackend<float>{}, fast ? &fused : nullptr);
 }
 
 }  // namespace mdcsrn

@@ -26,9 +26,10 @@ struct InferenceOptions {
   Stitching stitching = Stitching::MarginCrop;
   int margin = 3;   // crop: voxels dropped at each side of a tile's output
   int stride = 16;  // gaussian: distance between tile origins
-  // GPU arithmetic: bf16 (the fast path, where it covers the model; else tf32), tf32 or fp32 (the
-  // reference path). The CPU computes in fp32.
-  std::string precision = "bf16";
+  // bf16: the fused bf16 kernels (a GPU's fast path, or the fused CPU kernels) where they cover the
+  // model and the device, else tf32 on a GPU and fp32 on the CPU; tf32 or fp32: the reference path
+  // (the CPU has no tf32: fp32); auto: bf16 on a GPU, fp32 on the CPU.
+  std::string precision = "auto";
 };
 
 // Refuses, in words naming the infer option (--patch, --batch, --margin, --stride, --precision),

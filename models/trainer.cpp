@@ -161,8 +161,12 @@ class Trainer {
     return summary;
   }
 
-  // GPU: the generator's forward through the fused bf16 kernels, in training steps and validation.
-  void enable_fast_path(CudaContext& ctx) { step_.enable_fast_path(ctx); }
+  // The generator's forward through the fused bf16 kernels, in training steps and validation: ctx
+  // a GPU's context, or the fused CPU kernels' for the CPU backend.
+  template <class Context>
+  void enable_fast_path(Context& ctx) {
+    step_.enable_fast_path(ctx);
+  }
 
  private:
   static size_t bytes(size_t floats) { return floats * sizeof(float); }
@@ -417,6 +421,18 @@ TrainSummary train_generator(const TrainConfig& config, const nlohmann::json& co
   if (cuda) fail("train.device cuda: this build has no CUDA backend");
 #endif
   Trainer<CpuBackend<float>> trainer(config, config_json, options, CpuBackend<float>{}, nullptr, comm);
+  CpuFusedContext fused;
+  if (config.precision == "bf16") {
+    std::string why = fast_path_unsupported(GeneratorLayout(config.model));
+    if (why.empty()) why = cpu_fused_unsupported();
+    if (why.empty()) {
+      trainer.enable_fast_path(fused);
+      if (comm.leader()) std::printf("precision bf16: the generator on the fused bf16 CPU kernels, %s\n", cpu_fused_kernels().c_str());
+    } else if (comm.leader()) {
+      std::printf("note: the fused bf16 CPU kernels do not cover %s (%s); training on the fp32 reference path\n",
+                  config.model.describe().c_str(), why.c_str());
+    }
+  }
   TrainSummary s = trainer.run();
   s.device = describe_device(DeviceKind::Cpu);
   if (comm.size() > 1) s.device = std::to_string(comm.size()) + " ranks x " + s.device;

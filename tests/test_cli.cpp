@@ -352,7 +352,7 @@ TEST_SUITE("cli") {
     check_refused(dir, "infer --checkpoint " + checkpoint + " --input " + lr + single + " --stitching gaussian --stride 0",
                   "--stride 0: Gaussian tiles must overlap or touch; the stride must be in [1, 32], e.g. 16");
     check_refused(dir, "infer --checkpoint " + checkpoint + " --input " + lr + single + " --batch 0", "--batch 0: must be a positive integer");
-    check_refused(dir, "infer --checkpoint " + checkpoint + " --input " + lr + single + " --precision fp8", "--precision 'fp8': expected bf16, tf32 or fp32");
+    check_refused(dir, "infer --checkpoint " + checkpoint + " --input " + lr + single + " --precision fp8", "--precision 'fp8': expected auto, bf16, tf32 or fp32");
     check_refused(dir, "infer --checkpoint " + checkpoint + " --input " + lr + single + " --stitching blend", "--stitching 'blend': expected crop or gaussian");
     check_refused(dir, "infer --checkpoint " + checkpoint + " --manifest " + manifest + " --input " + lr + split, "two forms; give one");
     check_refused(dir, "infer --checkpoint " + checkpoint + " --manifest " + manifest + " --split nowhere" + split, "split 'nowhere'");

@@ -1,11 +1,15 @@
 #pragma once
 // Where the GPU-kernel tests of tests/kernels run: compiled into test_emu, on the SIMT emulator
-// (CPU, every build); compiled into test_gpu (MDCSRN_TEST_ON_DEVICE), on the CUDA device. The same
-// sources check the same kernels against the same references on both, so a device run also
-// checks the emulator's definitions of the primitives against the hardware.
+// (CPU, every build); compiled into test_gpu (MDCSRN_TEST_ON_DEVICE), on the CUDA device; the fused
+// kernels' tests also compiled into test_cpu_fused (MDCSRN_TEST_ON_CPU_FUSED), on their native CPU
+// implementations (kernels/cpu_fused). The same sources check the same kernels against the same
+// references everywhere, so a device run also checks the emulator's definitions of the primitives
+// against the hardware.
 #include "tests/memory_tensor.h"
-#ifdef MDCSRN_TEST_ON_DEVICE
+#if defined(MDCSRN_TEST_ON_DEVICE)
 #include "engine/cuda_context.h"
+#elif defined(MDCSRN_TEST_ON_CPU_FUSED)
+#include "kernels/cpu_fused/kernels.h"
 #else
 #include "kernels/simt/emulator.h"
 #endif
@@ -16,9 +20,12 @@ class CudaContext;
 
 namespace mdcsrn::test {
 
-#ifdef MDCSRN_TEST_ON_DEVICE
+#if defined(MDCSRN_TEST_ON_DEVICE)
 using TargetContext = CudaContext;
 #define MDCSRN_TARGET_SUITE(name) "gpu_" name
+#elif defined(MDCSRN_TEST_ON_CPU_FUSED)
+using TargetContext = CpuFusedContext;
+#define MDCSRN_TARGET_SUITE(name) "cpu_fused_" name
 #else
 using TargetContext = simt::Emulator;
 #define MDCSRN_TARGET_SUITE(name) "emu_" name

@@ -12,7 +12,18 @@
 namespace mdcsrn::test {
 namespace {
 
-using TargetBackend = GpuBackendOn<TargetContext>;
+// The reference path beside the fast one: the GPU backend on the target's context, or the CPU's
+// fp32 backend beside the fused CPU kernels.
+using TargetBackend = ReferenceBackendOf<TargetContext>::type;
+template <class Context>
+typename ReferenceBackendOf<Context>::type target_backend(Context& ctx) {
+  if constexpr (std::is_same_v<typename ReferenceBackendOf<Context>::type, CpuBackend<float>>) {
+    (void)ctx;
+    return CpuBackend<float>{};
+  } else {
+    return GpuBackendOn<Context>{&ctx};
+  }
+}
 
 // bf16 features and weights through a dozen layers and the batch statistics: measured 2.1e-3 to
 // 3.0e-3 relative error in the outputs. The gradients (the fused backward over bf16 features and
@@ -42,7 +53,7 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fast_generator")) {
       TargetContext ctx;
       Buffer<float> p = target_copy(params), g = poisoned(int64_t(params.size()));
       TargetTensor xt(x), outt(out), doutt(dout), evalt(out);
-      Generator<TargetBackend> statistics(L, TargetBackend{&ctx}, shape);  // holds the running statistics
+      Generator<TargetBackend> statistics(L, target_backend(ctx), shape);  // holds the running statistics
       FastGenerator<TargetContext> fast(L, ctx, shape);
       fast.forward(p.data(), xt.in(), outt.view, NormMode::Train, statistics);
       fast.backward(p.data(), g.data(), xt.in(), doutt.in());
@@ -76,7 +87,7 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fast_generator")) {
       Buffer<float> p_plain = target_copy(params), m = target_copy(std::vector<float>(size_t(count), 0.f)), v = target_copy(std::vector<float>(size_t(count), 0.f));
       Buffer<float> m_plain = target_copy(std::vector<float>(size_t(count), 0.f)), v_plain = target_copy(std::vector<float>(size_t(count), 0.f));
       const AdamStep step = adam_step(AdamConfig{}, 1);
-      gpu::adam(ctx, step, p_plain.data(), g.data(), m_plain.data(), v_plain.data(), count);
+      target_backend(ctx).adam(step, p_plain.data(), g.data(), m_plain.data(), v_plain.data(), count);
       fast.update(step, p.data(), g.data(), m.data(), v.data(), count);
       HostTensor<float> after_update = out, repacked = out;
       TargetTensor a(after_update), r(repacked);
@@ -110,7 +121,7 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fast_generator")) {
     };
     const auto run_step = [&](bool fast_path) {
       TargetContext ctx;
-      const TargetBackend be{&ctx};
+      const TargetBackend be = target_backend(ctx);
       Buffer<float> p = target_copy(c.params), g = poisoned(count), m = target_copy(std::vector<float>(size_t(count), 0.f)),
                     v = target_copy(std::vector<float>(size_t(count), 0.f)), loss = poisoned(1);
       HostTensor<float> out = c.x, dout = c.x;
@@ -193,7 +204,7 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fast_generator")) {
     };
     const auto run = [&](bool fast_path) {
       TargetContext ctx;
-      const TargetBackend be{&ctx};
+      const TargetBackend be = target_backend(ctx);
       const PatchDataset data(subjects, sampler, kTargetMemory);
       GeneratorStep<TargetBackend> generator(gl, be, sampling_context(ctx), 2, sampler.patch, LossKind::L1);
       if (fast_path) generator.enable_fast_path(ctx);

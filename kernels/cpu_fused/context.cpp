@@ -1,0 +1,18 @@
+#include "kernels/cpu_fused/context.h"
+
+#include <cstring>
+
+#include "engine/cpu_isa.h"
+
+namespace mdcsrn {
+
+void CpuFusedContext::zero(void* p, size_t bytes) const { std::memset(p, 0, bytes); }
+
+std::string cpu_fused_unsupported() {
+  if (cpu_isa() >= CpuIsa::Avx2) return "";
+  return "this CPU's instructions (" + cpu_isa_name(cpu_isa()) + "; the fused CPU kernels need AVX2 and FMA)";
+}
+
+std::string cpu_fused_kernels() { return "AVX2+FMA (bf16 storage, fp32 arithmetic)"; }
+
+}  // namespace mdcsrn

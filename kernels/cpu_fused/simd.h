@@ -1,0 +1,96 @@
+#pragma once
+// Eight floats in one AVX register, through GCC/Clang vector extensions, for the fused CPU
+// kernels: bf16 widening and rounding as engine/bfloat16.h does them (the same bits), and the
+// activations' forward and backward. Included only inside a kernel file's AVX2+FMA target region
+// (see kernels/cpu_fused/unit.cpp), with internal linkage, so that no other file can share these
+// functions' AVX2 code; nothing here runs on a CPU without AVX2.
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/activation.h"
+
+// Vector arguments change the ABI between AVX and non-AVX code; these helpers are internal and
+// inlined, so the warning about it does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace mdcsrn::cpu_fused {
+namespace {
+
+typedef float f8 __attribute__((vector_size(32)));
+typedef int32_t i8 __attribute__((vector_size(32)));
+typedef uint32_t u8 __attribute__((vector_size(32)));
+typedef uint16_t h8 __attribute__((vector_size(16)));
+
+inline f8 load8(const float* p) {
+  f8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store8(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
+inline f8 splat(float s) { return f8{s, s, s, s, s, s, s, s}; }
+
+// Eight bf16 values (16 bytes) widened exactly.
+inline f8 load_bf16x8(const uint16_t* p) {
+  h8 h;
+  std::memcpy(&h, p, sizeof h);
+  const u8 bits = __builtin_convertvector(h, u8) << 16;
+  f8 v;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+// Rounded to nearest even as float_to_bf16; NaN stays a quiet NaN.
+inline h8 to_bf16x8(f8 v) {
+  u8 bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  const u8 nan = (bits >> 16) | 0x40u;
+  const u8 rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+  const u8 out = (bits & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
+  return __builtin_convertvector(out, h8);
+}
+inline void store_bf16x8(uint16_t* p, f8 v) {
+  const h8 h = to_bf16x8(v);
+  std::memcpy(p, &h, sizeof h);
+}
+// v rounded to bf16 and widened back: the value a bf16 store would keep.
+inline f8 round_bf16(f8 v) {
+  u8 bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  const u8 nan = bits | 0x400000u;
+  const u8 rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
+  const u8 out = (bits & 0x7fffffffu) > 0x7f800000u ? (nan & 0xffff0000u) : rounded;
+  f8 r;
+  std::memcpy(&r, &out, sizeof r);
+  return r;
+}
+
+// cpu::expm1_nonpositive on eight lanes (the same steps).
+inline f8 expm1_nonpositive(f8 x) {
+  x = x < -17.f ? splat(-17.f) : x;
+  x = x > 0.f ? splat(0.f) : x;
+  const f8 magic = splat(12582912.f);
+  const f8 k = (x * 1.44269504f + magic) - magic;
+  const f8 r = (x - k * 0.693145752f) - k * 1.42860677e-6f;
+  const f8 p = r + r * r * (0.5f + r * (1.f / 6 + r * (1.f / 24 + r * (1.f / 120 + r * (1.f / 720 + r * (1.f / 5040))))));
+  const i8 exponent = (__builtin_convertvector(k, i8) + 127) << 23;
+  f8 scale;
+  std::memcpy(&scale, &exponent, sizeof scale);
+  return scale * p + (scale - 1.f);
+}
+
+inline f8 activation_forward(const ActivationSpec& a, f8 x) {
+  if (a.kind == Activation::Elu) return x > 0.f ? x : expm1_nonpositive(x);
+  if (a.kind == Activation::Relu) return x > 0.f ? x : splat(0.f);
+  return x > 0.f ? x : x * a.slope;
+}
+// dy times the activation's derivative at x.
+inline f8 activation_backward(const ActivationSpec& a, f8 x, f8 dy) {
+  if (a.kind == Activation::Elu) return x > 0.f ? dy : dy * (expm1_nonpositive(x) + 1.f);
+  if (a.kind == Activation::Relu) return x > 0.f ? dy : splat(0.f);
+  return x > 0.f ? dy : dy * a.slope;
+}
+
+inline float sum8(f8 v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
+
+}  // namespace
+}  // namespace mdcsrn::cpu_fused
