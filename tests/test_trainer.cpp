@@ -1,3 +1,5 @@
+#include <array>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -201,6 +203,25 @@ TEST_SUITE("trainer") {
     MESSAGE("bf16 against fp32 after 12 steps: parameters " << drift);
     CHECK(drift < 2e-2);
     CHECK(x.params != initial_generator_parameters(layout, 0));
+
+    // infer --precision bf16 on the CPU: the fused eval forward, tiled and stitched, near fp32.
+    const std::array<int64_t, 3> dims{20, 18, 17};
+    std::vector<float> volume(size_t(dims[0] * dims[1] * dims[2]));
+    for (size_t i = 0; i < volume.size(); ++i) volume[i] = 0.5f + 0.4f * std::sin(0.37f * float(i % 20)) * std::cos(0.23f * float(i / 360));
+    InferenceOptions o;
+    o.patch = 8;
+    o.batch = 4;
+    o.margin = 1;
+    std::string bf16_path, fp32_path;
+    o.precision = "bf16";
+    const std::vector<float> sr_bf16 = super_resolve(parse_train_config(a).model, x, volume, dims, o, nullptr, &bf16_path);
+    o.precision = "fp32";
+    const std::vector<float> sr_fp32 = super_resolve(parse_train_config(a).model, x, volume, dims, o, nullptr, &fp32_path);
+    CHECK(bf16_path.find("fused CPU kernels") != std::string::npos);
+    CHECK(fp32_path == "fp32 (CPU)");
+    const double sr_error = relative_error(convert<double>(sr_bf16), convert<double>(sr_fp32));
+    MESSAGE("infer bf16 against fp32: " << sr_error);
+    CHECK(sr_error < 2e-2);
   }
 
   TEST_CASE("a non-finite loss stops the run and keeps the last good checkpoint") {
