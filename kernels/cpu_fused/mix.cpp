@@ -39,7 +39,9 @@ void compressor_planes(ChannelsLast f, int inputs, const float* weights, int out
       for_row_tiles(voxels, [&]<int V>(int64_t i0) {
         Accumulators<V> acc;
         acc.clear();
-        multiply_accumulate<V>(a.data() + i0 * inputs, inputs, 1, weights + 16 * half, kCompressorOutputs, inputs, acc);
+        const float* rows = a.data() + i0 * inputs;
+        const float* w = weights + 16 * half;
+        rows_by_stride<V>(&rows, &w, 1, inputs, kCompressorOutputs, inputs, acc);
         for (int j = 0; j < V; ++j) {
           float* o = values.data() + (i0 + j) * kCompressorOutputs + 16 * half;
           store8(o, round_bf16(acc.v[j][0]));
@@ -83,7 +85,9 @@ void mix_weight_gradient_planes(ChannelsLast f, int inputs, MixGradients G, int 
       for_row_tiles(inputs, [&]<int V>(int64_t c0) {
         Accumulators<V> acc;
         acc.clear();
-        multiply_accumulate<V>(a.data() + c0, 1, inputs, b.data() + 16 * group, width, voxels, acc);
+        const float* channels = a.data() + c0;
+        const float* gradients = b.data() + 16 * group;
+        rows_adjacent<V>(&channels, &gradients, 1, inputs, width, voxels, acc);
         for (int j = 0; j < V; ++j) {
           float* o = partial + (c0 + j) * kCompressorOutputs + 16 * group;
           store8(o, load8(o) + acc.v[j][0]);
@@ -103,7 +107,9 @@ void mix_data_gradient_planes(MixGradients G, int first_column, const float* wei
       for_row_tiles(voxels, [&]<int V>(int64_t i0) {
         Accumulators<V> acc;
         acc.clear();
-        multiply_accumulate<V>(a.data() + i0 * columns, columns, 1, weights + 16 * block, channels, columns, acc);
+        const float* rows = a.data() + i0 * columns;
+        const float* w = weights + 16 * block;
+        rows_by_stride<V>(&rows, &w, 1, columns, channels, columns, acc);
         for (int j = 0; j < V; ++j) {
           float* raw = g.raw_at(p * voxels + i0 + j, first_channel + 16 * block);
           store8(raw, acc.v[j][0]);

@@ -40,11 +40,14 @@ void stem_planes(Tensor<const float> x, const float* weights, ChannelsLast out, 
     for (int y = 0; y < s.h; ++y)
       for (int half = 0; half < 2; ++half)
         for_row_tiles(s.w, [&]<int V>(int64_t x0) {
+          const float *a[27], *w[27];
+          for (int tap = 0; tap < 27; ++tap) {
+            a[tap] = window.plane(tap / 9) + (y + tap / 3 % 3) * rs + x0 + tap % 3;
+            w[tap] = weights + tap * kStemOutputs + 16 * half;
+          }
           Accumulators<V> acc;
           acc.clear();
-          for (int tap = 0; tap < 27; ++tap)
-            multiply_accumulate<V>(window.plane(tap / 9) + (y + tap / 3 % 3) * rs + x0 + tap % 3, 1, 1,
-                                   weights + tap * kStemOutputs + 16 * half, kStemOutputs, 1, acc);
+          rows_adjacent<V>(a, w, 27, 1, kStemOutputs, 1, acc);
           for (int j = 0; j < V; ++j) {
             float* o = values.data() + (int64_t(y) * s.w + x0 + j) * kStemOutputs + 16 * half;
             store8(o, round_bf16(acc.v[j][0]));
@@ -65,6 +68,7 @@ void stem_weight_gradient_planes(Tensor<const float> x, ChannelsLast f, const De
   PlaneWindow window(s.h, s.w, 1);
   const int64_t rs = window.row_stride(), voxels = int64_t(s.h) * s.w;
   std::vector<float> dy(size_t(voxels * kStemOutputs));
+  std::vector<const float*> input_rows(size_t(s.h)), gradient_rows(size_t(s.h));
   for (int64_t p = begin; p < end; ++p) {
     const int n = int(p / s.d), z = int(p % s.d);
     window.centre(n, z, s.d, [&](int nn, int zz, float* origin) { stage_input(x, nn, zz, origin, rs); });
@@ -76,11 +80,13 @@ void stem_weight_gradient_planes(Tensor<const float> x, ChannelsLast f, const De
     for (int kd = 0; kd < 3; ++kd)
       for (int kh = 0; kh < 3; ++kh)
         for (int half = 0; half < 2; ++half) {
+          for (int y = 0; y < s.h; ++y) {
+            input_rows[size_t(y)] = window.plane(kd) + (y + kh) * rs;
+            gradient_rows[size_t(y)] = dy.data() + int64_t(y) * s.w * kStemOutputs + 16 * half;
+          }
           Accumulators<3> acc;  // rows: taps kw = 0, 1, 2
           acc.clear();
-          for (int y = 0; y < s.h; ++y)
-            multiply_accumulate<3>(window.plane(kd) + (y + kh) * rs, 1, 1, dy.data() + int64_t(y) * s.w * kStemOutputs + 16 * half,
-                                   kStemOutputs, s.w, acc);
+          rows_adjacent<3>(input_rows.data(), gradient_rows.data(), s.h, 1, kStemOutputs, s.w, acc);
           for (int kw = 0; kw < 3; ++kw) {
             float* o = partial + ((kd * 3 + kh) * 3 + kw) * kStemOutputs + 16 * half;
             store8(o, load8(o) + acc.v[kw][0]);

@@ -71,19 +71,18 @@ void forward_planes(const UnitForward& u, const float* weights, int64_t begin, i
   PlaneWindow window(s.h, s.w, C);
   const int64_t rs = window.row_stride();
   std::vector<float> out(size_t(plane_voxels(s) * kOutputs));
+  const float* tap_weights[27];
+  for (int tap = 0; tap < 27; ++tap) tap_weights[tap] = weights + int64_t(tap) * C * kOutputs;
   for (int64_t p = begin; p < end; ++p) {
     const int n = int(p / s.d), z = int(p % s.d);
     window.centre(n, z, s.d, [&](int nn, int zz, float* origin) { stage_activation(in, nn, zz, origin, rs); });
     for (int y = 0; y < s.h; ++y)
       for_row_tiles(s.w, [&]<int V>(int64_t x0) {
+        const float* a[27];
+        for (int tap = 0; tap < 27; ++tap) a[tap] = window.plane(tap / 9) + (y + tap / 3 % 3) * rs + (x0 + tap % 3) * C;
         Accumulators<V> acc;
         acc.clear();
-        for (int kd = 0; kd < 3; ++kd)
-          for (int kh = 0; kh < 3; ++kh) {
-            const float* row = window.plane(kd) + (y + kh) * rs + x0 * C;
-            for (int kw = 0; kw < 3; ++kw)
-              multiply_accumulate<V>(row + kw * C, C, 1, weights + int64_t((kd * 3 + kh) * 3 + kw) * C * kOutputs, kOutputs, C, acc);
-          }
+        rows_by_stride<V>(a, tap_weights, 27, C, kOutputs, C, acc);
         for (int j = 0; j < V; ++j) {
           float* o = out.data() + (int64_t(y) * s.w + x0 + j) * kOutputs;
           store8(o, round_bf16(acc.v[j][0]));
@@ -110,6 +109,8 @@ void weight_gradient_planes(const UnitBackward& u, int64_t begin, int64_t end, f
   std::vector<float> gradient(size_t((s.h + 2) * int64_t(s.w + 2) * kOutputs));
   const int64_t grs = int64_t(s.w + 2) * kOutputs;
   float* dy = gradient.data() + grs + kOutputs;  // interior origin; the border is never read
+  std::vector<const float*> activation_rows(size_t(s.h)), gradient_rows(size_t(s.h));
+  for (int y = 0; y < s.h; ++y) gradient_rows[size_t(y)] = dy + y * grs;
   for (int64_t p = begin; p < end; ++p) {
     const int n = int(p / s.d), z = int(p % s.d);
     window.centre(n, z, s.d, [&](int nn, int zz, float* origin) { stage_activation(in, nn, zz, origin, rs); });
@@ -117,10 +118,10 @@ void weight_gradient_planes(const UnitBackward& u, int64_t begin, int64_t end, f
     for (int tap = 0; tap < 27; ++tap) {
       const int kd = tap / 9, kh = tap / 3 % 3, kw = tap % 3;
       for_row_tiles(C, [&]<int V>(int64_t c0) {
+        for (int y = 0; y < s.h; ++y) activation_rows[size_t(y)] = window.plane(kd) + (y + kh) * rs + kw * C + c0;
         Accumulators<V> acc;
         acc.clear();
-        for (int y = 0; y < s.h; ++y)
-          multiply_accumulate<V>(window.plane(kd) + (y + kh) * rs + kw * C + c0, 1, C, dy + y * grs, kOutputs, s.w, acc);
+        rows_adjacent<V>(activation_rows.data(), gradient_rows.data(), s.h, C, kOutputs, s.w, acc);
         for (int j = 0; j < V; ++j) {
           float* o = partial + (int64_t(tap) * C + c0 + j) * kOutputs;
           store8(o, load8(o) + acc.v[j][0]);
@@ -148,18 +149,15 @@ void data_gradient_planes(const UnitBackward& u, const UnitDataGradient& d, cons
       const f8 scale[2] = {load8(in.scale + c), load8(in.scale + c + 8)}, shift[2] = {load8(in.shift + c), load8(in.shift + c + 8)};
       const f8 mean[2] = {load8(d.mean + c), load8(d.mean + c + 8)}, invstd[2] = {load8(d.invstd + c), load8(d.invstd + c + 8)};
       f8 sum_g[2] = {splat(0.f), splat(0.f)}, sum_gx[2] = {splat(0.f), splat(0.f)};
-      const float* w = weights + int64_t(cb) * 27 * kOutputs * 16;
+      const float* tap_weights[27];
+      for (int tap = 0; tap < 27; ++tap) tap_weights[tap] = weights + (int64_t(cb) * 27 + tap) * kOutputs * 16;
       for (int y = 0; y < s.h; ++y)
         for_row_tiles(s.w, [&]<int V>(int64_t x0) {
+          const float* a[27];
+          for (int tap = 0; tap < 27; ++tap) a[tap] = window.plane(tap / 9) + (y + tap / 3 % 3) * rs + (x0 + tap % 3) * kOutputs;
           Accumulators<V> acc;
           acc.clear();
-          for (int kd = 0; kd < 3; ++kd)
-            for (int kh = 0; kh < 3; ++kh) {
-              const float* row = window.plane(kd) + (y + kh) * rs + x0 * kOutputs;
-              for (int kw = 0; kw < 3; ++kw)
-                multiply_accumulate<V>(row + kw * kOutputs, kOutputs, 1, w + int64_t((kd * 3 + kh) * 3 + kw) * kOutputs * 16, 16, kOutputs,
-                                       acc);
-            }
+          rows_by_stride<V>(a, tap_weights, 27, kOutputs, 16, kOutputs, acc);
           for (int j = 0; j < V; ++j) {
             const int64_t v = first + int64_t(y) * s.w + x0 + j;
             const uint16_t* features = in.features + v * in.stride + in.channel + c;
