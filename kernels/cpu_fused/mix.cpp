@@ -18,8 +18,6 @@ namespace mdcsrn {
 namespace cpu_fused {
 namespace {
 
-constexpr int64_t kWeightGradientPlaneBlocks = 16;
-
 int64_t plane_voxels(const VolumeShape& s) { return int64_t(s.h) * s.w; }
 int64_t planes_of(const VolumeShape& s) { return int64_t(s.n) * s.d; }
 

@@ -14,6 +14,10 @@ namespace mdcsrn::cpu_fused {
 
 using PlaneMoments = Moments<double>;
 
+// Blocks of consecutive planes whose weight-gradient partials are summed in block order: fixed,
+// whatever the number of threads, so that the sums repeat bit for bit.
+constexpr int64_t kWeightGradientPlaneBlocks = 16;
+
 // moments[p * channels + c] over `planes` planes -> mean, biased variance and 1/sqrt(var + eps).
 void finish_statistics(const std::vector<PlaneMoments>& moments, int64_t planes, int channels, float eps, float* mean, float* var,
                        float* invstd, const Collectives* ranks);

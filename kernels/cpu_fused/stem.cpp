@@ -19,8 +19,6 @@ namespace mdcsrn {
 namespace cpu_fused {
 namespace {
 
-constexpr int64_t kWeightGradientPlaneBlocks = 16;
-
 void stage_input(Tensor<const float> x, int n, int z, float* origin, int64_t row_stride) {
   const Shape5& s = x.shape;
   for (int y = 0; y < s.h; ++y) {

@@ -193,9 +193,6 @@ std::vector<float> unpack_unit_weights(const uint32_t* packed, int input_channel
   return w;
 }
 
-// Blocks of planes whose weight-gradient partials are summed in order: fixed, whatever the threads.
-constexpr int64_t kWeightGradientPlaneBlocks = 16;
-
 }  // namespace
 }  // namespace cpu_fused
 
