@@ -13,6 +13,9 @@ std::string cpu_fused_unsupported() {
   return "this CPU's instructions (" + cpu_isa_name(cpu_isa()) + "; the fused CPU kernels need AVX2 and FMA)";
 }
 
-std::string cpu_fused_kernels() { return "AVX2+FMA (bf16 storage, fp32 arithmetic)"; }
+std::string cpu_fused_kernels() {
+  if (cpu_isa() >= CpuIsa::Avx512Bf16) return "AVX512-BF16 (bf16 storage; the dense units' products in VDPBF16PS, fp32 accumulation)";
+  return "AVX2+FMA (bf16 storage, fp32 arithmetic)";
+}
 
 }  // namespace mdcsrn

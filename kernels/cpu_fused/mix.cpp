@@ -1,11 +1,15 @@
 // The 1x1 layers on the fused CPU path (kernels/fused/mix.h), plane by plane: a plane's operands
-// are widened to fp32 once, then multiplied in the register tiles of kernels/cpu_fused/microkernel.h.
-// The packed weight buffers hold this path's own layouts (bf16, row-major), read only here.
+// are widened to fp32 once, then multiplied in the register tiles of kernels/cpu_fused/microkernel.h;
+// where the CPU has AVX512-BF16, in bf16 pairs instead (kernels/cpu_fused/mix_avx512_bf16.h). The
+// packed weight buffers hold this path's own layouts (bf16, row-major), read only here.
 #include <algorithm>
 #include <vector>
 
+#include "engine/cpu_isa.h"
 #include "engine/parallel.h"
+#include "kernels/cpu_fused/bf16_pairs.h"
 #include "kernels/cpu_fused/kernels.h"
+#include "kernels/cpu_fused/mix_avx512_bf16.h"
 #include "kernels/cpu_fused/plane_statistics.h"
 
 // Everything below is compiled for AVX2+FMA (the headers above are not) and runs only where
@@ -21,10 +25,11 @@ namespace {
 int64_t plane_voxels(const VolumeShape& s) { return int64_t(s.h) * s.w; }
 int64_t planes_of(const VolumeShape& s) { return int64_t(s.n) * s.d; }
 
-// Channels [first, first + count) of voxels [v0, v0 + voxels), widened into out[voxels][count].
+// Channels [first, first + count) of voxels [v0, v0 + voxels), widened into out[voxels][count];
+// count is a multiple of 16 (every caller's channel groups are).
 void widen(const uint16_t* data, int64_t stride, int64_t v0, int64_t voxels, int first, int count, float* out) {
   for (int64_t i = 0; i < voxels; ++i)
-    for (int c = 0; c < count; ++c) out[i * count + c] = bf16_to_float(data[(v0 + i) * stride + first + c]);
+    for (int c = 0; c < count; c += 8) store8(out + i * count + c, load_bf16x8(data + (v0 + i) * stride + first + c));
 }
 
 void compressor_planes(ChannelsLast f, int inputs, const float* weights, int output_channel, int64_t begin, int64_t end,
@@ -155,12 +160,19 @@ void compressor_forward(CpuFusedContext&, ChannelsLast features, int inputs, con
                 "compressor_forward: " + std::to_string(inputs) + " inputs, output at channel " + std::to_string(output_channel) + " of " +
                     std::to_string(features.stride));
   MDCSRN_ASSERT(output_channel >= inputs, "compressor_forward: the output channels overlap the inputs");
-  const std::vector<float> weights = widened(packed, int64_t(inputs) * kCompressorOutputs);
   const int64_t planes = planes_of(features.shape);
   std::vector<PlaneMoments> moments(size_t(planes * kCompressorOutputs));
-  parallel_for(planes, 1, [&](int64_t begin, int64_t end) {
-    compressor_planes(features, inputs, weights.data(), output_channel, begin, end, moments.data());
-  });
+  if (cpu_isa() >= CpuIsa::Avx512Bf16) {
+    const std::vector<uint32_t> pairs = row_pairs(reinterpret_cast<const uint16_t*>(packed), inputs, kCompressorOutputs);
+    parallel_for(planes, 1, [&](int64_t begin, int64_t end) {
+      avx512_bf16::compressor_planes(features, inputs, pairs.data(), output_channel, begin, end, moments.data());
+    });
+  } else {
+    const std::vector<float> weights = widened(packed, int64_t(inputs) * kCompressorOutputs);
+    parallel_for(planes, 1, [&](int64_t begin, int64_t end) {
+      compressor_planes(features, inputs, weights.data(), output_channel, begin, end, moments.data());
+    });
+  }
   finish_statistics(moments, planes, kCompressorOutputs, eps, mean, var, invstd, ranks);
 }
 
@@ -203,10 +215,16 @@ void mix_weight_gradient(CpuFusedContext&, ChannelsLast features, int inputs, Mi
   const int64_t planes = planes_of(features.shape), blocks = std::min(planes, kWeightGradientPlaneBlocks);
   const int64_t weights = int64_t(inputs) * kCompressorOutputs;
   std::vector<float> partials(size_t(blocks * weights), 0.f);
+  const bool bf16_pairs = cpu_isa() >= CpuIsa::Avx512Bf16;
   parallel_for(blocks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b)
-      mix_weight_gradient_planes(features, inputs, G, column, groups, planes * b / blocks, planes * (b + 1) / blocks,
-                                 partials.data() + b * weights);
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t first = planes * b / blocks, last = planes * (b + 1) / blocks;
+      float* partial = partials.data() + b * weights;
+      if (bf16_pairs)
+        avx512_bf16::mix_weight_gradient_planes(features, inputs, G, column, groups, first, last, partial);
+      else
+        mix_weight_gradient_planes(features, inputs, G, column, groups, first, last, partial);
+    }
   });
   for (int o = 0; o < outputs; ++o)
     for (int c = 0; c < inputs; ++c) {
@@ -237,7 +255,10 @@ void mix_data_gradient(CpuFusedContext&, MixGradients G, int first_column, const
                 "mix_data_gradient: " + std::to_string(columns) + " columns into channels [" + std::to_string(first_channel) + ", +" +
                     std::to_string(channels) + ") of the raw gradients [" + std::to_string(g.raw_first) + ", +" +
                     std::to_string(g.raw_stride) + ")");
-  const std::vector<float> weights = widened(packed, int64_t(columns) * channels);
+  const bool bf16_pairs = cpu_isa() >= CpuIsa::Avx512Bf16;
+  const std::vector<float> weights = bf16_pairs ? std::vector<float>() : widened(packed, int64_t(columns) * channels);
+  const std::vector<uint32_t> pairs =
+      bf16_pairs ? row_pairs(reinterpret_cast<const uint16_t*>(packed), columns, channels) : std::vector<uint32_t>();
   // The 1x1 layers know no planes: blocks of up to 1024 voxels, the last one shorter.
   constexpr int64_t kBlock = 1024;
   const int64_t blocks = (G.voxels + kBlock - 1) / kBlock;
@@ -248,7 +269,10 @@ void mix_data_gradient(CpuFusedContext&, MixGradients G, int first_column, const
       part.data = G.data + b * kBlock * G.columns;
       DeferredGradient shifted = g;
       shifted.raw = g.raw + b * kBlock * g.raw_stride;
-      mix_data_gradient_planes(part, first_column, weights.data(), shifted, first_channel, channels, voxels, 0, 1);
+      if (bf16_pairs)
+        avx512_bf16::mix_data_gradient_voxels(part, first_column, pairs.data(), shifted, first_channel, channels, voxels);
+      else
+        mix_data_gradient_planes(part, first_column, weights.data(), shifted, first_channel, channels, voxels, 0, 1);
     }
   });
 }

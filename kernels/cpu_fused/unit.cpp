@@ -4,13 +4,18 @@
 // every output row is then register tiles of 6 voxels x 16 channels over 27 taps x Cin
 // (kernels/cpu_fused/microkernel.h). The weight gradient runs the same tile over voxels with 6
 // input channels as rows; the data gradient is the forward's tile over the deferred output
-// gradient's window with the flipped weights, and its epilogue the GPU kernel's.
+// gradient's window with the flipped weights, and its epilogue the GPU kernel's. Where the CPU has
+// AVX512-BF16 (within MDCSRN_MAX_CPU_ISA), the same loops run on bf16 pairs instead
+// (kernels/cpu_fused/unit_avx512_bf16.h).
 #include <vector>
 
+#include "engine/cpu_isa.h"
 #include "engine/parallel.h"
+#include "kernels/cpu_fused/bf16_pairs.h"
 #include "kernels/cpu_fused/kernels.h"
 #include "kernels/cpu_fused/plane_statistics.h"
 #include "kernels/cpu_fused/plane_window.h"
+#include "kernels/cpu_fused/unit_avx512_bf16.h"
 #include "kernels/fused/unit_backward.h"
 #include "kernels/fused/unit_forward.h"
 
@@ -19,15 +24,11 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #include "kernels/cpu_fused/microkernel.h"
+#include "kernels/cpu_fused/unit_planes.h"
 
 namespace mdcsrn {
 namespace cpu_fused {
 namespace {
-
-constexpr int kOutputs = UnitTile::kOutputs;
-
-int64_t first_voxel(const VolumeShape& s, int n, int z) { return (int64_t(n) * s.d + z) * s.h * s.w; }
-int64_t plane_voxels(const VolumeShape& s) { return int64_t(s.h) * s.w; }
 
 // Plane z of sample n of the unit's input, activated and rounded to bf16, at origin.
 inline void stage_activation(const UnitInput& in, int n, int z, float* origin, int64_t row_stride) {
@@ -39,7 +40,7 @@ inline void stage_activation(const UnitInput& in, int n, int z, float* origin, i
       float* dst = origin + y * row_stride + int64_t(x) * in.count;
       for (int c = 0; c < in.count; c += 8) {
         const f8 z8 = load_bf16x8(src + c) * load8(in.scale + c) + load8(in.shift + c);
-        store8(dst + c, round_bf16(activation_forward(in.activation, z8)));
+        store8(dst + c, round_bf16(lanes_activation_forward(in.activation, z8)));
       }
     }
 }
@@ -89,13 +90,7 @@ void forward_planes(const UnitForward& u, const float* weights, int64_t begin, i
           store8(o + 8, round_bf16(acc.v[j][1]));
         }
       });
-    const int64_t first = first_voxel(s, n, z);
-    for (int64_t i = 0; i < plane_voxels(s); ++i) {
-      uint16_t* dst = u.output + (first + i) * in.stride + u.output_channel;
-      store_bf16x8(dst, load8(out.data() + i * kOutputs));
-      store_bf16x8(dst + 8, load8(out.data() + i * kOutputs + 8));
-    }
-    plane_moments(out.data(), plane_voxels(s), kOutputs, kOutputs, moments + p * kOutputs);
+    store_output_plane(u, n, z, out.data(), moments + p * kOutputs);
   }
 }
 
@@ -145,10 +140,7 @@ void data_gradient_planes(const UnitBackward& u, const UnitDataGradient& d, cons
     window.centre(n, z, s.d, [&](int nn, int zz, float* origin) { stage_output_gradient(u, nn, zz, origin, rs); });
     const int64_t first = first_voxel(s, n, z);
     for (int cb = 0; cb < C / 16; ++cb) {
-      const int c = 16 * cb;
-      const f8 scale[2] = {load8(in.scale + c), load8(in.scale + c + 8)}, shift[2] = {load8(in.shift + c), load8(in.shift + c + 8)};
-      const f8 mean[2] = {load8(d.mean + c), load8(d.mean + c + 8)}, invstd[2] = {load8(d.invstd + c), load8(d.invstd + c + 8)};
-      f8 sum_g[2] = {splat(0.f), splat(0.f)}, sum_gx[2] = {splat(0.f), splat(0.f)};
+      DataGradientEpilogue<f8> epilogue(u, d, 16 * cb);
       const float* tap_weights[27];
       for (int tap = 0; tap < 27; ++tap) tap_weights[tap] = weights + (int64_t(cb) * 27 + tap) * kOutputs * 16;
       for (int y = 0; y < s.h; ++y)
@@ -158,25 +150,9 @@ void data_gradient_planes(const UnitBackward& u, const UnitDataGradient& d, cons
           Accumulators<V> acc;
           acc.clear();
           rows_by_stride<V>(a, tap_weights, 27, kOutputs, 16, kOutputs, acc);
-          for (int j = 0; j < V; ++j) {
-            const int64_t v = first + int64_t(y) * s.w + x0 + j;
-            const uint16_t* features = in.features + v * in.stride + in.channel + c;
-            float* raw = u.gradient.raw_at(v, in.channel + c);
-            for (int h = 0; h < 2; ++h) {
-              const f8 x = load_bf16x8(features + 8 * h);
-              const f8 g = activation_backward(in.activation, x * scale[h] + shift[h], acc.v[j][h]);
-              store8(raw + 8 * h, load8(raw + 8 * h) + scale[h] * g);
-              sum_g[h] += g;
-              sum_gx[h] += g * ((x - mean[h]) * invstd[h]);
-            }
-          }
+          for (int j = 0; j < V; ++j) epilogue.voxel(first + int64_t(y) * s.w + x0 + j, acc.v[j]);
         });
-      double* out = sums + (p * C + c) * 2;
-      for (int h = 0; h < 2; ++h)
-        for (int k = 0; k < 8; ++k) {
-          out[2 * (8 * h + k)] += double(sum_g[h][k]);
-          out[2 * (8 * h + k) + 1] += double(sum_gx[h][k]);
-        }
+      epilogue.add_sums(sums + (p * C + 16 * cb) * 2);
     }
   }
 }
@@ -225,7 +201,12 @@ void unit_forward(CpuFusedContext&, const UnitForward& u, float eps, float* mean
   const std::vector<float> weights = unpack_unit_weights(u.weights, u.input.count);
   const int64_t planes = int64_t(u.input.shape.n) * u.input.shape.d;
   std::vector<PlaneMoments> moments(size_t(planes * kOutputs));
-  parallel_for(planes, 1, [&](int64_t begin, int64_t end) { forward_planes(u, weights.data(), begin, end, moments.data()); });
+  if (cpu_isa() >= CpuIsa::Avx512Bf16) {
+    const std::vector<uint32_t> pairs = row_pairs(weights.data(), int64_t(27) * u.input.count, kOutputs);
+    parallel_for(planes, 1, [&](int64_t begin, int64_t end) { avx512_bf16::forward_planes(u, pairs.data(), begin, end, moments.data()); });
+  } else {
+    parallel_for(planes, 1, [&](int64_t begin, int64_t end) { forward_planes(u, weights.data(), begin, end, moments.data()); });
+  }
   finish_statistics(moments, planes, kOutputs, eps, mean, var, invstd, ranks);
 }
 
@@ -251,9 +232,15 @@ void unit_weight_gradient(CpuFusedContext&, const UnitBackward& u, float* weight
   const int64_t planes = int64_t(u.input.shape.n) * u.input.shape.d, blocks = std::min(planes, kWeightGradientPlaneBlocks);
   const int64_t weights = int64_t(27) * C * kOutputs;
   std::vector<float> partials(size_t(blocks * weights), 0.f);
+  const bool bf16_pairs = cpu_isa() >= CpuIsa::Avx512Bf16;
   parallel_for(blocks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b)
-      weight_gradient_planes(u, planes * b / blocks, planes * (b + 1) / blocks, partials.data() + b * weights);
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t first = planes * b / blocks, last = planes * (b + 1) / blocks;
+      if (bf16_pairs)
+        avx512_bf16::weight_gradient_planes(u, first, last, partials.data() + b * weights);
+      else
+        weight_gradient_planes(u, first, last, partials.data() + b * weights);
+    }
   });
   for (int o = 0; o < kOutputs; ++o)
     for (int c = 0; c < C; ++c)
@@ -271,11 +258,17 @@ void unit_data_gradient(CpuFusedContext&, const UnitBackward& u, const UnitDataG
                 "unit_data_gradient: the raw gradients do not cover the unit's channels");
   const int C = u.input.count;
   const auto* packed = reinterpret_cast<const uint16_t*>(d.weights);
-  std::vector<float> weights(size_t(27 * C * kOutputs));
-  for (size_t i = 0; i < weights.size(); ++i) weights[i] = bf16_to_float(packed[i]);
   const int64_t planes = int64_t(u.input.shape.n) * u.input.shape.d;
   std::vector<double> sums(size_t(planes * C * 2), 0.0);
-  parallel_for(planes, 1, [&](int64_t begin, int64_t end) { data_gradient_planes(u, d, weights.data(), begin, end, sums.data()); });
+  if (cpu_isa() >= CpuIsa::Avx512Bf16) {
+    const std::vector<uint32_t> pairs = row_pairs(packed, int64_t(C / 16) * 27 * kOutputs, 16);
+    parallel_for(planes, 1,
+                 [&](int64_t begin, int64_t end) { avx512_bf16::data_gradient_planes(u, d, pairs.data(), begin, end, sums.data()); });
+  } else {
+    std::vector<float> weights(size_t(27 * C * kOutputs));
+    for (size_t i = 0; i < weights.size(); ++i) weights[i] = bf16_to_float(packed[i]);
+    parallel_for(planes, 1, [&](int64_t begin, int64_t end) { data_gradient_planes(u, d, weights.data(), begin, end, sums.data()); });
+  }
   std::vector<double> own;
   const std::vector<double> total = merge_plane_sums(sums, planes, C, ranks, own);
   const double voxels = double(u.input.shape.voxels() * (ranks ? ranks->size() : 1));

@@ -327,6 +327,47 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fused_backward")) {
     }
   }
 
+  TEST_CASE("the 1x1 layers' data gradient: every column and every weight row counts") {
+    // Random values in all columns and rows (the case above has the reconstruction's padding
+    // columns zero, so a kernel that skipped the last columns would pass it); voxel counts that are
+    // and are not multiples of the tiles.
+    for (const int64_t voxels : {int64_t(37), int64_t(256)}) {
+      CAPTURE(voxels);
+      std::mt19937_64 rng(uint64_t(53 + voxels));
+      const int columns = 64, first_column = 16, channels = 32, first_channel = 16, distinct = 64;
+      std::vector<uint16_t> g(size_t(voxels * columns));
+      const std::vector<float> values = random_values<float>(voxels * columns, rng);
+      for (size_t i = 0; i < g.size(); ++i) g[i] = float_to_bf16(values[i]);
+      const std::vector<float> folded = random_values<float>((columns - first_column) * distinct, rng, 0.0, 0.3);
+      std::vector<int32_t> rows(size_t(columns - first_column));
+      for (int k = 0; k < columns - first_column; ++k) rows[size_t(k)] = k * distinct;
+      HostDeferred poisoned(voxels, distinct, first_channel, channels, rng);
+      for (float& r : poisoned.raw) r = NAN;
+      TargetContext ctx;
+      Buffer<uint16_t> gd = target_copy(g);
+      Buffer<float> foldedd = target_copy(folded);
+      Buffer<int32_t> rowsd = target_copy(rows);
+      const TargetDeferred out_deferred(poisoned);
+      Buffer<uint32_t> packed(kTargetMemory, packed_mix_data_gradient_words(columns - first_column, channels));
+      gpu::pack_mix_data_gradient_weights(ctx, foldedd.data(), rowsd.data(), columns - first_column, first_channel, channels, packed.data());
+      gpu::mix_data_gradient(ctx, MixGradients{gd.data(), voxels, columns}, first_column, packed.data(), out_deferred.g, first_channel,
+                             channels);
+      ctx.synchronize();
+      const std::vector<float> out = out_deferred.raw.download();
+      std::vector<double> expected(size_t(voxels * channels), 0.0), got(expected.size());
+      for (int64_t v = 0; v < voxels; ++v)
+        for (int n = 0; n < channels; ++n) {
+          for (int k = 0; k < columns - first_column; ++k)
+            expected[size_t(v * channels + n)] += bf16_value(g[size_t(v * columns + first_column + k)]) *
+                                                  bf16_value(float_to_bf16(folded[size_t(rows[size_t(k)] + first_channel + n)]));
+          got[size_t(v * channels + n)] = out[poisoned.at(v, first_channel + n)];
+        }
+      const double error = relative_error(got, expected);
+      MESSAGE("every column: relative error " << error);
+      CHECK(error < 1e-5);
+    }
+  }
+
   TEST_CASE("conv0's weight gradient from the input patches and the deferred gradient of its outputs") {
     for (const VolumeShape shape : {VolumeShape{2, 8, 8, 8}, VolumeShape{1, 5, 7, 9}})
       for (const int max_blocks : {kWeightGradientBlocks, 2}) {

@@ -1,0 +1,190 @@
+// The dense unit's plane loops on bf16 pairs (see unit_avx512_bf16.h). The register tile is V rows
+// x 16 fp32 outputs in V AVX-512 accumulators; each step of the reduction loads the 16 outputs'
+// weight pairs once and, per row, broadcasts the row's 32-bit pair into one VDPBF16PS. Rows are
+// voxels for the convolutions (the input pairs adjacent in the NDHWC window) and input channels for
+// the weight gradient, whose pairs are two voxels: its window is staged with voxels x - 1 and x of
+// each padded pair interleaved channel by channel, and the output gradient once for each of the
+// three horizontal taps, shifted by the tap, so that every tap reads whole pairs.
+#include "kernels/cpu_fused/unit_avx512_bf16.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu_fused/plane_window.h"
+
+// Everything below is compiled for AVX-512 with BF16 and runs only where cpu_isa() allows it
+// (unit.cpp checks).
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
+#include "kernels/cpu_fused/microkernel_avx512_bf16.h"
+#include "kernels/cpu_fused/unit_planes.h"
+
+namespace mdcsrn::cpu_fused::avx512_bf16 {
+namespace {
+
+inline __m256i to_bf16_register(f16 v) { return (__m256i)to_bf16x16(v); }
+
+// Voxels are records of every channel of the network, of which a kernel reads a slice: a stride
+// the hardware's prefetchers follow poorly, so the staging loops fetch the slice of the voxel
+// kAhead voxels on themselves.
+constexpr int kAhead = 4;
+inline void prefetch(const void* p, int64_t bytes) {
+  const char* first = static_cast<const char*>(p);
+  for (int64_t offset = 0; offset < bytes + 63; offset += 64) _mm_prefetch(first + std::min(offset, bytes - 1), _MM_HINT_T0);
+}
+
+// The unit's input channels c..c + 15 at voxel v, activated and rounded to bf16.
+inline __m256i activation16(const UnitInput& in, int64_t v, int c) {
+  const uint16_t* src = in.features + v * in.stride + in.channel + c;
+  const f16 x = load_bf16_as<f16>(src) * load_as<f16>(in.scale + c) + load_as<f16>(in.shift + c);
+  return to_bf16_register(lanes_activation_forward(in.activation, x));
+}
+
+// The gradient of the unit's 16 outputs at voxel v, raw + b * y + c rounded to bf16.
+inline __m256i output_gradient16(const UnitBackward& u, int64_t v) {
+  const DeferredGradient& g = u.gradient;
+  const int o = u.output_channel;
+  const uint16_t* features = u.input.features + v * u.input.stride + o;
+  const float* raw = g.raw_at(v, o);
+  return to_bf16_register(load_as<f16>(g.b + o) * load_bf16_as<f16>(features) + load_as<f16>(raw) + load_as<f16>(g.c + o));
+}
+
+
+}  // namespace
+
+void forward_planes(const UnitForward& u, const uint32_t* weight_pairs, int64_t begin, int64_t end, PlaneMoments* moments) {
+  const UnitInput& in = u.input;
+  const VolumeShape& s = in.shape;
+  const int C = in.count;
+  PaddedPlaneWindow<uint16_t> window(s.h, s.w, C);
+  const int64_t rs = window.row_stride();
+  std::vector<float> out(size_t(plane_voxels(s) * kOutputs));
+  const uint32_t* tap_weights[27];
+  for (int tap = 0; tap < 27; ++tap) tap_weights[tap] = weight_pairs + int64_t(tap) * (C / 2) * kOutputs;
+  for (int64_t p = begin; p < end; ++p) {
+    const int n = int(p / s.d), z = int(p % s.d);
+    window.centre(n, z, s.d, [&](int nn, int zz, uint16_t* origin) {
+      const int64_t first = first_voxel(s, nn, zz);
+      for (int y = 0; y < s.h; ++y)
+        for (int x = 0; x < s.w; ++x) {
+          const int64_t v = first + int64_t(y) * s.w + x;
+          prefetch(in.features + (v + kAhead) * in.stride + in.channel, 2 * C);
+          for (int c = 0; c < C; c += 16) store16(origin + y * rs + int64_t(x) * C + c, activation16(in, v, c));
+        }
+    });
+    for (int y = 0; y < s.h; ++y)
+      for_row_tiles(s.w, [&]<int V>(int64_t x0) {
+        const uint32_t* a[27];
+        for (int tap = 0; tap < 27; ++tap)
+          a[tap] = reinterpret_cast<const uint32_t*>(window.plane(tap / 9) + (y + tap / 3 % 3) * rs + (x0 + tap % 3) * C);
+        f16 acc[V];
+        clear(acc);
+        dot_pairs<V>(a, tap_weights, 27, C / 2, 1, kOutputs, C / 2, acc);
+        for (int j = 0; j < V; ++j) {
+          const f16 rounded = round_bf16(acc[j]);
+          std::memcpy(out.data() + (int64_t(y) * s.w + x0 + j) * kOutputs, &rounded, sizeof rounded);
+        }
+      });
+    store_output_plane(u, n, z, out.data(), moments + p * kOutputs);
+  }
+}
+
+void weight_gradient_planes(const UnitBackward& u, int64_t begin, int64_t end, float* partial) {
+  const UnitInput& in = u.input;
+  const VolumeShape& s = in.shape;
+  const int C = in.count;
+  // Pairs of padded voxels (2p, 2p + 1), i.e. input voxels 2p - 1 and 2p, enough to cover the
+  // padded row's w + 2 voxels.
+  const int pairs = (s.w + 3) / 2;
+  const int64_t row_words = int64_t(pairs) * C;
+  PlaneWindowOf<uint16_t> window(2 * (s.h + 2) * row_words, 2 * row_words);
+  // The output gradient at padded voxel x' read by horizontal tap kw is input voxel x' - kw:
+  // [kw][y][pair][16 outputs][2].
+  std::vector<uint32_t> shifted(size_t(3 * s.h * pairs * kOutputs));
+  std::vector<uint16_t> gradient_row(size_t(s.w * kOutputs));
+  // One row of the activated input with its zero border, padded voxels 0 .. 2 * pairs - 1.
+  std::vector<uint16_t> padded_row(size_t(2 * pairs * C), 0);
+  std::vector<const uint32_t*> activation_rows(size_t(s.h)), gradient_rows(size_t(s.h));
+  const __m256i zero = _mm256_setzero_si256();
+  for (int64_t p = begin; p < end; ++p) {
+    const int n = int(p / s.d), z = int(p % s.d);
+    window.centre(n, z, s.d, [&](int nn, int zz, uint16_t* origin) {
+      const int64_t first = first_voxel(s, nn, zz);
+      for (int y = 0; y < s.h; ++y) {
+        for (int x = 0; x < s.w; ++x) {
+          const int64_t v = first + int64_t(y) * s.w + x;
+          prefetch(in.features + (v + kAhead) * in.stride + in.channel, 2 * C);
+          for (int c = 0; c < C; c += 16) store16(padded_row.data() + int64_t(x + 1) * C + c, activation16(in, v, c));
+        }
+        for (int q = 0; q < pairs; ++q)
+          for (int c = 0; c < C; c += 16) {
+            const uint16_t* left = padded_row.data() + int64_t(2 * q) * C + c;
+            store_interleaved(origin + 2 * (y * row_words + int64_t(q) * C + c), load16(left), load16(left + C));
+          }
+      }
+    });
+    const int64_t first = first_voxel(s, n, z);
+    for (int y = 0; y < s.h; ++y) {
+      for (int x = 0; x < s.w; ++x) store16(gradient_row.data() + x * kOutputs, output_gradient16(u, first + int64_t(y) * s.w + x));
+      const auto voxel = [&](int x) { return x >= 0 && x < s.w ? load16(gradient_row.data() + x * kOutputs) : zero; };
+      for (int kw = 0; kw < 3; ++kw)
+        for (int q = 0; q < pairs; ++q)
+          store_interleaved(shifted.data() + ((int64_t(kw) * s.h + y) * pairs + q) * kOutputs, voxel(2 * q - kw), voxel(2 * q - kw + 1));
+    }
+    for (int tap = 0; tap < 27; ++tap) {
+      const int kd = tap / 9, kh = tap / 3 % 3, kw = tap % 3;
+      // The pairs holding padded voxels kw .. w - 1 + kw, the ones this tap reads.
+      const int q0 = kw / 2, q1 = (s.w - 1 + kw) / 2;
+      for (int y = 0; y < s.h; ++y)
+        gradient_rows[size_t(y)] = shifted.data() + ((int64_t(kw) * s.h + y) * pairs + q0) * kOutputs;
+      for_row_tiles(C, [&]<int V>(int64_t c0) {
+        const auto* plane = reinterpret_cast<const uint32_t*>(window.plane(kd));
+        for (int y = 0; y < s.h; ++y) activation_rows[size_t(y)] = plane + (y + kh) * row_words + int64_t(q0) * C + c0;
+        f16 acc[V];
+        clear(acc);
+        dot_pairs<V>(activation_rows.data(), gradient_rows.data(), s.h, 1, C, kOutputs, q1 - q0 + 1, acc);
+        for (int j = 0; j < V; ++j) {
+          float* o = partial + (int64_t(tap) * C + c0 + j) * kOutputs;
+          _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), (__m512)acc[j]));
+        }
+      });
+    }
+  }
+}
+
+void data_gradient_planes(const UnitBackward& u, const UnitDataGradient& d, const uint32_t* weight_pairs, int64_t begin,
+                          int64_t end, double* sums) {
+  const VolumeShape& s = u.input.shape;
+  const int C = u.input.count;
+  PaddedPlaneWindow<uint16_t> window(s.h, s.w, kOutputs);
+  const int64_t rs = window.row_stride();
+  for (int64_t p = begin; p < end; ++p) {
+    const int n = int(p / s.d), z = int(p % s.d);
+    window.centre(n, z, s.d, [&](int nn, int zz, uint16_t* origin) {
+      const int64_t first = first_voxel(s, nn, zz);
+      for (int y = 0; y < s.h; ++y)
+        for (int x = 0; x < s.w; ++x) store16(origin + y * rs + int64_t(x) * kOutputs, output_gradient16(u, first + int64_t(y) * s.w + x));
+    });
+    const int64_t first = first_voxel(s, n, z);
+    for (int cb = 0; cb < C / 16; ++cb) {
+      DataGradientEpilogue<f16> epilogue(u, d, 16 * cb);
+      const uint32_t* tap_weights[27];
+      for (int tap = 0; tap < 27; ++tap) tap_weights[tap] = weight_pairs + (int64_t(cb) * 27 + tap) * (kOutputs / 2) * 16;
+      for (int y = 0; y < s.h; ++y)
+        for_row_tiles(s.w, [&]<int V>(int64_t x0) {
+          const uint32_t* a[27];
+          for (int tap = 0; tap < 27; ++tap)
+            a[tap] = reinterpret_cast<const uint32_t*>(window.plane(tap / 9) + (y + tap / 3 % 3) * rs + (x0 + tap % 3) * kOutputs);
+          f16 acc[V];
+          clear(acc);
+          dot_pairs<V>(a, tap_weights, 27, kOutputs / 2, 1, 16, kOutputs / 2, acc);
+          for (int j = 0; j < V; ++j) epilogue.voxel(first + int64_t(y) * s.w + x0 + j, &acc[j]);
+        });
+      epilogue.add_sums(sums + (p * C + 16 * cb) * 2);
+    }
+  }
+}
+
+}  // namespace mdcsrn::cpu_fused::avx512_bf16
+
+#pragma GCC pop_options
