@@ -72,22 +72,25 @@ void forward_planes(const UnitForward& u, const uint32_t* weight_pairs, int64_t 
           for (int c = 0; c < C; c += 16) store16(origin + y * rs + int64_t(x) * C + c, activation16(in, v, c));
         }
     });
-    for (int y = 0; y < s.h; ++y)
-      for_row_tiles(s.w, [&]<int V>(int64_t x0) {
-        const uint32_t* a[27];
-        for (int tap = 0; tap < 27; ++tap)
-          a[tap] = reinterpret_cast<const uint32_t*>(window.plane(tap / 9) + (y + tap / 3 % 3) * rs + (x0 + tap % 3) * C);
-        f16 acc[V];
-        clear(acc);
-        dot_pairs<V>(a, tap_weights, 27, C / 2, 1, kOutputs, C / 2, acc);
+    for_conv_tiles(s.h, s.w, [&]<int R, int V>(int64_t y0, int64_t x0) {
+      f16 acc[R][V] = {};
+      for (int kd = 0; kd < 3; ++kd) {
+        const uint32_t* rows[R + 2];
+        for (int i = 0; i < R + 2; ++i) rows[i] = reinterpret_cast<const uint32_t*>(window.plane(kd) + (y0 + i) * rs + x0 * C);
+        conv_tile<R, V>(rows, C / 2, tap_weights[9 * kd], int64_t(C / 2) * kOutputs, C / 2, acc);
+      }
+      for (int r = 0; r < R; ++r)
         for (int j = 0; j < V; ++j) {
-          const f16 rounded = round_bf16(acc[j]);
-          std::memcpy(out.data() + (int64_t(y) * s.w + x0 + j) * kOutputs, &rounded, sizeof rounded);
+          const f16 rounded = round_bf16(acc[r][j]);
+          std::memcpy(out.data() + ((y0 + r) * s.w + x0 + j) * kOutputs, &rounded, sizeof rounded);
         }
-      });
+    });
     store_output_plane(u, n, z, out.data(), moments + p * kOutputs);
   }
 }
+
+// Input channels per weight-gradient tile: 3 taps x 8 channels fill 24 of the 32 registers.
+constexpr int kWeightGradientChannels = 8;
 
 void weight_gradient_planes(const UnitBackward& u, int64_t begin, int64_t end, float* partial) {
   const UnitInput& in = u.input;
@@ -104,7 +107,7 @@ void weight_gradient_planes(const UnitBackward& u, int64_t begin, int64_t end, f
   std::vector<uint16_t> gradient_row(size_t(s.w * kOutputs));
   // One row of the activated input with its zero border, padded voxels 0 .. 2 * pairs - 1.
   std::vector<uint16_t> padded_row(size_t(2 * pairs * C), 0);
-  std::vector<const uint32_t*> activation_rows(size_t(s.h)), gradient_rows(size_t(s.h));
+  std::vector<const uint32_t*> activation_rows(size_t(s.h)), gradient_rows(size_t(3 * s.h));
   const __m256i zero = _mm256_setzero_si256();
   for (int64_t p = begin; p < end; ++p) {
     const int n = int(p / s.d), z = int(p % s.d);
@@ -131,24 +134,23 @@ void weight_gradient_planes(const UnitBackward& u, int64_t begin, int64_t end, f
         for (int q = 0; q < pairs; ++q)
           store_interleaved(shifted.data() + ((int64_t(kw) * s.h + y) * pairs + q) * kOutputs, voxel(2 * q - kw), voxel(2 * q - kw + 1));
     }
-    for (int tap = 0; tap < 27; ++tap) {
-      const int kd = tap / 9, kh = tap / 3 % 3, kw = tap % 3;
-      // The pairs holding padded voxels kw .. w - 1 + kw, the ones this tap reads.
-      const int q0 = kw / 2, q1 = (s.w - 1 + kw) / 2;
-      for (int y = 0; y < s.h; ++y)
-        gradient_rows[size_t(y)] = shifted.data() + ((int64_t(kw) * s.h + y) * pairs + q0) * kOutputs;
-      for_row_tiles(C, [&]<int V>(int64_t c0) {
-        const auto* plane = reinterpret_cast<const uint32_t*>(window.plane(kd));
-        for (int y = 0; y < s.h; ++y) activation_rows[size_t(y)] = plane + (y + kh) * row_words + int64_t(q0) * C + c0;
-        f16 acc[V];
-        clear(acc);
-        dot_pairs<V>(activation_rows.data(), gradient_rows.data(), s.h, 1, C, kOutputs, q1 - q0 + 1, acc);
-        for (int j = 0; j < V; ++j) {
-          float* o = partial + (int64_t(tap) * C + c0 + j) * kOutputs;
-          _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), (__m512)acc[j]));
+    // The three horizontal taps together, each broadcast pair feeding all three; over every pair of
+    // the padded row (the shifted gradients are zero beyond the ones a tap reads).
+    for (int y = 0; y < s.h; ++y)
+      for (int kw = 0; kw < 3; ++kw) gradient_rows[size_t(kw * s.h + y)] = shifted.data() + (int64_t(kw) * s.h + y) * pairs * kOutputs;
+    for (int kd = 0; kd < 3; ++kd)
+      for (int kh = 0; kh < 3; ++kh)
+        for (int c0 = 0; c0 < C; c0 += kWeightGradientChannels) {
+          const auto* plane = reinterpret_cast<const uint32_t*>(window.plane(kd));
+          for (int y = 0; y < s.h; ++y) activation_rows[size_t(y)] = plane + (y + kh) * row_words + c0;
+          f16 acc[3][kWeightGradientChannels] = {};
+          dot_pairs_sets<3, kWeightGradientChannels>(activation_rows.data(), gradient_rows.data(), s.h, 1, C, kOutputs, pairs, acc);
+          for (int kw = 0; kw < 3; ++kw)
+            for (int j = 0; j < kWeightGradientChannels; ++j) {
+              float* o = partial + ((int64_t(kd) * 9 + 3 * kh + kw) * C + c0 + j) * kOutputs;
+              _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), (__m512)acc[kw][j]));
+            }
         }
-      });
-    }
   }
 }
 
@@ -170,16 +172,20 @@ void data_gradient_planes(const UnitBackward& u, const UnitDataGradient& d, cons
       DataGradientEpilogue<f16> epilogue(u, d, 16 * cb);
       const uint32_t* tap_weights[27];
       for (int tap = 0; tap < 27; ++tap) tap_weights[tap] = weight_pairs + (int64_t(cb) * 27 + tap) * (kOutputs / 2) * 16;
-      for (int y = 0; y < s.h; ++y)
-        for_row_tiles(s.w, [&]<int V>(int64_t x0) {
-          const uint32_t* a[27];
-          for (int tap = 0; tap < 27; ++tap)
-            a[tap] = reinterpret_cast<const uint32_t*>(window.plane(tap / 9) + (y + tap / 3 % 3) * rs + (x0 + tap % 3) * kOutputs);
-          f16 acc[V];
-          clear(acc);
-          dot_pairs<V>(a, tap_weights, 27, kOutputs / 2, 1, 16, kOutputs / 2, acc);
-          for (int j = 0; j < V; ++j) epilogue.voxel(first + int64_t(y) * s.w + x0 + j, &acc[j]);
-        });
+      for_conv_tiles(s.h, s.w, [&]<int R, int V>(int64_t y0, int64_t x0) {
+        f16 acc[R][V] = {};
+        for (int kd = 0; kd < 3; ++kd) {
+          const uint32_t* rows[R + 2];
+          for (int i = 0; i < R + 2; ++i) rows[i] = reinterpret_cast<const uint32_t*>(window.plane(kd) + (y0 + i) * rs + x0 * kOutputs);
+          conv_tile<R, V>(rows, kOutputs / 2, tap_weights[9 * kd], (kOutputs / 2) * 16, kOutputs / 2, acc);
+        }
+        for (int r = 0; r < R; ++r)
+          for (int j = 0; j < V; ++j) {
+            const int64_t v = first + (y0 + r) * s.w + x0 + j;
+            epilogue.prefetch(v + V);
+            epilogue.voxel(v, &acc[r][j]);
+          }
+      });
       epilogue.add_sums(sums + (p * C + 16 * cb) * 2);
     }
   }
