@@ -10,6 +10,11 @@ on the CPU); peak memory from torch.cuda.max_memory_allocated. Prints a table; -
 after every variant, and a variant whose loss is not finite or that fails is recorded with its
 status while the next one runs (exit status 1 at the end). On --device cpu the TF32 variant is
 left out and AMP is CPU autocast (oneDNN).
+
+With --inference XxYxZ, each variant times whole-volume inference instead, tiled as mdcsrn infer
+tiles it (bench_cpu_infer): a random volume of that size, zero-padded, cut into --patch tiles at
+stride patch - 6, --infer-batch tiles a forward pass in eval mode without gradients, each tile's
+core (a margin of 3 dropped) written back; --steps timed runs after one warm-up batch.
 """
 import argparse
 import json
@@ -151,6 +156,52 @@ def time_variant(model, device, batch, patch, steps, warmup, amp, channels_last)
             "status": "ok" if torch.isfinite(loss) else "non-finite loss"}
 
 
+def time_inference(model, device, dims, patch, batch, repeats, amp, channels_last, margin=3):
+    """Median seconds of mdcsrn infer's tiling of a random dims = (x, y, z) volume through model."""
+    core = patch - 2 * margin
+    origins = [list(range(-margin, n - margin, core)) for n in dims]
+    volume = torch.rand(dims[2], dims[1], dims[0], device=device)  # z, y, x: x fastest, as the engine's volumes
+    high = [origins[a][-1] + patch - dims[a] for a in range(3)]
+    padded = F.pad(volume, (margin, high[0], margin, high[1], margin, high[2]))
+    tiles = [(i, j, k) for k in origins[2] for j in origins[1] for i in origins[0]]
+    out = torch.full_like(volume, float("nan"))  # every voxel must be written by one tile's core
+    memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
+    model.eval()
+
+    def run(tile_list):
+        with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16, enabled=amp):
+            for first in range(0, len(tile_list), batch):
+                chunk = tile_list[first:first + batch]
+                x = torch.stack([padded[k + margin:k + margin + patch, j + margin:j + margin + patch, i + margin:i + margin + patch]
+                                 for i, j, k in chunk])[:, None].contiguous(memory_format=memory_format)
+                y = model(x).float()
+                for t, (i, j, k) in enumerate(chunk):
+                    cz, cy, cx = (min(core, n - (o + margin)) for o, n in ((k, dims[2]), (j, dims[1]), (i, dims[0])))
+                    out[k + margin:k + margin + cz, j + margin:j + margin + cy, i + margin:i + margin + cx] = \
+                        y[t, 0, margin:margin + cz, margin:margin + cy, margin:margin + cx]
+
+    run(tiles[:batch])
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(tiles)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(1000 * (time.perf_counter() - start))
+    finite = bool(torch.isfinite(out).all())
+    return {"median_ms": statistics.median(times), "peak_gib": 0.0, "tiles": len(tiles), "status": "ok" if finite else "non-finite output"}
+
+
+def parse_volume(text):
+    try:
+        dims = [int(v) for v in text.split("x")]
+    except ValueError:
+        dims = []
+    if len(dims) != 3 or min(dims) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}': expected XxYxZ with positive sizes, e.g. 159x370x316")
+    return dims
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
@@ -163,6 +214,8 @@ def main():
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--threads", type=int, help="CPU threads (torch.set_num_threads; default PyTorch's own choice)")
+    parser.add_argument("--inference", type=parse_volume, metavar="XxYxZ", help="time whole-volume inference of this size instead")
+    parser.add_argument("--infer-batch", type=int, default=16, help="tiles per forward pass with --inference")
     parser.add_argument("--json")
     args = parser.parse_args()
     if args.threads is not None:
@@ -192,8 +245,11 @@ def main():
                 model = model.to(memory_format=torch.channels_last_3d)
             if compiled:
                 model = torch.compile(model)
-            row.update(time_variant(model, args.device, args.batch, args.patch, args.steps, max(args.warmup, 3 if compiled else 0),
-                                    amp, channels_last))
+            if args.inference:
+                row.update(time_inference(model, args.device, args.inference, args.patch, args.infer_batch, args.steps, amp, channels_last))
+            else:
+                row.update(time_variant(model, args.device, args.batch, args.patch, args.steps, max(args.warmup, 3 if compiled else 0),
+                                        amp, channels_last))
             print(f"{label:52s} {row['median_ms']:9.2f} ms  {row['peak_gib']:6.2f} GiB  {row['status']}", flush=True)
         except Exception as e:  # recorded, and the next variant runs
             row["status"] = f"error: {type(e).__name__}: {e}"[:300]
@@ -203,6 +259,7 @@ def main():
         if args.json:
             with open(args.json + ".tmp", "w") as f:
                 json.dump({"device": device_name, "torch": torch.__version__, "threads": torch.get_num_threads(), "batch": args.batch,
+                           "inference": args.inference,
                            "patch": args.patch, "parameters": parameters, **shape, "results": results}, f, indent=2)
             os.replace(args.json + ".tmp", args.json)
     print(f"parameters: {parameters}")

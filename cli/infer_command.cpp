@@ -48,9 +48,9 @@ options:
   --batch N       patches per forward pass (default 16)
   --device D      auto, cpu or cuda (default auto)
   --precision P   auto (default: bf16 on a GPU, fp32 on the CPU), bf16 (the fused bf16 kernels:
-                  tensor cores on a GPU, AVX2 on the CPU, where they cover the model, else tf32
-                  on a GPU and fp32 on the CPU), tf32 or fp32 (the reference path; the CPU has
-                  no tf32)
+                  tensor cores on a GPU, AVX512-BF16 or AVX2 on the CPU, where they cover the
+                  model, else tf32 on a GPU and fp32 on the CPU), tf32 or fp32 (the reference
+                  path; the CPU has no tf32)
   --quiet         no progress bar (--manifest)
 )";
 

@@ -33,9 +33,9 @@ FMA-only convolutions), tf32 (the reference path with TF32 tensor cores) or bf16
 kernels; configurations it does not cover, e.g. a growth other than 16, fall back to tf32 and
 train says so; a WGAN critic stays on cuDNN). train.deterministic=false allows cuDNN's non-deterministic convolution algorithms
 (faster; a resumed run then no longer repeats bit for bit). On the CPU, bf16 runs the generator's
-forward, backward and Adam through the fused bf16 CPU kernels (the GPU fast path's design; AVX2+FMA
-with bf16 storage and fp32 arithmetic), where the model and the CPU allow it, else fp32 with a
-note; fp32 and tf32 compute in fp32.
+forward, backward and Adam through the fused bf16 CPU kernels (the GPU fast path's design, bf16
+storage: VDPBF16PS products where the CPU has AVX512-BF16, else AVX2+FMA in fp32), where the model
+and the CPU allow it, else fp32 with a note; fp32 and tf32 compute in fp32.
 
 mDCSRN-WGAN (the "wgan" section): the critic (3-D SRGAN-style discriminator with LayerNorm;
 critic_widths, critic_hidden, critic_slope = LeakyReLU slope, 0.2; 1 makes it the identity, which

@@ -11,7 +11,7 @@ scripts/install_deps.sh --tests
 scripts/build.sh
 if command -v nvcc > /dev/null || [[ -x /usr/local/cuda/bin/nvcc ]]; then
   echo "building the CPU-only configuration without figures (MDCSRN_CUDA=OFF, MDCSRN_FIGURES=OFF) into build-nocuda/"
-  BUILD_TARGETS="mdcsrn test_cpu test_colin27 bench_data bench_train_step bench_cpu_step bench_wgan_step" BUILD_DIR=build-nocuda \
+  BUILD_TARGETS="mdcsrn test_cpu test_colin27 bench_data bench_train_step bench_cpu_step bench_cpu_infer bench_wgan_step" BUILD_DIR=build-nocuda \
     scripts/build.sh -DMDCSRN_CUDA=OFF -DMDCSRN_FIGURES=OFF > build-nocuda.log 2>&1 || { tail -n 30 build-nocuda.log; exit 1; }
 fi
 scripts/run_tests.sh "${BUILD_DIR:-build}"

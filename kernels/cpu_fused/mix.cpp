@@ -226,12 +226,9 @@ void mix_weight_gradient(CpuFusedContext&, ChannelsLast features, int inputs, Mi
         mix_weight_gradient_planes(features, inputs, G, column, groups, first, last, partial);
     }
   });
+  const std::vector<float> total = sum_blocks_in_order(partials, blocks, weights);
   for (int o = 0; o < outputs; ++o)
-    for (int c = 0; c < inputs; ++c) {
-      float sum = 0.f;
-      for (int64_t b = 0; b < blocks; ++b) sum += partials[size_t(b * weights + int64_t(c) * kCompressorOutputs + o)];
-      folded_grad[int64_t(o) * inputs + c] = sum;
-    }
+    for (int c = 0; c < inputs; ++c) folded_grad[int64_t(o) * inputs + c] = total[size_t(int64_t(c) * kCompressorOutputs + o)];
 }
 
 // bf16 [columns][channels]: row k the folded weights' row column_rows[k] (zeros where it is < 0).

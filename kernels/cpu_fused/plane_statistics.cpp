@@ -51,4 +51,13 @@ std::vector<double> merge_plane_sums(const std::vector<double>& sums, int64_t pl
   return total;
 }
 
+std::vector<float> sum_blocks_in_order(const std::vector<float>& partials, int64_t blocks, int64_t count) {
+  std::vector<float> total(size_t(count), 0.f);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* partial = partials.data() + b * count;
+    for (int64_t i = 0; i < count; ++i) total[size_t(i)] += partial[i];
+  }
+  return total;
+}
+
 }  // namespace mdcsrn::cpu_fused

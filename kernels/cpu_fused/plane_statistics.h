@@ -18,6 +18,9 @@ using PlaneMoments = Moments<double>;
 // whatever the number of threads, so that the sums repeat bit for bit.
 constexpr int64_t kWeightGradientPlaneBlocks = 16;
 
+// partials[b * count + i] summed over the blocks b < blocks in block order, element by element.
+std::vector<float> sum_blocks_in_order(const std::vector<float>& partials, int64_t blocks, int64_t count);
+
 // moments[p * channels + c] over `planes` planes -> mean, biased variance and 1/sqrt(var + eps).
 void finish_statistics(const std::vector<PlaneMoments>& moments, int64_t planes, int channels, float eps, float* mean, float* var,
                        float* invstd, const Collectives* ranks);

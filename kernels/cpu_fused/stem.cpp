@@ -129,12 +129,9 @@ void stem_weight_gradient(CpuFusedContext&, Tensor<const float> x, ChannelsLast 
     for (int64_t b = begin; b < end; ++b)
       stem_weight_gradient_planes(x, features, g, planes * b / blocks, planes * (b + 1) / blocks, partials.data() + b * weights);
   });
+  const std::vector<float> total = sum_blocks_in_order(partials, blocks, weights);
   for (int o = 0; o < kStemOutputs; ++o)
-    for (int tap = 0; tap < 27; ++tap) {
-      float sum = 0.f;
-      for (int64_t b = 0; b < blocks; ++b) sum += partials[size_t(b * weights + tap * kStemOutputs + o)];
-      weight_grad[o * 27 + tap] = sum;
-    }
+    for (int tap = 0; tap < 27; ++tap) weight_grad[o * 27 + tap] = total[size_t(tap * kStemOutputs + o)];
 }
 
 }  // namespace gpu

@@ -242,13 +242,10 @@ void unit_weight_gradient(CpuFusedContext&, const UnitBackward& u, float* weight
         weight_gradient_planes(u, first, last, partials.data() + b * weights);
     }
   });
+  const std::vector<float> total = sum_blocks_in_order(partials, blocks, weights);
   for (int o = 0; o < kOutputs; ++o)
     for (int c = 0; c < C; ++c)
-      for (int tap = 0; tap < 27; ++tap) {
-        float sum = 0.f;
-        for (int64_t b = 0; b < blocks; ++b) sum += partials[size_t(b * weights + (int64_t(tap) * C + c) * kOutputs + o)];
-        weight_grad[(int64_t(o) * C + c) * 27 + tap] = sum;
-      }
+      for (int tap = 0; tap < 27; ++tap) weight_grad[(int64_t(o) * C + c) * 27 + tap] = total[size_t((int64_t(tap) * C + c) * kOutputs + o)];
 }
 
 template <>

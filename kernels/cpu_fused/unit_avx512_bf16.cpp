@@ -1,10 +1,10 @@
-// The dense unit's plane loops on bf16 pairs (see unit_avx512_bf16.h). The register tile is V rows
-// x 16 fp32 outputs in V AVX-512 accumulators; each step of the reduction loads the 16 outputs'
-// weight pairs once and, per row, broadcasts the row's 32-bit pair into one VDPBF16PS. Rows are
-// voxels for the convolutions (the input pairs adjacent in the NDHWC window) and input channels for
-// the weight gradient, whose pairs are two voxels: its window is staged with voxels x - 1 and x of
-// each padded pair interleaved channel by channel, and the output gradient once for each of the
-// three horizontal taps, shifted by the tap, so that every tap reads whole pairs.
+// The dense unit's plane loops on bf16 pairs (see unit_avx512_bf16.h), in the tiles of
+// kernels/cpu_fused/microkernel_avx512_bf16.h. The forward and the data gradient are convolution
+// tiles (2 rows x 8 voxels x 16 outputs) over a plane window staged in bf16, channel pairs adjacent
+// in each voxel. The weight gradient sums over voxels, so its pairs are two voxels: its window is
+// staged with padded voxels 2q and 2q + 1 interleaved channel by channel, and the output gradient
+// once for each of the three horizontal taps, shifted by the tap, so that every tap reads whole
+// pairs; rows of its tile are input channels, and each broadcast feeds the three taps.
 #include "kernels/cpu_fused/unit_avx512_bf16.h"
 
 #include <algorithm>
@@ -48,7 +48,6 @@ inline __m256i output_gradient16(const UnitBackward& u, int64_t v) {
   const float* raw = g.raw_at(v, o);
   return to_bf16_register(load_as<f16>(g.b + o) * load_bf16_as<f16>(features) + load_as<f16>(raw) + load_as<f16>(g.c + o));
 }
-
 
 }  // namespace
 
