@@ -316,8 +316,8 @@ int run_demo(int argc, char** argv) {
        << parse_train_config(run_settings(runs[0])).model.describe() << ") and a short schedule, so that the demo finishes in about "
        << "7 minutes on 2 cores"
        << (runs.size() > 2 ? " (the WGAN run: the same generator, 5 L1 epochs, then one WGAN epoch with a narrow critic)" : "")
-       << (fused_cpu ? "; this CPU has AVX512-BF16, so the generators trained and inferred in bf16 on the fused CPU kernels ("
-                     + cpu_fused_kernels() + "), with growth 16 instead of the configuration's "
+       << (fused_cpu ? "; this CPU has AVX512-BF16, so the generators trained and inferred in bf16 on the fused CPU kernels, "
+                     + cpu_fused_kernels() + ", with growth 16 instead of the configuration's "
                      + std::to_string(parse_train_config(merge_train_config(runs[0].config_file, {})).model.growth) + ". On a CPU "
                      "without it they train in fp32 with the configuration's model, and the numbers differ"
                      : "")
