@@ -164,12 +164,11 @@ TEST_SUITE("trainer") {
     CHECK(x.params != initial_generator_parameters(layout, 0));
   }
 
-  TEST_CASE("bf16 on the fused CPU kernels: N + M steps equal N steps, a resume, then M steps, bit for bit, and stay near fp32") {
+  // Its own suite, which ctest runs with --requires=cpu_fused (skipped where the kernels cannot run).
+  TEST_CASE("bf16 on the fused CPU kernels: N + M steps equal N steps, a resume, then M steps, bit for bit, and stay near fp32" *
+            doctest::test_suite("trainer_cpu_fused")) {
     const std::string why = cpu_fused_unsupported();
-    if (!why.empty()) {
-      MESSAGE("skipped: the fused CPU kernels cannot run on " << why);
-      return;
-    }
+    REQUIRE_MESSAGE(why.empty(), "the fused CPU kernels cannot run on " << why);
     TempDir dir("resume_bf16");
     const std::string manifest = make_phantom_dataset(dir);
     const auto config = [&](const std::string& out, const std::string& precision) {

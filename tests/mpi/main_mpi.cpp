@@ -4,8 +4,10 @@
 #include <doctest/doctest.h>
 
 #include "engine/communicator.h"
+#include "tests/requirements.h"
 
 int main(int argc, char** argv) {
+  if (const int skip = mdcsrn::test::unmet_requirements(argc, argv)) return skip;  // every rank alike
   mdcsrn::Communicator::init(argc, argv);
   doctest::Context context(argc, argv);
   const int result = context.run();

@@ -87,12 +87,11 @@ TEST_SUITE("mpi_data_parallel") {
     world.barrier();  // every rank has read rank 0's files before they go
   }
 
-  TEST_CASE("bf16 on the fused CPU kernels: 2 ranks x batch 4 train the model 1 process x batch 8 trains") {
+  // Its own suite, which ctest runs with --requires=cpu_fused (skipped where the kernels cannot run).
+  TEST_CASE("bf16 on the fused CPU kernels: 2 ranks x batch 4 train the model 1 process x batch 8 trains" *
+            doctest::test_suite("mpi_data_parallel_cpu_fused")) {
     // The fused kernels' batch statistics and BatchNorm backward sums gathered from every rank.
-    if (!cpu_fused_unsupported().empty()) {
-      MESSAGE("skipped: the fused CPU kernels cannot run on " << cpu_fused_unsupported());
-      return;
-    }
+    REQUIRE_MESSAGE(cpu_fused_unsupported().empty(), "the fused CPU kernels cannot run on " << cpu_fused_unsupported());
     const Communicator& world = Communicator::world();
     const Communicator alone;
     const SharedDataset data(world, "dp_fused");
