@@ -81,24 +81,18 @@ inline F load_bf16_as(const uint16_t* p) {
 }
 
 // Rounded to nearest even as float_to_bf16; NaN stays a quiet NaN.
-inline h8 to_bf16x8(f8 v) {
-  u8 bits;
+template <class F>
+inline typename LanesOf<F>::Bf16 to_bf16(F v) {
+  using U = typename LanesOf<F>::Unsigned;
+  U bits;
   std::memcpy(&bits, &v, sizeof bits);
-  const u8 nan = (bits >> 16) | 0x40u;
-  const u8 rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
-  const u8 out = (bits & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
-  return __builtin_convertvector(out, h8);
-}
-inline h16 to_bf16x16(f16 v) {
-  u16x bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  const u16x nan = (bits >> 16) | 0x40u;
-  const u16x rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
-  const u16x out = (bits & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
-  return __builtin_convertvector(out, h16);
+  const U nan = (bits >> 16) | 0x40u;
+  const U rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+  const U out = (bits & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
+  return __builtin_convertvector(out, typename LanesOf<F>::Bf16);
 }
 inline void store_bf16x8(uint16_t* p, f8 v) {
-  const h8 h = to_bf16x8(v);
+  const h8 h = to_bf16(v);
   std::memcpy(p, &h, sizeof h);
 }
 // v rounded to bf16 and widened back: the value a bf16 store would keep.

@@ -22,7 +22,7 @@
 namespace mdcsrn::cpu_fused::avx512_bf16 {
 namespace {
 
-inline __m256i to_bf16_register(f16 v) { return (__m256i)to_bf16x16(v); }
+inline __m256i to_bf16_register(f16 v) { return (__m256i)to_bf16(v); }
 
 // Voxels are records of every channel of the network, of which a kernel reads a slice: a stride
 // the hardware's prefetchers follow poorly, so the staging loops fetch the slice of the voxel
