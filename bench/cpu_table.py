@@ -10,8 +10,8 @@ its N medians, so that a slow spell of a shared machine does not fall on one sid
 (above 1: ours is faster). The header names the CPU, its instruction-set flags that matter here,
 the level our kernels ran at (MDCSRN_MAX_CPU_ISA caps it) and the date.
 
-Ours in bf16 is the fused bf16 CPU path (bench_cpu_step --precision bf16, kernels/cpu_fused): on an
-AVX2 CPU bf16 storage with fp32 arithmetic. It covers growth-16 models; for others, or on a CPU that
+Ours in bf16 is the fused bf16 CPU path (bench_cpu_step --precision bf16, kernels/cpu_fused): bf16
+storage, VDPBF16PS products on a CPU with AVX512-BF16, fp32 arithmetic on an AVX2 one. It covers growth-16 models; for others, or on a CPU that
 cannot run it, its cell gives the reason instead of a number. On a CPU without AVX512-BF16 or AMX,
 PyTorch's bf16 autocast converts in software: about 2 minutes a step of the paper's model on 2
 cores, so a whole run takes ~15 minutes there (--models demo: ~1).
@@ -19,7 +19,7 @@ cores, so a whole run takes ~15 minutes there (--models demo: ~1).
 With --inference, a second table times whole-volume inference the same way (ours: bench_cpu_infer,
 mdcsrn infer's tiling; PyTorch: pytorch_reference.py --inference, the same tiles) on a random
 volume of --volume voxels, the demo's test box by default: minutes per model on 2 cores (the
-paper's model: ~15 minutes in all, PyTorch fp32 the longest).
+paper's model: ~18 minutes on a 2-core Zen 5, PyTorch fp32 the longest).
 
 usage: /usr/bin/python3 bench/cpu_table.py [--build build] [--models demo,small16,paper] [--steps 5] [--rounds 1]
                                            [--inference] [--volume 159x370x316] [--out TABLE.md]
