@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bench/bench_main.h"
+#include "bench/cpu_bench_model.h"
 #include "bench/timing.h"
 #include "cli/args.h"
 #include "engine/cpu_isa.h"
@@ -47,10 +48,7 @@ int run(int argc, char** argv) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  GeneratorConfig config = GeneratorConfig::paper();
-  config.blocks = args.get_int("blocks", 2);
-  config.units = args.get_int("units", 2);
-  config.growth = args.get_int("growth", 8);
+  const GeneratorConfig config = cpu_bench_model(args);
   const std::array<int64_t, 3> dims = parse_volume(args.get("volume", "159x370x316"));
   InferenceOptions options;
   options.patch = args.get_int("patch", options.patch);
@@ -61,11 +59,7 @@ int run(int argc, char** argv) {
   const int repeats = args.get_int("repeats", 1);
   if (repeats < 1) fail("--repeats " + std::to_string(repeats) + ": at least 1");
   const GeneratorLayout layout(config);
-  if (options.precision == "bf16") {
-    std::string why = fast_path_unsupported(layout);
-    if (why.empty()) why = cpu_fused_unsupported();
-    if (!why.empty()) fail("--precision bf16: the fused CPU kernels do not cover " + why);
-  }
+  if (options.precision == "bf16") require_cpu_fused(layout);
   GeneratorState state;
   state.params = initial_generator_parameters(layout, 0);
   state.running.assign(size_t(2 * layout.bn_channels()), 1.f);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "bench/bench_main.h"
+#include "bench/cpu_bench_model.h"
 #include "bench/timing.h"
 #include "cli/args.h"
 #include "engine/cpu_isa.h"
@@ -79,19 +80,12 @@ int run(int argc, char** argv) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  GeneratorConfig config = GeneratorConfig::paper();
-  config.blocks = args.get_int("blocks", 2);
-  config.units = args.get_int("units", 2);
-  config.growth = args.get_int("growth", 8);
+  const GeneratorConfig config = cpu_bench_model(args);
   const int batch = args.get_int("batch", 8), patch = args.get_int("patch", 16), steps = args.get_int("steps", 10);
   const std::string precision = args.get("precision", "fp32");
   if (precision != "fp32" && precision != "bf16") fail("--precision '" + precision + "': expected fp32 or bf16");
   const GeneratorLayout layout(config);
-  if (precision == "bf16") {
-    std::string why = fast_path_unsupported(layout);
-    if (why.empty()) why = cpu_fused_unsupported();
-    if (!why.empty()) fail("--precision bf16: the fused CPU kernels do not cover " + why);
-  }
+  if (precision == "bf16") require_cpu_fused(layout);
   const Shape5 shape{batch, 1, patch, patch, patch};
   OpTimes times;
   ProfiledCpuBackend be;
