@@ -35,7 +35,8 @@ infer --manifest spreads a split's subjects over them (see mdcsrn train --help, 
 void print_info() {
   std::printf("mdcsrn engine\n");
   std::printf("  CPU : %s\n", mdcsrn::describe_device(mdcsrn::DeviceKind::Cpu).c_str());
-  std::printf("        instructions: %s (the CPU allows %s; MDCSRN_MAX_CPU_ISA caps them)\n", mdcsrn::cpu_isa_name(mdcsrn::cpu_isa()).c_str(),
+  std::printf("        instructions: %s%s (the CPU allows %s; MDCSRN_MAX_CPU_ISA caps them)\n", mdcsrn::cpu_isa_name(mdcsrn::cpu_isa()).c_str(),
+              mdcsrn::cpu_amx_tiles() == mdcsrn::AmxTiles::Emulated ? " on emulated tiles (MDCSRN_EMULATE_AMX)" : "",
               mdcsrn::cpu_isa_name(mdcsrn::cpu_isa_detected()).c_str());
   std::printf("  CUDA: %s\n", mdcsrn::describe_device(mdcsrn::DeviceKind::Cuda).c_str());
   std::printf(

@@ -76,6 +76,25 @@ CpuIsa cpu_isa_detected() {
   return detected;
 }
 
+namespace {
+
+bool amx_emulation_requested() {
+  static const bool requested = [] {
+    const char* value = std::getenv("MDCSRN_EMULATE_AMX");
+    if (!value || !*value || std::string(value) == "0") return false;
+    if (std::string(value) != "1") fail(std::string("MDCSRN_EMULATE_AMX: '") + value + "' is neither 0 nor 1");
+    return true;
+  }();
+  return requested;
+}
+
+// What the kernels could use without a cap: emulated AMX needs AVX512-BF16 around its tiles.
+CpuIsa cpu_isa_available() {
+  return amx_emulation_requested() && cpu_isa_detected() >= CpuIsa::Avx512Bf16 ? CpuIsa::AmxBf16 : cpu_isa_detected();
+}
+
+}  // namespace
+
 CpuIsa cpu_isa() {
   static const std::optional<CpuIsa> cap = [] {
     const char* value = std::getenv("MDCSRN_MAX_CPU_ISA");
@@ -84,7 +103,12 @@ CpuIsa cpu_isa() {
     if (!isa) fail(std::string("MDCSRN_MAX_CPU_ISA: '") + value + "' is not an instruction set; expected baseline, avx2, avx512_bf16 or amx_bf16");
     return isa;
   }();
-  return cap && *cap < cpu_isa_detected() ? *cap : cpu_isa_detected();
+  return cap && *cap < cpu_isa_available() ? *cap : cpu_isa_available();
+}
+
+AmxTiles cpu_amx_tiles() {
+  if (cpu_isa() < CpuIsa::AmxBf16) return AmxTiles::None;
+  return amx_emulation_requested() ? AmxTiles::Emulated : AmxTiles::Hardware;
 }
 
 }  // namespace mdcsrn

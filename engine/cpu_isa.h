@@ -21,8 +21,15 @@ std::optional<CpuIsa> parse_cpu_isa(const std::string& name);
 // The highest level the CPU and the operating system allow, whatever the cap.
 CpuIsa cpu_isa_detected();
 
-// The level the kernels use: the detected one, capped by MDCSRN_MAX_CPU_ISA when it is set. An
-// unknown value is a one-line Error naming the variable (the commands check it before they start).
+// The level the kernels use: the detected one (or amx_bf16 when AMX is emulated, below), capped by
+// MDCSRN_MAX_CPU_ISA when it is set. An unknown value is a one-line Error naming the variable (the
+// commands check it before they start).
 CpuIsa cpu_isa();
+
+// Where the AMX path's tile registers are (kernels/cpu_fused/amx_tiles.h): none (cpu_isa() is below
+// amx_bf16), the CPU's, or with MDCSRN_EMULATE_AMX=1 on a CPU with AVX512-BF16 a software model of
+// them, so that the AMX path's tiling is tested where the CPU lacks AMX (slow: for tests only).
+enum class AmxTiles { None, Hardware, Emulated };
+AmxTiles cpu_amx_tiles();
 
 }  // namespace mdcsrn

@@ -17,7 +17,8 @@ TEST_SUITE("engine") {
     CHECK(!parse_cpu_isa("avx512"));
     CHECK(CpuIsa::Baseline < CpuIsa::Avx2);
     CHECK(CpuIsa::Avx512Bf16 < CpuIsa::AmxBf16);
-    CHECK(cpu_isa() <= cpu_isa_detected());
+    CHECK((cpu_isa() <= cpu_isa_detected() || cpu_amx_tiles() == AmxTiles::Emulated));
+    CHECK((cpu_amx_tiles() == AmxTiles::None) == (cpu_isa() < CpuIsa::AmxBf16));
     MESSAGE("this CPU allows " << cpu_isa_name(cpu_isa_detected()) << "; the kernels use " << cpu_isa_name(cpu_isa()));
   }
 

@@ -6,7 +6,8 @@
 // input channels as rows; the data gradient is the forward's tile over the deferred output
 // gradient's window with the flipped weights, and its epilogue the GPU kernel's. Where the CPU has
 // AVX512-BF16 (within MDCSRN_MAX_CPU_ISA), the same loops run on bf16 pairs instead
-// (kernels/cpu_fused/unit_avx512_bf16.h).
+// (kernels/cpu_fused/unit_avx512_bf16.h), and where it has AMX the forward and data gradient on
+// tiles (kernels/cpu_fused/unit_amx.h).
 #include <vector>
 
 #include "engine/cpu_isa.h"
@@ -15,6 +16,7 @@
 #include "kernels/cpu_fused/kernels.h"
 #include "kernels/cpu_fused/plane_statistics.h"
 #include "kernels/cpu_fused/plane_window.h"
+#include "kernels/cpu_fused/unit_amx.h"
 #include "kernels/cpu_fused/unit_avx512_bf16.h"
 #include "kernels/fused/unit_backward.h"
 #include "kernels/fused/unit_forward.h"
@@ -203,7 +205,8 @@ void unit_forward(CpuFusedContext&, const UnitForward& u, float eps, float* mean
   std::vector<PlaneMoments> moments(size_t(planes * kOutputs));
   if (cpu_isa() >= CpuIsa::Avx512Bf16) {
     const std::vector<uint32_t> pairs = row_pairs(weights.data(), int64_t(27) * u.input.count, kOutputs);
-    parallel_for(planes, 1, [&](int64_t begin, int64_t end) { avx512_bf16::forward_planes(u, pairs.data(), begin, end, moments.data()); });
+    const auto planes_on = cpu_isa() >= CpuIsa::AmxBf16 ? amx::forward_planes : avx512_bf16::forward_planes;
+    parallel_for(planes, 1, [&](int64_t begin, int64_t end) { planes_on(u, pairs.data(), begin, end, moments.data()); });
   } else {
     parallel_for(planes, 1, [&](int64_t begin, int64_t end) { forward_planes(u, weights.data(), begin, end, moments.data()); });
   }
@@ -259,8 +262,8 @@ void unit_data_gradient(CpuFusedContext&, const UnitBackward& u, const UnitDataG
   std::vector<double> sums(size_t(planes * C * 2), 0.0);
   if (cpu_isa() >= CpuIsa::Avx512Bf16) {
     const std::vector<uint32_t> pairs = row_pairs(packed, int64_t(C / 16) * 27 * kOutputs, 16);
-    parallel_for(planes, 1,
-                 [&](int64_t begin, int64_t end) { avx512_bf16::data_gradient_planes(u, d, pairs.data(), begin, end, sums.data()); });
+    const auto planes_on = cpu_isa() >= CpuIsa::AmxBf16 ? amx::data_gradient_planes : avx512_bf16::data_gradient_planes;
+    parallel_for(planes, 1, [&](int64_t begin, int64_t end) { planes_on(u, d, pairs.data(), begin, end, sums.data()); });
   } else {
     std::vector<float> weights(size_t(27 * C * kOutputs));
     for (size_t i = 0; i < weights.size(); ++i) weights[i] = bf16_to_float(packed[i]);

@@ -16,41 +16,9 @@
 // (unit.cpp checks).
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
-#include "kernels/cpu_fused/microkernel_avx512_bf16.h"
-#include "kernels/cpu_fused/unit_planes.h"
+#include "kernels/cpu_fused/unit_staging_avx512_bf16.h"
 
 namespace mdcsrn::cpu_fused::avx512_bf16 {
-namespace {
-
-inline __m256i to_bf16_register(f16 v) { return (__m256i)to_bf16(v); }
-
-// Voxels are records of every channel of the network, of which a kernel reads a slice: a stride
-// the hardware's prefetchers follow poorly, so the staging loops fetch the slice of the voxel
-// kAhead voxels on themselves.
-constexpr int kAhead = 4;
-inline void prefetch(const void* p, int64_t bytes) {
-  const char* first = static_cast<const char*>(p);
-  for (int64_t offset = 0; offset < bytes + 63; offset += 64) _mm_prefetch(first + std::min(offset, bytes - 1), _MM_HINT_T0);
-}
-
-// The unit's input channels c..c + 15 at voxel v, activated and rounded to bf16.
-inline __m256i activation16(const UnitInput& in, int64_t v, int c) {
-  const uint16_t* src = in.features + v * in.stride + in.channel + c;
-  const f16 x = load_bf16_as<f16>(src) * load_as<f16>(in.scale + c) + load_as<f16>(in.shift + c);
-  return to_bf16_register(lanes_activation_forward(in.activation, x));
-}
-
-// The gradient of the unit's 16 outputs at voxel v, raw + b * y + c rounded to bf16.
-inline __m256i output_gradient16(const UnitBackward& u, int64_t v) {
-  const DeferredGradient& g = u.gradient;
-  const int o = u.output_channel;
-  const uint16_t* features = u.input.features + v * u.input.stride + o;
-  const float* raw = g.raw_at(v, o);
-  return to_bf16_register(load_as<f16>(g.b + o) * load_bf16_as<f16>(features) + load_as<f16>(raw) + load_as<f16>(g.c + o));
-}
-
-}  // namespace
-
 void forward_planes(const UnitForward& u, const uint32_t* weight_pairs, int64_t begin, int64_t end, PlaneMoments* moments) {
   const UnitInput& in = u.input;
   const VolumeShape& s = in.shape;
@@ -62,15 +30,7 @@ void forward_planes(const UnitForward& u, const uint32_t* weight_pairs, int64_t 
   for (int tap = 0; tap < 27; ++tap) tap_weights[tap] = weight_pairs + int64_t(tap) * (C / 2) * kOutputs;
   for (int64_t p = begin; p < end; ++p) {
     const int n = int(p / s.d), z = int(p % s.d);
-    window.centre(n, z, s.d, [&](int nn, int zz, uint16_t* origin) {
-      const int64_t first = first_voxel(s, nn, zz);
-      for (int y = 0; y < s.h; ++y)
-        for (int x = 0; x < s.w; ++x) {
-          const int64_t v = first + int64_t(y) * s.w + x;
-          prefetch(in.features + (v + kAhead) * in.stride + in.channel, 2 * C);
-          for (int c = 0; c < C; c += 16) store16(origin + y * rs + int64_t(x) * C + c, activation16(in, v, c));
-        }
-    });
+    window.centre(n, z, s.d, [&](int nn, int zz, uint16_t* origin) { stage_activation_plane(in, nn, zz, origin, rs); });
     for_conv_tiles(s.h, s.w, [&]<int R, int V>(int64_t y0, int64_t x0) {
       f16 acc[R][V] = {};
       for (int kd = 0; kd < 3; ++kd) {
@@ -161,11 +121,7 @@ void data_gradient_planes(const UnitBackward& u, const UnitDataGradient& d, cons
   const int64_t rs = window.row_stride();
   for (int64_t p = begin; p < end; ++p) {
     const int n = int(p / s.d), z = int(p % s.d);
-    window.centre(n, z, s.d, [&](int nn, int zz, uint16_t* origin) {
-      const int64_t first = first_voxel(s, nn, zz);
-      for (int y = 0; y < s.h; ++y)
-        for (int x = 0; x < s.w; ++x) store16(origin + y * rs + int64_t(x) * kOutputs, output_gradient16(u, first + int64_t(y) * s.w + x));
-    });
+    window.centre(n, z, s.d, [&](int nn, int zz, uint16_t* origin) { stage_output_gradient_plane(u, nn, zz, origin, rs); });
     const int64_t first = first_voxel(s, n, z);
     for (int cb = 0; cb < C / 16; ++cb) {
       DataGradientEpilogue<f16> epilogue(u, d, 16 * cb);

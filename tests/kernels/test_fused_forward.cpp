@@ -50,8 +50,10 @@ void check_statistics(const std::vector<double>& got, int64_t voxels, int count,
 TEST_SUITE(MDCSRN_TARGET_SUITE("fused_forward")) {
   TEST_CASE("the tensor-core unit convolution with its BatchNorm + activation prologue and statistics epilogue") {
     // Every unit width of b4u4 (32-80) and b4u5 (96); whole tiles and volumes that are not
-    // multiples of the 4 x 8 x 8 tile; channel offsets inside a wider buffer; ELU and LeakyReLU.
+    // multiples of the 4 x 8 x 8 tile; rows longer than one 16-voxel AMX tile on the CPU and not a
+    // multiple of its four rows; channel offsets inside a wider buffer; ELU and LeakyReLU.
     const UnitCase cases[] = {
+        {{1, 3, 6, 19}, 96, 0, 48, 64, {Activation::Elu, 0.f}},
         {{2, 8, 8, 8}, 64, 0, 32, 32, {Activation::Elu, 0.f}},
         {{1, 6, 10, 12}, 128, 16, 48, 96, {Activation::LeakyRelu, 0.01f}},
         {{1, 8, 9, 8}, 96, 8, 64, 72, {Activation::Elu, 0.f}},
