@@ -15,9 +15,9 @@ std::string cpu_fused_unsupported() {
 
 std::string cpu_fused_kernels() {
   if (cpu_isa() >= CpuIsa::AmxBf16)
-    return std::string("AMX-BF16 (bf16 storage; the dense units' forward and data gradient in TDPBF16PS tiles") +
+    return std::string("AMX-BF16 (bf16 storage; the dense units in TDPBF16PS tiles") +
            (cpu_amx_tiles() == AmxTiles::Emulated ? " on a software model of the tiles" : "") +
-           ", their weight gradient and the 1x1 layers in VDPBF16PS; fp32 accumulation)";
+           ", the 1x1 layers in VDPBF16PS; fp32 accumulation)";
   if (cpu_isa() >= CpuIsa::Avx512Bf16) return "AVX512-BF16 (bf16 storage; the dense units' products in VDPBF16PS, fp32 accumulation)";
   return "AVX2+FMA (bf16 storage, fp32 arithmetic)";
 }

@@ -6,8 +6,7 @@
 // input channels as rows; the data gradient is the forward's tile over the deferred output
 // gradient's window with the flipped weights, and its epilogue the GPU kernel's. Where the CPU has
 // AVX512-BF16 (within MDCSRN_MAX_CPU_ISA), the same loops run on bf16 pairs instead
-// (kernels/cpu_fused/unit_avx512_bf16.h), and where it has AMX the forward and data gradient on
-// tiles (kernels/cpu_fused/unit_amx.h).
+// (kernels/cpu_fused/unit_avx512_bf16.h), and where it has AMX on tiles (kernels/cpu_fused/unit_amx.h).
 #include <vector>
 
 #include "engine/cpu_isa.h"
@@ -235,11 +234,13 @@ void unit_weight_gradient(CpuFusedContext&, const UnitBackward& u, float* weight
   const int64_t planes = int64_t(u.input.shape.n) * u.input.shape.d, blocks = std::min(planes, kWeightGradientPlaneBlocks);
   const int64_t weights = int64_t(27) * C * kOutputs;
   std::vector<float> partials(size_t(blocks * weights), 0.f);
-  const bool bf16_pairs = cpu_isa() >= CpuIsa::Avx512Bf16;
+  const bool bf16_pairs = cpu_isa() >= CpuIsa::Avx512Bf16, amx_tiles = cpu_isa() >= CpuIsa::AmxBf16;
   parallel_for(blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
       const int64_t first = planes * b / blocks, last = planes * (b + 1) / blocks;
-      if (bf16_pairs)
+      if (amx_tiles)
+        amx::weight_gradient_planes(u, first, last, partials.data() + b * weights);
+      else if (bf16_pairs)
         avx512_bf16::weight_gradient_planes(u, first, last, partials.data() + b * weights);
       else
         weight_gradient_planes(u, first, last, partials.data() + b * weights);

@@ -99,12 +99,14 @@ struct TargetInputs {
 
 // b4u4's unit widths with channel offsets inside wider buffers, whole tiles and volumes that are
 // not multiples of the 4 x 8 x 8 tile, rows longer than one 16-voxel AMX tile on the CPU and not
-// a multiple of its four rows, ELU and LeakyReLU.
+// a multiple of its four rows, a plane whose last 32 padded voxels (the CPU's AMX weight gradient
+// sums 32 at a time) hold some of the volume's, ELU and LeakyReLU.
 const UnitCase kCases[] = {
     {{2, 8, 8, 8}, 64, 0, 32, 32, {Activation::Elu, 0.f}},
     {{1, 5, 7, 9}, 112, 8, 80, 88, {Activation::Elu, 0.f}},
     {{1, 6, 10, 12}, 128, 16, 48, 96, {Activation::LeakyRelu, 0.01f}},
     {{1, 3, 6, 19}, 96, 0, 48, 64, {Activation::LeakyRelu, 0.01f}},
+    {{1, 4, 6, 14}, 64, 16, 32, 48, {Activation::Elu, 0.f}},
 };
 
 // What fp32 accumulation inside mma.sync may leave where the operands are the reference's. The PTX
