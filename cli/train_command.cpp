@@ -40,8 +40,10 @@ and the CPU allow it, else fp32 with a note; fp32 and tf32 compute in fp32.
 mDCSRN-WGAN (the "wgan" section): the critic (3-D SRGAN-style discriminator with LayerNorm;
 critic_widths, critic_hidden, critic_slope = LeakyReLU slope, 0.2; 1 makes it the identity, which
 reproduces the authors' code's linear critic) steps on every batch with loss mean D(SR) - mean
-D(HR), Adam (critic_lr halved every critic_lr_halve_every epochs) and clipping of every critic
-weight to +-clip (0.01). The generator steps on every n_critic-th batch (5) with loss
+D(HR), Adam (critic_lr halved every critic_lr_halve_every epochs; critic_beta1, critic_beta2), kept
+Lipschitz by lipschitz: "clip" (the paper's: every critic weight clipped to +-clip, 0.01) or
+"spectral" (every convolution and linear layer divided by its largest singular value, from
+power_iterations power iterations a step). The generator steps on every n_critic-th batch (5) with loss
 L1 + adversarial_weight (1e-3) x -mean D(SR), after pretrain_epochs of L1 alone. The log adds
 critic_loss, wasserstein (mean D(HR) - mean D(SR)), l1 and adversarial. Checkpoints hold both
 networks and both optimisers; mdcsrn infer reads the generator from them.
@@ -110,9 +112,16 @@ int run_train(int argc, char** argv) {
     if (world.distributed()) std::printf("data-parallel: %d rank%s x batch %d\n", world.size(), world.size() > 1 ? "s" : "", local_batch);
     if (config.wgan.enabled) {
       const CriticLayout critic(config.wgan.critic);
-      std::printf("wgan: %s, %lld parameters; n_critic %d, adversarial weight %g, clip %g, %d L1 pretraining epochs\n",
+      const CriticConstraint& k = config.wgan.constraint;
+      char lipschitz[64];
+      if (k.kind == Lipschitz::Clip)
+        std::snprintf(lipschitz, sizeof lipschitz, "clip %g", double(k.clip));
+      else
+        std::snprintf(lipschitz, sizeof lipschitz, "spectral normalisation (%d power iteration%s a step)", k.power_iterations,
+                      k.power_iterations == 1 ? "" : "s");
+      std::printf("wgan: %s, %lld parameters; n_critic %d, adversarial weight %g, %s, %d L1 pretraining epochs\n",
                   config.wgan.critic.describe().c_str(), (long long)critic.table().parameter_count(), config.wgan.n_critic,
-                  double(config.wgan.adversarial_weight), double(config.wgan.clip), config.wgan.pretrain_epochs);
+                  double(config.wgan.adversarial_weight), lipschitz, config.wgan.pretrain_epochs);
     }
     std::fflush(stdout);
   };

@@ -15,6 +15,7 @@
 #include "kernels/loss.h"
 #include "kernels/optimizer.h"
 #include "kernels/pooling.h"
+#include "kernels/spectral_norm.h"
 #include "kernels/window_pooling.h"
 #include "kernels/simt/emulator.h"
 #include "models/sync_batchnorm.h"
@@ -101,6 +102,16 @@ struct CpuBackend {
     cpu::linear_backward_weight<T>(x, dy, dw, db, m);
   }
   void clip(T* params, int64_t count, T limit) const { cpu::clip<T>(params, count, limit); }
+  void spectral_power_iteration(const T* w, int64_t rows, int64_t columns, T* u, T* v, int iterations) const {
+    cpu::spectral_power_iteration<T>(w, rows, columns, u, v, iterations);
+  }
+  void spectral_normalise(const T* w, int64_t rows, int64_t columns, const T* u, const T* v, T* sigma, T* normalised) const {
+    cpu::spectral_normalise<T>(w, rows, columns, u, v, sigma, normalised);
+  }
+  void spectral_normalise_backward(const T* normalised, int64_t rows, int64_t columns, const T* u, const T* v, const T* sigma,
+                                   T* grad) const {
+    cpu::spectral_normalise_backward<T>(normalised, rows, columns, u, v, sigma, grad);
+  }
   void mean_score(const T* scores, int64_t count, T* result) const { *result = cpu::mean_score<T>(scores, count); }
   void mean_score_backward(int64_t count, T weight, T* dscores, GradMode m) const { cpu::mean_score_backward<T>(count, weight, dscores, m); }
   void synchronize() const {}
@@ -200,6 +211,17 @@ struct GpuBackendOn {
     gpu::linear_backward_weight(*ctx, x, dy, dw, db, m);
   }
   void clip(float* params, int64_t count, float limit) const { gpu::clip(*ctx, params, count, limit); }
+  void spectral_power_iteration(const float* w, int64_t rows, int64_t columns, float* u, float* v, int iterations) const {
+    gpu::spectral_power_iteration(*ctx, w, rows, columns, u, v, iterations);
+  }
+  void spectral_normalise(const float* w, int64_t rows, int64_t columns, const float* u, const float* v, float* sigma,
+                          float* normalised) const {
+    gpu::spectral_normalise(*ctx, w, rows, columns, u, v, sigma, normalised);
+  }
+  void spectral_normalise_backward(const float* normalised, int64_t rows, int64_t columns, const float* u, const float* v,
+                                   const float* sigma, float* grad) const {
+    gpu::spectral_normalise_backward(*ctx, normalised, rows, columns, u, v, sigma, grad);
+  }
   void mean_score(const float* scores, int64_t count, float* result) const { gpu::mean_score(*ctx, scores, count, result); }
   void mean_score_backward(int64_t count, float weight, float* dscores, GradMode m) const {
     gpu::mean_score_backward(*ctx, count, weight, dscores, m);

@@ -3,6 +3,7 @@
 #include "engine/error.h"
 #include "io/nibabel_order.h"
 #include "io/safetensors.h"
+#include "models/critic_spectral_norm.h"
 
 namespace mdcsrn {
 
@@ -33,6 +34,10 @@ class CheckpointReader {
   bool engine_order_ = false;
 };
 
+// A weight's v: the weight's shape without its outputs, so that its kernel axes are stored in
+// the same order as the weight's.
+std::vector<int64_t> spectral_v_shape(const ParamEntry& weight) { return {weight.shape.begin() + 1, weight.shape.end()}; }
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, const GeneratorLayout& layout, const GeneratorState& state, const CriticLayout* critic_layout,
@@ -43,6 +48,15 @@ void save_checkpoint(const std::string& path, const GeneratorLayout& layout, con
       add_f32_in_nibabel_order(st, "critic." + e.name, e.shape, critic->params.data() + e.offset);
       add_f32_in_nibabel_order(st, "optimizer.critic." + e.name + ".exp_avg", e.shape, critic->adam_m.data() + e.offset);
       add_f32_in_nibabel_order(st, "optimizer.critic." + e.name + ".exp_avg_sq", e.shape, critic->adam_v.data() + e.offset);
+    }
+    if (!critic->spectral.empty()) {
+      const SpectralVectorLayout at(*critic_layout);
+      const std::vector<CriticWeightMatrix> matrices = critic_layout->weight_matrices();
+      for (size_t k = 0; k < matrices.size(); ++k) {
+        const ParamEntry& w = critic_layout->table().entry(matrices[k].weight);
+        st.add_f32("critic." + w.name + "_u", {matrices[k].rows}, critic->spectral.data() + at.u[k]);
+        add_f32_in_nibabel_order(st, "critic." + w.name + "_v", spectral_v_shape(w), critic->spectral.data() + at.v[k]);
+      }
     }
     st.set_metadata("critic", critic_layout->config().describe());
   }
@@ -121,6 +135,18 @@ std::optional<CriticState> load_critic(const std::string& path, const CriticLayo
                                   std::pair{"optimizer." + name + ".exp_avg_sq", &s.adam_v}}) {
       const std::vector<float> values = reader.f32(tensor, e.shape);
       std::copy(values.begin(), values.end(), target->begin() + e.offset);
+    }
+  }
+  const std::vector<CriticWeightMatrix> matrices = layout.weight_matrices();
+  if (reader.file().has("critic." + layout.table().entry(matrices[0].weight).name + "_u")) {
+    const SpectralVectorLayout at(layout);
+    s.spectral.assign(size_t(at.size), 0.f);
+    for (size_t k = 0; k < matrices.size(); ++k) {
+      const ParamEntry& w = layout.table().entry(matrices[k].weight);
+      const std::vector<float> u = reader.file().f32("critic." + w.name + "_u", {matrices[k].rows});
+      const std::vector<float> v = reader.f32("critic." + w.name + "_v", spectral_v_shape(w));
+      std::copy(u.begin(), u.end(), s.spectral.begin() + at.u[k]);
+      std::copy(v.begin(), v.end(), s.spectral.begin() + at.v[k]);
     }
   }
   return s;

@@ -27,6 +27,10 @@ struct GeneratorState {
 
 struct CriticState {
   std::vector<float> params, adam_m, adam_v;  // critic arena layout, host memory
+  // Under spectral normalisation, every weight's u and v (models/critic_spectral_norm.h's
+  // SpectralVectorLayout), saved as critic.<weight>_u and critic.<weight>_v (the names of PyTorch's
+  // torch.nn.utils.spectral_norm buffers; critic.<weight> is its weight_orig); empty otherwise.
+  std::vector<float> spectral;
 };
 
 void save_checkpoint(const std::string& path, const GeneratorLayout& layout, const GeneratorState& state,

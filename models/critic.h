@@ -44,6 +44,12 @@ class Critic {
   }
 
   int64_t capacity() const { return capacity_; }
+
+  // The convolutions' and linear layers' weights from `weights` (laid out like the parameters:
+  // the spectrally normalised ones, models/critic_spectral_norm.h) instead of from the parameters;
+  // nullptr: from the parameters again. Biases and LayerNorm affines always come from the
+  // parameters, and gradients are those of the weights used.
+  void read_weights_from(const T* weights) { weights_ = weights; }
   T eps = T(1e-5);  // LayerNorm's, as torch.nn.LayerNorm
 
   // x: [n, 1, P, P, P] with n <= capacity; scores: [n, 1, 1, 1, 1].
@@ -55,7 +61,7 @@ class Critic {
     for (size_t l = 0; l < convs.size(); ++l) {
       const CriticConvLayer& L = convs[l];
       const Tensor<T> z = map(conv_out_[l], n, L), a = map(activated_[l], n, L);
-      be_.conv_forward(L.conv, l == 0 ? x : Tensor<const T>(map(activated_[l - 1], n, convs[l - 1])), P(params, L.weight),
+      be_.conv_forward(L.conv, l == 0 ? x : Tensor<const T>(map(activated_[l - 1], n, convs[l - 1])), weight(params, L.weight),
                        P(params, L.bias), z);
       if (L.norm_weight < 0) {
         be_.activation_forward(act, z, a);
@@ -67,9 +73,9 @@ class Critic {
       be_.activation_forward(act, y, a);
     }
     be_.global_avg_pool_forward(map(activated_.back(), n, convs.back()), pooled(n));
-    be_.conv_forward(kConv1, pooled(n), P(params, layout_.fc1_weight()), P(params, layout_.fc1_bias()), hidden(hidden_, n));
+    be_.conv_forward(kConv1, pooled(n), weight(params, layout_.fc1_weight()), P(params, layout_.fc1_bias()), hidden(hidden_, n));
     be_.activation_forward(act, hidden(hidden_, n), hidden(hidden_activated_, n));
-    be_.conv_forward(kConv1, hidden(hidden_activated_, n), P(params, layout_.fc2_weight()), P(params, layout_.fc2_bias()), scores);
+    be_.conv_forward(kConv1, hidden(hidden_activated_, n), weight(params, layout_.fc2_weight()), P(params, layout_.fc2_bias()), scores);
   }
 
   // Backward of the last forward for the score gradient dscores. With param_mode Overwrite or
@@ -89,12 +95,12 @@ class Critic {
     const Tensor<T> dhidden = hidden(hidden_grad_, n);
     if (params_wanted)
       be_.conv_backward_weight(kConv1, hidden(hidden_activated_, n), dscores, G(grads, layout_.fc2_weight()), G(grads, layout_.fc2_bias()), pm);
-    be_.conv_backward_data(kConv1, P(params, layout_.fc2_weight()), dscores, dhidden, GradMode::Overwrite);
+    be_.conv_backward_data(kConv1, weight(params, layout_.fc2_weight()), dscores, dhidden, GradMode::Overwrite);
     be_.activation_backward(act, hidden(hidden_, n), dhidden, dhidden, GradMode::Overwrite);
     if (params_wanted)
       be_.conv_backward_weight(kConv1, pooled(n), dhidden, G(grads, layout_.fc1_weight()), G(grads, layout_.fc1_bias()), pm);
     const Tensor<T> dpooled(pooled_grad_.data(), pooled(n).shape);
-    be_.conv_backward_data(kConv1, P(params, layout_.fc1_weight()), dhidden, dpooled, GradMode::Overwrite);
+    be_.conv_backward_data(kConv1, weight(params, layout_.fc1_weight()), dhidden, dpooled, GradMode::Overwrite);
     be_.global_avg_pool_backward(dpooled, map(grad_a_, n, convs.back()), GradMode::Overwrite);
 
     for (size_t l = convs.size(); l-- > 0;) {
@@ -116,9 +122,9 @@ class Critic {
       const Tensor<const T> input = l == 0 ? x : Tensor<const T>(map(activated_[l - 1], n, convs[l - 1]));
       if (params_wanted) be_.conv_backward_weight(L.conv, input, dz, G(grads, L.weight), G(grads, L.bias), pm);
       if (l > 0)
-        be_.conv_backward_data(L.conv, P(params, L.weight), dz, map(grad_a_, n, convs[l - 1]), GradMode::Overwrite);
+        be_.conv_backward_data(L.conv, weight(params, L.weight), dz, map(grad_a_, n, convs[l - 1]), GradMode::Overwrite);
       else if (dx)
-        be_.conv_backward_data(L.conv, P(params, L.weight), dz, *dx, dx_mode);
+        be_.conv_backward_data(L.conv, weight(params, L.weight), dz, *dx, dx_mode);
     }
   }
 
@@ -132,6 +138,7 @@ class Critic {
   Tensor<T> pooled(int64_t n) const { return Tensor<T>(pooled_.data(), Shape5{n, layout_.convs().back().out_channels, 1, 1, 1}); }
   Tensor<T> hidden(const Buffer<T>& b, int64_t n) const { return Tensor<T>(b.data(), Shape5{n, layout_.config().hidden, 1, 1, 1}); }
   const T* P(const T* params, int index) const { return params + layout_.table().entry(index).offset; }
+  const T* weight(const T* params, int index) const { return P(weights_ ? weights_ : params, index); }
   T* G(T* grads, int index) const { return grads + layout_.table().entry(index).offset; }
 
   void check_batch(Tensor<const T> x, Tensor<const T> scores) const {
@@ -158,6 +165,7 @@ class Critic {
   Backend be_;
   int64_t capacity_;
   std::vector<Buffer<T>> conv_out_, normalised_, activated_;
+  const T* weights_ = nullptr;
   Buffer<T> mean_, invstd_, pooled_, pooled_grad_, hidden_, hidden_activated_, hidden_grad_, grad_a_, grad_z_, affine_scratch_;
 };
 

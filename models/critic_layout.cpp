@@ -49,4 +49,17 @@ CriticLayout::CriticLayout(const CriticConfig& c) : config_(c) {
   fc2_bias_ = table_.add("fc2.bias", {1});
 }
 
+std::vector<CriticWeightMatrix> CriticLayout::weight_matrices() const {
+  std::vector<int> weights;
+  for (const CriticConvLayer& l : convs_) weights.push_back(l.weight);
+  weights.push_back(fc1_weight_);
+  weights.push_back(fc2_weight_);
+  std::vector<CriticWeightMatrix> matrices;
+  for (const int w : weights) {
+    const ParamEntry& e = table_.entry(w);
+    matrices.push_back({w, e.shape[0], e.numel / e.shape[0]});
+  }
+  return matrices;
+}
+
 }  // namespace mdcsrn

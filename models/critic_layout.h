@@ -39,6 +39,13 @@ struct CriticConvLayer {
   int norm_weight = -1, norm_bias = -1;  // -1 for conv0, which has no normalisation
 };
 
+// A weight as the matrix spectral normalisation sees (PyTorch's reshape to (out, -1)): every
+// convolution's and linear layer's, [outputs][inputs x taps].
+struct CriticWeightMatrix {
+  int weight;  // parameter index
+  int64_t rows, columns;
+};
+
 class CriticLayout {
  public:
   explicit CriticLayout(const CriticConfig& config);
@@ -50,6 +57,7 @@ class CriticLayout {
   int fc1_bias() const { return fc1_bias_; }
   int fc2_weight() const { return fc2_weight_; }
   int fc2_bias() const { return fc2_bias_; }
+  std::vector<CriticWeightMatrix> weight_matrices() const;  // conv0, the layers' convs, fc1, fc2
 
  private:
   CriticConfig config_;

@@ -15,8 +15,9 @@ json default_train_config() {
       {"train", {{"batch", 64}, {"epochs", 50}, {"lr", 1e-3}, {"lr_halve_every", 10}, {"beta1", 0.9}, {"beta2", 0.999},
                  {"eps", 1e-8}, {"loss", "l1"}, {"device", "auto"}, {"precision", "fp32"}, {"deterministic", true}, {"val_patches", 256}, {"log_every", 10},
                  {"seed", 0}}},
-      {"wgan", {{"enabled", false}, {"n_critic", 5}, {"adversarial_weight", 1e-3}, {"clip", 0.01}, {"pretrain_epochs", 0},
-                {"critic_lr", 1e-3}, {"critic_lr_halve_every", 10}, {"critic_widths", {64, 128, 256, 512}}, {"critic_hidden", 1024},
+      {"wgan", {{"enabled", false}, {"n_critic", 5}, {"adversarial_weight", 1e-3}, {"lipschitz", "clip"}, {"clip", 0.01},
+                {"power_iterations", 1}, {"pretrain_epochs", 0}, {"critic_lr", 1e-3}, {"critic_beta1", 0.9}, {"critic_beta2", 0.999},
+                {"critic_lr_halve_every", 10}, {"critic_widths", {64, 128, 256, 512}}, {"critic_hidden", 1024},
                 {"critic_slope", 0.2}}},
       {"output", {{"dir", "runs/train"}}}};
 }
@@ -72,8 +73,13 @@ void check_train_settings(const TrainConfig& c) {
   require_positive("wgan.n_critic", c.wgan.n_critic, 5);
   require_positive("wgan.critic_lr_halve_every", c.wgan.critic_lr_halve_every, 10);
   if (c.wgan.pretrain_epochs < 0) fail_setting("wgan.pretrain_epochs", c.wgan.pretrain_epochs, "must not be negative");
-  if (!(c.wgan.clip > 0)) fail_setting("wgan.clip", c.wgan.clip, "must be positive, e.g. 0.01");
+  if (!(c.wgan.constraint.clip > 0)) fail_setting("wgan.clip", c.wgan.constraint.clip, "must be positive, e.g. 0.01");
+  require_positive("wgan.power_iterations", c.wgan.constraint.power_iterations, 1);
   if (!(c.wgan.critic_adam.lr > 0)) fail_setting("wgan.critic_lr", c.wgan.critic_adam.lr, "must be positive, e.g. 0.001");
+  if (!(c.wgan.critic_adam.beta1 >= 0 && c.wgan.critic_adam.beta1 < 1))
+    fail_setting("wgan.critic_beta1", c.wgan.critic_adam.beta1, "must be in [0, 1), e.g. 0.9 (0 with spectral normalisation)");
+  if (!(c.wgan.critic_adam.beta2 >= 0 && c.wgan.critic_adam.beta2 < 1))
+    fail_setting("wgan.critic_beta2", c.wgan.critic_adam.beta2, "must be in [0, 1), e.g. 0.999");
   for (int w : c.wgan.critic.widths)
     if (w < 1) fail_setting("wgan.critic_widths", c.wgan.critic.widths, "every width must be a positive integer, e.g. [64, 128, 256, 512]");
   require_positive("wgan.critic_hidden", c.wgan.critic.hidden, 1024);
@@ -121,9 +127,14 @@ TrainConfig parse_train_config(const json& j) {
     c.wgan.enabled = g.at("enabled").get<bool>();
     c.wgan.n_critic = g.at("n_critic").get<int>();
     c.wgan.adversarial_weight = g.at("adversarial_weight").get<float>();
-    c.wgan.clip = g.at("clip").get<float>();
+    const std::string lipschitz = g.at("lipschitz").get<std::string>();
+    if (lipschitz != "clip" && lipschitz != "spectral") fail("wgan.lipschitz: expected clip or spectral, got '" + lipschitz + "'");
+    c.wgan.constraint.kind = lipschitz == "clip" ? Lipschitz::Clip : Lipschitz::Spectral;
+    c.wgan.constraint.clip = g.at("clip").get<float>();
+    c.wgan.constraint.power_iterations = g.at("power_iterations").get<int>();
     c.wgan.pretrain_epochs = g.at("pretrain_epochs").get<int>();
-    c.wgan.critic_adam = AdamConfig{g.at("critic_lr").get<float>(), c.adam.beta1, c.adam.beta2, c.adam.eps};
+    c.wgan.critic_adam =
+        AdamConfig{g.at("critic_lr").get<float>(), g.at("critic_beta1").get<float>(), g.at("critic_beta2").get<float>(), c.adam.eps};
     c.wgan.critic_lr_halve_every = g.at("critic_lr_halve_every").get<int>();
     const auto widths = g.at("critic_widths").get<std::vector<int>>();
     if (widths.size() != 4) fail_setting("wgan.critic_widths", widths, "must list 4 channel counts, e.g. [64, 128, 256, 512]");

@@ -10,6 +10,7 @@
 #include "io/patch_dataset.h"
 #include "kernels/loss.h"
 #include "kernels/optimizer.h"
+#include "models/critic_constraint.h"
 #include "models/critic_layout.h"
 #include "models/generator_layout.h"
 #include "models/json_config.h"
@@ -17,15 +18,15 @@
 namespace mdcsrn {
 
 // mDCSRN-WGAN (REFERENCE.md section 3): the critic steps on every batch (loss mean D(SR) - mean
-// D(HR), then its weights are clipped), the generator on every n_critic-th batch of the adversarial
-// phase (loss L1 + adversarial_weight * -mean D(SR)), after pretrain_epochs of L1-only training.
-// Each network has its own Adam and learning-rate schedule.
+// D(HR), kept Lipschitz by clipping or spectral normalisation), the generator on every n_critic-th
+// batch of the adversarial phase (loss L1 + adversarial_weight * -mean D(SR)), after
+// pretrain_epochs of L1-only training. Each network has its own Adam and learning-rate schedule.
 struct WganConfig {
   bool enabled = false;
   CriticConfig critic;  // critic.patch follows sampler.patch
   int n_critic = 5;
   float adversarial_weight = 1e-3f;
-  float clip = 0.01f;
+  CriticConstraint constraint;
   int pretrain_epochs = 0;
   AdamConfig critic_adam;
   int critic_lr_halve_every = 10;  // epochs

@@ -55,7 +55,7 @@ class Trainer {
     train_.set_epoch_size(steps_per_epoch_ * c.batch);
     if (c.wgan.enabled) {
       critic_layout_.emplace(c.wgan.critic);
-      wgan_ = std::make_unique<WganStep<Backend>>(*critic_layout_, be, step_, c.wgan.adversarial_weight, c.wgan.clip);
+      wgan_ = std::make_unique<WganStep<Backend>>(*critic_layout_, be, step_, c.wgan.adversarial_weight, c.wgan.constraint);
       schedule_ = WganSchedule{int64_t(c.wgan.pretrain_epochs) * steps_per_epoch_, c.wgan.n_critic};
     }
     prepare_validation();
@@ -253,7 +253,8 @@ class Trainer {
       save_checkpoint(path, layout_, s);
     } else {
       const Arena& a = wgan_->arena();
-      const CriticState critic{download(a.params(), a.size()), download(a.adam_m(), a.size()), download(a.adam_v(), a.size())};
+      CriticState critic{download(a.params(), a.size()), download(a.adam_m(), a.size()), download(a.adam_v(), a.size()), {}};
+      if (CriticSpectralNorm<Backend>* spectral = wgan_->spectral()) critic.spectral = spectral->vectors().download();
       save_checkpoint(path, layout_, s, &*critic_layout_, &critic);
     }
     write_text_atomically((fs::path(c_.out_dir) / "config.json").string(), json_.dump(2) + "\n");
@@ -264,6 +265,7 @@ class Trainer {
   void load_critic_state() {
     std::optional<CriticState> critic;
     if (!o_.resume.empty()) critic = load_critic(o_.resume, *critic_layout_);
+    const bool resumed = critic.has_value();
     if (!critic) {
       if (!o_.resume.empty() && leader_) std::printf("note: %s has no critic; the critic starts from its initialisation\n", o_.resume.c_str());
       critic.emplace();
@@ -275,6 +277,14 @@ class Trainer {
     raw_copy(Backend::memory, a.params(), MemoryKind::Host, critic->params.data(), bytes(critic->params.size()));
     raw_copy(Backend::memory, a.adam_m(), MemoryKind::Host, critic->adam_m.data(), bytes(critic->adam_m.size()));
     raw_copy(Backend::memory, a.adam_v(), MemoryKind::Host, critic->adam_v.data(), bytes(critic->adam_v.size()));
+    if (CriticSpectralNorm<Backend>* spectral = wgan_->spectral()) {
+      if (critic->spectral.empty()) {
+        if (resumed && leader_)
+          std::printf("note: %s has no spectral normalisation vectors; they start from the critic's weights\n", o_.resume.c_str());
+        critic->spectral = initial_spectral_vectors(*critic_layout_, critic->params, c_.seed);
+      }
+      raw_copy(Backend::memory, spectral->vectors().data(), MemoryKind::Host, critic->spectral.data(), bytes(critic->spectral.size()));
+    }
   }
 
   // The first step's tensors, before the update, for debugging and cross-checking: the batch, the

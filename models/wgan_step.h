@@ -1,13 +1,18 @@
 #pragma once
 // One batch of mDCSRN-WGAN training on a backend (REFERENCE.md section 3): the generator's forward
 // and L1 loss; a critic step on SR (detached) and HR with loss mean D(SR) - mean D(HR), Adam, and
-// weight clipping; and, on the batches chosen for it, a generator step whose output gradient is
-// the L1 term's plus adversarial_weight times the gradient of -mean D(SR) through the updated
-// critic. No host synchronisation; the score gradients are constants written once.
+// weight clipping (or, under spectral normalisation, a power iteration before the step and the
+// gradients carried back through the normalisation); and, on the batches chosen for it, a
+// generator step whose output gradient is the L1 term's plus adversarial_weight times the gradient
+// of -mean D(SR) through the updated critic. No host synchronisation; the score gradients are
+// constants written once.
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "models/critic.h"
+#include "models/critic_constraint.h"
+#include "models/critic_spectral_norm.h"
 #include "models/generator_step.h"
 
 namespace mdcsrn {
@@ -41,9 +46,14 @@ class WganStep {
  public:
   using T = typename Backend::Scalar;
 
-  WganStep(const CriticLayout& layout, Backend be, GeneratorStep<Backend>& generator, float adversarial_weight, float clip)
+  WganStep(const CriticLayout& layout, Backend be, GeneratorStep<Backend>& generator, float adversarial_weight,
+           const CriticConstraint& constraint)
       : be_(be), generator_(generator), layout_(layout), arena_(layout.table(), Backend::memory),
-        critic_(layout, be, generator.shape().n), weight_(adversarial_weight), clip_(clip) {
+        critic_(layout, be, generator.shape().n), weight_(adversarial_weight), constraint_(constraint) {
+    if (constraint.kind == Lipschitz::Spectral) {
+      spectral_ = std::make_unique<CriticSpectralNorm<Backend>>(layout, be, constraint.power_iterations);
+      critic_.read_weights_from(spectral_->weights());
+    }
     const int64_t n = generator.shape().n;
     for (Buffer<T>* b : {&fake_scores_, &real_scores_, &generator_scores_, &fake_grad_, &real_grad_, &generator_grad_}) {
       *b = Buffer<T>(Backend::memory, n);
@@ -70,23 +80,32 @@ class WganStep {
 
   // The parts of run(), in order. First: the generator's forward and L1 term on batch `step`,
   // then the critic's gradient for mean D(SR) - mean D(HR) in the critic arena's gradients.
+  // Under spectral normalisation the gradients are those of the raw weights, the normalisation's
+  // power iteration done first.
   void critic_gradients(const PatchDataset& data, int64_t step) {
     generator_.forward(data, step);
+    if (spectral_) {
+      spectral_->iterate(arena_.params());
+      spectral_->normalise(arena_.params());
+    }
     const Tensor<T> sr = generator_.batch(generator_.output()), hr = generator_.batch(generator_.target());
     critic_.forward(arena_.params(), sr, scores(fake_scores_));
     critic_.backward(arena_.params(), arena_.grads(), GradMode::Overwrite, sr, scores(fake_grad_));
     critic_.forward(arena_.params(), hr, scores(real_scores_));
     critic_.backward(arena_.params(), arena_.grads(), GradMode::Accumulate, hr, scores(real_grad_));
+    if (spectral_) spectral_->backward(arena_.grads());
   }
   void update_critic(const AdamConfig& critic_adam, int64_t critic_t) {
     generator_.sum_gradients(arena_.grads(), arena_.size());
     be_.adam(adam_step(critic_adam, critic_t), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
-    be_.clip(arena_.params(), arena_.size(), T(clip_));
+    if (constraint_.kind == Lipschitz::Clip) be_.clip(arena_.params(), arena_.size(), T(constraint_.clip));
   }
-  // The generator's step on the same batch: L1 plus the adversarial term through the critic.
+  // The generator's step on the same batch: L1 plus the adversarial term through the critic (under
+  // spectral normalisation, its updated weights normalised with the step's vectors).
   void step_generator(const AdamConfig& generator_adam, int64_t generator_t) {
     const Tensor<T> sr = generator_.batch(generator_.output());
     Tensor<T> dsr = generator_.batch(generator_.output_gradient());
+    if (spectral_) spectral_->normalise(arena_.params());
     critic_.forward(arena_.params(), sr, scores(generator_scores_));
     critic_.backward(arena_.params(), arena_.grads(), std::nullopt, sr, scores(generator_grad_), &dsr, GradMode::Accumulate);
     generator_.backward();
@@ -111,6 +130,7 @@ class WganStep {
   }
 
   Arena& arena() { return arena_; }
+  CriticSpectralNorm<Backend>* spectral() { return spectral_.get(); }  // nullptr unless wgan.lipschitz is spectral
   const Buffer<T>& fake_scores() const { return fake_scores_; }  // D(SR) of the last critic step
   const Buffer<T>& real_scores() const { return real_scores_; }  // D(HR)
   const CriticLayout& layout() const { return layout_; }
@@ -123,7 +143,9 @@ class WganStep {
   const CriticLayout& layout_;
   Arena arena_;
   Critic<Backend> critic_;
-  float weight_, clip_;
+  float weight_;
+  CriticConstraint constraint_;
+  std::unique_ptr<CriticSpectralNorm<Backend>> spectral_;
   Buffer<T> fake_scores_, real_scores_, generator_scores_, fake_grad_, real_grad_, generator_grad_, means_;
 };
 

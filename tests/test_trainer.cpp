@@ -12,6 +12,7 @@
 #include "models/age_study.h"
 #include "models/checkpoint.h"
 #include "models/critic.h"
+#include "models/critic_spectral_norm.h"
 #include "models/generator.h"
 #include "models/inference.h"
 #include "models/trainer.h"
@@ -32,6 +33,39 @@ nlohmann::json tiny_config(const std::string& manifest, const std::string& out) 
 std::string file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A small WGAN trained 24 steps straight, and the same stopped after 13 (pretraining, then 5
+// adversarial steps) and resumed, under the settings `extra` beside the shared ones.
+struct WganRuns {
+  nlohmann::json config;
+  TrainSummary straight;
+  std::string straight_checkpoint, split_checkpoint;
+};
+
+WganRuns wgan_straight_and_resumed(TempDir& dir, const std::vector<std::string>& extra) {
+  const std::string manifest = make_phantom_dataset(dir, 64, 56, 48);
+  auto config = [&](const std::string& out) {
+    std::vector<std::string> settings{"data.manifest=\"" + manifest + "\"", "output.dir=\"" + out + "\"", "model.blocks=2", "model.units=2",
+                                      "model.growth=4", "sampler.patch=16", "sampler.patches_per_epoch=16", "train.batch=2",
+                                      "train.epochs=3", "train.val_patches=4", "train.log_every=1", "train.device=cpu",
+                                      "wgan.enabled=true", "wgan.pretrain_epochs=1", "wgan.n_critic=3", "wgan.critic_widths=[2,3,4,4]",
+                                      "wgan.critic_hidden=6", "wgan.critic_lr_halve_every=1"};
+    settings.insert(settings.end(), extra.begin(), extra.end());
+    return merge_train_config("", settings);
+  };
+  const nlohmann::json a = config(dir.path("straight")), b = config(dir.path("split"));
+  TrainOptions quiet;
+  quiet.progress = false;
+  TrainOptions first = quiet;
+  first.stop_after_steps = 13;  // 8 steps per epoch: pretraining, then 5 adversarial steps
+  WganRuns runs{a, train_generator(parse_train_config(a), a, quiet), dir.path("straight/checkpoint.safetensors"),
+                dir.path("split/checkpoint.safetensors")};
+  train_generator(parse_train_config(b), b, first);
+  TrainOptions second = quiet;
+  second.resume = runs.split_checkpoint;
+  train_generator(parse_train_config(b), b, second);
+  return runs;
 }
 
 TEST_SUITE("trainer") {
@@ -293,43 +327,28 @@ TEST_SUITE("trainer") {
 
   TEST_CASE("WGAN: N + M steps equal N steps, a resume, then M steps, for both networks and optimisers, bit for bit") {
     TempDir dir("wgan_resume");
-    const std::string manifest = make_phantom_dataset(dir, 64, 56, 48);
-    auto config = [&](const std::string& out) {
-      return merge_train_config("", {"data.manifest=\"" + manifest + "\"", "output.dir=\"" + out + "\"", "model.blocks=2", "model.units=2",
-                                     "model.growth=4", "sampler.patch=16", "sampler.patches_per_epoch=16", "train.batch=2",
-                                     "train.epochs=3", "train.val_patches=4", "train.log_every=1", "train.device=cpu",
-                                     "wgan.enabled=true", "wgan.pretrain_epochs=1", "wgan.n_critic=3", "wgan.critic_widths=[2,3,4,4]",
-                                     "wgan.critic_hidden=6", "wgan.critic_lr_halve_every=1"});
-    };
-    const nlohmann::json a = config(dir.path("straight")), b = config(dir.path("split"));
-    TrainOptions quiet;
-    quiet.progress = false;
-    TrainOptions first = quiet;
-    first.stop_after_steps = 13;  // 8 steps per epoch: pretraining, then 5 adversarial steps
-    const TrainSummary straight = train_generator(parse_train_config(a), a, quiet);
-    train_generator(parse_train_config(b), b, first);
-    TrainOptions second = quiet;
-    second.resume = dir.path("split/checkpoint.safetensors");
-    train_generator(parse_train_config(b), b, second);
-    CHECK(straight.steps == 24);
-    CHECK(straight.critic_losses.size() == 16);
+    const WganRuns runs = wgan_straight_and_resumed(dir, {});
+    const nlohmann::json& a = runs.config;
+    CHECK(runs.straight.steps == 24);
+    CHECK(runs.straight.critic_losses.size() == 16);
     const TrainConfig c = parse_train_config(a);
     const GeneratorLayout layout(c.model);
     const CriticLayout critic_layout(c.wgan.critic);
-    const GeneratorState x = load_checkpoint(dir.path("straight/checkpoint.safetensors"), layout);
-    const GeneratorState y = load_checkpoint(dir.path("split/checkpoint.safetensors"), layout);
+    const GeneratorState x = load_checkpoint(runs.straight_checkpoint, layout);
+    const GeneratorState y = load_checkpoint(runs.split_checkpoint, layout);
     CHECK(x.params == y.params);
     CHECK(x.adam_m == y.adam_m);
     CHECK(x.adam_v == y.adam_v);
     CHECK(x.running == y.running);
-    const std::optional<CriticState> cx = load_critic(dir.path("straight/checkpoint.safetensors"), critic_layout);
-    const std::optional<CriticState> cy = load_critic(dir.path("split/checkpoint.safetensors"), critic_layout);
+    const std::optional<CriticState> cx = load_critic(runs.straight_checkpoint, critic_layout);
+    const std::optional<CriticState> cy = load_critic(runs.split_checkpoint, critic_layout);
     REQUIRE(cx.has_value());
     REQUIRE(cy.has_value());
     CHECK(cx->params == cy->params);
     CHECK(cx->adam_m == cy->adam_m);
     CHECK(cx->adam_v == cy->adam_v);
     CHECK(cx->params != initial_critic_parameters(critic_layout, 0));
+    CHECK(cx->spectral.empty());  // clipping keeps no spectral vectors
 
     // Clipping bounds every critic parameter, and it did act (LayerNorm weights start at 1).
     const ParamTable& t = critic_layout.table();
@@ -342,8 +361,32 @@ TEST_SUITE("trainer") {
       }
     CHECK(at_limit >= t.entry(t.find("layers.0.norm.weight")).numel);
     // A critic of another shape is refused, naming the file.
-    CHECK_THROWS_WITH_AS(load_critic(dir.path("split/checkpoint.safetensors"), CriticLayout(CriticConfig{16, {2, 3, 4, 5}, 6, 0.2f})),
+    CHECK_THROWS_WITH_AS(load_critic(runs.split_checkpoint, CriticLayout(CriticConfig{16, {2, 3, 4, 5}, 6, 0.2f})),
                          doctest::Contains("split/checkpoint.safetensors"), Error);
+  }
+
+  TEST_CASE("WGAN with spectral normalisation: resumes bit for bit with its vectors, and clips nothing") {
+    TempDir dir("wgan_spectral_resume");
+    const WganRuns runs = wgan_straight_and_resumed(dir, {"wgan.lipschitz=\"spectral\"", "wgan.critic_beta1=0", "wgan.critic_beta2=0.9"});
+    const TrainConfig c = parse_train_config(runs.config);
+    REQUIRE(c.wgan.constraint.kind == Lipschitz::Spectral);
+    const GeneratorLayout layout(c.model);
+    const CriticLayout critic_layout(c.wgan.critic);
+    CHECK(load_checkpoint(runs.straight_checkpoint, layout).params == load_checkpoint(runs.split_checkpoint, layout).params);
+    const std::optional<CriticState> cx = load_critic(runs.straight_checkpoint, critic_layout);
+    const std::optional<CriticState> cy = load_critic(runs.split_checkpoint, critic_layout);
+    REQUIRE(cx.has_value());
+    REQUIRE(cy.has_value());
+    CHECK(cx->params == cy->params);
+    CHECK(cx->adam_m == cy->adam_m);
+    CHECK(cx->adam_v == cy->adam_v);
+    REQUIRE(int64_t(cx->spectral.size()) == SpectralVectorLayout(critic_layout).size);
+    CHECK(cx->spectral == cy->spectral);
+    // The vectors moved with the weights from where the critic's initialisation put them.
+    CHECK(cx->spectral != initial_spectral_vectors(critic_layout, initial_critic_parameters(critic_layout, 0), 0));
+    float largest = 0;
+    for (const float v : cx->params) largest = std::max(largest, std::fabs(v));
+    CHECK(largest > 0.01f);  // no clipping at wgan.clip's 0.01
   }
 
   TEST_CASE("WGAN: --dump-step writes the critic's step, which an independent double-precision pass reproduces") {

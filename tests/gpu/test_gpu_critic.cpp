@@ -58,7 +58,7 @@ WganBatch run_wgan_batch(Backend be, CudaContext* ctx, const std::string& manife
   sampler.patch = 16;
   const PatchDataset data(load_split(Manifest::load(manifest), "train", false), sampler, kind);
   GeneratorStep<Backend> generator(gl, be, ctx, 4, 16, LossKind::L1);
-  WganStep<Backend> wgan(cl, be, generator, 10.f, 1.f);
+  WganStep<Backend> wgan(cl, be, generator, 10.f, CriticConstraint{Lipschitz::Clip, 1.f});
   const std::vector<float> gp = initial_generator_parameters(gl, 41), cp = initial_critic_parameters(cl, 42);
   raw_copy(kind, generator.arena().params(), MemoryKind::Host, gp.data(), gp.size() * sizeof(float));
   raw_copy(kind, wgan.arena().params(), MemoryKind::Host, cp.data(), cp.size() * sizeof(float));

@@ -16,6 +16,7 @@
 #include "kernels/step_schedule.h"
 #include "kernels/pooling.h"
 #include "kernels/random.h"
+#include "kernels/spectral_norm.h"
 #include "kernels/window_pooling.h"
 #include "tests/io_support.h"
 #include "tests/kernels/target.h"
@@ -384,6 +385,37 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("optimizer")) {
       const std::vector<float> clipped = pd.download();
       for (float x : clipped) REQUIRE(std::fabs(x) <= 0.01f);
       CHECK(relative_error(convert<double>(clipped), convert<double>(p)) < 1e-6);
+    }
+  }
+}
+
+TEST_SUITE(MDCSRN_TARGET_SUITE("spectral_norm")) {
+  TEST_CASE("power iteration, sigma and the normalised weight, and its backward match the CPU in double") {
+    std::mt19937_64 rng(78);
+    // A stride-2 critic convolution's matrix (16 outputs x 8 inputs x 27 taps), and a thin one.
+    for (auto [rows, columns] : {std::pair<int64_t, int64_t>{16, 216}, std::pair<int64_t, int64_t>{3, 1001}}) {
+      CAPTURE(rows);
+      const std::vector<float> w = random_values<float>(rows * columns, rng, 0.0, 0.2), g = random_values<float>(rows * columns, rng);
+      std::vector<float> v0 = random_values<float>(columns, rng);
+      std::vector<double> wd = convert<double>(w), ud(static_cast<size_t>(rows)), vd = convert<double>(v0);
+      cpu::spectral_power_iteration<double>(wd.data(), rows, columns, ud.data(), vd.data(), 2);
+      std::vector<double> normalised_d(wd.size()), grad_d = convert<double>(g);
+      double sigma_d = 0;
+      cpu::spectral_normalise<double>(wd.data(), rows, columns, ud.data(), vd.data(), &sigma_d, normalised_d.data());
+      cpu::spectral_normalise_backward<double>(normalised_d.data(), rows, columns, ud.data(), vd.data(), &sigma_d, grad_d.data());
+
+      TargetContext ctx;
+      Buffer<float> wt = target_copy(w), ut = poisoned(rows), vt = target_copy(v0), sigma = poisoned(1), normalised = poisoned(rows * columns);
+      Buffer<float> grad = target_copy(g);
+      gpu::spectral_power_iteration(ctx, wt.data(), rows, columns, ut.data(), vt.data(), 2);
+      gpu::spectral_normalise(ctx, wt.data(), rows, columns, ut.data(), vt.data(), sigma.data(), normalised.data());
+      gpu::spectral_normalise_backward(ctx, normalised.data(), rows, columns, ut.data(), vt.data(), sigma.data(), grad.data());
+      ctx.synchronize();
+      CHECK(relative_error(as_double(ut), ud) < kFp32Tolerance);
+      CHECK(relative_error(as_double(vt), vd) < kFp32Tolerance);
+      CHECK(relative_error(as_double(sigma), {sigma_d}) < kFp32Tolerance);
+      CHECK(relative_error(as_double(normalised), normalised_d) < kFp32Tolerance);
+      CHECK(relative_error(as_double(grad), grad_d) < kFp32Tolerance);
     }
   }
 }
