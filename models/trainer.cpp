@@ -311,8 +311,9 @@ class Trainer {
   void dump_step() { dumped_batch(true).save(o_.dump_step); }
 
   // An adversarial first step: the batch and generator as above (no generator gradients: they come
-  // after the critic's update), the critic's parameters (critic.param.<name>), its scores of SR
-  // and HR, and its gradients for mean D(SR) - mean D(HR) (critic.grad.<name>), before its update.
+  // after the critic's update), the critic's parameters (critic.param.<name>; under spectral
+  // normalisation also critic.param.<weight>_u and _v), its scores of SR and HR, and its gradients
+  // for mean D(SR) - mean D(HR) (critic.grad.<name>, of the raw weights), before its update.
   void dump_critic_step() {
     SafeTensors st = dumped_batch(false);
     const Arena& a = wgan_->arena();
@@ -320,6 +321,17 @@ class Trainer {
     for (const ParamEntry& e : critic_layout_->table().entries()) {
       add_f32_in_nibabel_order(st, "critic.param." + e.name, e.shape, params.data() + e.offset);
       add_f32_in_nibabel_order(st, "critic.grad." + e.name, e.shape, grads.data() + e.offset);
+    }
+    // Under spectral normalisation, the vectors the step used (after its power iteration).
+    if (CriticSpectralNorm<Backend>* spectral = wgan_->spectral()) {
+      const std::vector<float> vectors = spectral->vectors().download();
+      const SpectralVectorLayout at(*critic_layout_);
+      const std::vector<CriticWeightMatrix> matrices = critic_layout_->weight_matrices();
+      for (size_t k = 0; k < matrices.size(); ++k) {
+        const ParamEntry& w = critic_layout_->table().entry(matrices[k].weight);
+        st.add_f32("critic.param." + w.name + "_u", {matrices[k].rows}, vectors.data() + at.u[k]);
+        add_f32_in_nibabel_order(st, "critic.param." + w.name + "_v", {w.shape.begin() + 1, w.shape.end()}, vectors.data() + at.v[k]);
+      }
     }
     st.add_f32("fake_scores", {shape_.n}, wgan_->fake_scores().download().data());
     st.add_f32("real_scores", {shape_.n}, wgan_->real_scores().download().data());

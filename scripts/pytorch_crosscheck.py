@@ -3,7 +3,8 @@
 
 The dump holds the first step's batch, the generator's parameters and output, and either the
 generator's gradients (an L1 step) or, for a WGAN run whose first step is adversarial, the critic's
-parameters, scores and gradients. This script loads the parameters into the PyTorch modules of
+parameters, scores and gradients (under wgan.lipschitz spectral, also the vectors u and v of every
+weight, which PyTorch's torch.nn.utils.parametrizations.spectral_norm then uses in eval mode). This script loads the parameters into the PyTorch modules of
 bench/pytorch_reference.py (strictly: every name and shape must match), recomputes the step in
 float64, and prints the relative error (||ours - torch|| / ||torch||) of each quantity, beside
 that of PyTorch's own float32 on the same dump. It exits non-zero when one of ours exceeds its
@@ -47,8 +48,9 @@ def relative_error(ours, reference):
     return float((ours.double() - reference).norm() / reference.norm().clamp_min(1e-300))
 
 
-def load_module(module, tensors, prefix, dtype):
-    state = {name[len(prefix):]: value.to(dtype) for name, value in tensors.items() if name.startswith(prefix)}
+def load_module(module, tensors, prefix, dtype, skip_suffixes=()):
+    state = {name[len(prefix):]: value.to(dtype) for name, value in tensors.items()
+             if name.startswith(prefix) and not (skip_suffixes and name.endswith(skip_suffixes))}
     buffers = {name: value for name, value in module.state_dict().items() if name not in dict(module.named_parameters())}
     module.load_state_dict({**buffers, **state}, strict=True)  # every parameter named and shaped as ours
 
@@ -73,15 +75,34 @@ def step(config, tensors, dtype):
     if "critic.param.conv0.weight" in tensors:
         w = config["wgan"]
         critic = Critic(config["sampler"]["patch"], tuple(w["critic_widths"]), w["critic_hidden"], w["critic_slope"])
-        load_module(critic, tensors, "critic.param.", dtype)
+        load_module(critic, tensors, "critic.param.", dtype, skip_suffixes=("_u", "_v"))
+        if "critic.param.conv0.weight_u" in tensors:
+            with_spectral_norm(critic, tensors, dtype)
         sr, hr = tensors["output"].to(dtype), tensors["target"].to(dtype)  # the critic sees our SR, detached
         fake, real = critic(sr), critic(hr)
         results["critic scores of SR"] = ("fake_scores", fake.detach())
         results["critic scores of HR"] = ("real_scores", real.detach())
         (fake.mean() - real.mean()).backward()
         for name, p in critic.named_parameters():
+            name = name.replace(".parametrizations.weight.original", ".weight")  # spectral_norm's raw weight
             results["critic grad " + name] = ("critic.grad." + name, p.grad)
     return results
+
+
+def with_spectral_norm(critic, tensors, dtype):
+    """PyTorch's spectral_norm on every convolution of the critic (the linear layers are 1^3 ones),
+    with the dumped vectors, in eval mode: no power iteration, as the dump holds the vectors after
+    the step's own."""
+    from torch.nn.utils.parametrizations import spectral_norm
+    modules = {"conv0": critic.conv0, "fc1": critic.fc1, "fc2": critic.fc2}
+    modules.update({f"layers.{i}.conv": layer.conv for i, layer in enumerate(critic.layers)})
+    for name, module in modules.items():
+        spectral_norm(module)
+        vectors = module.parametrizations.weight[0]
+        with torch.no_grad():
+            vectors._u.copy_(tensors[f"critic.param.{name}.weight_u"].to(dtype).flatten())
+            vectors._v.copy_(tensors[f"critic.param.{name}.weight_v"].to(dtype).flatten())
+    critic.eval()
 
 
 def main():

@@ -390,46 +390,67 @@ TEST_SUITE("trainer") {
   }
 
   TEST_CASE("WGAN: --dump-step writes the critic's step, which an independent double-precision pass reproduces") {
-    TempDir dir("wgan_dump");
-    const std::string manifest = make_phantom_dataset(dir, 64, 56, 48);
-    const nlohmann::json c = merge_train_config("", {"data.manifest=\"" + manifest + "\"", "output.dir=\"" + dir.path("run") + "\"",
-                                                     "model.blocks=2", "model.units=2", "model.growth=4", "sampler.patch=16",
-                                                     "train.batch=3", "train.val_patches=3", "train.device=cpu", "wgan.enabled=true",
-                                                     "wgan.critic_widths=[2,3,4,4]", "wgan.critic_hidden=6"});
-    TrainOptions o;
-    o.progress = false;
-    o.dump_step = dir.path("step.safetensors");
-    o.stop_after_steps = 1;
-    const TrainConfig config = parse_train_config(c);
-    train_generator(config, c, o);
-    const SafeTensors st = SafeTensors::load(o.dump_step);
-    const CriticLayout layout(config.wgan.critic);
-    std::vector<double> params(static_cast<size_t>(layout.table().padded_size()));
-    for (const ParamEntry& e : layout.table().entries()) {
-      const std::vector<float> v = st.f32("critic.param." + e.name, e.shape);
-      std::copy(v.begin(), v.end(), params.begin() + e.offset);
-    }
-    CHECK(!st.has("grad.conv0.weight"));  // the generator's gradients come after the critic's update
-    const Shape5 shape{3, 1, 16, 16, 16}, score_shape{3, 1, 1, 1, 1};
-    const std::vector<int64_t> dims{3, 1, 16, 16, 16};
-    std::vector<double> sr = convert<double>(st.f32("output", dims)), hr = convert<double>(st.f32("target", dims));
-    std::vector<double> fake(3), real(3), dfake(3, 1.0 / 3), dreal(3, -1.0 / 3), grads(params.size());
-    Critic<CpuBackend<double>> critic(layout, {}, 3);
-    critic.forward(params.data(), Tensor<const double>(sr.data(), shape), Tensor<double>(fake.data(), score_shape));
-    critic.backward(params.data(), grads.data(), GradMode::Overwrite, Tensor<const double>(sr.data(), shape),
-                    Tensor<const double>(dfake.data(), score_shape));
-    critic.forward(params.data(), Tensor<const double>(hr.data(), shape), Tensor<double>(real.data(), score_shape));
-    critic.backward(params.data(), grads.data(), GradMode::Accumulate, Tensor<const double>(hr.data(), shape),
-                    Tensor<const double>(dreal.data(), score_shape));
-    CHECK(relative_error(convert<double>(st.f32("fake_scores", {3})), fake) < 1e-5);
-    CHECK(relative_error(convert<double>(st.f32("real_scores", {3})), real) < 1e-5);
-    for (const ParamEntry& e : layout.table().entries()) {
-      CAPTURE(e.name);
-      const std::vector<double> dumped = convert<double>(st.f32("critic.grad." + e.name, e.shape));
-      const std::vector<double> expected(grads.begin() + e.offset, grads.begin() + e.offset + e.numel);
-      // fc2.bias: d(mean D(SR) - mean D(HR))/db = 1 - 1, zero in both.
-      if (e.name == "fc2.bias") CHECK(std::fabs(dumped[0]) < 1e-6);
-      else CHECK(relative_error(dumped, expected) < 1e-4);
+    for (const std::string lipschitz : {"clip", "spectral"}) {
+      CAPTURE(lipschitz);
+      TempDir dir("wgan_dump");
+      const std::string manifest = make_phantom_dataset(dir, 64, 56, 48);
+      const nlohmann::json c = merge_train_config("", {"data.manifest=\"" + manifest + "\"", "output.dir=\"" + dir.path("run") + "\"",
+                                                       "model.blocks=2", "model.units=2", "model.growth=4", "sampler.patch=16",
+                                                       "train.batch=3", "train.val_patches=3", "train.device=cpu", "wgan.enabled=true",
+                                                       "wgan.critic_widths=[2,3,4,4]", "wgan.critic_hidden=6",
+                                                       "wgan.lipschitz=\"" + lipschitz + "\""});
+      TrainOptions o;
+      o.progress = false;
+      o.dump_step = dir.path("step.safetensors");
+      o.stop_after_steps = 1;
+      const TrainConfig config = parse_train_config(c);
+      train_generator(config, c, o);
+      const SafeTensors st = SafeTensors::load(o.dump_step);
+      const CriticLayout layout(config.wgan.critic);
+      std::vector<double> params(static_cast<size_t>(layout.table().padded_size()));
+      for (const ParamEntry& e : layout.table().entries()) {
+        const std::vector<float> v = st.f32("critic.param." + e.name, e.shape);
+        std::copy(v.begin(), v.end(), params.begin() + e.offset);
+      }
+      CHECK(!st.has("grad.conv0.weight"));  // the generator's gradients come after the critic's update
+      // Under spectral normalisation, the dumped vectors normalise the weights in double here.
+      CriticSpectralNorm<CpuBackend<double>> spectral(layout, {}, 1);
+      Critic<CpuBackend<double>> critic(layout, {}, 3);
+      REQUIRE(st.has("critic.param.conv0.weight_u") == (lipschitz == "spectral"));
+      if (lipschitz == "spectral") {
+        const SpectralVectorLayout at(layout);
+        const std::vector<CriticWeightMatrix> matrices = layout.weight_matrices();
+        for (size_t k = 0; k < matrices.size(); ++k) {
+          const ParamEntry& w = layout.table().entry(matrices[k].weight);
+          const std::vector<float> u = st.f32("critic.param." + w.name + "_u", {matrices[k].rows});
+          const std::vector<float> v = st.f32("critic.param." + w.name + "_v", {w.shape.begin() + 1, w.shape.end()});
+          std::copy(u.begin(), u.end(), spectral.vectors().data() + at.u[k]);
+          std::copy(v.begin(), v.end(), spectral.vectors().data() + at.v[k]);
+        }
+        spectral.normalise(params.data());
+        critic.read_weights_from(spectral.weights());
+      }
+      const Shape5 shape{3, 1, 16, 16, 16}, score_shape{3, 1, 1, 1, 1};
+      const std::vector<int64_t> dims{3, 1, 16, 16, 16};
+      std::vector<double> sr = convert<double>(st.f32("output", dims)), hr = convert<double>(st.f32("target", dims));
+      std::vector<double> fake(3), real(3), dfake(3, 1.0 / 3), dreal(3, -1.0 / 3), grads(params.size());
+      critic.forward(params.data(), Tensor<const double>(sr.data(), shape), Tensor<double>(fake.data(), score_shape));
+      critic.backward(params.data(), grads.data(), GradMode::Overwrite, Tensor<const double>(sr.data(), shape),
+                      Tensor<const double>(dfake.data(), score_shape));
+      critic.forward(params.data(), Tensor<const double>(hr.data(), shape), Tensor<double>(real.data(), score_shape));
+      critic.backward(params.data(), grads.data(), GradMode::Accumulate, Tensor<const double>(hr.data(), shape),
+                      Tensor<const double>(dreal.data(), score_shape));
+      if (lipschitz == "spectral") spectral.backward(grads.data());
+      CHECK(relative_error(convert<double>(st.f32("fake_scores", {3})), fake) < 1e-5);
+      CHECK(relative_error(convert<double>(st.f32("real_scores", {3})), real) < 1e-5);
+      for (const ParamEntry& e : layout.table().entries()) {
+        CAPTURE(e.name);
+        const std::vector<double> dumped = convert<double>(st.f32("critic.grad." + e.name, e.shape));
+        const std::vector<double> expected(grads.begin() + e.offset, grads.begin() + e.offset + e.numel);
+        // fc2.bias: d(mean D(SR) - mean D(HR))/db = 1 - 1, zero in both.
+        if (e.name == "fc2.bias") CHECK(std::fabs(dumped[0]) < 1e-6);
+        else CHECK(relative_error(dumped, expected) < 1e-4);
+      }
     }
   }
 

@@ -10,6 +10,10 @@
    that the regressor's input is nibabel's array itself. Every fold model is loaded strictly into
    MONAI's DenseNet and must reproduce the fold's held-out predictions.
 
+3. The critic under spectral normalisation (wgan.lipschitz spectral): a first adversarial step
+   dumped by `mdcsrn train --dump-step`, redone by PyTorch's spectral_norm parametrisation from
+   the dumped raw weights and vectors u, v: scores and every raw weight's gradient.
+
 Each check also runs the checkpoint with its kernels' spatial axes reversed back (the engine's own
 order, how checkpoints were stored before 2026-12-04) and requires that to miss by far more than
 the tolerance: the checks can tell the two orders apart.
@@ -37,11 +41,12 @@ except ImportError as e:
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
-from pytorch_crosscheck import read_safetensors  # noqa: E402
+from pytorch_crosscheck import read_safetensors, relative_error, step  # noqa: E402
 from pytorch_reference import MDCSRN  # noqa: E402
 
 GENERATOR_TOLERANCE = 1e-5   # max |ours - PyTorch| / max |PyTorch| on the SR crop (ours: fp32)
 AGE_TOLERANCE = 1e-3         # years (the fold CSVs round to 1e-4 years; ours computes in fp32)
+CRITIC_TOLERANCE = 1e-4      # relative error of the critic's scores and gradients (ours: fp32)
 SEPARATION = 30              # the wrong order must miss by this many tolerances
 
 
@@ -172,6 +177,32 @@ def check_age(mdcsrn, work):
     return ok
 
 
+def check_spectral_critic(mdcsrn, work):
+    """A WGAN step under spectral normalisation (its first step adversarial), dumped, redone by
+    PyTorch's spectral_norm from the dumped weights and vectors: the critic's scores and every
+    gradient of its raw weights."""
+    settings = ["model.blocks=2", "model.units=2", "model.growth=4", "sampler.patch=16", "sampler.patches_per_epoch=8",
+                "train.batch=4", "train.epochs=1", "train.val_patches=4", "train.device=cpu", "wgan.enabled=true",
+                "wgan.critic_widths=[2,3,4,4]", "wgan.critic_hidden=6", 'wgan.lipschitz="spectral"']
+    dump = os.path.join(work, "spectral_step.safetensors")
+    run(mdcsrn, "train", "--manifest", os.path.join(work, "data", "manifest.json"), "--out", os.path.join(work, "spectral_run"), "--quiet",
+        "--steps", 1, "--dump-step", dump, *[w for s in settings for w in ("--set", s)])
+    tensors, metadata = read_safetensors(dump)
+    config = json.loads(metadata["config"])
+    results = step(config, tensors, torch.float64)
+    errors = {name: relative_error(tensors[key], value) for name, (key, value) in results.items() if name.startswith("critic")}
+    worst = max(errors, key=errors.get)
+    # The dumped v with its kernel axes reversed (the engine's order): PyTorch's sigma then differs.
+    wrong = dict(tensors)
+    for name in [n for n in tensors if n.endswith(".weight_v") and tensors[n].dim() == 4]:
+        wrong[name] = tensors[name].permute(0, 3, 2, 1).contiguous()
+    wrong_results = step(config, wrong, torch.float64)
+    wrong_error = relative_error(tensors["fake_scores"], wrong_results["critic scores of SR"][1])
+    print(f"spectral critic: {len(errors)} quantities (scores, raw-weight gradients) against PyTorch's spectral_norm in float64: "
+          f"worst {worst} {errors[worst]:.2e} (tolerance {CRITIC_TOLERANCE:g}); with v's kernel axes reversed, SR scores {wrong_error:.2e}")
+    return errors[worst] <= CRITIC_TOLERANCE and wrong_error > SEPARATION * CRITIC_TOLERANCE
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mdcsrn", required=True, help="the mdcsrn executable")
@@ -181,9 +212,11 @@ def main():
     os.makedirs(a.workdir)
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, nibabel {nib.__version__}, monai {sys.modules['monai'].__version__}")
-    results = {"generator": check_generator(a.mdcsrn, a.workdir), "age": check_age(a.mdcsrn, a.workdir)}
+    results = {"generator": check_generator(a.mdcsrn, a.workdir), "age": check_age(a.mdcsrn, a.workdir),
+               "spectral critic": check_spectral_critic(a.mdcsrn, a.workdir)}
     failed = [name for name, ok in results.items() if not ok]
-    print("FAILED: " + ", ".join(failed) if failed else "passed: generator and brain-age checkpoints mean the same in PyTorch")
+    print("FAILED: " + ", ".join(failed) if failed else
+          "passed: generator and brain-age checkpoints, and the spectrally normalised critic, mean the same in PyTorch")
     return 1 if failed else 0
 
 
