@@ -1,18 +1,14 @@
 #pragma once
 // One batch of mDCSRN-WGAN training on a backend (REFERENCE.md section 3): the generator's forward
-// and L1 loss; a critic step on SR (detached) and HR with loss mean D(SR) - mean D(HR), Adam, and
-// weight clipping (or, under spectral normalisation, a power iteration before the step and the
-// gradients carried back through the normalisation); and, on the batches chosen for it, a
+// and L1 loss; a critic step on SR (detached) and HR (models/critic_step.h: loss mean D(SR) - mean
+// D(HR), Adam, and clipping or spectral normalisation); and, on the batches chosen for it, a
 // generator step whose output gradient is the L1 term's plus adversarial_weight times the gradient
 // of -mean D(SR) through the updated critic. No host synchronisation; the score gradients are
 // constants written once.
-#include <memory>
 #include <optional>
 #include <vector>
 
-#include "models/critic.h"
-#include "models/critic_constraint.h"
-#include "models/critic_spectral_norm.h"
+#include "models/critic_step.h"
 #include "models/generator_step.h"
 
 namespace mdcsrn {
@@ -48,25 +44,17 @@ class WganStep {
 
   WganStep(const CriticLayout& layout, Backend be, GeneratorStep<Backend>& generator, float adversarial_weight,
            const CriticConstraint& constraint)
-      : be_(be), generator_(generator), layout_(layout), arena_(layout.table(), Backend::memory),
-        critic_(layout, be, generator.shape().n), weight_(adversarial_weight), constraint_(constraint) {
-    if (constraint.kind == Lipschitz::Spectral) {
-      spectral_ = std::make_unique<CriticSpectralNorm<Backend>>(layout, be, constraint.power_iterations);
-      critic_.read_weights_from(spectral_->weights());
-    }
+      : be_(be), generator_(generator), layout_(layout), critic_(layout, be, generator.shape().n, generator.share(), constraint),
+        weight_(adversarial_weight) {
     const int64_t n = generator.shape().n;
-    for (Buffer<T>* b : {&fake_scores_, &real_scores_, &generator_scores_, &fake_grad_, &real_grad_, &generator_grad_}) {
+    for (Buffer<T>* b : {&generator_scores_, &generator_grad_}) {
       *b = Buffer<T>(Backend::memory, n);
       b->zero();
     }
     means_ = Buffer<T>(Backend::memory, 3);
-    // The score gradients do not depend on the scores: d(critic loss)/dD(SR_i) = 1/n,
-    // d/dD(HR_i) = -1/n, d(adversarial term)/dD(SR_i) = -weight/n, n the global batch (each rank
-    // holds its share of it; the critic has no batch statistics, so nothing else couples them).
-    const T share = generator.share();
-    be_.mean_score_backward(n, share, fake_grad_.data(), GradMode::Overwrite);
-    be_.mean_score_backward(n, -share, real_grad_.data(), GradMode::Overwrite);
-    be_.mean_score_backward(n, T(-adversarial_weight) * share, generator_grad_.data(), GradMode::Overwrite);
+    // d(adversarial term)/dD(SR_i) = -weight/n, n the global batch (each rank holds its share of
+    // it; the critic has no batch statistics, so nothing else couples them).
+    be_.mean_score_backward(n, T(-adversarial_weight) * generator.share(), generator_grad_.data(), GradMode::Overwrite);
   }
 
   // critic_t: the critic's Adam step number; generator_t: the generator's on batches where it
@@ -80,43 +68,31 @@ class WganStep {
 
   // The parts of run(), in order. First: the generator's forward and L1 term on batch `step`,
   // then the critic's gradient for mean D(SR) - mean D(HR) in the critic arena's gradients.
-  // Under spectral normalisation the gradients are those of the raw weights, the normalisation's
-  // power iteration done first.
   void critic_gradients(const PatchDataset& data, int64_t step) {
     generator_.forward(data, step);
-    if (spectral_) {
-      spectral_->iterate(arena_.params());
-      spectral_->normalise(arena_.params());
-    }
-    const Tensor<T> sr = generator_.batch(generator_.output()), hr = generator_.batch(generator_.target());
-    critic_.forward(arena_.params(), sr, scores(fake_scores_));
-    critic_.backward(arena_.params(), arena_.grads(), GradMode::Overwrite, sr, scores(fake_grad_));
-    critic_.forward(arena_.params(), hr, scores(real_scores_));
-    critic_.backward(arena_.params(), arena_.grads(), GradMode::Accumulate, hr, scores(real_grad_));
-    if (spectral_) spectral_->backward(arena_.grads());
+    critic_.gradients(generator_.batch(generator_.output()), generator_.batch(generator_.target()));
   }
   void update_critic(const AdamConfig& critic_adam, int64_t critic_t) {
-    generator_.sum_gradients(arena_.grads(), arena_.size());
-    be_.adam(adam_step(critic_adam, critic_t), arena_.params(), arena_.grads(), arena_.adam_m(), arena_.adam_v(), arena_.size());
-    if (constraint_.kind == Lipschitz::Clip) be_.clip(arena_.params(), arena_.size(), T(constraint_.clip));
+    generator_.sum_gradients(critic_.arena().grads(), critic_.arena().size());
+    critic_.update(critic_adam, critic_t);
   }
-  // The generator's step on the same batch: L1 plus the adversarial term through the critic (under
-  // spectral normalisation, its updated weights normalised with the step's vectors).
+  // The generator's step on the same batch: L1 plus the adversarial term through the updated critic.
   void step_generator(const AdamConfig& generator_adam, int64_t generator_t) {
     const Tensor<T> sr = generator_.batch(generator_.output());
     Tensor<T> dsr = generator_.batch(generator_.output_gradient());
-    if (spectral_) spectral_->normalise(arena_.params());
-    critic_.forward(arena_.params(), sr, scores(generator_scores_));
-    critic_.backward(arena_.params(), arena_.grads(), std::nullopt, sr, scores(generator_grad_), &dsr, GradMode::Accumulate);
+    Critic<Backend>& critic = critic_.updated_critic();
+    const T* params = critic_.arena().params();
+    critic.forward(params, sr, scores(generator_scores_));
+    critic.backward(params, critic_.arena().grads(), std::nullopt, sr, scores(generator_grad_), &dsr, GradMode::Accumulate);
     generator_.backward();
     generator_.update(generator_adam, generator_t);
   }
 
   // Synchronises; for the log.
   WganStats stats() {
-    const int64_t n = fake_scores_.size();
-    be_.mean_score(fake_scores_.data(), n, means_.data());
-    be_.mean_score(real_scores_.data(), n, means_.data() + 1);
+    const int64_t n = generator_scores_.size();
+    be_.mean_score(critic_.fake_scores().data(), n, means_.data());
+    be_.mean_score(critic_.real_scores().data(), n, means_.data() + 1);
     be_.mean_score(generator_scores_.data(), n, means_.data() + 2);
     be_.synchronize();
     const std::vector<T> device_means = means_.download();
@@ -129,10 +105,10 @@ class WganStep {
     return s;
   }
 
-  Arena& arena() { return arena_; }
-  CriticSpectralNorm<Backend>* spectral() { return spectral_.get(); }  // nullptr unless wgan.lipschitz is spectral
-  const Buffer<T>& fake_scores() const { return fake_scores_; }  // D(SR) of the last critic step
-  const Buffer<T>& real_scores() const { return real_scores_; }  // D(HR)
+  Arena& arena() { return critic_.arena(); }
+  CriticSpectralNorm<Backend>* spectral() { return critic_.spectral(); }  // nullptr unless wgan.lipschitz is spectral
+  const Buffer<T>& fake_scores() const { return critic_.fake_scores(); }  // D(SR) of the last critic step
+  const Buffer<T>& real_scores() const { return critic_.real_scores(); }  // D(HR)
   const CriticLayout& layout() const { return layout_; }
 
  private:
@@ -141,12 +117,9 @@ class WganStep {
   Backend be_;
   GeneratorStep<Backend>& generator_;
   const CriticLayout& layout_;
-  Arena arena_;
-  Critic<Backend> critic_;
+  CriticStep<Backend> critic_;
   float weight_;
-  CriticConstraint constraint_;
-  std::unique_ptr<CriticSpectralNorm<Backend>> spectral_;
-  Buffer<T> fake_scores_, real_scores_, generator_scores_, fake_grad_, real_grad_, generator_grad_, means_;
+  Buffer<T> generator_scores_, generator_grad_, means_;
 };
 
 }  // namespace mdcsrn
