@@ -45,7 +45,8 @@ Lipschitz by lipschitz: "clip" (the paper's: every critic weight clipped to +-cl
 "spectral" (every convolution and linear layer divided by its largest singular value, from
 power_iterations power iterations a step). The generator steps on every n_critic-th batch (5) with loss
 L1 + adversarial_weight (1e-3) x -mean D(SR), after pretrain_epochs of L1 alone. The log adds
-critic_loss, wasserstein (mean D(HR) - mean D(SR)), l1 and adversarial. Checkpoints hold both
+critic_loss, wasserstein (mean D(HR) - mean D(SR)), l1 and adversarial, and reports an epoch whose
+estimates all stayed below inert_below (1e-5) as one with an inert critic. Checkpoints hold both
 networks and both optimisers; mdcsrn infer reads the generator from them.
 
 options:
@@ -130,6 +131,11 @@ int run_train(int argc, char** argv) {
               (long long)s.steps_per_epoch, (long long)s.patches_per_epoch, s.last_loss);
   if (!s.val_psnr.empty()) std::printf(", validation PSNR %.2f dB (LR input %.2f dB)", s.val_psnr.back(), s.val_lr_psnr);
   std::printf("\ncheckpoint: %s\n", s.checkpoint.c_str());
+  if (!s.inert_epochs.empty())
+    std::printf("note: the critic was inert in %zu of the adversarial epochs (every logged Wasserstein estimate below wgan.inert_below, "
+                "%g; the first: epoch %lld): there the generator trained on L1 alone. wgan.lipschitz=\"spectral\" gives the critic "
+                "room to learn (docs/training.md)\n",
+                s.inert_epochs.size(), config.wgan.inert_below, (long long)s.inert_epochs.front());
   return 0;
 }
 

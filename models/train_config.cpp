@@ -17,7 +17,7 @@ json default_train_config() {
                  {"seed", 0}}},
       {"wgan", {{"enabled", false}, {"n_critic", 5}, {"adversarial_weight", 1e-3}, {"lipschitz", "clip"}, {"clip", 0.01},
                 {"power_iterations", 1}, {"pretrain_epochs", 0}, {"critic_lr", 1e-3}, {"critic_beta1", 0.9}, {"critic_beta2", 0.999},
-                {"critic_lr_halve_every", 10}, {"critic_widths", {64, 128, 256, 512}}, {"critic_hidden", 1024},
+                {"critic_lr_halve_every", 10}, {"inert_below", 1e-5}, {"critic_widths", {64, 128, 256, 512}}, {"critic_hidden", 1024},
                 {"critic_slope", 0.2}}},
       {"output", {{"dir", "runs/train"}}}};
 }
@@ -75,6 +75,7 @@ void check_train_settings(const TrainConfig& c) {
   if (c.wgan.pretrain_epochs < 0) fail_setting("wgan.pretrain_epochs", c.wgan.pretrain_epochs, "must not be negative");
   if (!(c.wgan.constraint.clip > 0)) fail_setting("wgan.clip", c.wgan.constraint.clip, "must be positive, e.g. 0.01");
   require_positive("wgan.power_iterations", c.wgan.constraint.power_iterations, 1);
+  if (!(c.wgan.inert_below >= 0)) fail_setting("wgan.inert_below", c.wgan.inert_below, "must not be negative, e.g. 1e-5 (0: never report)");
   if (!(c.wgan.critic_adam.lr > 0)) fail_setting("wgan.critic_lr", c.wgan.critic_adam.lr, "must be positive, e.g. 0.001");
   if (!(c.wgan.critic_adam.beta1 >= 0 && c.wgan.critic_adam.beta1 < 1))
     fail_setting("wgan.critic_beta1", c.wgan.critic_adam.beta1, "must be in [0, 1), e.g. 0.9 (0 with spectral normalisation)");
@@ -136,6 +137,7 @@ TrainConfig parse_train_config(const json& j) {
     c.wgan.critic_adam =
         AdamConfig{g.at("critic_lr").get<float>(), g.at("critic_beta1").get<float>(), g.at("critic_beta2").get<float>(), c.adam.eps};
     c.wgan.critic_lr_halve_every = g.at("critic_lr_halve_every").get<int>();
+    c.wgan.inert_below = g.at("inert_below").get<double>();
     const auto widths = g.at("critic_widths").get<std::vector<int>>();
     if (widths.size() != 4) fail_setting("wgan.critic_widths", widths, "must list 4 channel counts, e.g. [64, 128, 256, 512]");
     std::copy(widths.begin(), widths.end(), c.wgan.critic.widths.begin());

@@ -30,6 +30,9 @@ struct WganConfig {
   int pretrain_epochs = 0;
   AdamConfig critic_adam;
   int critic_lr_halve_every = 10;  // epochs
+  // An epoch whose logged Wasserstein estimates all stay below this in magnitude is reported as
+  // one where the critic is inert: the adversarial term then does nothing, and training is L1's.
+  double inert_below = 1e-5;
 };
 
 struct TrainConfig {

@@ -105,6 +105,8 @@ class Trainer {
       const int64_t epoch_start = step;
       const auto epoch_clock = std::chrono::steady_clock::now();
       const float lr = float(double(c_.adam.lr) * std::pow(0.5, double(epoch / c_.lr_halve_every)));
+      int64_t estimates = 0;  // the epoch's logged Wasserstein estimates, and their largest magnitude
+      double largest_estimate = 0;
       for (; step < epoch_end; ++step) {
         train_step(step, lr, step == state.step && !o_.dump_step.empty());
         const bool last = step + 1 == epoch_end;
@@ -124,6 +126,8 @@ class Trainer {
             record["wasserstein"] = w.wasserstein;
             record["adversarial"] = w.adversarial;
             record["critic_lr"] = critic_lr(epoch);
+            ++estimates;
+            largest_estimate = std::max(largest_estimate, std::fabs(w.wasserstein));
             char text[48];
             std::snprintf(text, sizeof text, ", W %.4g", w.wasserstein);
             critic_text = text;
@@ -146,14 +150,23 @@ class Trainer {
         record["val_psnr"] = psnr;
         record["val_lr_psnr"] = val_lr_psnr_;
       }
+      // A critic whose estimate never left the rounding of its scores taught the generator nothing.
+      const bool inert = estimates > 0 && largest_estimate < c_.wgan.inert_below;
+      if (inert) {
+        summary.inert_epochs.push_back(epoch + 1);
+        record["critic_inert"] = true;
+        record["largest_wasserstein"] = largest_estimate;
+      }
       save(checkpoint, step);
       write_log(record);
       if (progress_) {
-        char text[96];
+        char text[160];
+        int used = 0;
         if (record.contains("val_psnr"))
-          std::snprintf(text, sizeof text, "loss %.5f, val PSNR %.2f dB (LR %.2f dB)", summary.last_loss, record["val_psnr"].get<double>(), val_lr_psnr_);
+          used = std::snprintf(text, sizeof text, "loss %.5f, val PSNR %.2f dB (LR %.2f dB)", summary.last_loss, record["val_psnr"].get<double>(), val_lr_psnr_);
         else
-          std::snprintf(text, sizeof text, "loss %.5f", summary.last_loss);
+          used = std::snprintf(text, sizeof text, "loss %.5f", summary.last_loss);
+        if (inert) std::snprintf(text + used, sizeof text - size_t(used), "; critic inert (|W| <= %.2g)", largest_estimate);
         bar.finish(text);
       }
     }

@@ -31,6 +31,7 @@ struct TrainSummary {
   double last_loss = 0;
   std::vector<double> losses;     // at every log point (the L1/L2 term)
   std::vector<double> critic_losses;  // WGAN: at every log point of the adversarial phase
+  std::vector<int64_t> inert_epochs;  // WGAN: epochs (from 1) whose logged |W| all stayed below wgan.inert_below
   std::vector<double> val_psnr;   // per completed epoch of this run
   double val_lr_psnr = 0;         // PSNR of the LR inputs of the validation patches
   std::string checkpoint;

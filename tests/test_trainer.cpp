@@ -331,6 +331,14 @@ TEST_SUITE("trainer") {
     const nlohmann::json& a = runs.config;
     CHECK(runs.straight.steps == 24);
     CHECK(runs.straight.critic_losses.size() == 16);
+    // Clipped at 0.01, the critic's estimate falls to the rounding of its scores once the clipped
+    // weights replace its initial ones (measured: -0.081 at the first adversarial log point, then
+    // 0 at every later one): its last epoch is reported inert, in the summary and the log.
+    CHECK(runs.straight.inert_epochs == std::vector<int64_t>{3});
+    std::ifstream log(std::filesystem::path(runs.straight_checkpoint).parent_path() / "log.jsonl");
+    int inert_records = 0;
+    for (std::string line; std::getline(log, line);) inert_records += nlohmann::json::parse(line).value("critic_inert", false);
+    CHECK(inert_records == 1);
     const TrainConfig c = parse_train_config(a);
     const GeneratorLayout layout(c.model);
     const CriticLayout critic_layout(c.wgan.critic);
@@ -370,6 +378,7 @@ TEST_SUITE("trainer") {
     const WganRuns runs = wgan_straight_and_resumed(dir, {"wgan.lipschitz=\"spectral\"", "wgan.critic_beta1=0", "wgan.critic_beta2=0.9"});
     const TrainConfig c = parse_train_config(runs.config);
     REQUIRE(c.wgan.constraint.kind == Lipschitz::Spectral);
+    CHECK(runs.straight.inert_epochs.empty());
     const GeneratorLayout layout(c.model);
     const CriticLayout critic_layout(c.wgan.critic);
     CHECK(load_checkpoint(runs.straight_checkpoint, layout).params == load_checkpoint(runs.split_checkpoint, layout).params);
