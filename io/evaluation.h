@@ -1,6 +1,7 @@
 #pragma once
-// Dataset-level evaluation (REFERENCE.md section 7): for every subject of a split, PSNR, SSIM and
-// NRMSE of the LR input and of each method's super-resolved volume against the HR, over the whole
+// Dataset-level evaluation (REFERENCE.md section 7): for every subject of a split, PSNR, SSIM,
+// NRMSE and the high-frequency energy ratio (kernels/metrics.h) of the LR input and of each
+// method's super-resolved volume against the HR, over the whole
 // brain and over the cerebellum (each within the subject's split region); a per-subject CSV, a
 // summary of mean +/- std laid out like the paper's Table II, and paired t-tests between methods.
 #include <string>

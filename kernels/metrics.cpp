@@ -78,10 +78,28 @@ std::vector<double> ssim_map(const std::vector<float>& reference, const std::vec
   return s;
 }
 
+namespace {
+
+// The 7-point Laplacian of x at voxel (i, j, k), a neighbour beyond a face mirrored to the voxel's
+// other side (scipy.ndimage's "mirror"): a constant volume gives 0 everywhere.
+double laplacian(const std::vector<float>& x, const std::array<int64_t, 3>& dims, int64_t i, int64_t j, int64_t k) {
+  const int64_t at[3] = {i, j, k}, stride[3] = {1, dims[0], dims[0] * dims[1]};
+  const int64_t v = i + dims[0] * (j + dims[1] * k);
+  double sum = 0;
+  for (int axis = 0; axis < 3; ++axis) {
+    if (dims[axis] < 2) continue;
+    const int64_t below = at[axis] > 0 ? -stride[axis] : stride[axis], above = at[axis] + 1 < dims[axis] ? stride[axis] : -stride[axis];
+    sum += double(x[size_t(v + below)]) + double(x[size_t(v + above)]) - 2 * double(x[size_t(v)]);
+  }
+  return sum;
+}
+
+}  // namespace
+
 RegionMetrics region_metrics(const std::vector<float>& reference, const std::vector<float>& test, const std::vector<double>& ssim,
                              const std::array<int64_t, 3>& dims, const uint8_t* mask, double data_range, SsimWindow window) {
   const int64_t pad = int64_t(window_weights(window).size()) / 2;
-  double squared_error = 0, squared_reference = 0, ssim_sum = 0;
+  double squared_error = 0, squared_reference = 0, ssim_sum = 0, test_detail = 0, reference_detail = 0;
   int64_t count = 0, ssim_count = 0;
   for (int64_t k = 0; k < dims[2]; ++k)
     for (int64_t j = 0; j < dims[1]; ++j)
@@ -91,6 +109,9 @@ RegionMetrics region_metrics(const std::vector<float>& reference, const std::vec
         const double d = double(reference[v]) - double(test[v]);
         squared_error += d * d;
         squared_reference += double(reference[v]) * double(reference[v]);
+        const double lt = laplacian(test, dims, i, j, k), lr = laplacian(reference, dims, i, j, k);
+        test_detail += lt * lt;
+        reference_detail += lr * lr;
         ++count;
         const bool interior = i >= pad && j >= pad && k >= pad && i < dims[0] - pad && j < dims[1] - pad && k < dims[2] - pad;
         if (mask || interior) ssim_sum += ssim[v], ++ssim_count;
@@ -102,6 +123,7 @@ RegionMetrics region_metrics(const std::vector<float>& reference, const std::vec
   m.psnr = mse > 0 ? 10 * std::log10(data_range * data_range / mse) : std::numeric_limits<double>::infinity();
   m.nrmse = std::sqrt(squared_error / squared_reference);
   m.ssim = ssim_sum / double(ssim_count);
+  m.hf_energy = reference_detail > 0 ? test_detail / reference_detail : std::numeric_limits<double>::quiet_NaN();
   return m;
 }
 

@@ -4,8 +4,12 @@
 //   NRMSE = ||HR - X|| / ||HR|| (scikit-image's 'euclidean');
 //   SSIM  = scikit-image's 3-D definition: a 7^3 uniform window (or a Gaussian of sigma 1.5,
 //           truncated at 3.5 sigma), K1 = 0.01, K2 = 0.03, sample covariance, reflecting borders.
-// Region metrics take MSE and NRMSE over the mask's voxels, and average the SSIM map (computed on
-// the whole volume) over the mask's voxels.
+//   HF energy = sum (L X)^2 / sum (L HR)^2, L the 7-point discrete Laplacian (mirrored at the
+//           volume's faces): how much of HR's finest detail X carries, 1 for HR itself, below 1
+//           for blur (the LR input), above for noise or invented texture; a sharpness measure
+//           beside the paper's, for the high frequencies its title is about.
+// Region metrics take MSE, NRMSE and the HF energy over the mask's voxels, and average the SSIM
+// map (computed on the whole volume) over the mask's voxels.
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -19,7 +23,7 @@ std::vector<double> ssim_map(const std::vector<float>& reference, const std::vec
                              double data_range, SsimWindow window);
 
 struct RegionMetrics {
-  double psnr = 0, ssim = 0, nrmse = 0;
+  double psnr = 0, ssim = 0, nrmse = 0, hf_energy = 0;
   int64_t voxels = 0;
 };
 

@@ -101,7 +101,7 @@ TEST_SUITE("cli") {
     std::vector<std::string> lines;
     for (std::string line; std::getline(csv, line);) lines.push_back(line);
     REQUIRE(lines.size() == 7);  // header + 3 methods x 2 regions
-    CHECK(lines[0] == "subject,method,region,psnr,ssim,nrmse,voxels");
+    CHECK(lines[0] == "subject,method,region,psnr,ssim,nrmse,hf_energy,voxels");
     // The LR input and its copy score the same; the HR itself is perfect.
     CHECK(lines[1].substr(lines[1].find(",brain,")) == lines[3].substr(lines[3].find(",brain,")));
     CHECK(lines[5].find("phantom,perfect,brain,inf,1.000000,0.000000") == 0);

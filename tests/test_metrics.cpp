@@ -58,6 +58,25 @@ TEST_SUITE("metrics") {
     CHECK(region_metrics(x, y, s2, d, mask.data(), 1.0, SsimWindow::Uniform7).voxels == 576);
   }
 
+  TEST_CASE("HF energy: 1 for HR itself, and a spike blurred along one axis by hand") {
+    // HR: one voxel of 1 at the centre of 5^3; its Laplacian is -6 there and 1 at its 6
+    // neighbours: energy 42. X: that spike spread over three voxels along i (1/3 each); its
+    // Laplacian: -4/3 at the centre, -5/3 at the two others, 2/3 at i = 0 and 4 (a face: the
+    // missing neighbour mirrors the one inside), 1/3 at the 12 side neighbours: energy 86/9.
+    const std::array<int64_t, 3> d{5, 5, 5};
+    std::vector<float> hr(125, 0.f), x(125, 0.f);
+    const auto at = [](int64_t i, int64_t j, int64_t k) { return size_t(i + 5 * (j + 5 * k)); };
+    hr[at(2, 2, 2)] = 1.f;
+    for (int64_t i = 1; i <= 3; ++i) x[at(i, 2, 2)] = 1.f / 3;
+    const std::vector<double> s = ssim_map(hr, x, d, 1.0, SsimWindow::Uniform7);
+    CHECK(region_metrics(hr, x, s, d, nullptr, 1.0, SsimWindow::Uniform7).hf_energy == doctest::Approx(86.0 / 9 / 42).epsilon(1e-6));
+    CHECK(region_metrics(hr, hr, ssim_map(hr, hr, d, 1.0, SsimWindow::Uniform7), d, nullptr, 1.0, SsimWindow::Uniform7).hf_energy == 1.0);
+    // Over a mask: only its voxels' Laplacians count (the centre alone: (4/3)^2 / 6^2).
+    std::vector<uint8_t> centre(125, 0);
+    centre[at(2, 2, 2)] = 1;
+    CHECK(region_metrics(hr, x, s, d, centre.data(), 1.0, SsimWindow::Uniform7).hf_energy == doctest::Approx(16.0 / 9 / 36).epsilon(1e-6));
+  }
+
   TEST_CASE("paired t-test p-values match scipy.stats.ttest_rel") {
     // Reference values: scipy 1.17.1, ttest_rel(a, b).pvalue.
     CHECK(paired_t_test({1, 2, 3, 4, 5}, {1.1, 2.3, 2.9, 4.5, 5.2}) == doctest::Approx(0.11611652351681556).epsilon(1e-10));
