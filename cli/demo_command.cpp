@@ -233,9 +233,9 @@ int run_demo(int argc, char** argv) {
     const Timer t;
     r.summary = train_generator(config, json, options);
     r.train_seconds = t.seconds();
-    std::printf("  %lld steps in %s; validation PSNR %.2f dB (LR %.2f dB)\n", (long long)r.summary.steps,
+    std::printf("  %lld steps in %s; validation PSNR %.2f dB (LR %.2f dB)%s\n", (long long)r.summary.steps,
                 format_seconds(r.train_seconds).c_str(), r.summary.val_psnr.empty() ? 0.0 : r.summary.val_psnr.back(),
-                r.summary.val_lr_psnr);
+                r.summary.val_lr_psnr, r.summary.inert_epochs.empty() ? "" : "; the critic was inert (see the report)");
   }
 
   // 3. Inference on the test hemisphere.
@@ -330,6 +330,12 @@ int run_demo(int argc, char** argv) {
                   r.summary.last_loss, r.summary.val_psnr.empty() ? 0.0 : r.summary.val_psnr.back(), r.summary.val_lr_psnr);
     md << line;
   }
+  for (const Run& r : runs)
+    if (!r.summary.inert_epochs.empty())
+      md << "\n" << r.name << ": the critic was inert in " << r.summary.inert_epochs.size() << " of its adversarial epoch(s) (its "
+         << "Wasserstein estimate never left the rounding of its scores: below wgan.inert_below), so there the generator trained "
+            "on L1 alone. `--set wgan.lipschitz=\"spectral\"` (spectral normalisation instead of clipping) lets it learn; "
+            "docs/training.md.\n";
   md << (drawn ? "\n![training loss](figures/loss.png)\n\n![validation PSNR](figures/validation.png)\n\n" : "\n")
      << "## Test hemisphere (Table II layout)\n\nSR volumes were computed over the test hemisphere's brain bounding box (plus 8 "
         "voxels of context; elsewhere they hold the LR input); metrics are taken over the test region's brain and cerebellum "
