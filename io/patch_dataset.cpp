@@ -96,7 +96,7 @@ PatchDataset::PatchDataset(std::vector<SamplerSubject> subjects, const SamplerCo
   std::vector<uint16_t> lr, hr;
   std::vector<int64_t> volume_offset, brain_prefix{0}, cerebellum_prefix{0};
   std::vector<int32_t> crop;
-  std::vector<uint32_t> brain_centres, cerebellum_centres;
+  CentreRunTable brain_runs, cerebellum_runs;
   std::vector<double> weights;
   int64_t tiles = 0;
 
@@ -145,16 +145,21 @@ PatchDataset::PatchDataset(std::vector<SamplerSubject> subjects, const SamplerCo
       const int64_t i = v % d[0] - origin[0], j = v / d[0] % d[1] - origin[1], k = v / (d[0] * d[1]) - origin[2];
       return uint32_t(i + size[0] * (j + size[1] * k));
     };
+    std::vector<uint32_t> brain_centres, cerebellum_centres;
     for (int64_t v : brain_full) {
       brain_centres.push_back(to_crop(v));
       if (config.mode == SamplingMode::Weighted) weights.push_back(std::max(0.0, double(s.weight.at(size_t(v)))));
     }
     for (int64_t v : cerebellum_full) cerebellum_centres.push_back(to_crop(v));
-    brain_prefix.push_back(int64_t(brain_centres.size()));
-    cerebellum_prefix.push_back(int64_t(cerebellum_centres.size()));
+    brain_runs.append(brain_centres, stride);
+    cerebellum_runs.append(cerebellum_centres, stride);
+    brain_prefix.push_back(brain_runs.size);
+    cerebellum_prefix.push_back(cerebellum_runs.size);
   }
-  brain_total_ = int64_t(brain_centres.size());
-  cerebellum_total_ = int64_t(cerebellum_centres.size());
+  brain_runs.close();
+  cerebellum_runs.close();
+  brain_total_ = brain_runs.size;
+  cerebellum_total_ = cerebellum_runs.size;
   if (config.mode == SamplingMode::Balanced && cerebellum_total_ == 0)
     fail("sampler: balanced sampling needs cerebellum centres, and the split has none");
 
@@ -170,9 +175,11 @@ PatchDataset::PatchDataset(std::vector<SamplerSubject> subjects, const SamplerCo
   hr_ = resident(hr, where, resident_bytes_);
   volume_offset_ = resident(volume_offset, where, resident_bytes_);
   crop_ = resident(crop, where, resident_bytes_);
-  brain_centres_ = resident(brain_centres, where, resident_bytes_);
+  brain_run_start_ = resident(brain_runs.start, where, resident_bytes_);
+  brain_run_first_ = resident(brain_runs.first, where, resident_bytes_);
   brain_prefix_ = resident(brain_prefix, where, resident_bytes_);
-  cerebellum_centres_ = resident(cerebellum_centres, where, resident_bytes_);
+  cerebellum_run_start_ = resident(cerebellum_runs.start, where, resident_bytes_);
+  cerebellum_run_first_ = resident(cerebellum_runs.first, where, resident_bytes_);
   cerebellum_prefix_ = resident(cerebellum_prefix, where, resident_bytes_);
   alias_probability_ = resident(alias_probability, where, resident_bytes_);
   alias_index_ = resident(alias_index, where, resident_bytes_);
@@ -181,10 +188,11 @@ PatchDataset::PatchDataset(std::vector<SamplerSubject> subjects, const SamplerCo
   view_.hr = hr_.data();
   view_.volume_offset = volume_offset_.data();
   view_.crop = crop_.data();
-  view_.brain_centres = brain_centres_.data();
+  view_.brain_centres = CentreRuns{brain_run_start_.data(), brain_run_first_.data(), int64_t(brain_runs.start.size())};
   view_.brain_prefix = brain_prefix_.data();
-  view_.cerebellum_centres = cerebellum_centres_.data();
+  view_.cerebellum_centres = CentreRuns{cerebellum_run_start_.data(), cerebellum_run_first_.data(), int64_t(cerebellum_runs.start.size())};
   view_.cerebellum_prefix = cerebellum_prefix_.data();
+  view_.stride = stride;
   view_.alias_probability = alias_probability_.data();
   view_.alias_index = alias_index_.data();
   view_.subjects = int(subjects.size());

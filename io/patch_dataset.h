@@ -31,7 +31,7 @@ struct SamplerConfig {
   // voxels; 0 keeps every overlapping patch (the authors' code kept all tiles).
   double min_brain_fraction = 0.0;
   double cerebellum_fraction = 0.5;  // balanced mode: share of each epoch drawn from the cerebellum
-  int candidate_stride = 1;          // centres on a lattice of this step (memory for large datasets)
+  int candidate_stride = 1;          // centres on a lattice of this step
   // 0: the number of non-overlapping patch tiles of the split that overlap the brain, as many as
   // the authors' tiling gives.
   int64_t patches_per_epoch = 0;
@@ -64,9 +64,9 @@ class PatchDataset {
   MemoryKind where_;
   std::vector<std::string> ids_;
   Buffer<uint16_t> lr_, hr_;
-  Buffer<int64_t> volume_offset_, brain_prefix_, cerebellum_prefix_;
+  Buffer<int64_t> volume_offset_, brain_prefix_, cerebellum_prefix_, brain_run_first_, cerebellum_run_first_;
   Buffer<int32_t> crop_;
-  Buffer<uint32_t> brain_centres_, cerebellum_centres_, alias_index_;
+  Buffer<uint32_t> brain_run_start_, cerebellum_run_start_, alias_index_;
   Buffer<float> alias_probability_;
   SamplerView view_;
   int64_t brain_total_ = 0, cerebellum_total_ = 0;

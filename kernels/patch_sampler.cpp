@@ -20,6 +20,16 @@ const char* sampling_mode_name(SamplingMode m) {
   }
 }
 
+void CentreRunTable::append(const std::vector<uint32_t>& subject_centres, int64_t stride) {
+  for (size_t n = 0; n < subject_centres.size(); ++n) {
+    if (n == 0 || int64_t(subject_centres[n]) != int64_t(subject_centres[n - 1]) + stride) {
+      start.push_back(subject_centres[n]);
+      first.push_back(size);
+    }
+    ++size;
+  }
+}
+
 namespace cpu {
 
 void gather_patches(const SamplerView& v, int64_t first_patch, int batch, float* lr, float* hr, int32_t* centres) {

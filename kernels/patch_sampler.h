@@ -27,17 +27,43 @@ constexpr uint32_t kStreamEpochShuffle = 0x54f1e;
 enum PatchSource : int32_t { kFromBrain = 0, kFromCerebellum = 1 };
 constexpr int kCentreFields = 5;
 
+// A list of candidate patch centres, numbered 0 .. total - 1 across the subjects, each a linear
+// index within its subject's crop, kept as runs instead of one index a centre: run r holds the
+// centres numbered first[r] .. first[r + 1] - 1 at start[r], start[r] + stride, start[r] + 2
+// stride, ... (consecutive admissible centres along a row, and across rows where the lattice
+// continues). A brain's centres make a few runs a row: kilobytes where the list took 4 bytes a
+// centre (HCP at stride 1: ~100 MB a subject).
+struct CentreRuns {
+  const uint32_t* start = nullptr;  // [runs]
+  const int64_t* first = nullptr;   // [runs + 1]; first[runs] is the number of centres
+  int64_t runs = 0;
+};
+
+// Centre number g of the list (0 <= g < first[runs]): the run holding it by bisection.
+MDCSRN_HD int64_t centre_at(const CentreRuns& t, int64_t stride, int64_t g) {
+  int64_t lo = 0, hi = t.runs - 1;
+  while (lo < hi) {
+    const int64_t mid = (lo + hi + 1) / 2;
+    if (t.first[mid] <= g)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return int64_t(t.start[lo]) + (g - t.first[lo]) * stride;
+}
+
 // Everything the per-patch code reads, as plain pointers (host or device memory alike).
 struct SamplerView {
   const uint16_t* lr = nullptr;  // fp16 bits: the subjects' cropped volumes, one after the other
   const uint16_t* hr = nullptr;
   const int64_t* volume_offset = nullptr;  // [subjects]: start of each crop
   const int32_t* crop = nullptr;           // [subjects * 6]: crop origin (i, j, k) and size (ni, nj, nk)
-  const uint32_t* brain_centres = nullptr;  // candidate centres, linear index within the crop
-  const int64_t* brain_prefix = nullptr;    // [subjects + 1]: first candidate of each subject
-  const uint32_t* cerebellum_centres = nullptr;
+  CentreRuns brain_centres;                // candidate centres (every mode)
+  const int64_t* brain_prefix = nullptr;   // [subjects + 1]: first candidate of each subject
+  CentreRuns cerebellum_centres;           // balanced mode's second list
   const int64_t* cerebellum_prefix = nullptr;
-  const float* alias_probability = nullptr;  // weighted mode: Vose alias table over brain_centres
+  int64_t stride = 1;                        // of the centres' lattice (sampler.candidate_stride)
+  const float* alias_probability = nullptr;  // weighted mode: Vose alias table over the brain centres' numbers
   const uint32_t* alias_index = nullptr;
   int subjects = 0;
   int patch = 32;
@@ -113,7 +139,7 @@ MDCSRN_HD DrawnCentre draw_centre(const SamplerView& v, int64_t p) {
     from_cerebellum = int64_t(shuffle_index(uint64_t(within), uint64_t(v.epoch_size), v.seed, uint64_t(epoch))) < quota;
   }
   const int64_t* prefix = from_cerebellum ? v.cerebellum_prefix : v.brain_prefix;
-  const uint32_t* centres = from_cerebellum ? v.cerebellum_centres : v.brain_centres;
+  const CentreRuns& centres = from_cerebellum ? v.cerebellum_centres : v.brain_centres;
   int64_t g;
   if (v.mode == SamplingMode::Weighted) {
     const uint64_t slot = uniform_below64(words64(w, 0), uint64_t(v.brain_prefix[v.subjects]));
@@ -122,7 +148,7 @@ MDCSRN_HD DrawnCentre draw_centre(const SamplerView& v, int64_t p) {
     g = int64_t(uniform_below64(words64(w, 0), uint64_t(prefix[v.subjects])));
   }
   const int s = subject_of(prefix, v.subjects, g);
-  return DrawnCentre{s, int64_t(centres[g]), from_cerebellum ? kFromCerebellum : kFromBrain};
+  return DrawnCentre{s, centre_at(centres, v.stride, g), from_cerebellum ? kFromCerebellum : kFromBrain};
 }
 
 // The centre's record: subject, full-volume voxel (i, j, k), and where it was drawn from.
@@ -167,6 +193,18 @@ MDCSRN_HD void gather_voxel(const SamplerView& v, const PatchWindow& w, int32_t 
 }  // namespace mdcsrn
 
 namespace mdcsrn {
+
+// The runs (CentreRuns) of a list of centres in increasing order, `stride` apart where they run on:
+// start[r] and first[r] for each run, then first's closing entry, the list's size. A list of
+// several subjects is appended subject by subject (a run never spans two subjects), then closed.
+struct CentreRunTable {
+  std::vector<uint32_t> start;
+  std::vector<int64_t> first;
+  int64_t size = 0;  // centres appended so far
+  void append(const std::vector<uint32_t>& subject_centres, int64_t stride);
+  void close() { first.push_back(size); }
+};
+
 namespace cpu {
 // Patches first_patch .. first_patch + batch - 1 into lr and hr ([batch, 1, p, p, p] each) and
 // their centres into centres ([batch, kCentreFields]).

@@ -127,14 +127,15 @@ TEST_SUITE("colin27") {
       const int64_t dims_axis = test.axis == 0 ? 301 : (test.axis == 1 ? 370 : 316);
       for (const auto& [centres, count] : {std::pair{v.brain_centres, d.brain_candidates()}, std::pair{v.cerebellum_centres, d.cerebellum_candidates()}})
         for (int64_t g = 0; g < count; ++g) {
-          const int64_t local = centres[g];
+          const int64_t local = centre_at(centres, v.stride, g);
           const int64_t coord[3] = {crop[0] + local % crop[3], crop[1] + local / crop[3] % crop[4], crop[2] + local / (crop[3] * crop[4])};
           const int64_t lo = std::max<int64_t>(0, coord[test.axis] - 16), hi = std::min<int64_t>(dims_axis, coord[test.axis] + 16);
           REQUIRE((hi <= test.begin || lo >= test.end));
         }
-      MESSAGE(std::string(sampling_mode_name(mode)) << ": " << d.brain_candidates() << " brain centres, " << d.cerebellum_candidates()
-                                       << " cerebellum centres, epoch " << d.epoch_size() << " patches, "
-                                       << d.resident_bytes() / (1 << 20) << " MiB resident");
+      MESSAGE(std::string(sampling_mode_name(mode)) << ": " << d.brain_candidates() << " brain centres in " << v.brain_centres.runs
+                                       << " runs, " << d.cerebellum_candidates() << " cerebellum centres in " << v.cerebellum_centres.runs
+                                       << " runs, epoch " << d.epoch_size() << " patches, " << d.resident_bytes() / (1 << 20)
+                                       << " MiB resident");
       CHECK(d.cerebellum_candidates() > 100000);
     }
   }

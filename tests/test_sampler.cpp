@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <set>
 
 #include "tests/sampler_support.h"
@@ -38,6 +39,37 @@ TEST_SUITE("sampler") {
     int same = 0;
     for (uint64_t i = 0; i < 1000; ++i) same += shuffle_index(i, 1000, 3, 0) == shuffle_index(i, 1000, 3, 1);
     CHECK(same < 20);
+  }
+
+  TEST_CASE("centre runs give back every centre of the list they replace, in order") {
+    std::mt19937_64 rng(9);
+    for (const int64_t stride : {1, 2, 3}) {
+      CAPTURE(stride);
+      // Three subjects' increasing lists: runs on the lattice broken by gaps, and a subject whose
+      // first centre continues the previous subject's last run (a run must not span them).
+      CentreRunTable table;
+      std::vector<uint32_t> all;
+      uint32_t last = 0;
+      for (int subject = 0; subject < 3; ++subject) {
+        std::vector<uint32_t> list;
+        uint32_t at = subject == 2 ? last + uint32_t(stride) : uint32_t(rng() % 50);
+        for (int n = 0; n < 400; ++n) {
+          list.push_back(at);
+          at += uint32_t(rng() % 5 == 0 ? stride * (2 + rng() % 4) + rng() % 3 : stride);
+        }
+        last = list.back();
+        table.append(list, stride);
+        all.insert(all.end(), list.begin(), list.end());
+      }
+      table.close();
+      REQUIRE(table.first.size() == table.start.size() + 1);
+      CHECK(table.first.back() == int64_t(all.size()));
+      CHECK(table.start.size() < all.size() / 2);  // runs, not a centre each
+      const CentreRuns runs{table.start.data(), table.first.data(), int64_t(table.start.size())};
+      for (int64_t g = 0; g < int64_t(all.size()); ++g) REQUIRE(centre_at(runs, stride, g) == int64_t(all[size_t(g)]));
+      // The third subject starts a run of its own.
+      CHECK(std::count(table.first.begin(), table.first.end(), int64_t(800)) == 1);
+    }
   }
 
   TEST_CASE("fp16 storage round-trips and rounds to nearest") {
@@ -127,7 +159,7 @@ TEST_SUITE("sampler") {
     // Admissible centres on each side of i = 12.
     int64_t low = 0, high = 0;
     for (int64_t g = 0; g < d.brain_candidates(); ++g) {
-      const int64_t local = d.view().brain_centres[g];
+      const int64_t local = centre_at(d.view().brain_centres, d.view().stride, g);
       (d.view().crop[0] + local % d.view().crop[3] < 12 ? low : high)++;
     }
     const int total = 100000;
