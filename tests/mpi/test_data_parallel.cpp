@@ -126,33 +126,48 @@ TEST_SUITE("mpi_data_parallel") {
     world.barrier();
   }
 
-  TEST_CASE("mDCSRN-WGAN: 2 ranks train both networks as 1 process") {
+  TEST_CASE("mDCSRN-WGAN: 2 ranks train both networks as 1 process, clipped or spectrally normalised") {
     const Communicator& world = Communicator::world();
     const Communicator alone;
     const SharedDataset data(world, "dp_wgan", 64, 56, 48);  // room for the critic's 16^3 patches
     const TempDir& own = data.own;
     const std::string &shared = data.shared, &manifest = data.manifest;
-    const std::vector<std::string> wgan{"sampler.patch=16", "wgan.enabled=true", "wgan.pretrain_epochs=0", "wgan.n_critic=2", "wgan.critic_widths=[2,3,4,4]",
-                                        "wgan.critic_hidden=6"};
-    const TrainSummary s = train(run_config(manifest, shared + "/spread", wgan), world);
-    const TrainSummary r = train(run_config(manifest, own.path("single"), wgan), alone);
-    REQUIRE(s.critic_losses.size() == r.critic_losses.size());
-    for (size_t i = 0; i < s.critic_losses.size(); ++i)
-      CHECK(s.critic_losses[i] == doctest::Approx(r.critic_losses[i]).epsilon(1e-3).scale(1e-3));
-    world.barrier();
-    const TrainConfig c = parse_train_config(run_config(manifest, own.path("single"), wgan));
-    const GeneratorLayout layout(c.model);
-    check_same_run(load_checkpoint(shared + "/spread/checkpoint.safetensors", layout), load_checkpoint(own.path("single/checkpoint.safetensors"), layout));
-    const CriticLayout critic(c.wgan.critic);
-    const std::optional<CriticState> a = load_critic(shared + "/spread/checkpoint.safetensors", critic),
-                                     b = load_critic(own.path("single/checkpoint.safetensors"), critic);
-    REQUIRE((a && b));
-    const double params = relative_gap(a->params, b->params), v = relative_gap(a->adam_v, b->adam_v);
-    // The critic's weights are clipped to +-0.01, so a rounding weighs more (measured 1.5e-6).
-    MESSAGE("critic: relative gaps: weights " << params << ", Adam v " << v);
-    CHECK(params < 1e-5);
-    CHECK(v < 1e-5);
-    world.barrier();
+    for (const std::string lipschitz : {"clip", "spectral"}) {
+      CAPTURE(lipschitz);
+      const std::vector<std::string> wgan{"sampler.patch=16", "wgan.enabled=true", "wgan.pretrain_epochs=0", "wgan.n_critic=2",
+                                          "wgan.critic_widths=[2,3,4,4]", "wgan.critic_hidden=6", "wgan.lipschitz=\"" + lipschitz + "\""};
+      const std::string spread = shared + "/spread_" + lipschitz, single = own.path("single_" + lipschitz);
+      const TrainSummary s = train(run_config(manifest, spread, wgan), world);
+      const TrainSummary r = train(run_config(manifest, single, wgan), alone);
+      REQUIRE(s.critic_losses.size() == r.critic_losses.size());
+      for (size_t i = 0; i < s.critic_losses.size(); ++i)
+        CHECK(s.critic_losses[i] == doctest::Approx(r.critic_losses[i]).epsilon(1e-3).scale(1e-3));
+      world.barrier();
+      const TrainConfig c = parse_train_config(run_config(manifest, single, wgan));
+      const GeneratorLayout layout(c.model);
+      check_same_run(load_checkpoint(spread + "/checkpoint.safetensors", layout), load_checkpoint(single + "/checkpoint.safetensors", layout));
+      const CriticLayout critic(c.wgan.critic);
+      const std::optional<CriticState> a = load_critic(spread + "/checkpoint.safetensors", critic),
+                                       b = load_critic(single + "/checkpoint.safetensors", critic);
+      REQUIRE((a && b));
+      const double params = relative_gap(a->params, b->params), v = relative_gap(a->adam_v, b->adam_v);
+      // Clipped at +-0.01, a rounding weighs more in the critic's weights (measured 1.5e-6).
+      // Spectrally normalised, the gap is one element's (measured 4.3e-4 after the first step, the
+      // same after 8): fc1.bias[4], whose gradient is 0 in exact arithmetic (its unit's slope is
+      // the same for SR and HR), came out -7.5e-10 in one run and 0 in the other, and Adam's first
+      // step, g / (|g| + eps) of the learning rate, turns that rounding into a step.
+      MESSAGE("critic: relative gaps: weights " << params << ", Adam v " << v);
+      CHECK(params < (lipschitz == "clip" ? 1e-5 : 1e-3));
+      CHECK(v < 1e-5);
+      // Every rank iterates the same vectors on the same weights.
+      REQUIRE(a->spectral.size() == b->spectral.size());
+      CHECK(a->spectral.empty() == (lipschitz == "clip"));
+      if (!a->spectral.empty()) {
+        MESSAGE("spectral vectors: relative gap " << relative_gap(a->spectral, b->spectral));  // measured 1.5e-5
+        CHECK(relative_gap(a->spectral, b->spectral) < 1e-4);
+      }
+      world.barrier();
+    }
   }
 
   TEST_CASE("a global batch that does not split over the ranks is refused") {
