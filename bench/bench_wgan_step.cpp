@@ -23,12 +23,14 @@
 namespace mdcsrn::bench {
 namespace {
 
-constexpr const char* kHelp = R"(usage: bench_wgan_step --manifest PATH [--config FILE] [--device cpu|cuda] [--steps 20] [--json FILE]
+constexpr const char* kHelp = R"(usage: bench_wgan_step --manifest PATH [--config FILE] [--set KEY=VALUE ...] [--device cpu|cuda] [--steps 20]
+                       [--json FILE]
 
 Times, on the training split of a prepared dataset, the generator-only training step and the
 mDCSRN-WGAN iteration amortised per batch (n_critic batches: the critic steps on each, the
 generator on the first), with the generator, critic, batch and patch of a training configuration
-(default configs/paper_wgan_balanced.json: b4u4, the 16.6M-parameter critic, batch 64 of 32^3).
+(default configs/paper_wgan_balanced.json: b4u4, the 16.6M-parameter critic, batch 64 of 32^3;
+--set overrides a setting, e.g. --set wgan.lipschitz="spectral").
 On the GPU both fp32 and TF32 are measured. The JSON is rewritten after each; one whose losses
 are not finite, or that fails, is recorded with its status (exit status 1 at the end).
 )";
@@ -49,6 +51,10 @@ Timing measure(Backend be, CudaContext* ctx, const TrainConfig& c, const std::ve
   const std::vector<float> gp = initial_generator_parameters(gl, c.seed), cp = initial_critic_parameters(cl, c.seed);
   raw_copy(Backend::memory, generator.arena().params(), MemoryKind::Host, gp.data(), gp.size() * sizeof(float));
   raw_copy(Backend::memory, wgan.arena().params(), MemoryKind::Host, cp.data(), cp.size() * sizeof(float));
+  if (CriticSpectralNorm<Backend>* spectral = wgan.spectral()) {
+    const std::vector<float> vectors = initial_spectral_vectors(cl, cp, c.seed);
+    raw_copy(Backend::memory, spectral->vectors().data(), MemoryKind::Host, vectors.data(), vectors.size() * sizeof(float));
+  }
   Timing t;
   int64_t step = 0;
   t.generator_ms = time_ms(2, steps, [&] { generator.run(data, step++, c.adam); });
@@ -67,7 +73,9 @@ Timing measure(Backend be, CudaContext* ctx, const TrainConfig& c, const std::ve
 }  // namespace
 
 int run(int argc, char** argv) {
-  const cli::Args args(argc, argv, 1, {"manifest", "config", "device", "steps", "json"}, {}, "bench_wgan_step");
+  std::vector<char*> rest;
+  std::vector<std::string> overrides = cli::take_repeated(argc, argv, "--set", "section.key=value", rest);
+  const cli::Args args(int(rest.size()), rest.data(), 1, {"manifest", "config", "device", "steps", "json"}, {}, "bench_wgan_step");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -76,13 +84,15 @@ int run(int argc, char** argv) {
   if (manifest.empty()) fail("--manifest is required (see --help)");
   if (device != "cpu" && device != "cuda") fail("--device: expected cpu or cuda, got '" + device + "'");
   const int steps = args.get_int("steps", 20);
-  const nlohmann::json j = merge_train_config(args.get("config", "configs/paper_wgan_balanced.json"), {"data.manifest=\"" + manifest + "\""});
+  overrides.push_back("data.manifest=\"" + manifest + "\"");
+  const nlohmann::json j = merge_train_config(args.get("config", "configs/paper_wgan_balanced.json"), overrides);
   const TrainConfig c = parse_train_config(j);
   if (!c.wgan.enabled) fail(args.get("config", "configs/paper_wgan_balanced.json") + ": wgan.enabled is false");
   const std::vector<SamplerSubject> subjects = load_split(Manifest::load(manifest), c.train_split, false);
   const CriticLayout cl(c.wgan.critic);
-  std::printf("generator %s; %s (%lld parameters), n_critic %d; batch %d of %d^3\n", c.model.describe().c_str(),
-              c.wgan.critic.describe().c_str(), (long long)cl.table().parameter_count(), c.wgan.n_critic, c.batch, c.sampler.patch);
+  std::printf("generator %s; %s (%lld parameters), %s, n_critic %d; batch %d of %d^3\n", c.model.describe().c_str(),
+              c.wgan.critic.describe().c_str(), (long long)cl.table().parameter_count(),
+              c.wgan.constraint.kind == Lipschitz::Clip ? "clipped" : "spectrally normalised", c.wgan.n_critic, c.batch, c.sampler.patch);
   const std::string machine = describe_device(device == "cpu" ? DeviceKind::Cpu : DeviceKind::Cuda);
   std::printf("device: %s\n", machine.c_str());
   nlohmann::json results = nlohmann::json::array();

@@ -45,7 +45,9 @@ class CriticSpectralNorm {
     normalised_.zero();
   }
 
-  Buffer<T>& vectors() { return vectors_; }  // u and v of every weight (SpectralVectorLayout)
+  // u and v of every weight (SpectralVectorLayout): zero until set, e.g. from
+  // initial_spectral_vectors or a checkpoint (from zero, sigma would be 0).
+  Buffer<T>& vectors() { return vectors_; }
   const Buffer<T>& sigmas() const { return sigmas_; }
   const T* weights() const { return normalised_.data(); }  // W / sigma at the raw weights' offsets
 
