@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the engine builds against, skipping those already present.
-# With --tests, also what the test suite alone needs: Debian's PyTorch (CPU) and nibabel, and
-# MONAI from PyPI into .pydeps/ (pure Python, without its dependencies: Debian's torch and numpy
+# With --tests, also what the test suite alone needs: Debian's PyTorch (CPU), nibabel, SciPy and
+# GNU time (scripts/hcp_rehearsal.py), and MONAI from PyPI into .pydeps/ (pure Python, without its dependencies: Debian's torch and numpy
 # serve), for tests/pytorch/checkpoints_in_pytorch.py.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,7 +9,7 @@ packages=(cmake g++ make ccache libnifti2-dev libniftiio-dev nlohmann-json3-dev 
           libopenmpi-dev openmpi-bin)
 tests=false
 [[ ${1:-} == --tests ]] && tests=true
-$tests && packages+=(python3-torch python3-nibabel python3-pip)
+$tests && packages+=(python3-torch python3-nibabel python3-scipy python3-pip time)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
