@@ -203,6 +203,12 @@ int run_prepare(int argc, char** argv) {
                 (long long)s.cerebellum_voxels, t.seconds());
     std::fflush(stdout);
     manifest.subjects.push_back(s.entry);
+    // Several subjects are split whole, which needs their voxel counts only: their masks (two
+    // bytes a voxel, ~50 MB at HCP's grid) would otherwise stay until the last one is prepared.
+    if (jobs.size() > 1) {
+      Mask().swap(prepared.back().brain);
+      Mask().swap(prepared.back().cerebellum);
+    }
   }
   if (jobs.size() == 1) {
     manifest.subjects[0].splits = hemisphere_split(prepared[0]);

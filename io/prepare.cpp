@@ -195,6 +195,12 @@ std::string split_report(const Manifest& manifest, const std::vector<PreparedSub
     for (const auto& [name, region] : manifest.subjects[si].splits) {
       auto& t = totals[name];
       ++t[0];
+      if (region.whole()) {
+        t[1] += s.brain_voxels;
+        t[2] += s.cerebellum_voxels;
+        continue;
+      }
+      MDCSRN_ASSERT(!s.brain.empty() && !s.cerebellum.empty(), "split report: subject " + s.entry.id + "'s masks were released");
       for (int64_t k = 0; k < s.dims[2]; ++k)
         for (int64_t j = 0; j < s.dims[1]; ++j)
           for (int64_t i = 0; i < s.dims[0]; ++i) {

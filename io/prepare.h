@@ -31,7 +31,7 @@ struct PreparedSubject {
   SubjectEntry entry;  // paths relative to the manifest folder given to prepare_subject
   std::array<int64_t, 3> dims{};
   int64_t brain_voxels = 0, cerebellum_voxels = 0;
-  Mask brain, cerebellum;
+  Mask brain, cerebellum;  // may be released once the counts are taken (split_report needs them only for partial regions)
   Affine voxel_to_world{};
 };
 
