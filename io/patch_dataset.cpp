@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <future>
 
 #include "engine/error.h"
 #include "engine/parallel.h"
@@ -83,8 +84,12 @@ std::vector<int32_t> patch_box_counts(const Mask& mask, const std::array<int64_t
 }
 
 PatchDataset::PatchDataset(std::vector<SamplerSubject> subjects, const SamplerConfig& config, MemoryKind where)
+    : PatchDataset(int64_t(subjects.size()), [&subjects](int64_t n) { return std::move(subjects[size_t(n)]); }, config, where) {}
+
+PatchDataset::PatchDataset(int64_t count, const std::function<SamplerSubject(int64_t)>& subject, const SamplerConfig& config,
+                           MemoryKind where)
     : config_(config), where_(where) {
-  MDCSRN_REQUIRE(!subjects.empty(), "sampler: the split has no subject; the manifest must give it one (mdcsrn prepare writes train, val and test)");
+  MDCSRN_REQUIRE(count > 0, "sampler: the split has no subject; the manifest must give it one (mdcsrn prepare writes train, val and test)");
   MDCSRN_REQUIRE(config.patch >= 2 && config.patch % 2 == 0, "sampler.patch: " + std::to_string(config.patch) + "; the patch size must be even and at least 2, e.g. 32");
   MDCSRN_REQUIRE(config.candidate_stride >= 1, "sampler.candidate_stride: " + std::to_string(config.candidate_stride) + "; must be a positive integer, e.g. 1");
   MDCSRN_REQUIRE(config.min_brain_fraction >= 0 && config.min_brain_fraction <= 1, "sampler.min_brain_fraction: " + std::to_string(config.min_brain_fraction) + "; must be a fraction in [0, 1]");
@@ -100,7 +105,12 @@ PatchDataset::PatchDataset(std::vector<SamplerSubject> subjects, const SamplerCo
   std::vector<double> weights;
   int64_t tiles = 0;
 
-  for (const SamplerSubject& s : subjects) {
+  // One subject at a time, the next one read meanwhile: the full-precision volumes of at most two
+  // subjects are held at once, whatever the split's size.
+  std::future<SamplerSubject> next = std::async(std::launch::async, subject, int64_t(0));
+  for (int64_t n = 0; n < count; ++n) {
+    const SamplerSubject s = next.get();
+    if (n + 1 < count) next = std::async(std::launch::async, subject, n + 1);
     ids_.push_back(s.id);
     const auto& d = s.dims;
     const std::vector<int32_t> counts = patch_box_counts(s.brain, d, config.patch);
@@ -195,7 +205,7 @@ PatchDataset::PatchDataset(std::vector<SamplerSubject> subjects, const SamplerCo
   view_.stride = stride;
   view_.alias_probability = alias_probability_.data();
   view_.alias_index = alias_index_.data();
-  view_.subjects = int(subjects.size());
+  view_.subjects = int(count);
   view_.patch = config.patch;
   view_.mode = config.mode;
   view_.epoch_size = config.patches_per_epoch > 0 ? config.patches_per_epoch : std::max<int64_t>(tiles, 1);
@@ -227,10 +237,11 @@ void PatchDataset::sample_at(const int64_t* first_patch, int batch, float* lr, f
 #endif
 }
 
-std::vector<SamplerSubject> load_split(const Manifest& manifest, const std::string& split, bool with_weights,
-                                       const std::string& weight_map) {
-  std::vector<SamplerSubject> out;
-  for (const auto& [index, region] : manifest.split(split)) {
+namespace {
+
+SamplerSubject load_subject(const Manifest& manifest, const std::string& split, int64_t index, const Region& region, bool with_weights,
+                            const std::string& weight_map) {
+  {
     const SubjectEntry& e = manifest.subjects[size_t(index)];
     SamplerSubject s;
     s.id = e.id;
@@ -256,10 +267,29 @@ std::vector<SamplerSubject> load_split(const Manifest& manifest, const std::stri
     if (count(s.brain) == 0) fail(manifest.resolve(e.brain_mask) + ": the brain mask is empty");
     s.hr = std::move(hr.data);
     s.lr = lr.data;
-    out.push_back(std::move(s));
+    return s;
   }
+}
+
+}  // namespace
+
+std::vector<SamplerSubject> load_split(const Manifest& manifest, const std::string& split, bool with_weights,
+                                       const std::string& weight_map) {
+  std::vector<SamplerSubject> out;
+  for (const auto& [index, region] : manifest.split(split)) out.push_back(load_subject(manifest, split, index, region, with_weights, weight_map));
   if (out.empty()) fail(manifest.folder + "/manifest.json: no subject in split '" + split + "'");
   return out;
+}
+
+PatchDataset load_split_dataset(const Manifest& manifest, const std::string& split, const SamplerConfig& config, MemoryKind where,
+                                const std::string& weight_map) {
+  const auto members = manifest.split(split);
+  if (members.empty()) fail(manifest.folder + "/manifest.json: no subject in split '" + split + "'");
+  const bool with_weights = config.mode == SamplingMode::Weighted;
+  return PatchDataset(
+      int64_t(members.size()),
+      [&](int64_t n) { return load_subject(manifest, split, members[size_t(n)].first, members[size_t(n)].second, with_weights, weight_map); },
+      config, where);
 }
 
 }  // namespace mdcsrn

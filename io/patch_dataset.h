@@ -4,6 +4,7 @@
 // patch centres for each sampling mode.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ struct SamplerConfig {
 class PatchDataset {
  public:
   PatchDataset(std::vector<SamplerSubject> subjects, const SamplerConfig& config, MemoryKind where);
+  // Subjects 0 .. count - 1 from subject(n), each dropped once its crop and centres are taken
+  // (subject(n + 1) runs on another thread meanwhile).
+  PatchDataset(int64_t count, const std::function<SamplerSubject(int64_t)>& subject, const SamplerConfig& config, MemoryKind where);
 
   // Patches first_patch .. first_patch + batch - 1 (numbered across the whole run) into lr, hr
   // ([batch, 1, p, p, p]) and centres ([batch, kCentreFields]), all in memory of kind `where`.
@@ -78,6 +82,12 @@ class PatchDataset {
 // weight_map names another file name).
 std::vector<SamplerSubject> load_split(const Manifest& manifest, const std::string& split, bool with_weights,
                                        const std::string& weight_map = "hf_weight.nii.gz");
+
+// The dataset of one split, its subjects read one after another (two at a time at most): what
+// training uses, so that its host memory does not hold every subject's full-precision volumes
+// at once (the weight maps read for weighted sampling).
+PatchDataset load_split_dataset(const Manifest& manifest, const std::string& split, const SamplerConfig& config, MemoryKind where,
+                                const std::string& weight_map = "hf_weight.nii.gz");
 
 // Per-centre brain-voxel counts of the patch [c - p/2, c + p/2) in each axis (clipped to the
 // volume): three separable running sums.

@@ -43,7 +43,7 @@ class Trainer {
           const Collectives* device_ranks = nullptr)
       : c_(c), json_(json), o_(o), be_(be), ctx_(ctx), comm_(comm), leader_(comm.leader()), progress_(o.progress && leader_),
         layout_(c.model), shape_{local_batch_size(c, comm), 1, c.sampler.patch, c.sampler.patch, c.sampler.patch},
-        train_(load_split(Manifest::load(c.manifest), c.train_split, c.sampler.mode == SamplingMode::Weighted), c.sampler, Backend::memory),
+        train_(load_split_dataset(Manifest::load(c.manifest), c.train_split, c.sampler, Backend::memory)),
         step_(layout_, be, ctx, int(shape_.n), c.sampler.patch, c.loss), arena_(step_.arena()), generator_(step_.generator()),
         centres_(Backend::memory, shape_.n * kCentreFields) {
     // Under an MPI launcher, even with one rank (which exercises the collectives, NCCL's on a GPU).
@@ -357,7 +357,7 @@ class Trainer {
     SamplerConfig vc = c_.sampler;
     vc.mode = SamplingMode::Uniform;
     vc.seed = c_.seed + 1;
-    const PatchDataset val(load_split(m, c_.val_split, false), vc, Backend::memory);
+    const PatchDataset val = load_split_dataset(m, c_.val_split, vc, Backend::memory);
     // Global batches of validation patches; rank r evaluates its share of each.
     val_batches_ = (c_.val_patches + c_.batch - 1) / c_.batch;
     val_lr_ = Buffer<T>(Backend::memory, val_batches_ * shape_.numel());
