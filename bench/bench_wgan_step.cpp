@@ -51,10 +51,7 @@ Timing measure(Backend be, CudaContext* ctx, const TrainConfig& c, const std::ve
   const std::vector<float> gp = initial_generator_parameters(gl, c.seed), cp = initial_critic_parameters(cl, c.seed);
   raw_copy(Backend::memory, generator.arena().params(), MemoryKind::Host, gp.data(), gp.size() * sizeof(float));
   raw_copy(Backend::memory, wgan.arena().params(), MemoryKind::Host, cp.data(), cp.size() * sizeof(float));
-  if (CriticSpectralNorm<Backend>* spectral = wgan.spectral()) {
-    const std::vector<float> vectors = initial_spectral_vectors(cl, cp, c.seed);
-    raw_copy(Backend::memory, spectral->vectors().data(), MemoryKind::Host, vectors.data(), vectors.size() * sizeof(float));
-  }
+  if (CriticSpectralNorm<Backend>* spectral = wgan.spectral()) spectral->set_vectors(initial_spectral_vectors(cl, cp, c.seed));
   Timing t;
   int64_t step = 0;
   t.generator_ms = time_ms(2, steps, [&] { generator.run(data, step++, c.adam); });

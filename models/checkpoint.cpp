@@ -34,11 +34,19 @@ class CheckpointReader {
   bool engine_order_ = false;
 };
 
-// A weight's v: the weight's shape without its outputs, so that its kernel axes are stored in
-// the same order as the weight's.
+}  // namespace
+
 std::vector<int64_t> spectral_v_shape(const ParamEntry& weight) { return {weight.shape.begin() + 1, weight.shape.end()}; }
 
-}  // namespace
+void add_spectral_vectors(SafeTensors& st, const std::string& prefix, const CriticLayout& layout, const std::vector<float>& vectors) {
+  const SpectralVectorLayout at(layout);
+  const std::vector<CriticWeightMatrix> matrices = layout.weight_matrices();
+  for (size_t k = 0; k < matrices.size(); ++k) {
+    const ParamEntry& w = layout.table().entry(matrices[k].weight);
+    st.add_f32(prefix + w.name + "_u", {matrices[k].rows}, vectors.data() + at.u[k]);
+    add_f32_in_nibabel_order(st, prefix + w.name + "_v", spectral_v_shape(w), vectors.data() + at.v[k]);
+  }
+}
 
 void save_checkpoint(const std::string& path, const GeneratorLayout& layout, const GeneratorState& state, const CriticLayout* critic_layout,
                      const CriticState* critic) {
@@ -49,15 +57,7 @@ void save_checkpoint(const std::string& path, const GeneratorLayout& layout, con
       add_f32_in_nibabel_order(st, "optimizer.critic." + e.name + ".exp_avg", e.shape, critic->adam_m.data() + e.offset);
       add_f32_in_nibabel_order(st, "optimizer.critic." + e.name + ".exp_avg_sq", e.shape, critic->adam_v.data() + e.offset);
     }
-    if (!critic->spectral.empty()) {
-      const SpectralVectorLayout at(*critic_layout);
-      const std::vector<CriticWeightMatrix> matrices = critic_layout->weight_matrices();
-      for (size_t k = 0; k < matrices.size(); ++k) {
-        const ParamEntry& w = critic_layout->table().entry(matrices[k].weight);
-        st.add_f32("critic." + w.name + "_u", {matrices[k].rows}, critic->spectral.data() + at.u[k]);
-        add_f32_in_nibabel_order(st, "critic." + w.name + "_v", spectral_v_shape(w), critic->spectral.data() + at.v[k]);
-      }
-    }
+    if (!critic->spectral.empty()) add_spectral_vectors(st, "critic.", *critic_layout, critic->spectral);
     st.set_metadata("critic", critic_layout->config().describe());
   }
   const bool optimizer = !state.adam_m.empty();

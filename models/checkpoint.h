@@ -17,6 +17,8 @@
 
 namespace mdcsrn {
 
+class SafeTensors;
+
 struct GeneratorState {
   std::vector<float> params;   // arena layout (ParamTable offsets), host memory
   std::vector<float> adam_m, adam_v;  // same layout; empty when absent
@@ -32,6 +34,11 @@ struct CriticState {
   // torch.nn.utils.spectral_norm buffers; critic.<weight> is its weight_orig); empty otherwise.
   std::vector<float> spectral;
 };
+
+// Spectral vectors (SpectralVectorLayout) as tensors prefix<weight>_u and prefix<weight>_v, v with the
+// weight's shape less its outputs so that its kernel axes go to nibabel's order as the weight's.
+std::vector<int64_t> spectral_v_shape(const ParamEntry& weight);
+void add_spectral_vectors(SafeTensors& st, const std::string& prefix, const CriticLayout& layout, const std::vector<float>& vectors);
 
 void save_checkpoint(const std::string& path, const GeneratorLayout& layout, const GeneratorState& state,
                      const CriticLayout* critic_layout = nullptr, const CriticState* critic = nullptr);

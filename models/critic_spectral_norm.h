@@ -8,6 +8,7 @@
 // are part of the training state (checkpoints carry them; a resumed run continues exactly).
 #include <vector>
 
+#include "engine/error.h"
 #include "engine/memory.h"
 #include "models/critic_layout.h"
 
@@ -48,6 +49,11 @@ class CriticSpectralNorm {
   // u and v of every weight (SpectralVectorLayout): zero until set, e.g. from
   // initial_spectral_vectors or a checkpoint (from zero, sigma would be 0).
   Buffer<T>& vectors() { return vectors_; }
+  void set_vectors(const std::vector<T>& host) {
+    MDCSRN_ASSERT(int64_t(host.size()) == vectors_.size(), "spectral normalisation: " + std::to_string(host.size()) + " vector values for " +
+                                                               std::to_string(vectors_.size()));
+    vectors_.upload(host);
+  }
   const Buffer<T>& sigmas() const { return sigmas_; }
   const T* weights() const { return normalised_.data(); }  // W / sigma at the raw weights' offsets
 

@@ -296,7 +296,7 @@ class Trainer {
           std::printf("note: %s has no spectral normalisation vectors; they start from the critic's weights\n", o_.resume.c_str());
         critic->spectral = initial_spectral_vectors(*critic_layout_, critic->params, c_.seed);
       }
-      raw_copy(Backend::memory, spectral->vectors().data(), MemoryKind::Host, critic->spectral.data(), bytes(critic->spectral.size()));
+      spectral->set_vectors(critic->spectral);
     }
   }
 
@@ -336,16 +336,8 @@ class Trainer {
       add_f32_in_nibabel_order(st, "critic.grad." + e.name, e.shape, grads.data() + e.offset);
     }
     // Under spectral normalisation, the vectors the step used (after its power iteration).
-    if (CriticSpectralNorm<Backend>* spectral = wgan_->spectral()) {
-      const std::vector<float> vectors = spectral->vectors().download();
-      const SpectralVectorLayout at(*critic_layout_);
-      const std::vector<CriticWeightMatrix> matrices = critic_layout_->weight_matrices();
-      for (size_t k = 0; k < matrices.size(); ++k) {
-        const ParamEntry& w = critic_layout_->table().entry(matrices[k].weight);
-        st.add_f32("critic.param." + w.name + "_u", {matrices[k].rows}, vectors.data() + at.u[k]);
-        add_f32_in_nibabel_order(st, "critic.param." + w.name + "_v", {w.shape.begin() + 1, w.shape.end()}, vectors.data() + at.v[k]);
-      }
-    }
+    if (CriticSpectralNorm<Backend>* spectral = wgan_->spectral())
+      add_spectral_vectors(st, "critic.param.", *critic_layout_, spectral->vectors().download());
     st.add_f32("fake_scores", {shape_.n}, wgan_->fake_scores().download().data());
     st.add_f32("real_scores", {shape_.n}, wgan_->real_scores().download().data());
     st.save(o_.dump_step);

@@ -243,10 +243,7 @@ TEST_SUITE("critic") {
       CriticStep<CpuBackend<float>> step(L, {}, batch, 1.f, CriticConstraint{kind, 0.01f, 1});
       const std::vector<float> initial = initial_critic_parameters(L, 0);
       std::copy(initial.begin(), initial.end(), step.arena().params());
-      if (step.spectral()) {
-        const std::vector<float> vectors = initial_spectral_vectors(L, initial, 0);
-        std::copy(vectors.begin(), vectors.end(), step.spectral()->vectors().data());
-      }
+      if (step.spectral()) step.spectral()->set_vectors(initial_spectral_vectors(L, initial, 0));
       const AdamConfig adam = kind == Lipschitz::Clip ? AdamConfig{1e-3f, 0.9f, 0.999f, 1e-8f} : AdamConfig{1e-4f, 0.f, 0.9f, 1e-8f};
       auto estimate = [&] {
         std::vector<float> real(static_cast<size_t>(batch)), fake(static_cast<size_t>(batch));

@@ -68,6 +68,18 @@ WganRuns wgan_straight_and_resumed(TempDir& dir, const std::vector<std::string>&
   return runs;
 }
 
+// The critic of the straight run, checked to the bit against the resumed run's.
+CriticState same_critics(const WganRuns& runs, const CriticLayout& layout) {
+  const std::optional<CriticState> x = load_critic(runs.straight_checkpoint, layout), y = load_critic(runs.split_checkpoint, layout);
+  REQUIRE(x.has_value());
+  REQUIRE(y.has_value());
+  CHECK(x->params == y->params);
+  CHECK(x->adam_m == y->adam_m);
+  CHECK(x->adam_v == y->adam_v);
+  CHECK(x->spectral == y->spectral);
+  return *x;
+}
+
 TEST_SUITE("trainer") {
   TEST_CASE("configuration: defaults, files, overrides and typos") {
     const nlohmann::json d = merge_train_config("", {"train.epochs=3", "sampler.mode=balanced", "data.manifest=m.json"});
@@ -348,22 +360,16 @@ TEST_SUITE("trainer") {
     CHECK(x.adam_m == y.adam_m);
     CHECK(x.adam_v == y.adam_v);
     CHECK(x.running == y.running);
-    const std::optional<CriticState> cx = load_critic(runs.straight_checkpoint, critic_layout);
-    const std::optional<CriticState> cy = load_critic(runs.split_checkpoint, critic_layout);
-    REQUIRE(cx.has_value());
-    REQUIRE(cy.has_value());
-    CHECK(cx->params == cy->params);
-    CHECK(cx->adam_m == cy->adam_m);
-    CHECK(cx->adam_v == cy->adam_v);
-    CHECK(cx->params != initial_critic_parameters(critic_layout, 0));
-    CHECK(cx->spectral.empty());  // clipping keeps no spectral vectors
+    const CriticState cx = same_critics(runs, critic_layout);
+    CHECK(cx.params != initial_critic_parameters(critic_layout, 0));
+    CHECK(cx.spectral.empty());  // clipping keeps no spectral vectors
 
     // Clipping bounds every critic parameter, and it did act (LayerNorm weights start at 1).
     const ParamTable& t = critic_layout.table();
     int64_t at_limit = 0;
     for (const ParamEntry& e : t.entries())
       for (int64_t i = 0; i < e.numel; ++i) {
-        const float v = cx->params[size_t(e.offset + i)];
+        const float v = cx.params[size_t(e.offset + i)];
         REQUIRE_MESSAGE(std::fabs(v) <= 0.01f, e.name << "[" << i << "] = " << v);
         at_limit += std::fabs(v) == 0.01f;
       }
@@ -382,19 +388,12 @@ TEST_SUITE("trainer") {
     const GeneratorLayout layout(c.model);
     const CriticLayout critic_layout(c.wgan.critic);
     CHECK(load_checkpoint(runs.straight_checkpoint, layout).params == load_checkpoint(runs.split_checkpoint, layout).params);
-    const std::optional<CriticState> cx = load_critic(runs.straight_checkpoint, critic_layout);
-    const std::optional<CriticState> cy = load_critic(runs.split_checkpoint, critic_layout);
-    REQUIRE(cx.has_value());
-    REQUIRE(cy.has_value());
-    CHECK(cx->params == cy->params);
-    CHECK(cx->adam_m == cy->adam_m);
-    CHECK(cx->adam_v == cy->adam_v);
-    REQUIRE(int64_t(cx->spectral.size()) == SpectralVectorLayout(critic_layout).size);
-    CHECK(cx->spectral == cy->spectral);
+    const CriticState cx = same_critics(runs, critic_layout);
+    REQUIRE(int64_t(cx.spectral.size()) == SpectralVectorLayout(critic_layout).size);
     // The vectors moved with the weights from where the critic's initialisation put them.
-    CHECK(cx->spectral != initial_spectral_vectors(critic_layout, initial_critic_parameters(critic_layout, 0), 0));
+    CHECK(cx.spectral != initial_spectral_vectors(critic_layout, initial_critic_parameters(critic_layout, 0), 0));
     float largest = 0;
-    for (const float v : cx->params) largest = std::max(largest, std::fabs(v));
+    for (const float v : cx.params) largest = std::max(largest, std::fabs(v));
     CHECK(largest > 0.01f);  // no clipping at wgan.clip's 0.01
   }
 
@@ -432,7 +431,7 @@ TEST_SUITE("trainer") {
         for (size_t k = 0; k < matrices.size(); ++k) {
           const ParamEntry& w = layout.table().entry(matrices[k].weight);
           const std::vector<float> u = st.f32("critic.param." + w.name + "_u", {matrices[k].rows});
-          const std::vector<float> v = st.f32("critic.param." + w.name + "_v", {w.shape.begin() + 1, w.shape.end()});
+          const std::vector<float> v = st.f32("critic.param." + w.name + "_v", spectral_v_shape(w));
           std::copy(u.begin(), u.end(), spectral.vectors().data() + at.u[k]);
           std::copy(v.begin(), v.end(), spectral.vectors().data() + at.v[k]);
         }
