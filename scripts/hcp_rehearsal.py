@@ -105,7 +105,8 @@ def make_subject(rng, hr, brain, cerebellum, spacing, grid, folder):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mdcsrn", default=os.path.join(ROOT, "build", "mdcsrn"), help="the mdcsrn executable")
-    parser.add_argument("--work", required=True, help="scratch folder (the cohort, the prepared data, the runs)")
+    parser.add_argument("--work", required=True, help="scratch folder (the cohort, the prepared data, the runs); a rehearsal's "
+                        "earlier folders there are replaced, a prepared colin27/ is reused")
     parser.add_argument("--subjects", type=int, default=10, help="cohort size N (at least 3)")
     parser.add_argument("--grid", default="320x320x256", help="the HCP grid, XxYxZ voxels of 0.7 mm")
     parser.add_argument("--steps", type=int, default=200, help="training steps after start-up")
@@ -124,6 +125,8 @@ def main():
         parser.error(f"--grid: expected XxYxZ voxels, each at least 32, got '{args.grid}'")
     if not os.path.exists(args.mdcsrn):
         parser.error(f"--mdcsrn {args.mdcsrn}: no such program (build it: scripts/build.sh)")
+    if args.colin27 and not os.path.exists(os.path.join(args.colin27, "hr.nii.gz")):
+        parser.error(f"--colin27 {args.colin27}: no hr.nii.gz there (mdcsrn prepare --preset colin27 --out DIR makes it)")
     if not os.path.exists("/usr/bin/time"):
         sys.exit("hcp_rehearsal: needs GNU time (Debian: time)")
     work = os.path.abspath(args.work)
@@ -133,8 +136,6 @@ def main():
         shutil.rmtree(folder, ignore_errors=True)
 
     rows = []
-    if args.colin27 and not os.path.exists(os.path.join(args.colin27, "hr.nii.gz")):
-        parser.error(f"--colin27 {args.colin27}: no hr.nii.gz there (mdcsrn prepare --preset colin27 --out DIR makes it)")
     hr, brain, cerebellum, spacing = colin27(args.mdcsrn, work, args.colin27)
     begin = time.monotonic()
     rng = np.random.default_rng(args.seed)
