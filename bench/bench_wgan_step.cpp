@@ -47,7 +47,7 @@ Timing measure(Backend be, CudaContext* ctx, const TrainConfig& c, const std::ve
   const CriticLayout cl(c.wgan.critic);
   const PatchDataset data(subjects, c.sampler, Backend::memory);
   GeneratorStep<Backend> generator(gl, be, ctx, c.batch, c.sampler.patch, c.loss);
-  WganStep<Backend> wgan(cl, be, generator, c.wgan.adversarial_weight, c.wgan.constraint);
+  WganStep<Backend> wgan(cl, be, generator, c.wgan.adversarial_weight, c.wgan.constraint, c.seed);
   const std::vector<float> gp = initial_generator_parameters(gl, c.seed), cp = initial_critic_parameters(cl, c.seed);
   raw_copy(Backend::memory, generator.arena().params(), MemoryKind::Host, gp.data(), gp.size() * sizeof(float));
   raw_copy(Backend::memory, wgan.arena().params(), MemoryKind::Host, cp.data(), cp.size() * sizeof(float));

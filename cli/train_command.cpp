@@ -41,11 +41,13 @@ mDCSRN-WGAN (the "wgan" section): the critic (3-D SRGAN-style discriminator with
 critic_widths, critic_hidden, critic_slope = LeakyReLU slope, 0.2; 1 makes it the identity, which
 reproduces the authors' code's linear critic) steps on every batch with loss mean D(SR) - mean
 D(HR), Adam (critic_lr halved every critic_lr_halve_every epochs; critic_beta1, critic_beta2), kept
-Lipschitz by lipschitz: "clip" (the paper's: every critic weight clipped to +-clip, 0.01) or
+Lipschitz by lipschitz: "clip" (the paper's: every critic weight clipped to +-clip, 0.01),
 "spectral" (every convolution and linear layer divided by its largest singular value, from
-power_iterations power iterations a step). The generator steps on every n_critic-th batch (5) with loss
-L1 + adversarial_weight (1e-3) x -mean D(SR), after pretrain_epochs of L1 alone. The log adds
-critic_loss, wasserstein (mean D(HR) - mean D(SR)), l1 and adversarial, and reports an epoch whose
+power_iterations power iterations a step) or "gp" (a gradient penalty, gp_weight (10) x
+mean (||grad D(x)|| - 1)^2 at random mixes x of SR and HR, added to the critic's loss). The generator
+steps on every n_critic-th batch (5) with loss L1 + adversarial_weight (1e-3) x -mean D(SR), after
+pretrain_epochs of L1 alone. The log adds critic_loss, wasserstein (mean D(HR) - mean D(SR)), l1,
+adversarial and, under gp, gradient_penalty, and reports an epoch whose
 estimates all stayed below inert_below (1e-5) as one with an inert critic. Checkpoints hold both
 networks and both optimisers; mdcsrn infer reads the generator from them.
 
@@ -117,9 +119,11 @@ int run_train(int argc, char** argv) {
       char lipschitz[64];
       if (k.kind == Lipschitz::Clip)
         std::snprintf(lipschitz, sizeof lipschitz, "clip %g", double(k.clip));
-      else
+      else if (k.kind == Lipschitz::Spectral)
         std::snprintf(lipschitz, sizeof lipschitz, "spectral normalisation (%d power iteration%s a step)", k.power_iterations,
                       k.power_iterations == 1 ? "" : "s");
+      else
+        std::snprintf(lipschitz, sizeof lipschitz, "gradient penalty (weight %g)", double(k.gp_weight));
       std::printf("wgan: %s, %lld parameters; n_critic %d, adversarial weight %g, %s, %d L1 pretraining epochs\n",
                   config.wgan.critic.describe().c_str(), (long long)critic.table().parameter_count(), config.wgan.n_critic,
                   double(config.wgan.adversarial_weight), lipschitz, config.wgan.pretrain_epochs);

@@ -10,6 +10,7 @@
 #include "kernels/batchnorm.h"
 #include "kernels/channel_fold.h"
 #include "kernels/conv3d.h"
+#include "kernels/gradient_penalty.h"
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
 #include "kernels/loss.h"
@@ -85,6 +86,16 @@ struct CpuBackend {
   void layernorm_backward(Tensor<const T> x, Tensor<const T> dy, const T* weight, const T* mean, const T* invstd, Tensor<T> dx,
                           T* dweight, T* dbias, GradMode m) const {
     cpu::layernorm_backward<T>(x, dy, weight, mean, invstd, dx, dweight, dbias, m);
+  }
+  void layernorm_double_backward(Tensor<const T> x, Tensor<const T> dy, const T* weight, const T* mean, const T* invstd, Tensor<const T> ddx,
+                                 Tensor<T> x_grad, Tensor<T> dy_grad, T* weight_grad, GradMode m) const {
+    cpu::layernorm_double_backward<T>(x, dy, weight, mean, invstd, ddx, x_grad, dy_grad, weight_grad, m);
+  }
+  void penalty_interpolates(uint64_t seed, int64_t first_sample, Tensor<const T> fake, Tensor<const T> real, Tensor<T> out) const {
+    cpu::penalty_interpolates<T>(seed, first_sample, fake, real, out);
+  }
+  void gradient_penalty(Tensor<const T> g, T lambda, T share, T* penalty, Tensor<T> g_grad) const {
+    cpu::gradient_penalty<T>(g, lambda, share, penalty, g_grad);
   }
   void global_avg_pool_forward(Tensor<const T> x, Tensor<T> y) const { cpu::global_avg_pool_forward<T>(x, y); }
   void global_avg_pool_backward(Tensor<const T> dy, Tensor<T> dx, GradMode m) const { cpu::global_avg_pool_backward<T>(dy, dx, m); }
@@ -188,6 +199,17 @@ struct GpuBackendOn {
   void layernorm_backward(Tensor<const float> x, Tensor<const float> dy, const float* weight, const float* mean, const float* invstd,
                           Tensor<float> dx, float* dweight, float* dbias, GradMode m) const {
     gpu::layernorm_backward(*ctx, x, dy, weight, mean, invstd, dx, dweight, dbias, m);
+  }
+  void layernorm_double_backward(Tensor<const float> x, Tensor<const float> dy, const float* weight, const float* mean, const float* invstd,
+                                 Tensor<const float> ddx, Tensor<float> x_grad, Tensor<float> dy_grad, float* weight_grad, GradMode m) const {
+    gpu::layernorm_double_backward(*ctx, x, dy, weight, mean, invstd, ddx, x_grad, dy_grad, weight_grad, m);
+  }
+  void penalty_interpolates(uint64_t seed, int64_t first_sample, Tensor<const float> fake, Tensor<const float> real,
+                            Tensor<float> out) const {
+    gpu::penalty_interpolates(*ctx, seed, first_sample, fake, real, out);
+  }
+  void gradient_penalty(Tensor<const float> g, float lambda, float share, float* penalty, Tensor<float> g_grad) const {
+    gpu::gradient_penalty(*ctx, g, lambda, share, penalty, g_grad);
   }
   void global_avg_pool_forward(Tensor<const float> x, Tensor<float> y) const { gpu::global_avg_pool_forward(*ctx, x, y); }
   void global_avg_pool_backward(Tensor<const float> dy, Tensor<float> dx, GradMode m) const {

@@ -46,6 +46,11 @@ class GeneratorStep {
 #endif
   }
   int ranks() const { return host_ranks_ ? host_ranks_->size() : 1; }
+  // The global index of this process's first sample of step `step`.
+  int64_t first_sample(int64_t step) const {
+    const int64_t rank = host_ranks_ ? host_ranks_->rank() : 0;
+    return (step * ranks() + rank) * shape_.n;
+  }
   // The sum over the ranks of gradients in this backend's memory, in place (queued on a GPU).
   void sum_gradients(T* grads, int64_t count) const {
     if (device_ranks_) device_ranks_->allreduce_sum(grads, count);
@@ -77,8 +82,7 @@ class GeneratorStep {
   // Samples the batch, runs the generator and the loss, and leaves the loss's gradient with
   // respect to the output in output_gradient(), where other terms may add theirs before backward().
   void forward(const PatchDataset& data, int64_t step) {
-    const int64_t rank = host_ranks_ ? host_ranks_->rank() : 0;
-    data.sample((step * ranks() + rank) * shape_.n, int(shape_.n), lr_.data(), hr_.data(), centres_.data(), ctx_);
+    data.sample(first_sample(step), int(shape_.n), lr_.data(), hr_.data(), centres_.data(), ctx_);
     input_ = &lr_, target_ = &hr_;
     run_generator(batch(lr_), batch(sr_), NormMode::Train);
     be_.loss_forward_backward(loss_kind_, batch(sr_), batch(hr_), share(), loss_.data(), batch(dsr_), GradMode::Overwrite);

@@ -16,7 +16,7 @@ json default_train_config() {
                  {"eps", 1e-8}, {"loss", "l1"}, {"device", "auto"}, {"precision", "fp32"}, {"deterministic", true}, {"val_patches", 256}, {"log_every", 10},
                  {"seed", 0}}},
       {"wgan", {{"enabled", false}, {"n_critic", 5}, {"adversarial_weight", 1e-3}, {"lipschitz", "clip"}, {"clip", 0.01},
-                {"power_iterations", 1}, {"pretrain_epochs", 0}, {"critic_lr", 1e-3}, {"critic_beta1", 0.9}, {"critic_beta2", 0.999},
+                {"power_iterations", 1}, {"gp_weight", 10.0}, {"pretrain_epochs", 0}, {"critic_lr", 1e-3}, {"critic_beta1", 0.9}, {"critic_beta2", 0.999},
                 {"critic_lr_halve_every", 10}, {"inert_below", 1e-5}, {"critic_widths", {64, 128, 256, 512}}, {"critic_hidden", 1024},
                 {"critic_slope", 0.2}}},
       {"output", {{"dir", "runs/train"}}}};
@@ -75,6 +75,7 @@ void check_train_settings(const TrainConfig& c) {
   if (c.wgan.pretrain_epochs < 0) fail_setting("wgan.pretrain_epochs", c.wgan.pretrain_epochs, "must not be negative");
   if (!(c.wgan.constraint.clip > 0)) fail_setting("wgan.clip", c.wgan.constraint.clip, "must be positive, e.g. 0.01");
   require_positive("wgan.power_iterations", c.wgan.constraint.power_iterations, 1);
+  if (!(c.wgan.constraint.gp_weight > 0)) fail_setting("wgan.gp_weight", c.wgan.constraint.gp_weight, "must be positive, e.g. 10");
   if (!(c.wgan.inert_below >= 0)) fail_setting("wgan.inert_below", c.wgan.inert_below, "must not be negative, e.g. 1e-5 (0: never report)");
   if (!(c.wgan.critic_adam.lr > 0)) fail_setting("wgan.critic_lr", c.wgan.critic_adam.lr, "must be positive, e.g. 0.001");
   if (!(c.wgan.critic_adam.beta1 >= 0 && c.wgan.critic_adam.beta1 < 1))
@@ -129,10 +130,12 @@ TrainConfig parse_train_config(const json& j) {
     c.wgan.n_critic = g.at("n_critic").get<int>();
     c.wgan.adversarial_weight = g.at("adversarial_weight").get<float>();
     const std::string lipschitz = g.at("lipschitz").get<std::string>();
-    if (lipschitz != "clip" && lipschitz != "spectral") fail("wgan.lipschitz: expected clip or spectral, got '" + lipschitz + "'");
-    c.wgan.constraint.kind = lipschitz == "clip" ? Lipschitz::Clip : Lipschitz::Spectral;
+    if (lipschitz != "clip" && lipschitz != "spectral" && lipschitz != "gp")
+      fail("wgan.lipschitz: expected clip, spectral or gp, got '" + lipschitz + "'");
+    c.wgan.constraint.kind = lipschitz == "clip" ? Lipschitz::Clip : lipschitz == "spectral" ? Lipschitz::Spectral : Lipschitz::GradientPenalty;
     c.wgan.constraint.clip = g.at("clip").get<float>();
     c.wgan.constraint.power_iterations = g.at("power_iterations").get<int>();
+    c.wgan.constraint.gp_weight = g.at("gp_weight").get<float>();
     c.wgan.pretrain_epochs = g.at("pretrain_epochs").get<int>();
     c.wgan.critic_adam =
         AdamConfig{g.at("critic_lr").get<float>(), g.at("critic_beta1").get<float>(), g.at("critic_beta2").get<float>(), c.adam.eps};

@@ -55,7 +55,7 @@ class Trainer {
     train_.set_epoch_size(steps_per_epoch_ * c.batch);
     if (c.wgan.enabled) {
       critic_layout_.emplace(c.wgan.critic);
-      wgan_ = std::make_unique<WganStep<Backend>>(*critic_layout_, be, step_, c.wgan.adversarial_weight, c.wgan.constraint);
+      wgan_ = std::make_unique<WganStep<Backend>>(*critic_layout_, be, step_, c.wgan.adversarial_weight, c.wgan.constraint, c.seed);
       schedule_ = WganSchedule{int64_t(c.wgan.pretrain_epochs) * steps_per_epoch_, c.wgan.n_critic};
     }
     prepare_validation();
@@ -125,6 +125,7 @@ class Trainer {
             record["critic_loss"] = w.critic_loss;
             record["wasserstein"] = w.wasserstein;
             record["adversarial"] = w.adversarial;
+            if (c_.wgan.constraint.kind == Lipschitz::GradientPenalty) record["gradient_penalty"] = w.gradient_penalty;
             record["critic_lr"] = critic_lr(epoch);
             ++estimates;
             largest_estimate = std::max(largest_estimate, std::fabs(w.wasserstein));
@@ -326,7 +327,8 @@ class Trainer {
   // An adversarial first step: the batch and generator as above (no generator gradients: they come
   // after the critic's update), the critic's parameters (critic.param.<name>; under spectral
   // normalisation also critic.param.<weight>_u and _v), its scores of SR and HR, and its gradients
-  // for mean D(SR) - mean D(HR) (critic.grad.<name>, of the raw weights), before its update.
+  // for mean D(SR) - mean D(HR) plus any gradient penalty (critic.grad.<name>, of the raw weights),
+  // before its update.
   void dump_critic_step() {
     SafeTensors st = dumped_batch(false);
     const Arena& a = wgan_->arena();
@@ -340,6 +342,11 @@ class Trainer {
       add_spectral_vectors(st, "critic.param.", *critic_layout_, spectral->vectors().download());
     st.add_f32("fake_scores", {shape_.n}, wgan_->fake_scores().download().data());
     st.add_f32("real_scores", {shape_.n}, wgan_->real_scores().download().data());
+    // Under the gradient penalty, where it was evaluated and its value (gp_weight * the mean).
+    if (c_.wgan.constraint.kind == Lipschitz::GradientPenalty) {
+      add_f32_in_nibabel_order(st, "critic.interpolates", {shape_.n, 1, shape_.d, shape_.h, shape_.w}, wgan_->interpolates().download().data());
+      st.add_f32("critic.gradient_penalty", {1}, wgan_->penalty().download().data());
+    }
     st.save(o_.dump_step);
   }
 

@@ -1,9 +1,9 @@
 #pragma once
 // One batch of mDCSRN-WGAN training on a backend (REFERENCE.md section 3): the generator's forward
 // and L1 loss; a critic step on SR (detached) and HR (models/critic_step.h: loss mean D(SR) - mean
-// D(HR), Adam, and clipping or spectral normalisation); and, on the batches chosen for it, a
-// generator step whose output gradient is the L1 term's plus adversarial_weight times the gradient
-// of -mean D(SR) through the updated critic. No host synchronisation; the score gradients are
+// D(HR), Adam, and clipping, spectral normalisation or a gradient penalty); and, on the batches
+// chosen for it, a generator step whose output gradient is the L1 term's plus adversarial_weight
+// times the gradient of -mean D(SR) through the updated critic. No host synchronisation; the score gradients are
 // constants written once.
 #include <optional>
 #include <vector>
@@ -35,6 +35,7 @@ struct WganStats {
   double critic_loss = 0;   // mean D(SR) - mean D(HR)
   double wasserstein = 0;   // mean D(HR) - mean D(SR), the critic's estimate of the distance
   double adversarial = 0;   // adversarial_weight * -mean D(SR) at the last generator update
+  double gradient_penalty = 0;  // gp_weight * mean (||grad D(x_hat)|| - 1)^2 (wgan.lipschitz gp; else 0)
 };
 
 template <class Backend>
@@ -42,16 +43,17 @@ class WganStep {
  public:
   using T = typename Backend::Scalar;
 
+  // seed: the gradient penalty's mixing draws.
   WganStep(const CriticLayout& layout, Backend be, GeneratorStep<Backend>& generator, float adversarial_weight,
-           const CriticConstraint& constraint)
-      : be_(be), generator_(generator), layout_(layout), critic_(layout, be, generator.shape().n, generator.share(), constraint),
+           const CriticConstraint& constraint, uint64_t seed)
+      : be_(be), generator_(generator), layout_(layout), critic_(layout, be, generator.shape().n, generator.share(), constraint, seed),
         weight_(adversarial_weight) {
     const int64_t n = generator.shape().n;
     for (Buffer<T>* b : {&generator_scores_, &generator_grad_}) {
       *b = Buffer<T>(Backend::memory, n);
       b->zero();
     }
-    means_ = Buffer<T>(Backend::memory, 3);
+    means_ = Buffer<T>(Backend::memory, 4);
     // d(adversarial term)/dD(SR_i) = -weight/n, n the global batch (each rank holds its share of
     // it; the critic has no batch statistics, so nothing else couples them).
     be_.mean_score_backward(n, T(-adversarial_weight) * generator.share(), generator_grad_.data(), GradMode::Overwrite);
@@ -70,7 +72,7 @@ class WganStep {
   // then the critic's gradient for mean D(SR) - mean D(HR) in the critic arena's gradients.
   void critic_gradients(const PatchDataset& data, int64_t step) {
     generator_.forward(data, step);
-    critic_.gradients(generator_.batch(generator_.output()), generator_.batch(generator_.target()));
+    critic_.gradients(generator_.batch(generator_.output()), generator_.batch(generator_.target()), generator_.first_sample(step));
   }
   void update_critic(const AdamConfig& critic_adam, int64_t critic_t) {
     generator_.sum_gradients(critic_.arena().grads(), critic_.arena().size());
@@ -94,6 +96,7 @@ class WganStep {
     be_.mean_score(critic_.fake_scores().data(), n, means_.data());
     be_.mean_score(critic_.real_scores().data(), n, means_.data() + 1);
     be_.mean_score(generator_scores_.data(), n, means_.data() + 2);
+    be_.mean_score(critic_.penalty().data(), 1, means_.data() + 3);  // a copy, queued like the others
     be_.synchronize();
     const std::vector<T> device_means = means_.download();
     std::vector<double> means(device_means.begin(), device_means.end());
@@ -102,6 +105,7 @@ class WganStep {
     s.critic_loss = double(means[0]) - double(means[1]);
     s.wasserstein = -s.critic_loss;
     s.adversarial = -double(weight_) * double(means[2]);
+    s.gradient_penalty = means[3];
     return s;
   }
 
@@ -109,6 +113,8 @@ class WganStep {
   CriticSpectralNorm<Backend>* spectral() { return critic_.spectral(); }  // nullptr unless wgan.lipschitz is spectral
   const Buffer<T>& fake_scores() const { return critic_.fake_scores(); }  // D(SR) of the last critic step
   const Buffer<T>& real_scores() const { return critic_.real_scores(); }  // D(HR)
+  const Buffer<T>& interpolates() const { return critic_.interpolates(); }  // the gradient penalty's mixes of SR and HR
+  const Buffer<T>& penalty() const { return critic_.penalty(); }
   const CriticLayout& layout() const { return layout_; }
 
  private:

@@ -4,7 +4,9 @@
 The dump holds the first step's batch, the generator's parameters and output, and either the
 generator's gradients (an L1 step) or, for a WGAN run whose first step is adversarial, the critic's
 parameters, scores and gradients (under wgan.lipschitz spectral, also the vectors u and v of every
-weight, which PyTorch's torch.nn.utils.parametrizations.spectral_norm then uses in eval mode). This script loads the parameters into the PyTorch modules of
+weight, which PyTorch's torch.nn.utils.parametrizations.spectral_norm then uses in eval mode; under
+gp, the interpolates and the penalty, whose gradients PyTorch takes by torch.autograd.grad with
+create_graph=True). This script loads the parameters into the PyTorch modules of
 bench/pytorch_reference.py (strictly: every name and shape must match), recomputes the step in
 float64, and prints the relative error (||ours - torch|| / ||torch||) of each quantity, beside
 that of PyTorch's own float32 on the same dump. It exits non-zero when one of ours exceeds its
@@ -82,7 +84,14 @@ def step(config, tensors, dtype):
         fake, real = critic(sr), critic(hr)
         results["critic scores of SR"] = ("fake_scores", fake.detach())
         results["critic scores of HR"] = ("real_scores", real.detach())
-        (fake.mean() - real.mean()).backward()
+        loss = fake.mean() - real.mean()
+        if "critic.interpolates" in tensors:  # wgan.lipschitz gp: the penalty through a double backward
+            mixed = tensors["critic.interpolates"].to(dtype).requires_grad_(True)
+            (g,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+            penalty = w["gp_weight"] * ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
+            results["critic gradient penalty"] = ("critic.gradient_penalty", penalty.detach().reshape(1))
+            loss = loss + penalty
+        loss.backward()
         for name, p in critic.named_parameters():
             name = name.replace(".parametrizations.weight.original", ".weight")  # spectral_norm's raw weight
             results["critic grad " + name] = ("critic.grad." + name, p.grad)

@@ -42,6 +42,21 @@ CriticCase critic_case(const CriticLayout& L, int64_t batch, uint64_t param_seed
   return c;
 }
 
+CriticPenalty critic_penalty(const CriticLayout& L, const CriticCase& c) {
+  const std::vector<double> pd = convert<double>(c.params);
+  const HostTensor<double> x = convert<double>(c.x);
+  HostTensor<double> g = x, g_grad = x, scores = convert<double>(c.dscores), ones = scores;
+  std::fill(ones.storage.begin(), ones.storage.end(), 1.0);
+  Critic<CpuBackend<double>> reference(L, {}, x.view.shape.n, CriticDerivatives::Second);
+  reference.forward(pd.data(), x.in(), scores.view);
+  reference.backward(pd.data(), nullptr, std::nullopt, x.in(), ones.in(), &g.view);
+  CriticPenalty p;
+  cpu::gradient_penalty<double>(g.in(), kPenaltyWeight, 1.0, &p.value, g_grad.view);
+  p.grads.assign(pd.size(), 0.0);
+  reference.backward_of_input_gradient(pd.data(), p.grads.data(), x.in(), ones.in(), g_grad.in());
+  return p;
+}
+
 AgeCase age_case(const AgeRegressorLayout& L, const Shape5& shape, uint64_t param_seed, uint64_t rng_seed) {
   std::mt19937_64 rng(rng_seed);
   AgeCase c;

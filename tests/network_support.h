@@ -55,6 +55,15 @@ struct CriticCase {
 };
 CriticCase critic_case(const CriticLayout& L, int64_t batch, uint64_t param_seed, uint64_t rng_seed);
 
+// The gradient penalty (lambda 10, one process) at the case's x, in double: its value and every
+// parameter's gradient of it, through a critic built for second derivatives.
+struct CriticPenalty {
+  double value = 0;
+  std::vector<double> grads;
+};
+CriticPenalty critic_penalty(const CriticLayout& L, const CriticCase& c);
+constexpr double kPenaltyWeight = 10;
+
 // The same for the brain-age regressor: a training forward and backward for dout, then an eval
 // forward with the running statistics it left.
 struct AgeCase {

@@ -182,6 +182,102 @@ TEST_SUITE("critic") {
     }
   }
 
+  TEST_CASE("the backward of each op's backward, as backward_of_input_gradient composes it, matches finite differences (double)") {
+    // L = <r, backward(...)>: its gradients with respect to the backward's inputs. A convolution's
+    // data gradient differentiates to the forward (of r) and the weight gradient (of r and dy);
+    // global average pooling's to its forward; LeakyReLU's to itself (its slope is constant away
+    // from 0, so nothing reaches x). LayerNorm's has its own op (cpu.layernorm).
+    const FdOptions fd{24, 1e-6, 1e-6, 1e-9};
+    std::mt19937_64 rng(17);
+    for (const ConvParams p : {ConvParams{3, 1, 1}, ConvParams{3, 2, 1}, ConvParams{1, 1, 0}}) {
+      CAPTURE(p.stride);
+      CAPTURE(p.kernel);
+      const int64_t edge = p.kernel == 1 ? 1 : 6;
+      const Shape5 in{2, 3, edge, edge, edge}, out = conv_output_shape(in, 4, p);
+      HostTensor<double> dy = HostTensor<double>::dense(out), r = HostTensor<double>::dense(in), dx = r;
+      HostTensor<double> dy_grad = dy;
+      fill_random(dy, rng);
+      fill_random(r, rng);
+      std::vector<double> w = random_values<double>(4 * 3 * p.kernel * p.kernel * p.kernel, rng), w_grad(w.size());
+      const std::vector<double> weights = gather(r);
+      auto loss = [&] {
+        cpu::conv3d_backward_data<double>(p, w.data(), dy.in(), dx.view, GradMode::Overwrite);
+        return weighted_sum(gather(dx), weights);
+      };
+      cpu::conv3d_forward<double>(p, r.in(), w.data(), nullptr, dy_grad.view);
+      cpu::conv3d_backward_weight<double>(p, r.in(), dy.in(), w_grad.data(), nullptr, GradMode::Overwrite);
+      std::vector<int64_t> all(w.size());
+      std::iota(all.begin(), all.end(), int64_t(0));
+      check_finite_differences("dy", dy.storage, view_offsets(dy), dy_grad.storage, loss, fd);
+      check_finite_differences("weight", w, all, w_grad, loss, fd);
+    }
+    {
+      const Shape5 features{2, 3, 2, 2, 2};
+      HostTensor<double> dp = HostTensor<double>::dense(pooled_shape(features)), r = HostTensor<double>::dense(features), da = r;
+      HostTensor<double> dp_grad = dp;
+      fill_random(dp, rng);
+      fill_random(r, rng);
+      const std::vector<double> weights = gather(r);
+      auto loss = [&] {
+        cpu::global_avg_pool_backward<double>(dp.in(), da.view, GradMode::Overwrite);
+        return weighted_sum(gather(da), weights);
+      };
+      cpu::global_avg_pool_forward<double>(r.in(), dp_grad.view);
+      check_finite_differences("pooled", dp.storage, view_offsets(dp), dp_grad.storage, loss, fd);
+    }
+    {
+      const ActivationSpec leaky{Activation::LeakyRelu, 0.2f};
+      const Shape5 s{2, 3, 2, 2, 2};
+      HostTensor<double> x = HostTensor<double>::dense(s), dy = x, r = x, dx = x, dy_grad = x;
+      fill_random(x, rng, 0.1);  // away from the kink
+      fill_random(dy, rng);
+      fill_random(r, rng);
+      const std::vector<double> weights = gather(r);
+      auto loss = [&] {
+        cpu::activation_backward<double>(leaky, x.in(), dy.in(), dx.view, GradMode::Overwrite);
+        return weighted_sum(gather(dx), weights);
+      };
+      cpu::activation_backward<double>(leaky, x.in(), r.in(), dy_grad.view, GradMode::Overwrite);
+      check_finite_differences("dy", dy.storage, view_offsets(dy), dy_grad.storage, loss, fd);
+      const std::vector<double> zero(x.storage.size(), 0.0);
+      check_finite_differences("x", x.storage, view_offsets(x), zero, loss, fd);
+    }
+  }
+
+  TEST_CASE("the gradient penalty's parameter gradients (backward of the input gradient) match finite differences (double)") {
+    // P = lambda / n * sum_i (||grad_x D(x_i)|| - 1)^2 with the input gradient from backward;
+    // each parameter's gradient of P by central differences of P against
+    // backward_of_input_gradient's. The interpolates come from the penalty's own mixing.
+    const FdOptions fd{8, 1e-6, 1e-5, 1e-9};
+    for (float slope : {0.2f, 1.f}) {
+      CAPTURE(slope);
+      const CriticLayout L(tiny(slope));
+      std::vector<double> params = random_parameters(L, 15);
+      std::mt19937_64 rng(16);
+      HostTensor<double> fake = HostTensor<double>::dense({2, 1, 16, 16, 16}), real = fake, mixed = fake, g = fake, g_grad = fake;
+      fill_random(fake, rng);
+      fill_random(real, rng);
+      cpu::penalty_interpolates<double>(7, 40, fake.in(), real.in(), mixed.view);
+      HostTensor<double> scores = HostTensor<double>::dense({2, 1, 1, 1, 1}), ones = scores;
+      std::fill(ones.storage.begin(), ones.storage.end(), 1.0);
+      Critic<CpuBackend<double>> critic(L, {}, 2, CriticDerivatives::Second);
+      const double lambda = 10;
+      double penalty = 0;
+      auto loss = [&] {
+        critic.forward(params.data(), mixed.in(), scores.view);
+        critic.backward(params.data(), nullptr, std::nullopt, mixed.in(), ones.in(), &g.view);
+        cpu::gradient_penalty<double>(g.in(), lambda, 1.0, &penalty, g_grad.view);
+        return penalty;
+      };
+      loss();
+      std::vector<double> grads(params.size(), 0.0);
+      critic.backward_of_input_gradient(params.data(), grads.data(), mixed.in(), ones.in(), g_grad.in());
+      MESSAGE("penalty " << penalty);
+      CHECK(penalty > 1e-3);  // the test has something to differentiate
+      check_every_parameter(L.table(), params, grads, loss, fd);
+    }
+  }
+
   TEST_CASE("gradient modes: accumulation adds, the input-only pass matches and leaves parameter gradients alone") {
     const CriticLayout L(tiny(0.2f));
     const std::vector<double> params = random_parameters(L, 8);
@@ -221,14 +317,15 @@ TEST_SUITE("critic") {
     CHECK_THROWS_WITH_AS(critic.forward(params.data(), many.in(), many_scores.view), doctest::Contains("beyond capacity"), Error);
   }
 
-  TEST_CASE("trained alone to tell textured patches from their blur: spectral normalisation learns, clipping does not") {
+  TEST_CASE("trained alone to tell textured patches from their blur: spectral normalisation and the gradient penalty learn, clipping does not") {
     // The demo's critic (8-16-32-64, hidden 128) on batches of 8 of 16^3, 64 training pairs and 8
     // held out. Clipping (Adam 1e-3, +-0.01) as the paper's configurations; spectral
-    // normalisation with Adam 1e-4, betas (0, 0.9), as Miyato et al. Measured over 300 steps
-    // (2026-12-05): clipped, the held-out estimate W = mean D(sharp) - mean D(blurred) stays 0 or
-    // +-1.2e-10 (the rounding of its scores) throughout; normalised, W is 1.27 by step 25, 2.1 by
-    // 100 and 6.2 by 300 (PyTorch's own spectral_norm critic reached 5.7 by 300 on a like task).
-    // 50 steps here.
+    // normalisation and the gradient penalty (lambda 10) with Adam 1e-4, betas (0, 0.9), as Miyato
+    // et al. and Gulrajani et al. Measured over 300 steps (2026-12-05): clipped, the held-out
+    // estimate W = mean D(sharp) - mean D(blurred) stays 0 or +-2.3e-10 (the rounding of its
+    // scores) throughout; normalised, W is 1.27 by step 25, 2.1 by 100 and 6.2 by 300 (PyTorch's
+    // own spectral_norm critic reached 5.7 by 300 on a like task); penalised, 0.057 by 25, 0.087 by
+    // 50, 0.18 by 100 and 0.50 by 300 (PyTorch's, 0.37 by 300). 50 steps here.
     CriticConfig config;
     config.patch = 16;
     config.widths = {8, 16, 32, 64};
@@ -238,9 +335,9 @@ TEST_SUITE("critic") {
     const int64_t voxels = int64_t(edge) * edge * edge;
     const SharpAndBlurred train = textured_patches(64, edge, 21), held_out = textured_patches(batch, edge, 22);
     const Shape5 shape{batch, 1, edge, edge, edge};
-    for (const Lipschitz kind : {Lipschitz::Clip, Lipschitz::Spectral}) {
+    for (const Lipschitz kind : {Lipschitz::Clip, Lipschitz::Spectral, Lipschitz::GradientPenalty}) {
       CAPTURE(int(kind));
-      CriticStep<CpuBackend<float>> step(L, {}, batch, 1.f, CriticConstraint{kind, 0.01f, 1});
+      CriticStep<CpuBackend<float>> step(L, {}, batch, 1.f, CriticConstraint{kind, 0.01f, 1, 10.f}, 23);
       const std::vector<float> initial = initial_critic_parameters(L, 0);
       std::copy(initial.begin(), initial.end(), step.arena().params());
       if (step.spectral()) step.spectral()->set_vectors(initial_spectral_vectors(L, initial, 0));
@@ -254,13 +351,23 @@ TEST_SUITE("critic") {
       };
       for (int t = 1; t <= steps; ++t) {
         const int64_t first = int64_t((t - 1) % 8) * batch * voxels;
-        step.gradients(Tensor<const float>(train.blurred.data() + first, shape), Tensor<const float>(train.sharp.data() + first, shape));
+        step.gradients(Tensor<const float>(train.blurred.data() + first, shape), Tensor<const float>(train.sharp.data() + first, shape),
+                       int64_t(t - 1) * batch);
         step.update(adam, t);
       }
       const double w = estimate();
       MESSAGE("after " << steps << " steps, held-out W " << w);
       if (kind == Lipschitz::Clip) {
         CHECK(std::fabs(w) < 1e-6);
+        continue;
+      }
+      if (kind == Lipschitz::GradientPenalty) {
+        // The penalty keeps the input gradients' norms near 1: its last value, 10 x their mean
+        // squared distance from 1, measured 0.025.
+        const double penalty = step.penalty().download()[0];
+        MESSAGE("last gradient penalty " << penalty);
+        CHECK(w > 0.04);
+        CHECK(penalty < 0.25);
         continue;
       }
       CHECK(w > 0.5);

@@ -63,6 +63,38 @@ TEST_SUITE("layernorm") {
     check_finite_differences("dbias", d.bias, elements, db, loss, fd);
   }
 
+  TEST_CASE("the backward's input gradient differentiates by finite differences of the first-order gradient (double)") {
+    // L = <ddx, dx(x, dy, weight)>, dx from layernorm_backward with the statistics of x: its
+    // gradients with respect to x, dy and the weight are layernorm_double_backward's outputs.
+    const FdOptions fd{30, 1e-6, 1e-6, 1e-8};
+    LnData d = make_data(35);
+    const Shape5 s = d.x.view.shape;
+    std::mt19937_64 rng(36);
+    HostTensor<double> ddx = HostTensor<double>::dense(s), dx = d.x;
+    fill_random(ddx, rng);
+    const std::vector<double> r = gather(ddx);
+    std::vector<double> mean(static_cast<size_t>(s.n)), invstd(static_cast<size_t>(s.n)), dw(d.weight.size()), db(d.bias.size());
+    auto first_order = [&] {
+      cpu::layernorm_forward<double>(d.x.in(), d.weight.data(), d.bias.data(), 1e-5, mean.data(), invstd.data(), d.y.view);
+      cpu::layernorm_backward<double>(d.x.in(), d.dy.in(), d.weight.data(), mean.data(), invstd.data(), dx.view, dw.data(), db.data(),
+                                      GradMode::Overwrite);
+      return weighted_sum(gather(dx), r);
+    };
+    first_order();
+    HostTensor<double> x_grad = HostTensor<double>::dense(s), dy_grad = x_grad;
+    std::fill(x_grad.storage.begin(), x_grad.storage.end(), std::nan(""));  // poisoned: every element must be written
+    std::fill(dy_grad.storage.begin(), dy_grad.storage.end(), std::nan(""));
+    std::vector<double> weight_grad(d.weight.size(), 0.25);
+    cpu::layernorm_double_backward<double>(d.x.in(), d.dy.in(), d.weight.data(), mean.data(), invstd.data(), ddx.in(), x_grad.view,
+                                           dy_grad.view, weight_grad.data(), GradMode::Accumulate);
+    for (double& g : weight_grad) g -= 0.25;
+    std::vector<int64_t> elements(d.weight.size());
+    for (size_t i = 0; i < elements.size(); ++i) elements[i] = int64_t(i);
+    check_finite_differences("x", d.x.storage, view_offsets(d.x), x_grad.storage, first_order, fd);
+    check_finite_differences("dy", d.dy.storage, view_offsets(d.dy), dy_grad.storage, first_order, fd);
+    check_finite_differences("weight", d.weight, elements, weight_grad, first_order, fd);
+  }
+
   TEST_CASE("fp32 matches double") {
     LnData d = make_data(33);
     const Shape5 s = d.x.view.shape;

@@ -397,8 +397,33 @@ TEST_SUITE("trainer") {
     CHECK(largest > 0.01f);  // no clipping at wgan.clip's 0.01
   }
 
+  TEST_CASE("WGAN with the gradient penalty: resumes bit for bit, logs the penalty, and clips nothing") {
+    TempDir dir("wgan_penalty_resume");
+    const WganRuns runs = wgan_straight_and_resumed(dir, {"wgan.lipschitz=\"gp\"", "wgan.critic_beta1=0", "wgan.critic_beta2=0.9"});
+    const TrainConfig c = parse_train_config(runs.config);
+    REQUIRE(c.wgan.constraint.kind == Lipschitz::GradientPenalty);
+    const GeneratorLayout layout(c.model);
+    const CriticLayout critic_layout(c.wgan.critic);
+    CHECK(load_checkpoint(runs.straight_checkpoint, layout).params == load_checkpoint(runs.split_checkpoint, layout).params);
+    const CriticState cx = same_critics(runs, critic_layout);
+    CHECK(cx.spectral.empty());
+    float largest = 0;
+    for (const float v : cx.params) largest = std::max(largest, std::fabs(v));
+    CHECK(largest > 0.01f);
+    std::ifstream log(std::filesystem::path(runs.straight_checkpoint).parent_path() / "log.jsonl");
+    int penalties = 0;
+    for (std::string line; std::getline(log, line);) {
+      const nlohmann::json record = nlohmann::json::parse(line);
+      if (!record.contains("gradient_penalty")) continue;
+      ++penalties;
+      CHECK(record["gradient_penalty"].get<double>() > 0);
+      CHECK(std::isfinite(record["gradient_penalty"].get<double>()));
+    }
+    CHECK(penalties == 16);  // one a logged adversarial step
+  }
+
   TEST_CASE("WGAN: --dump-step writes the critic's step, which an independent double-precision pass reproduces") {
-    for (const std::string lipschitz : {"clip", "spectral"}) {
+    for (const std::string lipschitz : {"clip", "spectral", "gp"}) {
       CAPTURE(lipschitz);
       TempDir dir("wgan_dump");
       const std::string manifest = make_phantom_dataset(dir, 64, 56, 48);
@@ -449,6 +474,24 @@ TEST_SUITE("trainer") {
       critic.backward(params.data(), grads.data(), GradMode::Accumulate, Tensor<const double>(hr.data(), shape),
                       Tensor<const double>(dreal.data(), score_shape));
       if (lipschitz == "spectral") spectral.backward(grads.data());
+      REQUIRE(st.has("critic.interpolates") == (lipschitz == "gp"));
+      if (lipschitz == "gp") {
+        // The interpolates from the run's seed (0) and the batch's first sample (0), and the
+        // penalty's gradients through a second-order critic in double.
+        std::vector<double> mixed(sr.size()), g(sr.size()), g_grad(sr.size()), ones(3, 1.0), scores(3);
+        cpu::penalty_interpolates<double>(0, 0, Tensor<const double>(sr.data(), shape), Tensor<const double>(hr.data(), shape),
+                                          Tensor<double>(mixed.data(), shape));
+        CHECK(relative_error(convert<double>(st.f32("critic.interpolates", dims)), mixed) < 1e-6);
+        Critic<CpuBackend<double>> second(layout, {}, 3, CriticDerivatives::Second);
+        const Tensor<const double> at(mixed.data(), shape), ones_t(ones.data(), score_shape);
+        Tensor<double> g_t(g.data(), shape);
+        second.forward(params.data(), at, Tensor<double>(scores.data(), score_shape));
+        second.backward(params.data(), nullptr, std::nullopt, at, ones_t, &g_t);
+        double penalty = 0;
+        cpu::gradient_penalty<double>(g_t, 10.0, 1.0, &penalty, Tensor<double>(g_grad.data(), shape));
+        second.backward_of_input_gradient(params.data(), grads.data(), at, ones_t, Tensor<const double>(g_grad.data(), shape));
+        CHECK(relative_error(convert<double>(st.f32("critic.gradient_penalty", {1})), {penalty}) < 1e-5);
+      }
       CHECK(relative_error(convert<double>(st.f32("fake_scores", {3})), fake) < 1e-5);
       CHECK(relative_error(convert<double>(st.f32("real_scores", {3})), real) < 1e-5);
       for (const ParamEntry& e : layout.table().entries()) {
@@ -471,6 +514,10 @@ TEST_SUITE("trainer") {
     CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {m, "wgan.enabled=true", "wgan.n_critic=0"})),
                          doctest::Contains("wgan.n_critic"), Error);
     CHECK_THROWS_WITH_AS(merge_train_config("", {m, "wgan.ncritic=3"}), doctest::Contains("unknown setting 'wgan.ncritic'"), Error);
+    CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {m, "wgan.lipschitz=\"penalty\""})),
+                         doctest::Contains("wgan.lipschitz: expected clip, spectral or gp, got 'penalty'"), Error);
+    CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {m, "wgan.enabled=true", "wgan.gp_weight=0"})),
+                         doctest::Contains("wgan.gp_weight"), Error);
   }
 }
 

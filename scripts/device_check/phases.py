@@ -358,15 +358,17 @@ def training_runs_phase(context):
 
 
 def crosscheck_phase(context):
-    """The GPU's first steps against PyTorch autograd in float64 (generator and critic)."""
+    """The GPU's first steps against PyTorch autograd in float64 (generator, critic, and the critic
+    under the gradient penalty: its double backward against torch.autograd.grad(create_graph=True))."""
     if not context.facts.get("torch"):
         raise PhaseSkipped("no torch here")
     headlines = []
-    for name, config in (("paper", "configs/paper_balanced.json"), ("wgan", "configs/paper_wgan_balanced.json")):
+    for name, config, extra in (("paper", "configs/paper_balanced.json", []), ("wgan", "configs/paper_wgan_balanced.json", []),
+                                ("wgan-gp", "configs/paper_wgan_balanced.json", ["--set", 'wgan.lipschitz="gp"'])):
         dump = context.path(f"dump-{name}.safetensors")
         train(context, f"dump-{name}", ["--config", config, "--steps", "1", "--set", "train.batch=4", "--set", "train.val_patches=4",
-                                         "--set", "wgan.pretrain_epochs=0", "--set", f"train.device={context.device}", "--dump-step", dump],
-              limit_s=90)
+                                         "--set", "wgan.pretrain_epochs=0", "--set", f"train.device={context.device}", "--dump-step", dump]
+              + extra, limit_s=90)
         path = log(context, f"crosscheck-{name}")
         context.run([python(context), "scripts/pytorch_crosscheck.py", dump], path, limit_s=90)
         headlines.append(f"{name}: " + read_text(path).strip().splitlines()[-1][:80])
@@ -377,10 +379,14 @@ def benchmarks_phase(context):
     """The data pipeline and the WGAN step."""
     context.run([exe(context, "bench_data"), "--manifest", context.facts["manifest"], "--json", context.path("bench_data.json")]
                 + (["--repeats", "2"] if context.rehearse else []), log(context, "bench_data"), limit_s=90)
-    context.run([exe(context, "bench_wgan_step"), "--manifest", context.facts["manifest"], "--device", context.device,
-                 "--steps", "2" if context.rehearse else "10", "--json", context.path("bench_wgan_step.json")]
-                + (["--config", "configs/demo_cpu_wgan.json"] if context.rehearse else []), log(context, "bench_wgan_step"), limit_s=90)
-    return "bench_data and bench_wgan_step written"
+    for lipschitz in ("clip", "spectral", "gp"):  # the critic's constraints' costs, side by side
+        suffix = "" if lipschitz == "clip" else "_" + lipschitz
+        context.run([exe(context, "bench_wgan_step"), "--manifest", context.facts["manifest"], "--device", context.device,
+                     "--steps", "2" if context.rehearse else "10", "--json", context.path(f"bench_wgan_step{suffix}.json"),
+                     "--set", f'wgan.lipschitz="{lipschitz}"']
+                    + (["--config", "configs/demo_cpu_wgan.json"] if context.rehearse else []), log(context, "bench_wgan_step" + suffix),
+                    limit_s=90)
+    return "bench_data and bench_wgan_step (clip, spectral, gp) written"
 
 
 def phases():
@@ -399,8 +405,8 @@ def phases():
         Phase("out-of-memory", 60, 5, out_of_memory_phase, ("prepare",)),
         Phase("data-parallel", 180, 20, data_parallel_phase, ("prepare",)),
         Phase("training-runs", 180, 25, training_runs_phase, ("prepare",)),
-        Phase("crosscheck", 180, 20, crosscheck_phase, ("prepare",)),
-        Phase("benchmarks", 180, 15, benchmarks_phase, ("prepare",)),
+        Phase("crosscheck", 240, 35, crosscheck_phase, ("prepare",)),
+        Phase("benchmarks", 240, 40, benchmarks_phase, ("prepare",)),
         Phase("accuracy", 300, 180, accuracy_phase, ("prepare",)),
         Phase("pytorch-compile", 240, 150, pytorch_compile_phase, ("step-table",)),
     ]

@@ -57,7 +57,7 @@ TEST_SUITE("emu_networks") {
     CHECK(worst < 1e-4);
   }
 
-  TEST_CASE("the critic on the emulated GPU backend matches the CPU in double") {
+  TEST_CASE("the critic on the emulated GPU backend, and its gradient penalty, match the CPU in double") {
     CriticConfig config;
     config.patch = 16;
     config.widths = {8, 16, 32, 64};
@@ -79,6 +79,22 @@ TEST_SUITE("emu_networks") {
     CHECK(e_scores < 1e-4);
     CHECK(e_dx < 1e-4);
     CHECK(worst < 1e-4);
+
+    // The gradient penalty's parameter gradients (the double backward's kernels) at the same x.
+    const CriticPenalty reference = critic_penalty(L, c);
+    Critic<EmulatedGpuBackend> second(L, EmulatedGpuBackend{&emu}, 3, CriticDerivatives::Second);
+    HostTensor<float> ones = c.dscores, g = c.x, g_grad = c.x;
+    std::fill(ones.storage.begin(), ones.storage.end(), 1.f);
+    std::vector<float> penalty_grads(c.params.size(), 0.f), penalty(1, NAN);
+    second.forward(c.params.data(), c.x.in(), scores.view);
+    second.backward(c.params.data(), nullptr, std::nullopt, c.x.in(), ones.in(), &g.view);
+    gpu::gradient_penalty(emu, g.in(), float(kPenaltyWeight), 1.f, penalty.data(), g_grad.view);
+    second.backward_of_input_gradient(c.params.data(), penalty_grads.data(), c.x.in(), ones.in(), g_grad.in());
+    const double penalty_worst = worst_parameter_error(L.table(), penalty_grads, reference.grads, worst_name);
+    MESSAGE("gradient penalty " << penalty[0] << " (double " << reference.value << "), worst parameter gradient " << penalty_worst << " ("
+                                << worst_name << ")");
+    CHECK(penalty[0] == doctest::Approx(reference.value).epsilon(1e-5));
+    CHECK(penalty_worst < 1e-4);
   }
 }
 

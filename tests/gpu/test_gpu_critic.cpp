@@ -9,8 +9,8 @@
 namespace mdcsrn::test {
 namespace {
 
-// The default-width critic on 16^3 patches, forward and backward, GPU against CPU double from the
-// same weights. fp32: eleven layers and LayerNorms over up to 32k elements, bound 1e-4. TF32 rounds
+// The default-width critic on 16^3 patches, forward and backward, and its gradient penalty's
+// parameter gradients, GPU against CPU double from the same weights. fp32: eleven layers and LayerNorms over up to 32k elements, bound 1e-4. TF32 rounds
 // the convolutions' inputs to 11 significant bits (4.9e-4) and every LayerNorm's backward subtracts
 // its means, which cancel: on an H200 the input gradient and the first conv's bias gradient came
 // within 5.0e-2 and 5.8e-2 (2026-12-04), bound 0.1; a wrong layout or algorithm errs by ~1.
@@ -39,6 +39,26 @@ void compare_critic(bool tf32, double tolerance) {
   CHECK(e_scores < tolerance);
   CHECK(e_dx < tolerance);
   CHECK(worst < tolerance);
+
+  // The gradient penalty's parameter gradients at the same x (cuDNN's convolutions in its double
+  // backward, the new LayerNorm and penalty kernels).
+  const CriticPenalty reference = critic_penalty(L, c);
+  Critic<GpuBackend> second(L, GpuBackend{&ctx}, 3, CriticDerivatives::Second);
+  HostTensor<float> ones = c.dscores;
+  std::fill(ones.storage.begin(), ones.storage.end(), 1.f);
+  DeviceTensor ones_dev(ones), input_grad_dev(c.x), g_grad_dev(c.x);
+  Buffer<float> penalty_grads = device_copy(std::vector<float>(c.params.size(), 0.f)), penalty(MemoryKind::Device, 1);
+  second.forward(p_dev.data(), x_dev.in(), scores_dev.view);
+  second.backward(p_dev.data(), nullptr, std::nullopt, x_dev.in(), ones_dev.in(), &input_grad_dev.view);
+  gpu::gradient_penalty(ctx, input_grad_dev.in(), float(kPenaltyWeight), 1.f, penalty.data(), g_grad_dev.view);
+  second.backward_of_input_gradient(p_dev.data(), penalty_grads.data(), x_dev.in(), ones_dev.in(), g_grad_dev.in());
+  ctx.synchronize();
+  const double penalty_worst = worst_parameter_error(L.table(), penalty_grads.download(), reference.grads, worst_name);
+  const double penalty_error = std::fabs(double(penalty.download()[0]) - reference.value) / reference.value;
+  MESSAGE((tf32 ? "TF32" : "fp32") << ": gradient penalty " << penalty_error << " off, worst parameter gradient " << penalty_worst << " ("
+                                   << worst_name << ")");
+  CHECK(penalty_error < tolerance);
+  CHECK(penalty_worst < tolerance);
 }
 
 // One combined WGAN batch (critic step, then a generator step through the updated critic) on the
@@ -58,7 +78,7 @@ WganBatch run_wgan_batch(Backend be, CudaContext* ctx, const std::string& manife
   sampler.patch = 16;
   const PatchDataset data(load_split(Manifest::load(manifest), "train", false), sampler, kind);
   GeneratorStep<Backend> generator(gl, be, ctx, 4, 16, LossKind::L1);
-  WganStep<Backend> wgan(cl, be, generator, 10.f, CriticConstraint{Lipschitz::Clip, 1.f});
+  WganStep<Backend> wgan(cl, be, generator, 10.f, CriticConstraint{Lipschitz::Clip, 1.f}, 0);
   const std::vector<float> gp = initial_generator_parameters(gl, 41), cp = initial_critic_parameters(cl, 42);
   raw_copy(kind, generator.arena().params(), MemoryKind::Host, gp.data(), gp.size() * sizeof(float));
   raw_copy(kind, wgan.arena().params(), MemoryKind::Host, cp.data(), cp.size() * sizeof(float));

@@ -222,7 +222,7 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("fast_generator")) {
       const PatchDataset data(subjects, sampler, kTargetMemory);
       GeneratorStep<TargetBackend> generator(gl, be, sampling_context(ctx), 2, sampler.patch, LossKind::L1);
       if (fast_path) generator.enable_fast_path(ctx);
-      WganStep<TargetBackend> wgan(cl, be, generator, 10.f, CriticConstraint{Lipschitz::Clip, 1.f});
+      WganStep<TargetBackend> wgan(cl, be, generator, 10.f, CriticConstraint{Lipschitz::Clip, 1.f}, 0);
       const std::vector<float> gp = initial_generator_parameters(gl, 41), cp = initial_critic_parameters(cl, 42);
       raw_copy(kTargetMemory, generator.arena().params(), MemoryKind::Host, gp.data(), gp.size() * sizeof(float));
       raw_copy(kTargetMemory, wgan.arena().params(), MemoryKind::Host, cp.data(), cp.size() * sizeof(float));

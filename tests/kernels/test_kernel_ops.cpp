@@ -8,6 +8,7 @@
 #include "kernels/batchnorm.h"
 #include "kernels/channel_fold.h"
 #include "kernels/kspace_spectrum.h"
+#include "kernels/gradient_penalty.h"
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
 #include "kernels/loss.h"
@@ -132,7 +133,7 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("batchnorm")) {
 }
 
 TEST_SUITE(MDCSRN_TARGET_SUITE("layernorm")) {
-  TEST_CASE("LayerNorm over (C, D, H, W) matches the reference") {
+  TEST_CASE("LayerNorm over (C, D, H, W), its backward and double backward match the reference") {
     for (const Shape5& s : {Shape5{4, 64, 8, 8, 8}, kOddShape}) {
       CAPTURE(s.str());
       std::mt19937_64 rng(73);
@@ -163,6 +164,24 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("layernorm")) {
       CHECK(relative_error(gather(dxd.download(dx)), gather(dxr)) < kFp32Tolerance);
       CHECK(relative_error(as_double(dwd), dw) < kFp32Tolerance);
       CHECK(relative_error(as_double(dbd), db) < kFp32Tolerance);
+
+      // The double backward (the gradient penalty's), on the statistics just computed.
+      HostTensor<float> ddx = HostTensor<float>::dense(s), x_grad = ddx, dy_grad = ddx;
+      fill_random(ddx, rng);
+      poison(x_grad);
+      poison(dy_grad);
+      HostTensor<double> ddxr = convert<double>(ddx), x_gradr = convert<double>(x_grad), dy_gradr = x_gradr;
+      std::vector<double> weight_grad(wr.size(), 0.5);
+      cpu::layernorm_double_backward<double>(xr.in(), dyr.in(), wr.data(), mean.data(), invstd.data(), ddxr.in(), x_gradr.view,
+                                             dy_gradr.view, weight_grad.data(), GradMode::Accumulate);
+      TargetTensor ddxd(ddx), x_gradd(x_grad), dy_gradd(dy_grad);
+      Buffer<float> weight_gradd = target_copy(std::vector<float>(size_t(per), 0.5f));
+      gpu::layernorm_double_backward(ctx, xd.in(), dyd.in(), wd.data(), meand.data(), invstdd.data(), ddxd.in(), x_gradd.view, dy_gradd.view,
+                                     weight_gradd.data(), GradMode::Accumulate);
+      ctx.synchronize();
+      CHECK(relative_error(gather(x_gradd.download(x_grad)), gather(x_gradr)) < kFp32Tolerance);
+      CHECK(relative_error(gather(dy_gradd.download(dy_grad)), gather(dy_gradr)) < kFp32Tolerance);
+      CHECK(relative_error(as_double(weight_gradd), weight_grad) < kFp32Tolerance);
     }
   }
 }
@@ -385,6 +404,36 @@ TEST_SUITE(MDCSRN_TARGET_SUITE("optimizer")) {
       const std::vector<float> clipped = pd.download();
       for (float x : clipped) REQUIRE(std::fabs(x) <= 0.01f);
       CHECK(relative_error(convert<double>(clipped), convert<double>(p)) < 1e-6);
+    }
+  }
+}
+
+TEST_SUITE(MDCSRN_TARGET_SUITE("gradient_penalty")) {
+  TEST_CASE("interpolates, the penalty and its gradient match the CPU") {
+    for (const Shape5& s : {Shape5{4, 1, 16, 16, 16}, Shape5{3, 1, 5, 7, 9}}) {
+      CAPTURE(s.str());
+      std::mt19937_64 rng(79);
+      HostTensor<float> fake = HostTensor<float>::dense(s), real = fake, mixed = fake, g = fake, g_grad = fake;
+      fill_random(fake, rng);
+      fill_random(real, rng);
+      fill_random(g, rng, 0.0, 0.05);
+      poison(mixed);
+      poison(g_grad);
+      HostTensor<float> mixed_cpu = mixed;
+      cpu::penalty_interpolates<float>(5, 61, fake.in(), real.in(), mixed_cpu.view);
+      HostTensor<double> gr = convert<double>(g), g_gradr = gr;
+      double penalty = 0;
+      cpu::gradient_penalty<double>(gr.in(), 10.0, 0.5, &penalty, g_gradr.view);
+
+      TargetContext ctx;
+      TargetTensor faked(fake), reald(real), mixedd(mixed), gd(g), g_gradd(g_grad);
+      Buffer<float> penaltyd = poisoned(1);
+      gpu::penalty_interpolates(ctx, 5, 61, faked.in(), reald.in(), mixedd.view);
+      gpu::gradient_penalty(ctx, gd.in(), 10.f, 0.5f, penaltyd.data(), g_gradd.view);
+      ctx.synchronize();
+      CHECK(relative_error(gather(mixedd.download(mixed)), gather(mixed_cpu)) < 1e-6);  // the same formula; nvcc may fuse
+      CHECK(relative_error(as_double(penaltyd), std::vector<double>{penalty}) < kFp32Tolerance);
+      CHECK(relative_error(gather(g_gradd.download(g_grad)), gather(g_gradr)) < kFp32Tolerance);
     }
   }
 }

@@ -126,13 +126,13 @@ TEST_SUITE("mpi_data_parallel") {
     world.barrier();
   }
 
-  TEST_CASE("mDCSRN-WGAN: 2 ranks train both networks as 1 process, clipped or spectrally normalised") {
+  TEST_CASE("mDCSRN-WGAN: 2 ranks train both networks as 1 process, clipped, spectrally normalised or penalised") {
     const Communicator& world = Communicator::world();
     const Communicator alone;
     const SharedDataset data(world, "dp_wgan", 64, 56, 48);  // room for the critic's 16^3 patches
     const TempDir& own = data.own;
     const std::string &shared = data.shared, &manifest = data.manifest;
-    for (const std::string lipschitz : {"clip", "spectral"}) {
+    for (const std::string lipschitz : {"clip", "spectral", "gp"}) {
       CAPTURE(lipschitz);
       const std::vector<std::string> wgan{"sampler.patch=16", "wgan.enabled=true", "wgan.pretrain_epochs=0", "wgan.n_critic=2",
                                           "wgan.critic_widths=[2,3,4,4]", "wgan.critic_hidden=6", "wgan.lipschitz=\"" + lipschitz + "\""};
@@ -155,13 +155,14 @@ TEST_SUITE("mpi_data_parallel") {
       // Spectrally normalised, the gap is one element's (measured 4.3e-4 after the first step, the
       // same after 8): fc1.bias[4], whose gradient is 0 in exact arithmetic (its unit's slope is
       // the same for SR and HR), came out -7.5e-10 in one run and 0 in the other, and Adam's first
-      // step, g / (|g| + eps) of the learning rate, turns that rounding into a step.
+      // step, g / (|g| + eps) of the learning rate, turns that rounding into a step. Penalised,
+      // measured 3.6e-7 (Adam v 6.6e-6).
       MESSAGE("critic: relative gaps: weights " << params << ", Adam v " << v);
-      CHECK(params < (lipschitz == "clip" ? 1e-5 : 1e-3));
+      CHECK(params < (lipschitz == "spectral" ? 1e-3 : 1e-5));
       CHECK(v < 1e-5);
       // Every rank iterates the same vectors on the same weights.
       REQUIRE(a->spectral.size() == b->spectral.size());
-      CHECK(a->spectral.empty() == (lipschitz == "clip"));
+      CHECK(a->spectral.empty() == (lipschitz != "spectral"));
       if (!a->spectral.empty()) {
         MESSAGE("spectral vectors: relative gap " << relative_gap(a->spectral, b->spectral));  // measured 1.5e-5
         CHECK(relative_gap(a->spectral, b->spectral) < 1e-4);

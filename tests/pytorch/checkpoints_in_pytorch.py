@@ -14,9 +14,14 @@
    dumped by `mdcsrn train --dump-step`, redone by PyTorch's spectral_norm parametrisation from
    the dumped raw weights and vectors u, v: scores and every raw weight's gradient.
 
-Each check also runs the checkpoint with its kernels' spatial axes reversed back (the engine's own
-order, how checkpoints were stored before 2026-12-04) and requires that to miss by far more than
-the tolerance: the checks can tell the two orders apart.
+4. The critic under the gradient penalty (wgan.lipschitz gp): a first adversarial step dumped,
+   redone by PyTorch with torch.autograd.grad(..., create_graph=True): the penalty and every
+   parameter's gradient.
+
+Checks 1-3 also run the checkpoint with its kernels' spatial axes reversed back (the engine's own
+order, how checkpoints were stored before 2026-12-04) and require that to miss by far more than
+the tolerance: the checks can tell the two orders apart. Check 4 requires the same of PyTorch's
+gradients without the penalty.
 
 usage: checkpoints_in_pytorch.py --mdcsrn BUILD/mdcsrn --workdir DIR
 Needs torch, nibabel and monai (scripts/install_deps.sh installs Debian's python3-torch and
@@ -177,20 +182,27 @@ def check_age(mdcsrn, work):
     return ok
 
 
-def check_spectral_critic(mdcsrn, work):
-    """A WGAN step under spectral normalisation (its first step adversarial), dumped, redone by
-    PyTorch's spectral_norm from the dumped weights and vectors: the critic's scores and every
-    gradient of its raw weights."""
+def dumped_critic_step(mdcsrn, work, lipschitz):
+    """A small WGAN run's first step (adversarial) under wgan.lipschitz, dumped: its tensors, its
+    configuration, and the relative errors of its critic quantities against PyTorch in float64."""
     settings = ["model.blocks=2", "model.units=2", "model.growth=4", "sampler.patch=16", "sampler.patches_per_epoch=8",
                 "train.batch=4", "train.epochs=1", "train.val_patches=4", "train.device=cpu", "wgan.enabled=true",
-                "wgan.critic_widths=[2,3,4,4]", "wgan.critic_hidden=6", 'wgan.lipschitz="spectral"']
-    dump = os.path.join(work, "spectral_step.safetensors")
-    run(mdcsrn, "train", "--manifest", os.path.join(work, "data", "manifest.json"), "--out", os.path.join(work, "spectral_run"), "--quiet",
-        "--steps", 1, "--dump-step", dump, *[w for s in settings for w in ("--set", s)])
+                "wgan.critic_widths=[2,3,4,4]", "wgan.critic_hidden=6", f'wgan.lipschitz="{lipschitz}"']
+    dump = os.path.join(work, f"{lipschitz}_step.safetensors")
+    run(mdcsrn, "train", "--manifest", os.path.join(work, "data", "manifest.json"), "--out", os.path.join(work, f"{lipschitz}_run"),
+        "--quiet", "--steps", 1, "--dump-step", dump, *[w for s in settings for w in ("--set", s)])
     tensors, metadata = read_safetensors(dump)
     config = json.loads(metadata["config"])
     results = step(config, tensors, torch.float64)
     errors = {name: relative_error(tensors[key], value) for name, (key, value) in results.items() if name.startswith("critic")}
+    return tensors, config, errors
+
+
+def check_spectral_critic(mdcsrn, work):
+    """A WGAN step under spectral normalisation (its first step adversarial), dumped, redone by
+    PyTorch's spectral_norm from the dumped weights and vectors: the critic's scores and every
+    gradient of its raw weights."""
+    tensors, config, errors = dumped_critic_step(mdcsrn, work, "spectral")
     worst = max(errors, key=errors.get)
     # The dumped v with its kernel axes reversed (the engine's order): PyTorch's sigma then differs.
     wrong = dict(tensors)
@@ -203,6 +215,22 @@ def check_spectral_critic(mdcsrn, work):
     return errors[worst] <= CRITIC_TOLERANCE and wrong_error > SEPARATION * CRITIC_TOLERANCE
 
 
+def check_penalty_critic(mdcsrn, work):
+    """A WGAN step under the gradient penalty, dumped, redone by PyTorch with
+    torch.autograd.grad(..., create_graph=True) at the dumped interpolates: the penalty and every
+    parameter's gradient of the critic's loss with it. Without the penalty's own gradients (the
+    loss alone), PyTorch's gradients must miss ours by far more."""
+    tensors, config, errors = dumped_critic_step(mdcsrn, work, "gp")
+    worst = max(errors, key=errors.get)
+    without = {name: value for name, value in tensors.items() if name != "critic.interpolates"}
+    plain = step(config, without, torch.float64)
+    plain_error = max(relative_error(tensors[key], value) for name, (key, value) in plain.items() if name.startswith("critic grad"))
+    print(f"gradient penalty: {len(errors)} quantities (scores, penalty, gradients) against torch.autograd.grad(create_graph=True) "
+          f"in float64: worst {worst} {errors[worst]:.2e} (tolerance {CRITIC_TOLERANCE:g}); "
+          f"PyTorch's gradients without the penalty {plain_error:.2e} off")
+    return "critic gradient penalty" in errors and errors[worst] <= CRITIC_TOLERANCE and plain_error > SEPARATION * CRITIC_TOLERANCE
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mdcsrn", required=True, help="the mdcsrn executable")
@@ -213,10 +241,11 @@ def main():
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, nibabel {nib.__version__}, monai {sys.modules['monai'].__version__}")
     results = {"generator": check_generator(a.mdcsrn, a.workdir), "age": check_age(a.mdcsrn, a.workdir),
-               "spectral critic": check_spectral_critic(a.mdcsrn, a.workdir)}
+               "spectral critic": check_spectral_critic(a.mdcsrn, a.workdir), "gradient penalty": check_penalty_critic(a.mdcsrn, a.workdir)}
     failed = [name for name, ok in results.items() if not ok]
     print("FAILED: " + ", ".join(failed) if failed else
-          "passed: generator and brain-age checkpoints, and the spectrally normalised critic, mean the same in PyTorch")
+          "passed: generator and brain-age checkpoints, the spectrally normalised critic and the gradient penalty mean the same in "
+          "PyTorch")
     return 1 if failed else 0
 
 
