@@ -6,9 +6,11 @@
 #include <cstring>
 #include <deque>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <tuple>
 
 #include "engine/error.h"
 #include "engine/parallel.h"
@@ -51,7 +53,19 @@ struct EmulatedThread {
   emulator::LaneResult result;
   std::vector<PendingCopy> uncommitted;
   std::deque<std::vector<PendingCopy>> committed;
+  std::map<std::tuple<const char*, uint32_t, uint32_t, int>, uint32_t> passes;  // counting: times past each access site
 };
+
+// Counting: one warp-wide access is the lanes of one warp at one site (kind, file, line, column),
+// each on its k-th pass there.
+struct AccessKey {
+  int warp, kind, bytes;
+  const char* file;
+  uint32_t line, column, pass;
+  auto tie() const { return std::tie(warp, kind, bytes, file, line, column, pass); }
+  bool operator<(const AccessKey& o) const { return tie() < o.tie(); }
+};
+constexpr int kGlobalKind = 16;  // AccessKey::kind: SharedAccess values, or kGlobalKind + a GlobalAccess
 
 // What the race check knows of one 2-byte granule of shared memory. Epochs count the block's
 // barriers, serials its completed __syncwarps; neither restarts (a block's first epoch is one past
@@ -87,6 +101,10 @@ struct BlockRun {
   bool cancelling = false;
   EmulatedThread* running = nullptr;
   std::vector<std::unique_ptr<FiberStack>> stacks;
+  // Counting: this epoch's accesses, costed when it ends, and the blocks' totals.
+  bool counting = false;
+  std::map<AccessKey, std::vector<LaneAccess>> accesses;
+  LaunchCounts counts;
 };
 
 thread_local BlockRun* active = nullptr;
@@ -178,9 +196,24 @@ void check_unwritten_reads(BlockRun& b) {
                      "read of shared byte " + std::to_string(granule * kGranule) + ", which no thread of this block had written");
 }
 
+// Costs the epoch's warp-wide accesses into the block's counts.
+void cost_accesses(BlockRun& b) {
+  for (const auto& [key, lanes] : b.accesses) {
+    if (key.kind >= kGlobalKind)
+      b.counts.global[key.kind - kGlobalKind].add(global_access_sectors(lanes));
+    else
+      b.counts.shared[key.kind].add(shared_access_wavefronts(lanes, key.bytes));
+  }
+  b.accesses.clear();
+}
+
 void release_barrier(BlockRun& b) {
   check_unwritten_reads(b);
   if (!b.error.empty()) return;
+  if (b.counting) {
+    cost_accesses(b);
+    b.counts.barriers += int64_t((b.threads.size() + 31) / 32);
+  }
   const EmulatedThread* first = nullptr;
   for (const EmulatedThread& t : b.threads) {
     if (t.status != Status::AtBarrier) continue;
@@ -232,6 +265,7 @@ void run_block(BlockRun& b) {
     t.started = false;
     t.uncommitted.clear();
     t.committed.clear();
+    t.passes.clear();
     t.fiber.start(*b.stacks[i], &thread_main, &t);
   }
   for (;;) {
@@ -251,7 +285,10 @@ void run_block(BlockRun& b) {
       done += t.status == Status::Done;
       at_barrier += t.status == Status::AtBarrier;
     }
-    if (done == count) return check_unwritten_reads(b);
+    if (done == count) {
+      if (b.counting) cost_accesses(b);
+      return check_unwritten_reads(b);
+    }
     // Threads that exited do not hold a barrier back (sm_70 and later); the rest must all be there.
     if (at_barrier + done == count) {
       release_barrier(b);
@@ -445,10 +482,17 @@ void Emulator::run(const LaunchConfig& c, const std::function<void()>& body) {
   std::atomic<int64_t> first_failure{std::numeric_limits<int64_t>::max()};
   std::mutex message_lock;
   std::string message;
+  LaunchCounts launch;
+  launch.site = site;
+  launch.block_threads = threads;
+  launch.shared_bytes = c.shared_bytes;
   parallel_for(int64_t(blocks), 1, [&](int64_t begin, int64_t end) {
     BlockRun& b = block_run_for(c, body);
     BlockRun* outer = active;
     active = &b;
+    b.counting = counting_;
+    b.counts = LaunchCounts{};
+    b.accesses.clear();
     for (int64_t i = begin; i < end && i < first_failure.load(); ++i) {
       const auto u = static_cast<unsigned long long>(i);
       b.block_idx = Dim3(unsigned(u % c.grid.x), unsigned(u / c.grid.x % c.grid.y), unsigned(u / (uint64_t(c.grid.x) * c.grid.y)));
@@ -460,10 +504,16 @@ void Emulator::run(const LaunchConfig& c, const std::function<void()>& body) {
           message = b.error;
         }
       }
+      ++b.counts.blocks;
+    }
+    if (b.counting) {
+      std::lock_guard<std::mutex> lock(message_lock);
+      launch.merge(b.counts);
     }
     active = outer;
   });
   if (!message.empty()) fail(message);
+  if (counting_) counts_.push_back(launch);
 }
 
 namespace emulator {
@@ -591,9 +641,13 @@ void shared_write(size_t byte_offset, size_t bytes, const void* in, int thread) 
 
 int warp_thread(unsigned lane) { return block().running->view.linear / 32 * 32 + int(lane); }
 
-void async_copy(size_t shared_byte, const void* global, int bytes, int source_bytes) {
+void async_copy(size_t shared_byte, const void* global, int bytes, int source_bytes, const std::source_location& where) {
   BlockRun& b = block();
   EmulatedThread& t = *b.running;
+  if (b.counting) {
+    count_shared(SharedAccess::AsyncCopyDestination, shared_byte, bytes, where);
+    if (source_bytes > 0) count_global(GlobalAccess::AsyncCopySource, global, source_bytes, where);
+  }
   if (bytes != 4 && bytes != 8 && bytes != 16) fault("cp.async copies 4, 8 or 16 bytes, not " + std::to_string(bytes));
   if (source_bytes < 0 || source_bytes > bytes)
     fault("cp.async source size " + std::to_string(source_bytes) + " is outside [0, " + std::to_string(bytes) + "]");
@@ -633,6 +687,37 @@ void async_wait(int pending_groups_allowed) {
     }
     t.committed.pop_front();
   }
+}
+
+bool counting() { return active && active->counting; }
+
+namespace {
+void count_access(int kind, uint64_t address, int bytes, const std::source_location& where) {
+  BlockRun& b = block();
+  if (!b.counting) return;
+  EmulatedThread& t = *b.running;
+  const uint32_t pass = t.passes[{where.file_name(), where.line(), where.column(), kind}]++;
+  const AccessKey key{t.view.linear / 32, kind, bytes, where.file_name(), where.line(), where.column(), pass};
+  b.accesses[key].push_back(LaneAccess{t.view.linear % 32, address, bytes});
+}
+}  // namespace
+
+void count_shared(SharedAccess kind, size_t byte_offset, int bytes, const std::source_location& where) {
+  count_access(int(kind), byte_offset, bytes, where);
+}
+
+void count_global(GlobalAccess kind, const void* p, int bytes, const std::source_location& where) {
+  count_access(kGlobalKind + int(kind), reinterpret_cast<uintptr_t>(p), bytes, where);
+}
+
+void count_ldmatrix(const std::vector<LaneAccess>& rows, int matrices) {
+  BlockRun& b = block();
+  if (b.counting) b.counts.of(SharedAccess::Ldmatrix).add(ldmatrix_wavefronts(rows, matrices));
+}
+
+void count_mma() {
+  BlockRun& b = block();
+  if (b.counting) ++b.counts.mma;
 }
 
 void check_global_alignment(const void* p, size_t alignment) {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "engine/memory.h"
+#include "kernels/simt/counters.h"
 #include "kernels/simt/launch_config.h"
 
 namespace mdcsrn::simt {
@@ -46,8 +47,15 @@ class Emulator {
   // Runs body() as every thread of every block of the grid; throws the first fault, by block order.
   void run(const LaunchConfig& config, const std::function<void()>& body);
 
+  // Counting (counters.h), off by default: while on, every launch appends its counts.
+  void count_launches(bool on) { counting_ = on; }
+  const std::vector<LaunchCounts>& launch_counts() const { return counts_; }
+  void clear_launch_counts() { counts_.clear(); }
+
  private:
   std::vector<unsigned char> scratch_;
+  bool counting_ = false;
+  std::vector<LaunchCounts> counts_;
 };
 
 // The interface simt.h and tensor_core.h use on the host. Everything here is called from inside
@@ -91,11 +99,19 @@ void shared_write(size_t byte_offset, size_t bytes, const void* in, int thread =
 int warp_thread(unsigned lane);  // linear index of `lane` of the calling thread's warp
 
 // Asynchronous copies into shared memory, per thread, in commit groups as cp.async.
-void async_copy(size_t shared_byte, const void* global, int bytes, int source_bytes);
+void async_copy(size_t shared_byte, const void* global, int bytes, int source_bytes, const std::source_location& where);
 void async_commit();
 void async_wait(int pending_groups_allowed);
 
 void check_global_alignment(const void* p, size_t alignment);
+
+// Counting (Emulator::count_launches): each call is one lane's part of a warp-wide access at
+// `where`; the mma and ldmatrix hooks are called once per warp instruction, from its compute.
+bool counting();
+void count_shared(SharedAccess kind, size_t byte_offset, int bytes, const std::source_location& where);
+void count_global(GlobalAccess kind, const void* p, int bytes, const std::source_location& where);
+void count_ldmatrix(const std::vector<LaneAccess>& rows, int matrices);
+void count_mma();
 
 }  // namespace emulator
 }  // namespace mdcsrn::simt

@@ -165,12 +165,19 @@ class Shared {
 
  public:
   Shared(size_t byte_offset, int count) : byte_offset_(byte_offset), count_(count) {}
-  T load(int i) const {
+  // `where` identifies the access for the emulator's counters (counters.h).
+  T load(int i, std::source_location where = std::source_location::current()) const {
     T value;
-    emulator::shared_read(checked_byte(i), sizeof(T), &value);
+    const size_t byte = checked_byte(i);
+    if (emulator::counting()) emulator::count_shared(SharedAccess::Load, byte, int(sizeof(T)), where);
+    emulator::shared_read(byte, sizeof(T), &value);
     return value;
   }
-  void store(int i, T value) const { emulator::shared_write(checked_byte(i), sizeof(T), &value); }
+  void store(int i, T value, std::source_location where = std::source_location::current()) const {
+    const size_t byte = checked_byte(i);
+    if (emulator::counting()) emulator::count_shared(SharedAccess::Store, byte, int(sizeof(T)), where);
+    emulator::shared_write(byte, sizeof(T), &value);
+  }
   int size() const { return count_; }
   // The byte offset of element i in the block's shared memory (what ldmatrix and cp.async take).
   size_t address(int i) const { return checked_byte(i); }
@@ -190,24 +197,28 @@ Shared<T> shared(size_t byte_offset, int count) {
   return Shared<T>(byte_offset, count);
 }
 
-inline Float4 load4(const float* p) {
+inline Float4 load4(const float* p, std::source_location where = std::source_location::current()) {
   emulator::check_global_alignment(p, 16);
+  if (emulator::counting()) emulator::count_global(GlobalAccess::Load, p, 16, where);
   Float4 v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void store4(float* p, Float4 v) {
+inline void store4(float* p, Float4 v, std::source_location where = std::source_location::current()) {
   emulator::check_global_alignment(p, 16);
+  if (emulator::counting()) emulator::count_global(GlobalAccess::Store, p, 16, where);
   std::memcpy(p, &v, sizeof v);
 }
-inline Words4 load16(const void* p) {
+inline Words4 load16(const void* p, std::source_location where = std::source_location::current()) {
   emulator::check_global_alignment(p, 16);
+  if (emulator::counting()) emulator::count_global(GlobalAccess::Load, p, 16, where);
   Words4 v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void store16(void* p, Words4 v) {
+inline void store16(void* p, Words4 v, std::source_location where = std::source_location::current()) {
   emulator::check_global_alignment(p, 16);
+  if (emulator::counting()) emulator::count_global(GlobalAccess::Store, p, 16, where);
   std::memcpy(p, &v, sizeof v);
 }
 

@@ -7,6 +7,7 @@
 // L receiving row L/4, columns 2(L%4) and 2(L%4)+1 (of the transpose with .trans), cp.async data
 // visible to the issuing thread only after the wait on its group.
 #include <cstdint>
+#include <vector>
 
 #include "engine/bfloat16.h"
 #include "kernels/simt/simt.h"
@@ -109,6 +110,7 @@ inline uint32_t float_word(float f) {
 // alignment, or a pessimistic bound on both.
 inline void mma_compute(unsigned mask, const emulator::LaneOperands* in, emulator::LaneResult* out) {
   if (mask != kFullMask) emulator::fault("mma.sync.aligned needs every lane of the warp");
+  emulator::count_mma();
   float a[16][16], bt[8][16], c[16][8];
   for (int lane = 0; lane < 32; ++lane) {
     for (int i = 0; i < 8; ++i) {
@@ -142,6 +144,7 @@ inline void ldmatrix_compute(unsigned mask, const emulator::LaneOperands* in, em
   for (int lane = 1; lane < 32; ++lane)
     if (int(in[lane].word[2]) != count || (in[lane].word[3] != 0) != trans) emulator::fault("ldmatrix: lanes use different qualifiers");
   uint16_t m[4][8][8];
+  std::vector<LaneAccess> rows;
   for (int matrix = 0; matrix < count; ++matrix)
     for (int row = 0; row < 8; ++row) {
       const int supplier = matrix * 8 + row;
@@ -150,7 +153,9 @@ inline void ldmatrix_compute(unsigned mask, const emulator::LaneOperands* in, em
         emulator::fault("ldmatrix: lane " + std::to_string(supplier) + "'s row address (shared byte " + std::to_string(byte) +
                         ") is not 16-byte aligned");
       emulator::shared_read(byte, 16, m[matrix][row], emulator::warp_thread(unsigned(supplier)));
+      rows.push_back(LaneAccess{supplier, byte, 16});
     }
+  if (emulator::counting()) emulator::count_ldmatrix(rows, count);
   for (int lane = 0; lane < 32; ++lane)
     for (int matrix = 0; matrix < count; ++matrix) {
       const int r = lane / 4, c = 2 * (lane % 4);
@@ -188,12 +193,12 @@ void ldmatrix(uint32_t (&r)[Count], Shared<uint16_t> s, int row_start) {
 }
 
 template <int Bytes, class T>
-void cp_async(Shared<T> dst, int index, const T* src, int source_bytes = Bytes) {
+void cp_async(Shared<T> dst, int index, const T* src, int source_bytes = Bytes, std::source_location where = std::source_location::current()) {
   static_assert(Bytes == 4 || Bytes == 8 || Bytes == 16, "cp.async copies 4, 8 or 16 bytes");
   static_assert(Bytes % sizeof(T) == 0, "cp.async copies whole elements");
   constexpr int elements = Bytes / int(sizeof(T));
   if (index + elements > dst.size()) emulator::fault_out_of_bounds("cp.async destination end", int64_t(index) + elements, dst.size());
-  emulator::async_copy(dst.address(index), src, Bytes, source_bytes);
+  emulator::async_copy(dst.address(index), src, Bytes, source_bytes, where);
 }
 inline void cp_async_commit() { emulator::async_commit(); }
 template <int Pending>

@@ -1,0 +1,131 @@
+// The emulator's performance counters (kernels/simt/counters.h): the bank and sector model on
+// hand-computed cases, then the same cases counted from kernels run under the emulator.
+#include <vector>
+
+#include "kernels/simt/launch.h"
+#include "kernels/simt/tensor_core.h"
+#include "tests/support.h"
+
+namespace mdcsrn::test {
+namespace {
+
+using simt::LaneAccess;
+
+// Lane l accesses `bytes` at first + l * stride, for the lanes in [0, lanes).
+std::vector<LaneAccess> strided(uint64_t first, uint64_t stride, int bytes, int lanes = 32) {
+  std::vector<LaneAccess> out;
+  for (int l = 0; l < lanes; ++l) out.push_back(LaneAccess{l, first + uint64_t(l) * stride, bytes});
+  return out;
+}
+
+// Each lane stores its word at lane * stride (in floats) of its warp's 32 x 32 floats, then reads
+// it back after a barrier.
+constexpr int kWarpFloats = 32 * 32;
+void strided_store_and_load(int stride, float* out) {
+  const simt::Shared<float> s = simt::shared<float>(0, int(simt::block_threads()) / 32 * kWarpFloats);
+  const int at = int(simt::warp()) * kWarpFloats + int(simt::lane()) * stride;
+  s.store(at, float(at));
+  simt::barrier();
+  out[simt::linear_thread()] = s.load(at);
+}
+
+// One ldmatrix.x4 of four 8x8 bf16 matrices stored one after another, rows `row_elements` apart.
+void ldmatrix_rows(int row_elements, uint32_t* out) {
+  const simt::Shared<uint16_t> s = simt::shared<uint16_t>(0, 32 * row_elements);
+  const int l = int(simt::lane());
+  for (int i = l; i < 32 * row_elements; i += 32) s.store(i, uint16_t(i));
+  simt::barrier();
+  uint32_t r[4];
+  simt::ldmatrix<4>(r, s, l * row_elements);  // lane l: row l % 8 of matrix l / 8
+  for (int m = 0; m < 4; ++m) out[4 * l + m] = r[m];
+}
+
+// 16-byte global loads, lane l at base + l * stride floats.
+void vector_loads(const float* in, int stride, float* out) {
+  const int l = int(simt::lane());
+  const simt::Float4 v = simt::load4(in + l * stride);
+  out[l] = v.x + v.y + v.z + v.w;
+}
+
+TEST_SUITE("emu_counters") {
+  TEST_CASE("the bank model: conflict-free, 2-way and 32-way, a broadcast, 16 bytes a lane, ldmatrix rows") {
+    const simt::Wavefronts unit = simt::shared_access_wavefronts(strided(0, 4, 4), 4);
+    CHECK(unit.actual == 1);
+    CHECK(unit.conflicts() == 0);
+    CHECK(simt::shared_access_wavefronts(strided(0, 8, 4), 4).actual == 2);  // lanes l and l + 16 share a bank
+    CHECK(simt::shared_access_wavefronts(strided(0, 128, 4), 4).actual == 32);
+    CHECK(simt::shared_access_wavefronts(strided(0, 128, 4), 4).conflicts() == 31);
+    CHECK(simt::shared_access_wavefronts(strided(64, 0, 4), 4).actual == 1);  // one word for every lane
+    CHECK(simt::shared_access_wavefronts(strided(0, 2, 2), 2).actual == 1);   // bf16 pairs share words
+    const simt::Wavefronts quad = simt::shared_access_wavefronts(strided(0, 16, 16), 16);
+    CHECK(quad.actual == 4);  // four phases of 8 lanes x 16 bytes
+    CHECK(quad.ideal == 4);
+    CHECK(simt::shared_access_wavefronts(strided(0, 128, 16), 16).actual == 32);  // every phase in banks 0-3
+    CHECK(simt::shared_access_wavefronts(strided(0, 8, 8), 8).actual == 2);
+    // ldmatrix.x4: rows 16 bytes apart fill the banks; 128 bytes apart (64 bf16, unpadded) they
+    // all start in bank 0; padded by 16 bytes they spread again.
+    CHECK(simt::ldmatrix_wavefronts(strided(0, 16, 16), 4).actual == 4);
+    CHECK(simt::ldmatrix_wavefronts(strided(0, 128, 16), 4).actual == 32);
+    CHECK(simt::ldmatrix_wavefronts(strided(0, 144, 16), 4).actual == 4);
+    CHECK(simt::ldmatrix_wavefronts(strided(0, 16, 16), 2).ideal == 2);  // x2: lanes 16-31 supply nothing
+  }
+
+  TEST_CASE("the sector model: coalesced, strided, and a broadcast") {
+    const simt::Sectors coalesced = simt::global_access_sectors(strided(4096, 16, 16));
+    CHECK(coalesced.actual == 16);
+    CHECK(coalesced.ideal == 16);
+    const simt::Sectors one_per_lane = simt::global_access_sectors(strided(4096, 128, 4));
+    CHECK(one_per_lane.actual == 32);
+    CHECK(one_per_lane.ideal == 4);
+    CHECK(simt::global_access_sectors(strided(4096 + 16, 16, 16)).actual == 17);  // misaligned by half a sector
+    CHECK(simt::global_access_sectors(strided(4096, 0, 4)).actual == 1);
+  }
+
+  TEST_CASE("kernels under the emulator are counted per warp-wide access") {
+    simt::Emulator emu;
+    emu.count_launches(true);
+    std::vector<float> out(64);
+    for (const int stride : {1, 2, 32}) {
+      CAPTURE(stride);
+      emu.clear_launch_counts();
+      simt::launch(emu, simt::LaunchConfig(1, 64, 2 * kWarpFloats * sizeof(float)), strided_store_and_load, stride, out.data());
+      REQUIRE(emu.launch_counts().size() == 1);
+      const simt::LaunchCounts& c = emu.launch_counts()[0];
+      for (const simt::SharedAccess a : {simt::SharedAccess::Store, simt::SharedAccess::Load}) {
+        CHECK(c.of(a).requests == 2);  // one per warp
+        CHECK(c.of(a).wavefronts.ideal == 2);
+        CHECK(c.of(a).wavefronts.actual == 2 * stride);  // 1, 2 and 32 words per bank
+      }
+      CHECK(c.barriers == 2);
+      CHECK(c.blocks == 1);
+    }
+    std::vector<uint32_t> fragments(128);
+    for (const int row : {8, 64, 72}) {  // 16, 128 and 144 bytes a row
+      CAPTURE(row);
+      emu.clear_launch_counts();
+      simt::launch(emu, simt::LaunchConfig(1, 32, 32 * row * sizeof(uint16_t)), ldmatrix_rows, row, fragments.data());
+      const simt::SharedCounts& m = emu.launch_counts()[0].of(simt::SharedAccess::Ldmatrix);
+      CHECK(m.requests == 1);
+      CHECK(m.wavefronts.actual == (row == 64 ? 32 : 4));
+    }
+    std::vector<float> in(32 * 32 + 8, 1.f);
+    const float* aligned = in.data() + (32 - reinterpret_cast<uintptr_t>(in.data()) % 32) % 32 / sizeof(float);  // a sector boundary
+    for (const int stride : {4, 32}) {
+      CAPTURE(stride);
+      emu.clear_launch_counts();
+      simt::launch(emu, simt::LaunchConfig(1, 32), vector_loads, aligned, stride, out.data());
+      const simt::GlobalCounts& g = emu.launch_counts()[0].of(simt::GlobalAccess::Load);
+      CHECK(g.requests == 1);
+      CHECK(g.sectors.bytes == 512);
+      CHECK(g.sectors.ideal == 16);
+      CHECK(g.sectors.actual == (stride == 4 ? 16 : 32));  // contiguous, or one sector a lane
+    }
+    emu.count_launches(false);
+    emu.clear_launch_counts();
+    simt::launch(emu, simt::LaunchConfig(1, 64, 2 * kWarpFloats * sizeof(float)), strided_store_and_load, 1, out.data());
+    CHECK(emu.launch_counts().empty());  // off: nothing recorded
+  }
+}
+
+}  // namespace
+}  // namespace mdcsrn::test
