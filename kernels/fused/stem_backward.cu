@@ -10,6 +10,10 @@ using Tile = VolumeTile;
 constexpr int kThreadsPerOutput = 8, kTapsPerThread = (27 + kThreadsPerOutput - 1) / kThreadsPerOutput;
 constexpr int kBlockThreads = kStemOutputs * kThreadsPerOutput;
 static_assert(kBlockThreads == Tile::kVoxels, "one thread per tile voxel stages the gradient");
+// A staged voxel's gradients, one row of the shared table, padded by a word: the lanes of a warp,
+// consecutive voxels, then store each output into 32 different banks (unpadded, the 128-byte rows
+// put all 32 in one bank).
+constexpr int kGradientRow = kStemOutputs + 1;
 
 // Block b sums its range of tiles into partials[b][32][27]. Thread t takes output t / 8 and taps
 // t % 8 + 8 j: each gradient value it loads from shared memory serves up to four taps.
@@ -17,7 +21,7 @@ MDCSRN_KERNEL void stem_weight_gradient_kernel(Tensor<const float> x, ChannelsLa
   const VolumeShape shape = f.shape;
   const int t = int(simt::linear_thread()), o = t / kThreadsPerOutput;
   const simt::Shared<float> input = simt::shared<float>(0, Tile::kHaloVoxels);
-  const simt::Shared<float> gradient = simt::shared<float>(sizeof(float) * Tile::kHaloVoxels, Tile::kVoxels * kStemOutputs);
+  const simt::Shared<float> gradient = simt::shared<float>(sizeof(float) * Tile::kHaloVoxels, Tile::kVoxels * kGradientRow);
   float acc[kTapsPerThread] = {};
   const TileRange range(tiles);
   for (int64_t index = range.first; index < range.end; ++index) {
@@ -42,12 +46,12 @@ MDCSRN_KERNEL void stem_weight_gradient_kernel(Tensor<const float> x, ChannelsLa
           dy[k] = deferred_gradient_value(raw[k], k8.b[k], feature, k8.c[k]);
         }
       }
-      for (int k = 0; k < 8; ++k) gradient.store(t * kStemOutputs + 8 * part + k, dy[k]);
+      for (int k = 0; k < 8; ++k) gradient.store(t * kGradientRow + 8 * part + k, dy[k]);
     }
     simt::barrier();
     for (int r = 0; r < Tile::kVoxels; ++r) {
       const int dd = r / (Tile::kHeight * Tile::kWidth), hh = r / Tile::kWidth % Tile::kHeight, ww = r % Tile::kWidth;
-      const float dy = gradient.load(r * kStemOutputs + o);
+      const float dy = gradient.load(r * kGradientRow + o);
       MDCSRN_UNROLL
       for (int j = 0; j < kTapsPerThread; ++j) {
         const int tap = t % kThreadsPerOutput + kThreadsPerOutput * j;
@@ -73,7 +77,7 @@ void stem_weight_gradient(Context& ctx, Tensor<const float> x, ChannelsLast feat
                  "stem_weight_gradient: the feature buffer does not match the input " + x.shape.str());
   const int64_t tiles = Tile::count(features.shape), blocks = weight_gradient_blocks(tiles, max_blocks), weights = kStemOutputs * 27;
   auto* partials = static_cast<float*>(ctx.scratch(sizeof(float) * size_t(blocks * weights)));
-  const size_t shared = sizeof(float) * (Tile::kHaloVoxels + Tile::kVoxels * kStemOutputs);
+  const size_t shared = sizeof(float) * (Tile::kHaloVoxels + Tile::kVoxels * kGradientRow);
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(blocks)), simt::Dim3(kBlockThreads), shared), stem_weight_gradient_kernel, x,
                features, g, tiles, partials);
   sum_block_partials(ctx, static_cast<const float*>(partials), blocks, weights, weight_grad);

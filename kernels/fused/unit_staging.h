@@ -54,18 +54,31 @@ struct UnitInput {
   ActivationSpec activation;
 };
 
+// Which slots and which half of them thread t stages: half (t / 8) % 2 of slots (t / 16) * 8 +
+// t % 8, then every block_threads / 2 slots on. The 8 lanes of a phase of 16-byte stores then
+// write one half of 8 consecutive slots, in 8 distinct bank groups (two halves of four slots
+// share one: 2-way conflicts), and a warp still covers both halves of 16 voxels.
+struct StagingLane {
+  int half, first_slot, slot_step;
+};
+MDCSRN_DEVICE StagingLane staging_lane() {
+  const int t = int(simt::linear_thread());
+  return StagingLane{t / 8 % 2, t / 16 * 8 + t % 8, int(simt::block_threads()) / 2};
+}
+
 // Stages input channels [16 q, 16 q + 16) over the region, activated. Thread t always takes the
-// same 8 channels (t % 2).
+// same 8 channels (staging_lane's half).
 template <class Region>
 MDCSRN_DEVICE void stage_activation(const UnitInput& in, const VolumeTile& tile, int q, simt::Shared<simt::Words4> slots) {
-  const int t = int(simt::linear_thread()), half = t % 2;
+  const StagingLane lane = staging_lane();
+  const int half = lane.half;
   const int first = 16 * q + 8 * half;
   float scale[8], shift[8];
   for (int k = 0; k < 8; ++k) {
     scale[k] = in.scale[first + k];
     shift[k] = in.shift[first + k];
   }
-  for (int slot = t / 2; slot < Region::kVoxels; slot += int(simt::block_threads()) / 2) {
+  for (int slot = lane.first_slot; slot < Region::kVoxels; slot += lane.slot_step) {
     const int64_t v = region_voxel<Region>(tile, in.shape, slot);
     simt::Words4 staged{0, 0, 0, 0};
     if (v >= 0) {
@@ -83,10 +96,11 @@ MDCSRN_DEVICE void stage_activation(const UnitInput& in, const VolumeTile& tile,
 template <class Region>
 MDCSRN_DEVICE void stage_gradient(const uint16_t* features, const VolumeShape& shape, int32_t stride, int32_t channel,
                                   const DeferredGradient& g, const VolumeTile& tile, simt::Shared<simt::Words4> slots) {
-  const int t = int(simt::linear_thread()), half = t % 2;
+  const StagingLane lane = staging_lane();
+  const int half = lane.half;
   const int32_t first = channel + 8 * half;
   const Coefficients8 coefficients(g, first);
-  for (int slot = t / 2; slot < Region::kVoxels; slot += int(simt::block_threads()) / 2) {
+  for (int slot = lane.first_slot; slot < Region::kVoxels; slot += lane.slot_step) {
     const int64_t v = region_voxel<Region>(tile, shape, slot);
     simt::Words4 staged{0, 0, 0, 0};
     if (v >= 0) staged = deferred_gradient_bf16x8(g, v, first, coefficients, simt::load16(features + v * stride + first));
