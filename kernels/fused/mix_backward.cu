@@ -192,7 +192,7 @@ void mix_weight_gradient(Context& ctx, ChannelsLast features, int inputs, MixGra
   const size_t shared = sizeof(uint16_t) * kVoxels * (kGradientSlot + kFeatureSlot);
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(blocks)), simt::Dim3(32 * kWarps), shared), mix_weight_gradient_kernel, features,
                int32_t(inputs), G, int32_t(column), int32_t(outputs), tiles, partials);
-  sum_block_partials(ctx, static_cast<const float*>(partials), blocks, weights, folded_grad);
+  sum_block_partials(ctx, partials, blocks, weights, folded_grad);
 }
 
 template <class Context>

@@ -80,7 +80,7 @@ void stem_weight_gradient(Context& ctx, Tensor<const float> x, ChannelsLast feat
   const size_t shared = sizeof(float) * (Tile::kHaloVoxels + Tile::kVoxels * kGradientRow);
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(blocks)), simt::Dim3(kBlockThreads), shared), stem_weight_gradient_kernel, x,
                features, g, tiles, partials);
-  sum_block_partials(ctx, static_cast<const float*>(partials), blocks, weights, weight_grad);
+  sum_block_partials(ctx, partials, blocks, weights, weight_grad);
 }
 
 template void stem_weight_gradient(simt::TargetContext&, Tensor<const float>, ChannelsLast, const DeferredGradient&, float*, int);

@@ -83,7 +83,7 @@ void unit_weight_gradient(Context& ctx, const UnitBackward& u, float* weight_gra
   auto* partials = static_cast<float*>(ctx.scratch(sizeof(float) * size_t(blocks * weights)));
   simt::launch(ctx, simt::LaunchConfig(simt::Dim3(unsigned(blocks)), simt::Dim3(32 * kWarps), kActivationBytes + kGradientBytes),
                unit_weight_gradient_kernel, u, tiles, partials);
-  sum_block_partials(ctx, static_cast<const float*>(partials), blocks, weights, weight_grad);
+  sum_block_partials(ctx, partials, blocks, weights, weight_grad);
 }
 
 using simt::TargetContext;
