@@ -17,12 +17,18 @@ struct LossLoader {
   }
 };
 
-// One thread merges every partial in index order.
+// One block: thread t merges partials [count t / T, count (t + 1) / T) in order, then the block's
+// fixed tree merges the threads (deterministic; chains T times shorter than one thread's).
 MDCSRN_KERNEL void finalize_mean_kernel(const Sum<double>* partials, int64_t count, double elements, float* result) {
-  if (flat_thread() != 0) return;
+  const int64_t threads = simt::block_threads(), t = simt::linear_thread();
   Sum<double> total;
-  for (int64_t k = 0; k < count; ++k) total.merge(partials[k]);
-  result[0] = float(total.value / elements);
+  for (int64_t k = count * t / threads; k < count * (t + 1) / threads; ++k) total.merge(partials[k]);
+  total = block_reduce(total, simt::shared<Sum<double>>(0, int((threads + 31) / 32)));
+  if (t == 0) result[0] = float(total.value / elements);
+}
+
+simt::LaunchConfig finalize_launch(std::source_location where = std::source_location::current()) {
+  return simt::LaunchConfig(simt::Dim3(1), simt::Dim3(kThreads), block_reduce_shared_bytes<Sum<double>>(), where);
 }
 
 MDCSRN_KERNEL void loss_backward_kernel(PlaneGrid g, LossKind kind, Tensor<const float> prediction, Tensor<const float> target,
@@ -80,7 +86,7 @@ void loss_forward(Context& ctx, LossKind kind, Tensor<const float> prediction, T
   simt::launch(ctx, plane_launch(prediction.shape, parts, block_reduce_shared_bytes<Sum<double>>()),
                plane_partials_kernel<Sum<double>, LossLoader>, plane_grid(prediction.shape, vector_width(prediction, target)),
                LossLoader{kind, prediction, target}, PartialLayout{prediction.shape.n, prediction.shape.c, false}, partials);
-  simt::launch(ctx, flat_launch(1), finalize_mean_kernel, partials, partials_count, double(prediction.numel()), loss);
+  simt::launch(ctx, finalize_launch(), finalize_mean_kernel, partials, partials_count, double(prediction.numel()), loss);
 }
 
 template <class Context>
@@ -104,7 +110,7 @@ void loss_forward_backward(Context& ctx, LossKind kind, Tensor<const float> pred
                plane_grid(prediction.shape, vector_width(prediction, target, dprediction)), kind, prediction, target,
                weight / float(prediction.numel()), dprediction, mode == GradMode::Accumulate,
                PartialLayout{prediction.shape.n, prediction.shape.c, false}, partials);
-  simt::launch(ctx, flat_launch(1), finalize_mean_kernel, partials, partials_count, double(prediction.numel()), loss);
+  simt::launch(ctx, finalize_launch(), finalize_mean_kernel, partials, partials_count, double(prediction.numel()), loss);
 }
 
 template <class Context>
