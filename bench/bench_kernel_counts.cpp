@@ -21,7 +21,7 @@
 namespace mdcsrn::bench {
 namespace {
 
-constexpr const char* kHelp = R"(usage: bench_kernel_counts [--batch 1] [--patch 16] [--json FILE]
+constexpr const char* kHelp = R"(usage: bench_kernel_counts [--batch 1] [--patch 16] [--predict-batch 64] [--predict-patch 32] [--json FILE]
 
 Runs one training step of the fast path (b4u4, growth 16, ELU) at batch x patch^3 under the SIMT
 emulator with its counters on, and prints one row per kernel launch site: launches, blocks, the
@@ -30,7 +30,20 @@ ideal (bank conflicts), the 32-byte global sectors of its 16-byte and cp.async a
 the fewest that could hold their bytes, and its mma.sync instructions and barriers per warp.
 Counts are exact for these shapes; they grow with the voxels, and the ratios are the code's.
 Plain (non-vector) global loads and stores are not seen by the emulator.
+
+A second table predicts each site at --predict-batch x --predict-patch^3 (the paper's step by
+default), its counts scaled by the voxels: the time each bound implies on an H100 SXM and an H200
+(132 SMs at 1.98 GHz; one shared-memory wavefront a clock an SM; the global sectors seen, as if
+every one came from HBM at 3.35 and 4.8 TB/s: an upper bound, since halos and repeated reads hit
+L1 and L2; mma.sync bf16 taken at 2/3 of the dense 989 TFLOP/s, an assumption until a device
+measures it) and which binds. Partial tiles at a small patch inflate the counts against 32^3;
+kernels over weights (Adam, the partial sums) do not grow with the voxels and are overstated.
+Predictions, not times: the device's roofline.md measures them.
 )";
+
+// The bounds' rates (see kHelp).
+constexpr double kSms = 132, kClockHz = 1.98e9, kMmaFlop = 2.0 * 16 * 8 * 16, kMmaRate = 989e12 * 2 / 3;
+constexpr double kHbmH100 = 3.35e12, kHbmH200 = 4.8e12;
 
 const char* kSharedNames[] = {"ld", "st", "ldmatrix", "cp.async"};
 
@@ -49,12 +62,14 @@ std::string ratio(const simt::Wavefronts& w) {
 }  // namespace
 
 int run(int argc, char** argv) {
-  const cli::Args args(argc, argv, 1, {"batch", "patch", "json"}, {}, "bench_kernel_counts");
+  const cli::Args args(argc, argv, 1, {"batch", "patch", "predict-batch", "predict-patch", "json"}, {}, "bench_kernel_counts");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
   }
   const int batch = args.get_int("batch", 1), patch = args.get_int("patch", 16);
+  const int predict_batch = args.get_int("predict-batch", 64), predict_patch = args.get_int("predict-patch", 32);
+  const double scale = double(predict_batch) * predict_patch * predict_patch * predict_patch / (double(batch) * patch * patch * patch);
   const GeneratorLayout layout(GeneratorConfig::paper());
   const Shape5 shape{batch, 1, patch, patch, patch};
   simt::Emulator emu;
@@ -117,9 +132,28 @@ int run(int argc, char** argv) {
                     {"global_sectors", sectors}, {"global_sectors_ideal", ideal_sectors}, {"mma", c.mma}, {"barriers", c.barriers},
                     {"warps", warps}});
   }
+  std::printf("\nPredicted at batch %d of %d^3 (counts x %.0f), microseconds each bound implies, H100 SXM / H200:\n\n", predict_batch,
+              predict_patch, scale);
+  std::printf("| launch site | mma.sync | shared wavefronts | sectors seen, all from HBM: H100 | H200 | binds (H100) |\n| --- | --- | --- | --- | --- | --- |\n");
+  double totals[4] = {};
+  for (size_t i = 0; i < order.size(); ++i) {
+    const simt::LaunchCounts& c = sites.at(order[i]).second;
+    int64_t wavefronts = 0, sectors = 0;
+    for (const simt::SharedCounts& k : c.shared) wavefronts += k.wavefronts.actual;
+    for (const simt::GlobalCounts& g : c.global) sectors += g.sectors.actual;
+    const double bounds[4] = {double(c.mma) * kMmaFlop * scale / kMmaRate * 1e6, double(wavefronts) * scale / (kSms * kClockHz) * 1e6,
+                              double(sectors) * 32 * scale / kHbmH100 * 1e6, double(sectors) * 32 * scale / kHbmH200 * 1e6};
+    for (int b = 0; b < 4; ++b) totals[b] += bounds[b];
+    const char* binds = bounds[0] >= bounds[1] && bounds[0] >= bounds[2] ? "tensor" : bounds[1] >= bounds[2] ? "shared" : "HBM";
+    if (bounds[0] + bounds[1] + bounds[2] == 0) binds = "-";
+    std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %s |\n", short_site(order[i]).c_str(), bounds[0], bounds[1], bounds[2], bounds[3], binds);
+    rows[i]["predicted_us"] = {{"mma", bounds[0]}, {"shared", bounds[1]}, {"hbm_h100", bounds[2]}, {"hbm_h200", bounds[3]}, {"binds_h100", binds}};
+  }
+  std::printf("| every site, one step | %.1f | %.1f | %.1f | %.1f | |\n", totals[0], totals[1], totals[2], totals[3]);
   if (args.has("json")) {
     const std::string path = args.get("json");
-    const nlohmann::json doc{{"batch", batch}, {"patch", patch}, {"model", layout.config().describe()}, {"sites", rows}};
+    const nlohmann::json doc{{"batch", batch},           {"patch", patch}, {"predict_batch", predict_batch}, {"predict_patch", predict_patch},
+                             {"model", layout.config().describe()}, {"sites", rows}};
     write_text_atomically(path, doc.dump(2) + "\n");
   }
   return 0;
