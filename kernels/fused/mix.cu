@@ -1,4 +1,5 @@
 #include "kernels/fused/mix.h"
+#include "kernels/fused/slot_pieces.h"
 #include "kernels/fused/tile_statistics.h"
 #include "kernels/flat_grid.h"
 #include "kernels/simt/launch.h"
@@ -15,13 +16,14 @@ constexpr int kVoxels = 128, kWarps = 4, kChunk = 32;
 constexpr int kSlotElements = 40;
 constexpr size_t kBufferBytes = size_t(kVoxels) * kSlotElements * 2;
 
-// Thread t brings 16-byte pieces t, t + 128, ... of the chunk: voxel piece / 4, channels 8 (piece % 4).
-// Past the volume's end or the last input channel, a zero-filled copy that reads nothing (from a
-// valid address): zeros times the zero-padded weights.
+// Thread t brings 16-byte pieces t, t + 128, ... of the chunk (slot_piece's order): a voxel's
+// channels 8 part. Past the volume's end or the last input channel, a zero-filled copy that reads
+// nothing (from a valid address): zeros times the zero-padded weights.
 MDCSRN_DEVICE void issue_chunk(const ChannelsLast& f, int32_t inputs, int64_t first_voxel, int q, simt::Shared<uint16_t> buffer) {
   const int64_t voxels = f.shape.voxels();
   for (int piece = int(simt::linear_thread()); piece < kVoxels * kChunk / 8; piece += int(simt::block_threads())) {
-    const int r = piece / 4, part = piece % 4, channel = kChunk * q + 8 * part;
+    const SlotPiece at = slot_piece(piece, kChunk / 8);
+    const int r = at.voxel, part = at.part, channel = kChunk * q + 8 * part;
     const int64_t v = first_voxel + r;
     const bool present = v < voxels && channel < inputs;
     simt::cp_async<16>(buffer, r * kSlotElements + 8 * part, f.voxel(present ? v : 0) + (present ? channel : 0), present ? 16 : 0);

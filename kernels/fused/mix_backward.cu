@@ -1,5 +1,6 @@
 #include "kernels/flat_grid.h"
 #include "kernels/fused/mix.h"
+#include "kernels/fused/slot_pieces.h"
 #include "kernels/simt/launch.h"
 #include "kernels/simt/tensor_core.h"
 
@@ -57,13 +58,15 @@ MDCSRN_KERNEL void mix_weight_gradient_kernel(ChannelsLast f, int32_t inputs, Mi
       const int64_t first_voxel = tile * kVoxels;
       simt::barrier();  // the previous tile's fragments are read
       for (int piece = t; piece < kVoxels * 2 * column_groups; piece += threads) {
-        const int r = piece / (2 * column_groups), part = piece % (2 * column_groups);
+        const SlotPiece at = slot_piece(piece, 2 * column_groups);
+        const int r = at.voxel, part = at.part;
         const int64_t v = first_voxel + r;
         gradient_words.store(r * kGradientSlot / 8 + part,
                              v < voxels ? simt::load16(G.data + v * G.columns + column + 8 * part) : simt::Words4{0, 0, 0, 0});
       }
       for (int piece = t; piece < kVoxels * kChunk / 8; piece += threads) {
-        const int r = piece / (kChunk / 8), part = piece % (kChunk / 8);
+        const SlotPiece at = slot_piece(piece, kChunk / 8);
+        const int r = at.voxel, part = at.part;
         const int64_t v = first_voxel + r;
         const int32_t c = chunk + 8 * part;
         feature_words.store(r * kFeatureSlot / 8 + part, v < voxels && c < inputs ? simt::load16(f.voxel(v) + c) : simt::Words4{0, 0, 0, 0});
@@ -120,7 +123,8 @@ MDCSRN_KERNEL void mix_data_gradient_kernel(MixGradients G, int32_t first_column
   const int64_t first_voxel = int64_t(simt::block_idx().x) * kVoxels;
   const simt::Shared<simt::Words4> words = simt::shared<simt::Words4>(0, kVoxels * slot / 8);
   for (int piece = t; piece < kVoxels * columns / 8; piece += threads) {
-    const int r = piece / (columns / 8), part = piece % (columns / 8);
+    const SlotPiece at = slot_piece(piece, columns / 8);
+    const int r = at.voxel, part = at.part;
     const int64_t v = first_voxel + r;
     words.store(r * slot / 8 + part, v < G.voxels ? simt::load16(G.data + v * G.columns + first_column + 8 * part) : simt::Words4{0, 0, 0, 0});
   }
