@@ -43,7 +43,8 @@ class PatchDataset {
  public:
   PatchDataset(std::vector<SamplerSubject> subjects, const SamplerConfig& config, MemoryKind where);
   // Subjects 0 .. count - 1 from subject(n), each dropped once its crop and centres are taken
-  // (subject(n + 1) runs on another thread meanwhile).
+  // (the next few, up to one per CPU thread and at most 8, run on their own threads meanwhile:
+  // subject must be safe to call concurrently for different n).
   PatchDataset(int64_t count, const std::function<SamplerSubject(int64_t)>& subject, const SamplerConfig& config, MemoryKind where);
 
   // Patches first_patch .. first_patch + batch - 1 (numbered across the whole run) into lr, hr
