@@ -55,7 +55,7 @@ class Critic {
     hidden_activated_ = Buffer<T>(m, capacity * hidden);
     hidden_grad_ = Buffer<T>(m, capacity * hidden);
     grad_a_ = Buffer<T>(m, widest);
-    grad_z_ = Buffer<T>(m, widest_normalised);
+    grad_z_ = Buffer<T>(m, second_order_ ? 0 : widest_normalised);  // built for second derivatives, backward keeps dz per layer
     affine_scratch_ = Buffer<T>(m, 2 * widest_affine);
     if (second_order_) {
       adjoint_ = Buffer<T>(m, widest);

@@ -144,7 +144,8 @@ inline void ldmatrix_compute(unsigned mask, const emulator::LaneOperands* in, em
   for (int lane = 1; lane < 32; ++lane)
     if (int(in[lane].word[2]) != count || (in[lane].word[3] != 0) != trans) emulator::fault("ldmatrix: lanes use different qualifiers");
   uint16_t m[4][8][8];
-  std::vector<LaneAccess> rows;
+  const bool counting = emulator::counting();
+  std::vector<LaneAccess> rows;  // for the counters only: no allocation per ldmatrix otherwise
   for (int matrix = 0; matrix < count; ++matrix)
     for (int row = 0; row < 8; ++row) {
       const int supplier = matrix * 8 + row;
@@ -153,9 +154,9 @@ inline void ldmatrix_compute(unsigned mask, const emulator::LaneOperands* in, em
         emulator::fault("ldmatrix: lane " + std::to_string(supplier) + "'s row address (shared byte " + std::to_string(byte) +
                         ") is not 16-byte aligned");
       emulator::shared_read(byte, 16, m[matrix][row], emulator::warp_thread(unsigned(supplier)));
-      rows.push_back(LaneAccess{supplier, byte, 16});
+      if (counting) rows.push_back(LaneAccess{supplier, byte, 16});
     }
-  if (emulator::counting()) emulator::count_ldmatrix(rows, count);
+  if (counting) emulator::count_ldmatrix(rows, count);
   for (int lane = 0; lane < 32; ++lane)
     for (int matrix = 0; matrix < count; ++matrix) {
       const int r = lane / 4, c = 2 * (lane % 4);
