@@ -16,15 +16,31 @@ struct MomentsLoader {
   }
 };
 
-// One thread per channel merges the channel's partials in index order: rank by rank (each rank's
-// [channels][per_channel] partials one after the other, as gathered), so in global sample order.
+// Block c merges channel c's items [first, last) of the gathered partials, numbered rank by rank
+// (each rank's [channels][per_channel] partials one after the other): thread t takes a contiguous
+// share in order and the block's fixed tree merges the threads. The numbering is global sample
+// order, so the result is the same whatever the number of ranks; chains are kThreads times
+// shorter than one thread's walk through a channel's n x parts partials.
+template <class Partial>
+MDCSRN_DEVICE Partial merge_channel_partials(const Partial* partials, int64_t channels, int64_t per_channel, int64_t first, int64_t last,
+                                             simt::Shared<Partial> per_warp) {
+  const int64_t c = simt::block_idx().x, threads = simt::block_threads(), t = simt::linear_thread(), items = last - first;
+  Partial merged{};
+  for (int64_t i = first + items * t / threads; i < first + items * (t + 1) / threads; ++i)
+    merged.merge(partials[((i / per_channel) * channels + c) * per_channel + i % per_channel]);
+  return block_reduce(merged, per_warp);
+}
+
+simt::LaunchConfig per_channel_launch(int64_t channels, size_t shared_bytes, std::source_location where = std::source_location::current()) {
+  return simt::LaunchConfig(simt::Dim3(unsigned(channels)), simt::Dim3(kThreads), shared_bytes, where);
+}
+
 MDCSRN_KERNEL void finalize_statistics_kernel(const Moments<float>* partials, int ranks, int64_t per_channel, float eps, float* mean,
                                               float* var, float* invstd, int64_t channels) {
-  const int64_t c = flat_thread();
-  if (c >= channels) return;
-  Moments<float> m;
-  for (int r = 0; r < ranks; ++r)
-    for (int64_t k = 0; k < per_channel; ++k) m.merge(partials[(r * channels + c) * per_channel + k]);
+  const int64_t c = simt::block_idx().x;
+  const Moments<float> m = merge_channel_partials(partials, channels, per_channel, 0, ranks * per_channel,
+                                                  simt::shared<Moments<float>>(0, int((simt::block_threads() + 31) / 32)));
+  if (simt::linear_thread() != 0) return;
   mean[c] = m.mean;
   var[c] = m.variance();
   invstd[c] = inverse_std(var[c], eps);
@@ -81,20 +97,17 @@ struct GradSumsLoader {
   }
 };
 
-// Per channel: dgamma, dbeta (from this rank's partials), and the two means the input gradient
-// subtracts (from every rank's, gathered rank by rank; count is the whole batch's).
+// Per channel (one block each): dgamma, dbeta (from this rank's partials), and the two means the
+// input gradient subtracts (from every rank's, gathered rank by rank; count is the whole batch's).
 MDCSRN_KERNEL void finalize_grads_kernel(const SumPair<float>* partials, int ranks, int rank, int64_t per_channel, const float* gamma,
                                          float count, bool batch_stats, float* dgamma, float* dbeta, bool accumulate, SumPair<float>* means,
                                          int64_t channels) {
-  const int64_t c = flat_thread();
-  if (c >= channels) return;
-  SumPair<float> sums, own;
-  for (int r = 0; r < ranks; ++r) {
-    SumPair<float> part;
-    for (int64_t k = 0; k < per_channel; ++k) part.merge(partials[(r * channels + c) * per_channel + k]);
-    sums.merge(part);
-    if (r == rank) own = part;
-  }
+  const int64_t c = simt::block_idx().x;
+  const int warps = int((simt::block_threads() + 31) / 32);
+  const SumPair<float> sums = merge_channel_partials(partials, channels, per_channel, 0, ranks * per_channel, simt::shared<SumPair<float>>(0, warps));
+  const SumPair<float> own = merge_channel_partials(partials, channels, per_channel, rank * per_channel, (rank + 1) * per_channel,
+                                                    simt::shared<SumPair<float>>(sizeof(SumPair<float>) * size_t(warps), warps));
+  if (simt::linear_thread() != 0) return;
   store_grad(dbeta[c], own.first, accumulate);
   store_grad(dgamma[c], own.second, accumulate);
   means[c] = SumPair<float>{batch_stats ? gamma[c] * sums.first / count : 0.f, batch_stats ? gamma[c] * sums.second / count : 0.f};
@@ -143,7 +156,7 @@ void batchnorm_statistics(Context& ctx, Tensor<const float> x, float eps, float*
                plane_partials_kernel<ShiftedMoments<float>, MomentsLoader>, plane_grid(x.shape, vector_width(x)), MomentsLoader{x},
                layout, partials);
   if (ranks) ranks->allgather(partials, sizeof(Moments<float>) * size_t(count), gathered);
-  simt::launch(ctx, flat_launch(x.shape.c), finalize_statistics_kernel, gathered, world,
+  simt::launch(ctx, per_channel_launch(x.shape.c, block_reduce_shared_bytes<Moments<float>>()), finalize_statistics_kernel, gathered, world,
                x.shape.n * parts, eps, mean, var, invstd, x.shape.c);
 }
 
@@ -188,7 +201,7 @@ void batchnorm_activation_backward(Context& ctx, NormMode mode, Tensor<const flo
                plane_partials_kernel<SumPair<float>, GradSumsLoader>, plane_grid(x.shape, vector_width(x, dy)),
                GradSumsLoader{x, dy, bn, a}, PartialLayout{x.shape.n, channels, true}, partials);
   if (ranks) ranks->allgather(partials, sizeof(SumPair<float>) * size_t(partial_count), gathered);
-  simt::launch(ctx, flat_launch(channels), finalize_grads_kernel, gathered, world, ranks ? ranks->rank() : 0, x.shape.n * parts,
+  simt::launch(ctx, per_channel_launch(channels, 2 * block_reduce_shared_bytes<SumPair<float>>()), finalize_grads_kernel, gathered, world, ranks ? ranks->rank() : 0, x.shape.n * parts,
                bn.gamma, float(count), mode == NormMode::Train, dgamma, dbeta, accumulate, means, channels);
   const int width = vector_width(x, dy, dx);
   simt::launch(ctx, plane_launch(x.shape, elementwise_parts(x.shape, width)), input_grad_kernel, plane_grid(x.shape, width), x, dy, bn,
