@@ -9,10 +9,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "bench/bench_main.h"
+#include "bench/fused_kernel_rows.h"
 #include "bench/timing_cuda.h"
 #include "cli/args.h"
 #include "engine/device.h"
@@ -25,7 +27,7 @@
 namespace mdcsrn::bench {
 namespace {
 
-constexpr const char* kHelp = R"(usage: bench_fused_kernels [--batch 64] [--patch 32] [--repeats 20] [--json FILE] [--markdown FILE]
+constexpr const char* kHelp = R"(usage: bench_fused_kernels [--batch 64] [--patch 32] [--repeats 20] [--predicted FILE] [--json FILE] [--markdown FILE]
 
 Times every kernel of the fast path's training step (b4u4, batch 64 of 32^3 by default) on the GPU,
 alone, at the step's shapes: the units' forward, weight and data gradients at each width, the stem,
@@ -33,6 +35,10 @@ the compressors, the 1x1 layers' backward, the loss and Adam. For each: FLOPs an
 move at least, over its median time, as TFLOP/s and GB/s and as fractions of the bf16 GEMM rate
 (cuBLAS, 8192^3) and the copy bandwidth (a 1 GiB device-to-device copy) measured in the same run;
 the larger fraction names its bound. The last row sums the instances of one step.
+
+--predicted FILE (bench_kernel_counts --json's file, e.g. bench/predicted_roofline.json, made
+under the SIMT emulator without a GPU) adds each kernel's predicted time for this device (its
+H200 column on an H200, else its H100 column) and the ratio measured / predicted, row by row.
 )";
 
 struct Row {
@@ -69,10 +75,30 @@ double gemm_tflops(CudaContext& ctx, int repeats) {
   return 2.0 * double(n) * n * n / (ms * 1e9);
 }
 
+// Kernel -> predicted microseconds for this device, from bench_kernel_counts --json.
+std::map<std::string, double> read_predictions(const std::string& path, const std::string& device, int batch, int patch) {
+  std::ifstream in(path);
+  if (!in) fail(path + ": cannot read the predictions");
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    fail(path + ": not a JSON file of predictions (" + e.what() + ")");
+  }
+  if (!doc.contains("kernels") || !doc["kernels"].is_array()) fail(path + ": no \"kernels\" list (bench_kernel_counts --json)");
+  if (doc.value("batch", 0) != batch || doc.value("patch", 0) != patch)
+    fail(path + ": predictions for batch " + std::to_string(doc.value("batch", 0)) + " of " + std::to_string(doc.value("patch", 0)) +
+         "^3, not the " + std::to_string(batch) + " of " + std::to_string(patch) + "^3 measured");
+  const std::string column = device.find("H200") != std::string::npos ? "h200" : "h100";
+  std::map<std::string, double> predicted;
+  for (const nlohmann::json& k : doc["kernels"]) predicted[k.at("kernel").get<std::string>()] = k.at("predicted_us").at(column).get<double>();
+  return predicted;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
-  const cli::Args args(argc, argv, 1, {"batch", "patch", "repeats", "json", "markdown"}, {}, "bench_fused_kernels");
+  const cli::Args args(argc, argv, 1, {"batch", "patch", "repeats", "predicted", "json", "markdown"}, {}, "bench_fused_kernels");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -85,121 +111,64 @@ int run(int argc, char** argv) {
   std::printf("device: %s\nbatch %d of %d^3; copy %.0f GB/s, bf16 GEMM %.0f TFLOP/s (measured now)\n", describe_device(DeviceKind::Cuda).c_str(),
               batch, patch, copy, gemm);
 
+  const std::map<std::string, double> predicted_us =
+      args.has("predicted") ? read_predictions(args.get("predicted"), describe_device(DeviceKind::Cuda), batch, patch) : std::map<std::string, double>{};
+  const bool predicted = !predicted_us.empty();
   const VolumeShape shape{batch, patch, patch, patch};
-  const int64_t V = shape.voxels();
-  const int F = L.feature_channels(), columns = mix_gradient_columns(L);
-  const double v = double(V);
-  Buffer<uint16_t> features = filled<uint16_t>(V * F, 0x3c), gradients = filled<uint16_t>(V * columns, 0x3c);
-  Buffer<float> raw = filled<float>(V * 112, 0), x = filled<float>(V, 0x3c), y = filled<float>(V, 0), dy = filled<float>(V, 0);
-  Buffer<float> ones = filled<float>(F, 0), zeros = filled<float>(F, 0), stats(MemoryKind::Device, 3 * F);
-  {
-    const std::vector<float> one(size_t(F), 1.f);
-    ones.upload(one);
-  }
-  Buffer<float> weights = filled<float>(1 << 20, 0x3c), grads(MemoryKind::Device, 1 << 20), moments = filled<float>(1 << 21, 0);
-  Buffer<uint32_t> packed = filled<uint32_t>(1 << 20, 0x3c);
-  Buffer<int32_t> rows = filled<int32_t>(columns, 0), copy_index = filled<int32_t>(1 << 20, 0xff);  // -1: no copies
-  Buffer<uint16_t> copies(MemoryKind::Device, 1 << 20);
-  Buffer<AdamStep> step_constants(MemoryKind::Device, 1);
-  gpu::store_adam_step(ctx, adam_step(AdamConfig{}, 1), step_constants.data());
-  const ChannelsLast f{features.data(), shape, F};
-  const MixGradients G{gradients.data(), V, columns};
-  const Tensor<const float> input(x.data(), Shape5{batch, 1, patch, patch, patch});
-
+  FusedKernelOperands<CudaContext> operands(L, shape);
   std::vector<Row> rows_out;
-  auto measure = [&](const std::string& name, int per_step, double flop, double bytes, const std::function<void()>& work) {
-    rows_out.push_back({name, per_step, flop, bytes, time_gpu_ms(ctx, 3, repeats, work)});
-  };
-  const ActivationSpec act = L.config().activation;
-  measure("stem forward (conv0)", 1, 2 * v * 27 * 32, v * (4 + 64),
-       [&] { gpu::stem_forward(ctx, input, weights.data(), f, 1e-5f, stats.data(), stats.data() + F, stats.data() + 2 * F); });
-  for (int width : {32, 48, 64, 80}) {
-    const std::string w = std::to_string(width);
-    UnitForward uf;
-    uf.input = UnitInput{f.data, shape, F, 0, width, ones.data(), zeros.data(), act};
-    uf.weights = packed.data();
-    uf.output = f.data;
-    uf.output_channel = width;
-    const double flop = 2 * v * 27 * width * 16;
-    measure("unit forward, " + w + " inputs", 4, flop, v * (2 * width + 32),
-         [&] { gpu::unit_forward(ctx, uf, 1e-5f, stats.data(), stats.data() + F, stats.data() + 2 * F); });
-    UnitBackward ub;
-    ub.input = uf.input;
-    ub.output_channel = width;
-    ub.gradient = DeferredGradient{raw.data(), 112, 0, zeros.data(), zeros.data()};
-    measure("unit weight gradient, " + w + " inputs", 4, flop, v * (2 * width + 16 * (4 + 2)), [&] { gpu::unit_weight_gradient(ctx, ub, grads.data()); });
-    UnitDataGradient d;
-    d.weights = packed.data();
-    d.mean = zeros.data();
-    d.invstd = ones.data();
-    d.gamma_grad = grads.data();
-    d.beta_grad = grads.data() + F;
-    measure("unit data gradient, " + w + " inputs", 4, flop, v * (16 * (4 + 2) + width * (2 + 8)), [&] { gpu::unit_data_gradient(ctx, ub, d); });
-  }
-  for (const MixLayout& m : L.compressors()) {
-    const std::string k = std::to_string(m.distinct);
-    measure("compressor forward, " + k + " inputs", 1, 2 * v * m.distinct * 32, v * (2 * m.distinct + 64), [&] {
-      gpu::compressor_forward(ctx, f, m.distinct, packed.data(), m.output_channel, 1e-5f, stats.data(), stats.data() + F, stats.data() + 2 * F);
-    });
-    measure("compressor weight gradient, " + k + " inputs", 1, 2 * v * 32 * m.distinct, v * (64 + 2 * m.distinct),
-         [&] { gpu::mix_weight_gradient(ctx, f, m.distinct, G, 0, 32, grads.data()); });
-    measure("compressor output gradient", 1, 0, v * 32 * (4 + 2 + 2), [&] {
-      gpu::compressor_output_gradient(ctx, f, DeferredGradient{raw.data(), 112, m.output_channel, zeros.data(), zeros.data()}, m.output_channel,
-                                      G, 0);
-    });
-  }
-  measure("reconstruction forward", 1, 2 * v * F, v * (2 * F + 4), [&] { gpu::reconstruction_forward(ctx, f, F, weights.data(), y.data()); });
-  measure("reconstruction weight gradient", 1, 2 * v * 16 * F, v * (32 + 2 * F),
-       [&] { gpu::mix_weight_gradient(ctx, f, F, G, columns - kReconstructionColumns, 1, grads.data()); });
-  measure("reconstruction output gradient", 1, 0, v * (4 + 32), [&] { gpu::reconstruction_output_gradient(ctx, dy.data(), G, columns - kReconstructionColumns); });
-  for (size_t b = 0; b < L.units().size(); ++b) {
-    const int first_column = kCompressorOutputs * int(b), k = columns - first_column, n = 96;
-    measure("1x1 data gradient, block " + std::to_string(b) + " (" + std::to_string(k) + " columns)", 1, 2 * v * k * n, v * (2 * k + 4 * n), [&] {
-      gpu::mix_data_gradient(ctx, G, first_column, packed.data(), DeferredGradient{raw.data(), 112, 0, zeros.data(), zeros.data()}, 0, n);
-    });
-  }
-  measure("stem weight gradient", 1, 2 * v * 32 * 27, v * (4 + 32 * (4 + 2)),
-       [&] { gpu::stem_weight_gradient(ctx, input, f, DeferredGradient{raw.data(), 112, 0, zeros.data(), zeros.data()}, grads.data()); });
-  measure("L1 loss, forward and backward", 1, 0, v * 12, [&] {
-    gpu::loss_forward_backward(ctx, LossKind::L1, Tensor<const float>(y.data(), input.shape), input, 1.f, stats.data(),
-                               Tensor<float>(dy.data(), input.shape), GradMode::Overwrite);
-  });
-  const int64_t params = L.table().padded_size();
-  measure("Adam with the bf16 copies", 1, 0, double(params) * 4 * 7, [&] {
-    gpu::adam_with_copies(ctx, step_constants.data(), weights.data(), grads.data(), moments.data(), moments.data() + params, params, copy_index.data(),
-                          copies.data());
-  });
+  for (const FusedKernelRow& row : fused_kernel_rows(ctx, L, shape, operands))
+    rows_out.push_back({row.kernel, row.per_step, row.flop, row.bytes, time_gpu_ms(ctx, 3, repeats, row.run)});
 
   std::string table = "Device: " + describe_device(DeviceKind::Cuda) + "; batch " + std::to_string(batch) + " of " + std::to_string(patch) +
                       "^3; measured ceilings: copy " + std::to_string(int(copy)) + " GB/s, bf16 GEMM " + std::to_string(int(gemm)) +
-                      " TFLOP/s.\n\n| kernel | per step | GFLOP | GB (least) | median ms | TFLOP/s | % GEMM | GB/s | % copy | bound |\n"
-                      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+                      " TFLOP/s.\n\n| kernel | per step | GFLOP | GB (least) | median ms | TFLOP/s | % GEMM | GB/s | % copy | bound |" +
+                      std::string(predicted ? " predicted ms | measured / predicted |" : "") + "\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |" +
+                      std::string(predicted ? " --- | --- |" : "") + "\n";
   nlohmann::json json_rows = nlohmann::json::array();
-  double step_ms = 0, step_flop = 0, step_bytes = 0;
+  double step_ms = 0, step_flop = 0, step_bytes = 0, step_predicted_ms = 0;
   for (const Row& r : rows_out) {
     const double tflops = r.flop / (r.ms * 1e9), gbps = r.bytes / (r.ms * 1e6);
     const double gemm_share = tflops / gemm, copy_share = gbps / copy;
     char line[320];
-    std::snprintf(line, sizeof line, "| %s | %d | %.1f | %.2f | %.3f | %.1f | %.0f%% | %.0f | %.0f%% | %s |\n", r.kernel.c_str(), r.per_step, r.flop / 1e9,
+    std::snprintf(line, sizeof line, "| %s | %d | %.1f | %.2f | %.3f | %.1f | %.0f%% | %.0f | %.0f%% | %s |", r.kernel.c_str(), r.per_step, r.flop / 1e9,
                   r.bytes / 1e9, r.ms, tflops, 100 * gemm_share, gbps, 100 * copy_share, gemm_share > copy_share ? "compute" : "memory");
     table += line;
     json_rows.push_back({{"kernel", r.kernel}, {"per_step", r.per_step}, {"gflop", r.flop / 1e9}, {"gbytes", r.bytes / 1e9}, {"median_ms", r.ms},
                          {"tflops", tflops}, {"gbps", gbps}, {"gemm_fraction", gemm_share}, {"copy_fraction", copy_share}});
+    if (predicted) {
+      const auto p = predicted_us.find(r.kernel);
+      if (p == predicted_us.end()) {
+        table += " - | - |";
+      } else {
+        std::snprintf(line, sizeof line, " %.3f | %.2f |", p->second / 1e3, r.ms / (p->second / 1e3));
+        table += line;
+        json_rows.back()["predicted_ms"] = p->second / 1e3;
+        step_predicted_ms += r.per_step * p->second / 1e3;
+      }
+    }
+    table += "\n";
     step_ms += r.per_step * r.ms;
     step_flop += r.per_step * r.flop;
     step_bytes += r.per_step * r.bytes;
   }
   char total[320];
-  std::snprintf(total, sizeof total, "| **one step's kernels** | | %.0f | %.1f | %.2f | %.1f | %.0f%% | %.0f | %.0f%% | |\n", step_flop / 1e9,
+  std::snprintf(total, sizeof total, "| **one step's kernels** | | %.0f | %.1f | %.2f | %.1f | %.0f%% | %.0f | %.0f%% | |", step_flop / 1e9,
                 step_bytes / 1e9, step_ms, step_flop / (step_ms * 1e9), 100 * step_flop / (step_ms * 1e9) / gemm, step_bytes / (step_ms * 1e6),
                 100 * step_bytes / (step_ms * 1e6) / copy);
   table += total;
+  if (predicted) {
+    std::snprintf(total, sizeof total, " %.2f | %.2f |", step_predicted_ms, step_ms / step_predicted_ms);
+    table += total;
+  }
+  table += "\n";
   std::fputs(("\n" + table).c_str(), stdout);
   if (args.has("markdown")) write_text_atomically(args.get("markdown"), table);
   if (args.has("json"))
     write_text_atomically(args.get("json"), nlohmann::json{{"device", describe_device(DeviceKind::Cuda)}, {"batch", batch}, {"patch", patch},
                                                            {"copy_gbps", copy}, {"gemm_tflops", gemm}, {"kernels", json_rows},
-                                                           {"step_kernel_ms", step_ms}}.dump(2) + "\n");
+                                                           {"step_kernel_ms", step_ms},
+                                                           {"step_predicted_ms", predicted ? nlohmann::json(step_predicted_ms) : nlohmann::json()}}.dump(2) + "\n");
   return 0;
 }
 

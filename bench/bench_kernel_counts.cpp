@@ -1,56 +1,65 @@
-// What the fast path's kernels do, counted without a GPU: one training step of the b4u4 generator
-// (fast forward, L1 loss, fast backward, Adam) run under the SIMT emulator with its counters on
-// (kernels/simt/counters.h), each launch site's counts summed over its launches: shared-memory
-// wavefronts against the ideal (bank conflicts) by access kind, global sectors against the ideal
-// for the accesses the emulator sees, and mma.sync and barriers per warp.
+// What the fast path's kernels do, counted without a GPU, and the time each count implies on an
+// H100 and an H200: the rows of bench_fused_kernels (bench/fused_kernel_rows.h) run under the SIMT
+// emulator with its counters on (kernels/simt/counters.h) at the paper's step, each launch's count
+// taken from an even sample of its blocks. The device's roofline.md (bench_fused_kernels
+// --predicted) puts its measured time beside these predictions, row by row.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
-#include <random>
 #include <string>
 
 #include "bench/bench_main.h"
+#include "bench/fused_kernel_rows.h"
+#include "bench/kernel_names.h"
+#include "kernels/simt/occupancy.h"
 #include "cli/args.h"
 #include "io/volume.h"
 #include "kernels/simt/launch.h"
-#include "models/generator_fast.h"
 
 namespace mdcsrn::bench {
 namespace {
 
-constexpr const char* kHelp = R"(usage: bench_kernel_counts [--batch 1] [--patch 16] [--predict-batch 64] [--predict-patch 32] [--json FILE]
+constexpr const char* kHelp = R"(usage: bench_kernel_counts [--batch 64] [--patch 32] [--sample-blocks 8] [--resources FILE]
+                           [--json FILE] [--markdown FILE]
 
-Runs one training step of the fast path (b4u4, growth 16, ELU) at batch x patch^3 under the SIMT
-emulator with its counters on, and prints one row per kernel launch site: launches, blocks, the
+Runs each kernel of the fast path's training step (b4u4, growth 16, ELU; the rows of
+bench_fused_kernels) at batch x patch^3 (the paper's step by default) under the SIMT emulator
+with its counters on. Each launch runs --sample-blocks of its blocks, spread evenly over its grid
+(0: all), and its counts are scaled by the grid's blocks over those run: exact for kernels whose
+blocks do alike work, an estimate where edge blocks differ. One row per kernel: its launches, the
 shared-memory wavefronts of its loads, stores, ldmatrix and cp.async destinations against the
 ideal (bank conflicts), the 32-byte global sectors of its 16-byte and cp.async accesses against
-the fewest that could hold their bytes, and its mma.sync instructions and barriers per warp.
-Counts are exact for these shapes; they grow with the voxels, and the ratios are the code's.
-Plain (non-vector) global loads and stores are not seen by the emulator.
+the fewest that could hold their bytes, and its mma.sync and barriers per warp.
 
-A second table predicts each site at --predict-batch x --predict-patch^3 (the paper's step by
-default), its counts scaled by the voxels: the time each bound implies on an H100 SXM and an H200
-(132 SMs at 1.98 GHz; one shared-memory wavefront a clock an SM; the global sectors seen, as if
-every one came from HBM at 3.35 and 4.8 TB/s: an upper bound, since halos and repeated reads hit
-L1 and L2; mma.sync bf16 taken at 2/3 of the dense 989 TFLOP/s, an assumption until a device
-measures it) and which binds. Partial tiles at a small patch inflate the counts against 32^3;
-kernels over weights (Adam, the partial sums) do not grow with the voxels and are overstated.
-Predictions, not times: the device's roofline.md measures them.
+A second table gives, for one instance of each kernel, the time each bound implies on an H100 SXM
+and an H200 (both 132 SMs at 1.98 GHz): mma.sync bf16 at an assumed 2/3 of the dense 989 TFLOP/s;
+one shared-memory wavefront a clock an SM; the global sectors seen, all through L2 at an assumed
+7 TB/s (chipsandcheese's H100 PCIe figure scaled to the SXM's SMs and clock; L1 hits would lower
+it); the bytes the kernel must move at least, from HBM at 3.35 and 4.8 TB/s. Each launch takes the
+largest of its mma, shared and L2 bounds times its SMs' imbalance (the busiest SM's blocks,
+ceil(blocks / 132), over the average), and at least 2 us (an assumed launch floor); a kernel takes
+the sum over its launches or its HBM bound, whichever is larger. Waves (blocks over resident
+blocks a SM x 132) are shown, not used: how occupancy hides latency is for a device to measure.
+Resident blocks come from the launch's threads and shared memory and, given --resources
+(scripts/kernel_report.py --json FILE), the sm_90 build's registers.
+
+Plain (non-vector) global loads and stores, and issue slots, are not seen by the emulator.
+Predictions, not times: a device measures them (bench_fused_kernels --predicted FILE reads
+--json's file and prints measured beside predicted).
 )";
 
 // The bounds' rates (see kHelp).
-constexpr double kSms = 132, kClockHz = 1.98e9, kMmaFlop = 2.0 * 16 * 8 * 16, kMmaRate = 989e12 * 2 / 3;
-constexpr double kHbmH100 = 3.35e12, kHbmH200 = 4.8e12;
+constexpr double kSms = 132, kClockHz = 1.98e9, kMmaFlop = 2.0 * 16 * 8 * 16, kMmaRate = 989e12 * 2 / 3, kL2Rate = 7e12;
+constexpr double kHbmH100 = 3.35e12, kHbmH200 = 4.8e12, kLaunchFloorUs = 2;
 
 const char* kSharedNames[] = {"ld", "st", "ldmatrix", "cp.async"};
 
-std::string short_site(const std::string& site) {
-  const size_t kernels = site.rfind("kernels/");
-  return kernels == std::string::npos ? site : site.substr(kernels + 8);
-}
+// A launch's count over the blocks run, scaled to its whole grid.
+double whole_grid(const simt::LaunchCounts& c, int64_t count) { return double(count) * double(c.grid_blocks) / double(std::max<uint64_t>(1, c.blocks)); }
 
 std::string ratio(const simt::Wavefronts& w) {
   if (w.ideal == 0) return "-";
@@ -59,102 +68,157 @@ std::string ratio(const simt::Wavefronts& w) {
   return text;
 }
 
+// Kernel name -> registers of the sm_90 build, from scripts/kernel_report.py --json.
+std::map<std::string, int> read_registers(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail(path + ": cannot read the resource report");
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    fail(path + ": not a JSON resource report (" + e.what() + ")");
+  }
+  if (!doc.contains("kernels") || !doc["kernels"].is_object()) fail(path + ": no \"kernels\" object (scripts/kernel_report.py --json)");
+  std::map<std::string, int> registers;
+  for (const auto& [name, k] : doc["kernels"].items()) registers[name] = k.at("registers").get<int>();
+  return registers;
+}
+
+struct Counted {
+  std::vector<FusedKernelRow> rows;
+  std::vector<std::vector<simt::LaunchCounts>> launches;  // per row, in launch order
+};
+
+Counted count_rows(const GeneratorLayout& L, const VolumeShape& shape, int sample_blocks) {
+  simt::Emulator emu;
+  FusedKernelOperands<simt::Emulator> operands(L, shape);
+  Counted c{fused_kernel_rows(emu, L, shape, operands), {}};
+  emu.count_launches(true);
+  emu.sample_blocks(sample_blocks);
+  for (const FusedKernelRow& row : c.rows) {
+    emu.clear_launch_counts();
+    row.run();
+    c.launches.push_back(emu.launch_counts());
+  }
+  return c;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
-  const cli::Args args(argc, argv, 1, {"batch", "patch", "predict-batch", "predict-patch", "json"}, {}, "bench_kernel_counts");
+  const cli::Args args(argc, argv, 1, {"batch", "patch", "sample-blocks", "resources", "json", "markdown"}, {}, "bench_kernel_counts");
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  const int batch = args.get_int("batch", 1), patch = args.get_int("patch", 16);
-  const int predict_batch = args.get_int("predict-batch", 64), predict_patch = args.get_int("predict-patch", 32);
-  const double scale = double(predict_batch) * predict_patch * predict_patch * predict_patch / (double(batch) * patch * patch * patch);
+  const int batch = args.get_int("batch", 64), patch = args.get_int("patch", 32), sample_blocks = args.get_int("sample-blocks", 8);
+  if (batch < 1 || patch < 8 || sample_blocks < 0) fail("--batch must be >= 1, --patch >= 8 and --sample-blocks >= 0");
+  const std::map<std::string, int> registers = args.has("resources") ? read_registers(args.get("resources")) : std::map<std::string, int>{};
   const GeneratorLayout layout(GeneratorConfig::paper());
-  const Shape5 shape{batch, 1, patch, patch, patch};
-  simt::Emulator emu;
-  using Backend = GpuBackendOn<simt::Emulator>;
-  const Backend be{&emu};
-  std::vector<float> params = initial_generator_parameters(layout, 0);
-  const int64_t count = int64_t(params.size());
-  std::vector<float> grads(params.size()), m(params.size(), 0.f), v(params.size(), 0.f), loss(1);
-  std::mt19937_64 rng(1);
-  std::uniform_real_distribution<float> uniform(0.f, 1.f);
-  std::vector<float> x(size_t(shape.numel())), target(x.size()), out(x.size()), dout(x.size());
-  for (float& value : x) value = uniform(rng);
-  for (float& value : target) value = uniform(rng);
-  Generator<Backend> reference(layout, be, shape);
-  FastGenerator<simt::Emulator> fast(layout, emu, shape);
-  emu.count_launches(true);
-  fast.forward(params.data(), Tensor<const float>(x.data(), shape), Tensor<float>(out.data(), shape), NormMode::Train, reference);
-  be.loss_forward_backward(LossKind::L1, Tensor<const float>(out.data(), shape), Tensor<const float>(target.data(), shape), 1.f, loss.data(),
-                           Tensor<float>(dout.data(), shape), GradMode::Overwrite);
-  fast.backward(params.data(), grads.data(), Tensor<const float>(x.data(), shape), Tensor<const float>(dout.data(), shape));
-  fast.update(adam_step(AdamConfig{}, 1), params.data(), grads.data(), m.data(), v.data(), count);
+  const Counted counted = count_rows(layout, VolumeShape{batch, patch, patch, patch}, sample_blocks);
 
-  std::map<std::string, std::pair<int, simt::LaunchCounts>> sites;  // by launch site, in first-launch order below
-  std::vector<std::string> order;
-  for (const simt::LaunchCounts& c : emu.launch_counts()) {
-    auto [it, fresh] = sites.try_emplace(c.site, 0, c);
-    if (fresh) {
-      order.push_back(c.site);
-      it->second.first = 1;
-      continue;
-    }
-    ++it->second.first;
-    it->second.second.merge(c);
-  }
-  std::printf("fast b4u4 step, batch %d of %d^3, under the SIMT emulator: %zu launches at %zu sites\n\n", batch, patch,
-              emu.launch_counts().size(), order.size());
-  std::printf("| launch site | launches | blocks | threads | shared wavefronts / ideal: ld | st | ldmatrix | cp.async | conflicts | global sectors / ideal | mma / warp | barriers / warp |\n");
-  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  std::vector<const void*> kernels;
+  for (const auto& row : counted.launches)
+    for (const simt::LaunchCounts& c : row) kernels.push_back(c.kernel);
+  const std::map<const void*, std::string> names = kernel_names(kernels);
+
+  std::string counts_table = "| kernel | launches | shared wavefronts / ideal: ld | st | ldmatrix | cp.async | conflicts | global sectors / ideal | mma / warp | barriers / warp |\n"
+                             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+  std::string bounds_table = "| kernel | per step | blocks (waves) | mma.sync | shared | L2 | HBM least: H100 | H200 | predicted: H100 | H200 | binds (H100) |\n"
+                             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
   nlohmann::json rows = nlohmann::json::array();
-  for (const std::string& site : order) {
-    const auto& [launches, c] = sites.at(site);
-    const int64_t warps = int64_t(c.blocks) * int64_t((c.block_threads + 31) / 32);
-    int64_t conflicts = 0;
-    nlohmann::json shared;
-    for (int k = 0; k < 4; ++k) {
-      conflicts += c.shared[k].wavefronts.conflicts();
-      shared[kSharedNames[k]] = {{"requests", c.shared[k].requests}, {"wavefronts", c.shared[k].wavefronts.actual},
-                                 {"ideal", c.shared[k].wavefronts.ideal}};
+  double step_us[2] = {};
+  for (size_t r = 0; r < counted.rows.size(); ++r) {
+    const FusedKernelRow& row = counted.rows[r];
+    const std::vector<simt::LaunchCounts>& launches = counted.launches[r];
+    // The ratios and per-warp figures over the blocks run; conflicts over the whole grids.
+    simt::LaunchCounts sum;
+    double conflicts = 0;
+    for (const simt::LaunchCounts& c : launches) {
+      sum.merge(c);
+      for (const simt::SharedCounts& k : c.shared) conflicts += whole_grid(c, k.wavefronts.conflicts());
     }
-    int64_t sectors = 0, ideal_sectors = 0;
-    for (const simt::GlobalCounts& g : c.global) sectors += g.sectors.actual, ideal_sectors += g.sectors.ideal;
-    char global_text[48] = "-";
+    sum.block_threads = launches.empty() ? 0 : launches.front().block_threads;
+    int64_t warps = 0, sectors = 0, ideal_sectors = 0;
+    for (const simt::LaunchCounts& c : launches) warps += int64_t(c.blocks) * int64_t((c.block_threads + 31) / 32);
+    for (const simt::GlobalCounts& g : sum.global) sectors += g.sectors.actual, ideal_sectors += g.sectors.ideal;
+    char global_text[48] = "-", line[512];
     if (ideal_sectors > 0) std::snprintf(global_text, sizeof global_text, "%.2f", double(sectors) / double(ideal_sectors));
-    std::printf("| %s | %d | %llu | %llu | %s | %s | %s | %s | %lld | %s | %.1f | %.1f |\n", short_site(site).c_str(), launches,
-                (unsigned long long)c.blocks, (unsigned long long)c.block_threads, ratio(c.shared[0].wavefronts).c_str(),
-                ratio(c.shared[1].wavefronts).c_str(), ratio(c.shared[2].wavefronts).c_str(), ratio(c.shared[3].wavefronts).c_str(),
-                (long long)conflicts, global_text, double(c.mma) / double(warps), double(c.barriers) / double(warps));
-    rows.push_back({{"site", site}, {"launches", launches}, {"blocks", c.blocks}, {"block_threads", c.block_threads},
-                    {"shared_bytes", c.shared_bytes}, {"shared", shared}, {"bank_conflicts", conflicts},
-                    {"global_sectors", sectors}, {"global_sectors_ideal", ideal_sectors}, {"mma", c.mma}, {"barriers", c.barriers},
-                    {"warps", warps}});
+    std::snprintf(line, sizeof line, "| %s | %zu | %s | %s | %s | %s | %.0f | %s | %.1f | %.1f |\n", row.kernel.c_str(), launches.size(),
+                  ratio(sum.shared[0].wavefronts).c_str(), ratio(sum.shared[1].wavefronts).c_str(), ratio(sum.shared[2].wavefronts).c_str(),
+                  ratio(sum.shared[3].wavefronts).c_str(), conflicts, global_text, double(sum.mma) / double(std::max<int64_t>(1, warps)),
+                  double(sum.barriers) / double(std::max<int64_t>(1, warps)));
+    counts_table += line;
+
+    nlohmann::json launch_rows = nlohmann::json::array();
+    double launch_us = 0, bounds_us[3] = {}, blocks_total = 0, worst_waves = 0;
+    for (const simt::LaunchCounts& c : launches) {
+      int64_t wavefronts = 0, seen = 0;
+      for (const simt::SharedCounts& k : c.shared) wavefronts += k.wavefronts.actual;
+      for (const simt::GlobalCounts& g : c.global) seen += g.sectors.actual;
+      const std::string& name = names.count(c.kernel) ? names.at(c.kernel) : c.site;
+      const auto regs = registers.find(name);
+      const simt::Occupancy occupancy = simt::sm90_occupancy(regs == registers.end() ? 0 : regs->second, c.shared_bytes, int(c.block_threads));
+      const double waves = double(c.grid_blocks) / (std::max(1, occupancy.blocks_per_sm) * kSms);
+      // The busiest SM's blocks over the average SM's (throughput-bound blocks share their SM).
+      const double imbalance = std::ceil(double(c.grid_blocks) / kSms) * kSms / double(std::max<uint64_t>(1, c.grid_blocks));
+      const double mma_us = whole_grid(c, c.mma) * kMmaFlop / kMmaRate * 1e6, shared_us = whole_grid(c, wavefronts) / (kSms * kClockHz) * 1e6,
+                   l2_us = whole_grid(c, seen) * 32 / kL2Rate * 1e6;
+      launch_us += std::max(kLaunchFloorUs, imbalance * std::max({mma_us, shared_us, l2_us}));
+      bounds_us[0] += mma_us, bounds_us[1] += shared_us, bounds_us[2] += l2_us;
+      blocks_total += double(c.grid_blocks);
+      worst_waves = std::max(worst_waves, waves);
+      launch_rows.push_back({{"kernel", name}, {"site", c.site}, {"blocks", c.grid_blocks}, {"blocks_run", c.blocks}, {"block_threads", c.block_threads},
+                             {"shared_bytes", c.shared_bytes}, {"registers", regs == registers.end() ? nlohmann::json() : nlohmann::json(regs->second)},
+                             {"resident_blocks_per_sm", occupancy.blocks_per_sm}, {"occupancy_limited_by", occupancy.limited_by}, {"waves", waves}, {"sm_imbalance", imbalance},
+                             {"mma", whole_grid(c, c.mma)}, {"shared_wavefronts", whole_grid(c, wavefronts)}, {"global_sectors", whole_grid(c, seen)},
+                             {"bounds_us", {{"mma", mma_us}, {"shared", shared_us}, {"l2", l2_us}}}});
+    }
+    const double hbm_us[2] = {row.bytes / kHbmH100 * 1e6, row.bytes / kHbmH200 * 1e6};
+    double predicted_us[2];
+    for (int d = 0; d < 2; ++d) {
+      predicted_us[d] = std::max(launch_us, hbm_us[d]);
+      step_us[d] += row.per_step * predicted_us[d];
+    }
+    const char* binds = hbm_us[0] >= launch_us ? "HBM"
+                        : launch_us <= kLaunchFloorUs * double(launches.size()) + 1e-9 ? "launch floor"
+                        : bounds_us[0] >= bounds_us[1] && bounds_us[0] >= bounds_us[2] ? "tensor"
+                        : bounds_us[1] >= bounds_us[2] ? "shared"
+                                                       : "L2";
+    std::snprintf(line, sizeof line, "| %s | %d | %.0f (%.2f) | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %s |\n", row.kernel.c_str(),
+                  row.per_step, blocks_total, worst_waves, bounds_us[0], bounds_us[1], bounds_us[2], hbm_us[0], hbm_us[1], predicted_us[0],
+                  predicted_us[1], binds);
+    bounds_table += line;
+    nlohmann::json shared;
+    for (int k = 0; k < 4; ++k)
+      shared[kSharedNames[k]] = {{"requests", sum.shared[k].requests}, {"wavefronts", sum.shared[k].wavefronts.actual},
+                                 {"ideal", sum.shared[k].wavefronts.ideal}};
+    rows.push_back({{"kernel", row.kernel}, {"per_step", row.per_step},
+                    {"counted_in_blocks_run", {{"shared", shared}, {"global_sectors", sectors}, {"global_sectors_ideal", ideal_sectors},
+                                               {"mma", sum.mma}, {"barriers", sum.barriers}, {"warps", warps}}},
+                    {"bank_conflicts", conflicts}, {"launches", launch_rows}, {"least_bytes", row.bytes},
+                    {"bounds_us", {{"mma", bounds_us[0]}, {"shared", bounds_us[1]}, {"l2", bounds_us[2]}, {"hbm_h100", hbm_us[0]}, {"hbm_h200", hbm_us[1]}}},
+                    {"predicted_us", {{"h100", predicted_us[0]}, {"h200", predicted_us[1]}}}, {"binds_h100", binds}});
   }
-  std::printf("\nPredicted at batch %d of %d^3 (counts x %.0f), microseconds each bound implies, H100 SXM / H200:\n\n", predict_batch,
-              predict_patch, scale);
-  std::printf("| launch site | mma.sync | shared wavefronts | sectors seen, all from HBM: H100 | H200 | binds (H100) |\n| --- | --- | --- | --- | --- | --- |\n");
-  double totals[4] = {};
-  for (size_t i = 0; i < order.size(); ++i) {
-    const simt::LaunchCounts& c = sites.at(order[i]).second;
-    int64_t wavefronts = 0, sectors = 0;
-    for (const simt::SharedCounts& k : c.shared) wavefronts += k.wavefronts.actual;
-    for (const simt::GlobalCounts& g : c.global) sectors += g.sectors.actual;
-    const double bounds[4] = {double(c.mma) * kMmaFlop * scale / kMmaRate * 1e6, double(wavefronts) * scale / (kSms * kClockHz) * 1e6,
-                              double(sectors) * 32 * scale / kHbmH100 * 1e6, double(sectors) * 32 * scale / kHbmH200 * 1e6};
-    for (int b = 0; b < 4; ++b) totals[b] += bounds[b];
-    const char* binds = bounds[0] >= bounds[1] && bounds[0] >= bounds[2] ? "tensor" : bounds[1] >= bounds[2] ? "shared" : "HBM";
-    if (bounds[0] + bounds[1] + bounds[2] == 0) binds = "-";
-    std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %s |\n", short_site(order[i]).c_str(), bounds[0], bounds[1], bounds[2], bounds[3], binds);
-    rows[i]["predicted_us"] = {{"mma", bounds[0]}, {"shared", bounds[1]}, {"hbm_h100", bounds[2]}, {"hbm_h200", bounds[3]}, {"binds_h100", binds}};
-  }
-  std::printf("| every site, one step | %.1f | %.1f | %.1f | %.1f | |\n", totals[0], totals[1], totals[2], totals[3]);
+  char line[512];
+  std::snprintf(line, sizeof line, "| **one step's kernels** | | | | | | | | %.0f | %.0f | |\n", step_us[0], step_us[1]);
+  bounds_table += line;
+  std::snprintf(line, sizeof line, "Counted under the SIMT emulator at batch %d of %d^3 (b4u4 fast path; %s)%s:\n\n", batch, patch,
+                sample_blocks > 0 ? ("each launch's counts from " + std::to_string(sample_blocks) + " of its blocks, scaled to its grid").c_str() : "every block",
+                registers.empty() ? "" : "; registers from the sm_90 resource report");
+  std::string report = line + counts_table;
+  std::snprintf(line, sizeof line, "\nPredicted for one instance, microseconds (figures that a device has not measured)%s:\n\n",
+                registers.empty() ? "; resident blocks from threads and shared memory only" : "");
+  report += line + bounds_table;
+  std::fputs(report.c_str(), stdout);
+  if (args.has("markdown")) write_text_atomically(args.get("markdown"), report);
   if (args.has("json")) {
-    const std::string path = args.get("json");
-    const nlohmann::json doc{{"batch", batch},           {"patch", patch}, {"predict_batch", predict_batch}, {"predict_patch", predict_patch},
-                             {"model", layout.config().describe()}, {"sites", rows}};
-    write_text_atomically(path, doc.dump(2) + "\n");
+    const nlohmann::json doc{{"batch", batch}, {"patch", patch}, {"sample_blocks", sample_blocks}, {"model", layout.config().describe()},
+                             {"registers_known", !registers.empty()},
+                             {"assumed", {{"sms", kSms}, {"clock_hz", kClockHz}, {"mma_flops", kMmaRate}, {"l2_bytes_per_s", kL2Rate},
+                                          {"hbm_bytes_per_s", {{"h100", kHbmH100}, {"h200", kHbmH200}}}, {"launch_floor_us", kLaunchFloorUs}}},
+                             {"kernels", rows}, {"step_predicted_ms", {{"h100", step_us[0] / 1e3}, {"h200", step_us[1] / 1e3}}}};
+    write_text_atomically(args.get("json"), doc.dump(2) + "\n");
   }
   return 0;
 }

@@ -8,11 +8,14 @@ instructions, 16-byte global loads and stores (from cuobjdump -sass, when --cuob
 on PATH: PyPI's nvidia-cuda-cuobjdump wheel carries one), and the 64-bit integer divisions and
 remainders in its PTX.
 
-usage: scripts/kernel_report.py [--root DIR] [--cuobjdump PATH] [--families kernels/a,tests/kernels/b,...]
+usage: scripts/kernel_report.py [--root DIR] [--cuobjdump PATH] [--families kernels/a,tests/kernels/b,...] [--json FILE]
   --root DIR  the source tree to report on (default: this checkout), e.g. a `git worktree` of an
               older commit for a before/after comparison
+  --json FILE also write {"kernels": {name: {"family", "registers", "stack", "spills", "barriers"}}},
+              the names as in the table, for bench_kernel_counts --resources (resident blocks a SM)
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -57,6 +60,7 @@ def main():
     parser.add_argument("--cuobjdump", default=shutil.which("cuobjdump"))
     parser.add_argument("--families", help="default: every family of kernels/CMakeLists.txt and the tests' probes")
     parser.add_argument("--nvcc", default=shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc")
+    parser.add_argument("--json")
     args = parser.parse_args()
     root = os.path.abspath(args.root)
     args.families = args.families or ",".join(families(root))
@@ -65,6 +69,7 @@ def main():
     print("| family | kernel | registers | stack (B) | spills (B) | barriers | SASS instructions | 16-byte loads / stores | "
           "64-bit int div+rem (PTX) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    report = {}
     with tempfile.TemporaryDirectory() as tmp:
         for family in args.families.split(","):
             source = os.path.join(root, family + ".cu")
@@ -96,6 +101,12 @@ def main():
                 count, wide = sass.get(mangled, ("n/a", "n/a"))
                 print(f"| {os.path.basename(family)} | `{short_name(names[mangled])}` | {registers} | {stack} | {spills} | {barriers} | {count} | {wide} | "
                       f"{divisions.get(names[mangled], 'n/a')} |")
+                report[short_name(names[mangled])] = {"family": family, "registers": registers, "stack": stack, "spills": spills,
+                                                      "barriers": barriers}
+    if args.json:
+        with open(args.json + ".tmp", "w") as f:
+            json.dump({"kernels": report}, f, indent=1, sort_keys=True)
+        os.replace(args.json + ".tmp", args.json)
 
 
 if __name__ == "__main__":

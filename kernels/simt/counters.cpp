@@ -63,6 +63,7 @@ Sectors global_access_sectors(const std::vector<LaneAccess>& lanes) {
 
 void LaunchCounts::merge(const LaunchCounts& o) {
   blocks += o.blocks;
+  grid_blocks += o.grid_blocks;
   for (int i = 0; i < 4; ++i) {
     shared[i].requests += o.shared[i].requests;
     shared[i].wavefronts.actual += o.shared[i].wavefronts.actual;

@@ -69,7 +69,9 @@ struct GlobalCounts {
 // One launch's counts, summed over its blocks.
 struct LaunchCounts {
   std::string site;  // the launching line, file:line
-  uint64_t blocks = 0, block_threads = 0;
+  const void* kernel = nullptr;  // the kernel function, when launched through simt::launch
+  uint64_t blocks = 0, block_threads = 0;  // blocks: those run (all, unless Emulator::sample_blocks)
+  uint64_t grid_blocks = 0;
   size_t shared_bytes = 0;
   SharedCounts shared[4];  // by SharedAccess
   GlobalCounts global[3];  // by GlobalAccess

@@ -470,7 +470,7 @@ void* Emulator::scratch(size_t bytes) {
   return scratch_.data();
 }
 
-void Emulator::run(const LaunchConfig& c, const std::function<void()>& body) {
+void Emulator::run(const LaunchConfig& c, const std::function<void()>& body, const void* kernel) {
   const std::string site = std::string(c.where.file_name()) + ":" + std::to_string(c.where.line());
   const unsigned long long threads = c.block.volume(), blocks = c.grid.volume();
   MDCSRN_ASSERT(threads >= 1 && threads <= kMaxBlockThreads && c.block.z <= 64,
@@ -484,9 +484,13 @@ void Emulator::run(const LaunchConfig& c, const std::function<void()>& body) {
   std::string message;
   LaunchCounts launch;
   launch.site = site;
+  launch.kernel = kernel;
   launch.block_threads = threads;
   launch.shared_bytes = c.shared_bytes;
-  parallel_for(int64_t(blocks), 1, [&](int64_t begin, int64_t end) {
+  launch.grid_blocks = blocks;
+  const bool sampling = counting_ && sampled_blocks_ > 0 && blocks > unsigned(sampled_blocks_);
+  const unsigned long long runs = sampling ? unsigned(sampled_blocks_) : blocks;
+  parallel_for(int64_t(runs), 1, [&](int64_t begin, int64_t end) {
     BlockRun& b = block_run_for(c, body);
     BlockRun* outer = active;
     active = &b;
@@ -494,7 +498,7 @@ void Emulator::run(const LaunchConfig& c, const std::function<void()>& body) {
     b.counts = LaunchCounts{};
     b.accesses.clear();
     for (int64_t i = begin; i < end && i < first_failure.load(); ++i) {
-      const auto u = static_cast<unsigned long long>(i);
+      const unsigned long long u = sampling ? static_cast<unsigned long long>(i) * blocks / runs : static_cast<unsigned long long>(i);
       b.block_idx = Dim3(unsigned(u % c.grid.x), unsigned(u / c.grid.x % c.grid.y), unsigned(u / (uint64_t(c.grid.x) * c.grid.y)));
       run_block(b);
       if (!b.error.empty()) {

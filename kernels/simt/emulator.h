@@ -45,16 +45,23 @@ class Emulator {
   void* scratch(size_t bytes);
 
   // Runs body() as every thread of every block of the grid; throws the first fault, by block order.
-  void run(const LaunchConfig& config, const std::function<void()>& body);
+  // `kernel` (the kernel function's address, when launched through simt::launch) goes into the
+  // launch's counts, for a report to name the kernel.
+  void run(const LaunchConfig& config, const std::function<void()>& body, const void* kernel = nullptr);
 
   // Counting (counters.h), off by default: while on, every launch appends its counts.
   void count_launches(bool on) { counting_ = on; }
   const std::vector<LaunchCounts>& launch_counts() const { return counts_; }
   void clear_launch_counts() { counts_.clear(); }
+  // While counting, run only `blocks` of each larger grid, spread evenly over it (0: every block):
+  // counts of a kernel whose blocks do alike work, at sizes too large to emulate whole. The other
+  // blocks' outputs are not written, so it is for counting alone.
+  void sample_blocks(int blocks) { sampled_blocks_ = blocks; }
 
  private:
   std::vector<unsigned char> scratch_;
   bool counting_ = false;
+  int sampled_blocks_ = 0;
   std::vector<LaunchCounts> counts_;
 };
 

@@ -40,7 +40,7 @@ using TargetContext = Emulator;
 template <class... Params, class... Args>
 void launch(Emulator& emulator, const LaunchConfig& c, void (*kernel)(Params...), Args&&... args) {
   const std::tuple<std::decay_t<Params>...> parameters(std::forward<Args>(args)...);  // copied once, as by a launch
-  emulator.run(c, [&] { std::apply(kernel, parameters); });
+  emulator.run(c, [&] { std::apply(kernel, parameters); }, reinterpret_cast<const void*>(kernel));
 }
 
 #endif

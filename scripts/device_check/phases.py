@@ -192,7 +192,9 @@ def roofline_phase(context):
     if context.rehearse:
         context.run([program, "--help"], log(context, "roofline"))
         raise PhaseSkipped("bench_fused_kernels needs a GPU (its --help answered)")
-    context.run([program, "--json", context.path("roofline.json"), "--markdown", context.path("roofline.md")], log(context, "roofline"))
+    predicted = os.path.join(context.root, "bench", "predicted_roofline.json")  # bench_kernel_counts' prediction, made without a GPU
+    context.run([program, "--json", context.path("roofline.json"), "--markdown", context.path("roofline.md")]
+                + (["--predicted", predicted] if os.path.exists(predicted) else []), log(context, "roofline"))
     return summary.roofline_headline(summary.load_json(context.path("roofline.json")))
 
 

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "kernels/simt/launch.h"
+#include "kernels/simt/occupancy.h"
 #include "kernels/simt/tensor_core.h"
 #include "tests/support.h"
 
@@ -27,6 +28,11 @@ void strided_store_and_load(int stride, float* out) {
   s.store(at, float(at));
   simt::barrier();
   out[simt::linear_thread()] = s.load(at);
+}
+
+// Block b's first thread marks out[b].
+void mark_block(float* out) {
+  if (simt::linear_thread() == 0) out[simt::block_idx().x] = 1.f;
 }
 
 // One ldmatrix.x4 of four 8x8 bf16 matrices stored one after another, rows `row_elements` apart.
@@ -124,6 +130,41 @@ TEST_SUITE("emu_counters") {
     emu.clear_launch_counts();
     simt::launch(emu, simt::LaunchConfig(1, 64, 2 * kWarpFloats * sizeof(float)), strided_store_and_load, 1, out.data());
     CHECK(emu.launch_counts().empty());  // off: nothing recorded
+  }
+
+  TEST_CASE("a sample of a grid's blocks, spread evenly, counts what the whole grid does where blocks do alike work") {
+    simt::Emulator emu;
+    emu.count_launches(true);
+    const int blocks = 40;
+    std::vector<float> out(size_t(blocks) * 64, -1.f);
+    const simt::LaunchConfig config(blocks, 64, 2 * kWarpFloats * sizeof(float));
+    simt::launch(emu, config, strided_store_and_load, 2, out.data());
+    const simt::LaunchCounts whole = emu.launch_counts().at(0);
+    CHECK(whole.blocks == uint64_t(blocks));
+    CHECK(whole.grid_blocks == uint64_t(blocks));
+    CHECK(whole.kernel == reinterpret_cast<const void*>(&strided_store_and_load));
+    emu.clear_launch_counts();
+    emu.sample_blocks(4);
+    simt::launch(emu, config, strided_store_and_load, 2, out.data());
+    const simt::LaunchCounts sampled = emu.launch_counts().at(0);
+    CHECK(sampled.blocks == 4);
+    CHECK(sampled.grid_blocks == uint64_t(blocks));
+    CHECK(sampled.of(simt::SharedAccess::Store).wavefronts.actual * 10 == whole.of(simt::SharedAccess::Store).wavefronts.actual);
+    CHECK(sampled.barriers * 10 == whole.barriers);
+    simt::launch(emu, simt::LaunchConfig(blocks, 32), mark_block, out.data());
+    for (int b = 0; b < blocks; ++b) CHECK((out[size_t(b)] == 1.f) == (b % 10 == 0));  // blocks 0, 10, 20 and 30 ran
+  }
+
+  TEST_CASE("resident blocks a SM on sm_90, by CUDA's occupancy rules") {
+    // 156 registers x 128 threads: 5,120 a warp (256-register units), 12 warps, 3 blocks.
+    CHECK(simt::sm90_occupancy(156, 41088, 128).blocks_per_sm == 3);
+    CHECK(std::string(simt::sm90_occupancy(156, 41088, 128).limited_by) == "registers");
+    // Registers unknown: 41,088 + 1,024 reserved bytes a block fit 5 times in 228 KiB.
+    CHECK(simt::sm90_occupancy(0, 41088, 128).blocks_per_sm == 5);
+    CHECK(std::string(simt::sm90_occupancy(0, 41088, 128).limited_by) == "shared memory");
+    CHECK(simt::sm90_occupancy(32, 0, 256).blocks_per_sm == 8);  // 2,048 threads
+    CHECK(simt::sm90_occupancy(32, 0, 32).blocks_per_sm == 32);  // at most 32 blocks
+    CHECK(simt::sm90_occupancy(64, 0, 1024).blocks_per_sm == 1);  // 32 warps of 2,048 registers fill 65,536
   }
 }
 
