@@ -36,6 +36,8 @@ training split of a prepared dataset. Variants:
   tf32      the reference path in TF32, deterministic cuDNN algorithms
   tf32-any  the reference path in TF32 with any algorithm cuDNN ranks first
   bf16      the fast path (train.precision=bf16: the fused bf16 forward, backward and Adam)
+  bf16-host the fast path with the training data in pinned host memory (data.residence host): its
+            time against bf16's is what keeping the dataset off the GPU costs
 On the CPU only fp32 runs (the CPU backend, all OpenMP threads, host clock).
 The roofline floor is DESIGN.md's ~6 ms for b4u4, batch 64 of 32^3 on an H100, scaled by the
 batch's voxels. The JSON is rewritten after each variant; a variant whose loss is not finite, or
@@ -44,7 +46,7 @@ bench/step_table.py puts the JSON beside bench/pytorch_reference.py's in one tab
 
 options:
   --device D      cuda (default) or cpu
-  --variants L    comma-separated, in this order (default: fp32,tf32,tf32-any,bf16 on cuda; fp32 on cpu)
+  --variants L    comma-separated, in this order (default: fp32,tf32,tf32-any,bf16,bf16-host on cuda; fp32 on cpu)
   --batch N       patches per step (default 64)
   --patch N       patch edge (default 32)
   --steps N       timed steps (default 50)
@@ -58,18 +60,20 @@ double forward_flops_per_voxel(const GeneratorLayout& layout) { return 2.0 * dou
 struct Variant {
   std::string name, math;
   bool tf32, deterministic, fast;
+  Residence data = Residence::Device;
 };
 const Variant kVariants[] = {{"fp32", "fp32", false, true, false},
                              {"tf32", "tf32", true, true, false},
                              {"tf32-any", "tf32", true, false, false},
-                             {"bf16", "bf16", true, true, true}};
+                             {"bf16", "bf16", true, true, true},
+                             {"bf16-host", "bf16", true, true, true, Residence::Host}};
 
 std::vector<Variant> chosen_variants(const std::string& list, bool cpu) {
   std::vector<Variant> out;
-  std::stringstream in(list.empty() ? (cpu ? "fp32" : "fp32,tf32,tf32-any,bf16") : list);
+  std::stringstream in(list.empty() ? (cpu ? "fp32" : "fp32,tf32,tf32-any,bf16,bf16-host") : list);
   for (std::string name; std::getline(in, name, ',');) {
     const auto v = std::find_if(std::begin(kVariants), std::end(kVariants), [&](const Variant& k) { return k.name == name; });
-    if (v == std::end(kVariants)) fail("option --variants: unknown variant '" + name + "' (fp32, tf32, tf32-any, bf16)");
+    if (v == std::end(kVariants)) fail("option --variants: unknown variant '" + name + "' (fp32, tf32, tf32-any, bf16, bf16-host)");
     if (cpu && name != "fp32") fail("option --variants: the CPU runs fp32 only, not '" + name + "'");
     out.push_back(*v);
   }
@@ -148,7 +152,8 @@ int run(int argc, char** argv) {
   bool all_ok = true;
   for (const Variant& v : variants) {
     const char* path = v.fast ? "fast" : "reference";
-    nlohmann::json row{{"variant", v.name}, {"math", v.math}, {"path", path}, {"deterministic", v.deterministic}, {"steps", steps}};
+    nlohmann::json row{{"variant", v.name}, {"math", v.math}, {"path", path}, {"deterministic", v.deterministic}, {"steps", steps},
+                       {"data", cpu ? "host" : residence_name(v.data)}};
     try {
       Measured m;
       if (cpu) {
@@ -162,7 +167,7 @@ int run(int argc, char** argv) {
         CudaContext ctx;
         ctx.set_tf32(v.tf32);
         ctx.set_deterministic(v.deterministic);
-        const PatchDataset data(subjects, sc, MemoryKind::Device);
+        const PatchDataset data(subjects, sc, MemoryKind::Device, v.data);
         m = measure(layout, GpuBackend{&ctx}, &ctx, data, batch, patch, v.fast, warmup, steps,
                     [&](int w, int n, const std::function<void()>& f) { return time_gpu_ms(ctx, w, n, f); },
                     [&] {  // nothing is freed during steps, so what is held at their end is the peak

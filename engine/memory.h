@@ -6,7 +6,11 @@
 
 namespace mdcsrn {
 
-enum class MemoryKind { Host, Device };
+// Pinned: host memory that kernels read directly over the bus (page-locked and mapped; the
+// training data of `data.residence` "host"). Where it cannot be pinned it is pageable host memory,
+// with a one-line note, if the GPU can read pageable memory, and an Error otherwise; in a build
+// without CUDA it is plain host memory. Copies treat it as host memory.
+enum class MemoryKind { Host, Device, Pinned };
 
 // Raw allocation on either side. Device calls throw an Error in a build without CUDA, and name
 // the request when the GPU is out of memory. Device copies and fills first wait for all queued GPU
@@ -15,6 +19,8 @@ void* raw_alloc(MemoryKind kind, size_t bytes);
 void raw_free(MemoryKind kind, void* p) noexcept;
 void raw_copy(MemoryKind dst_kind, void* dst, MemoryKind src_kind, const void* src, size_t bytes);
 void raw_zero(MemoryKind kind, void* p, size_t bytes);
+// Free and total memory of the current GPU, in bytes ({0, 0} without one).
+std::pair<size_t, size_t> device_memory_info();
 
 // An owning, move-only array of T on the host or the device.
 template <class T>

@@ -1,4 +1,6 @@
+#include <cstdio>
 #include <string>
+#include <utility>
 
 #include "engine/cuda_check.h"
 #include "engine/error.h"
@@ -27,10 +29,8 @@ void device_free(void* p) noexcept { cudaFree(p); }
 // None of these is on a training step's path.
 void device_copy(MemoryKind dst_kind, void* dst, MemoryKind src_kind, const void* src, size_t bytes) {
   MDCSRN_CUDA_CHECK(cudaDeviceSynchronize());
-  const cudaMemcpyKind direction = dst_kind == MemoryKind::Device
-                                       ? (src_kind == MemoryKind::Device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
-                                       : cudaMemcpyDeviceToHost;
-  MDCSRN_CUDA_CHECK(cudaMemcpy(dst, src, bytes, direction));
+  (void)dst_kind, (void)src_kind;  // unified addressing tells pinned, pageable and device memory apart
+  MDCSRN_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
   MDCSRN_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
@@ -38,6 +38,39 @@ void device_zero(void* p, size_t bytes) {
   MDCSRN_CUDA_CHECK(cudaDeviceSynchronize());
   MDCSRN_CUDA_CHECK(cudaMemset(p, 0, bytes));
   MDCSRN_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+// Page-locked, mapped host memory (portable: every device's kernels may read it). Where the
+// system refuses to pin it, nullptr (the caller allocates pageable memory) with a note, provided
+// the GPU reads pageable memory (HMM or ATS); otherwise an Error naming the size.
+void* pinned_alloc(size_t bytes) {
+  void* p = nullptr;
+  if (cudaHostAlloc(&p, bytes, cudaHostAllocMapped | cudaHostAllocPortable) == cudaSuccess) return p;
+  cudaGetLastError();
+  int device = 0, pageable = 0;
+  MDCSRN_CUDA_CHECK(cudaGetDevice(&device));
+  MDCSRN_CUDA_CHECK(cudaDeviceGetAttribute(&pageable, cudaDevAttrPageableMemoryAccess, device));
+  if (!pageable)
+    fail("cannot pin " + std::to_string(bytes >> 20) + " MiB of host memory for the GPU to read, and this GPU cannot read pageable memory: "
+         "free host memory or set data.residence to \"device\"");
+  std::fprintf(stderr, "note: could not pin %zu MiB of host memory; the GPU reads it as pageable memory (slower)\n", bytes >> 20);
+  return nullptr;
+}
+
+bool pinned_free(void* p) noexcept {
+  cudaPointerAttributes a{};
+  if (cudaPointerGetAttributes(&a, p) != cudaSuccess || a.type != cudaMemoryTypeHost) {
+    cudaGetLastError();
+    return false;  // the pageable fallback
+  }
+  cudaFreeHost(p);
+  return true;
+}
+
+std::pair<size_t, size_t> device_memory_info() {
+  size_t free_bytes = 0, total_bytes = 0;
+  MDCSRN_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  return {free_bytes, total_bytes};
 }
 
 }  // namespace mdcsrn::detail

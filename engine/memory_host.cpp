@@ -12,6 +12,9 @@ void* device_alloc(size_t bytes);
 void device_free(void* p) noexcept;
 void device_copy(MemoryKind dst_kind, void* dst, MemoryKind src_kind, const void* src, size_t bytes);
 void device_zero(void* p, size_t bytes);
+void* pinned_alloc(size_t bytes);
+bool pinned_free(void* p) noexcept;
+std::pair<size_t, size_t> device_memory_info();
 }  // namespace detail
 
 namespace {
@@ -21,6 +24,8 @@ constexpr size_t kHostAlignment = 256;  // as cudaMalloc, so workspace offsets a
 void* raw_alloc(MemoryKind kind, size_t bytes) {
   if (bytes == 0) return nullptr;
   if (kind == MemoryKind::Device) return detail::device_alloc(bytes);
+  if (kind == MemoryKind::Pinned)
+    if (void* p = detail::pinned_alloc(bytes)) return p;  // else pageable (pinned_alloc says so, or fails)
   const size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
   void* p = std::aligned_alloc(kHostAlignment, rounded);
   if (!p) fail("out of host memory allocating " + std::to_string(bytes) + " bytes");
@@ -31,17 +36,19 @@ void raw_free(MemoryKind kind, void* p) noexcept {
   if (!p) return;
   if (kind == MemoryKind::Device)
     detail::device_free(p);
-  else
+  else if (kind != MemoryKind::Pinned || !detail::pinned_free(p))
     std::free(p);
 }
 
 void raw_copy(MemoryKind dst_kind, void* dst, MemoryKind src_kind, const void* src, size_t bytes) {
   if (bytes == 0) return;
-  if (dst_kind == MemoryKind::Host && src_kind == MemoryKind::Host)
+  if (dst_kind != MemoryKind::Device && src_kind != MemoryKind::Device)
     std::memcpy(dst, src, bytes);
   else
     detail::device_copy(dst_kind, dst, src_kind, src, bytes);
 }
+
+std::pair<size_t, size_t> device_memory_info() { return detail::device_memory_info(); }
 
 void raw_zero(MemoryKind kind, void* p, size_t bytes) {
   if (bytes == 0) return;

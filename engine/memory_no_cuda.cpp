@@ -1,6 +1,8 @@
 #include "engine/error.h"
 #include "engine/memory.h"
 
+#include <utility>
+
 namespace mdcsrn::detail {
 
 namespace {
@@ -11,5 +13,8 @@ void* device_alloc(size_t) { no_device(); }
 void device_free(void*) noexcept {}
 void device_copy(MemoryKind, void*, MemoryKind, const void*, size_t) { no_device(); }
 void device_zero(void*, size_t) { no_device(); }
+void* pinned_alloc(size_t) { return nullptr; }  // plain host memory
+bool pinned_free(void*) noexcept { return false; }
+std::pair<size_t, size_t> device_memory_info() { return {0, 0}; }
 
 }  // namespace mdcsrn::detail

@@ -88,12 +88,22 @@ std::vector<int32_t> patch_box_counts(const Mask& mask, const std::array<int64_t
   return counts;
 }
 
-PatchDataset::PatchDataset(std::vector<SamplerSubject> subjects, const SamplerConfig& config, MemoryKind where)
-    : PatchDataset(int64_t(subjects.size()), [&subjects](int64_t n) { return std::move(subjects[size_t(n)]); }, config, where) {}
+Residence parse_residence(const std::string& name) {
+  if (name == "device") return Residence::Device;
+  if (name == "host") return Residence::Host;
+  if (name == "auto") return Residence::Auto;
+  fail("data.residence: \"" + name + "\"; must be \"device\", \"host\" or \"auto\"");
+}
+
+const char* residence_name(Residence r) { return r == Residence::Device ? "device" : r == Residence::Host ? "host" : "auto"; }
+
+PatchDataset::PatchDataset(std::vector<SamplerSubject> subjects, const SamplerConfig& config, MemoryKind where, Residence residence)
+    : PatchDataset(int64_t(subjects.size()), [&subjects](int64_t n) { return std::move(subjects[size_t(n)]); }, config, where, residence) {}
 
 PatchDataset::PatchDataset(int64_t count, const std::function<SamplerSubject(int64_t)>& subject, const SamplerConfig& config,
-                           MemoryKind where)
-    : config_(config), where_(where) {
+                           MemoryKind where, Residence residence)
+    : config_(config), where_(where), memory_(where) {
+  MDCSRN_ASSERT(where != MemoryKind::Pinned, "sampler: a dataset samples on the host or the device; its residence says where a device one lives");
   MDCSRN_REQUIRE(count > 0, "sampler: the split has no subject; the manifest must give it one (mdcsrn prepare writes train, val and test)");
   MDCSRN_REQUIRE(config.patch >= 2 && config.patch % 2 == 0, "sampler.patch: " + std::to_string(config.patch) + "; the patch size must be even and at least 2, e.g. 32");
   MDCSRN_REQUIRE(config.candidate_stride >= 1, "sampler.candidate_stride: " + std::to_string(config.candidate_stride) + "; must be a positive integer, e.g. 1");
@@ -189,19 +199,26 @@ PatchDataset::PatchDataset(int64_t count, const std::function<SamplerSubject(int
     build_alias(weights, alias_probability, alias_index);
   }
 
+  if (where == MemoryKind::Device) {
+    const size_t bytes = sizeof(uint16_t) * (lr.size() + hr.size()) + 12 * size_t(brain_runs.start.size() + cerebellum_runs.start.size()) +
+                         8 * alias_probability.size();
+    const bool on_host = residence == Residence::Host || (residence == Residence::Auto && bytes > device_memory_info().first / 2);
+    memory_ = on_host ? MemoryKind::Pinned : MemoryKind::Device;
+  }
+  const MemoryKind m = memory_;
   resident_bytes_ = 0;
-  lr_ = resident(lr, where, resident_bytes_);
-  hr_ = resident(hr, where, resident_bytes_);
-  volume_offset_ = resident(volume_offset, where, resident_bytes_);
-  crop_ = resident(crop, where, resident_bytes_);
-  brain_run_start_ = resident(brain_runs.start, where, resident_bytes_);
-  brain_run_first_ = resident(brain_runs.first, where, resident_bytes_);
-  brain_prefix_ = resident(brain_prefix, where, resident_bytes_);
-  cerebellum_run_start_ = resident(cerebellum_runs.start, where, resident_bytes_);
-  cerebellum_run_first_ = resident(cerebellum_runs.first, where, resident_bytes_);
-  cerebellum_prefix_ = resident(cerebellum_prefix, where, resident_bytes_);
-  alias_probability_ = resident(alias_probability, where, resident_bytes_);
-  alias_index_ = resident(alias_index, where, resident_bytes_);
+  lr_ = resident(lr, m, resident_bytes_);
+  hr_ = resident(hr, m, resident_bytes_);
+  volume_offset_ = resident(volume_offset, m, resident_bytes_);
+  crop_ = resident(crop, m, resident_bytes_);
+  brain_run_start_ = resident(brain_runs.start, m, resident_bytes_);
+  brain_run_first_ = resident(brain_runs.first, m, resident_bytes_);
+  brain_prefix_ = resident(brain_prefix, m, resident_bytes_);
+  cerebellum_run_start_ = resident(cerebellum_runs.start, m, resident_bytes_);
+  cerebellum_run_first_ = resident(cerebellum_runs.first, m, resident_bytes_);
+  cerebellum_prefix_ = resident(cerebellum_prefix, m, resident_bytes_);
+  alias_probability_ = resident(alias_probability, m, resident_bytes_);
+  alias_index_ = resident(alias_index, m, resident_bytes_);
 
   view_.lr = lr_.data();
   view_.hr = hr_.data();
@@ -237,7 +254,7 @@ void PatchDataset::sample(int64_t first_patch, int batch, float* lr, float* hr, 
 }
 
 void PatchDataset::sample_at(const int64_t* first_patch, int batch, float* lr, float* hr, int32_t* centres, CudaContext& ctx) const {
-  MDCSRN_ASSERT(where_ == MemoryKind::Device, "sampler: sampling at a device-held patch number needs a GPU dataset");
+  MDCSRN_ASSERT(where_ != MemoryKind::Host, "sampler: sampling at a device-held patch number needs a GPU dataset");
 #ifdef MDCSRN_HAVE_CUDA
   gpu::gather_patches_at(ctx, view_, first_patch, batch, lr, hr, centres);
 #else
@@ -291,14 +308,14 @@ std::vector<SamplerSubject> load_split(const Manifest& manifest, const std::stri
 }
 
 PatchDataset load_split_dataset(const Manifest& manifest, const std::string& split, const SamplerConfig& config, MemoryKind where,
-                                const std::string& weight_map) {
+                                Residence residence, const std::string& weight_map) {
   const auto members = manifest.split(split);
   if (members.empty()) fail(manifest.folder + "/manifest.json: no subject in split '" + split + "'");
   const bool with_weights = config.mode == SamplingMode::Weighted;
   return PatchDataset(
       int64_t(members.size()),
       [&](int64_t n) { return load_subject(manifest, split, members[size_t(n)].first, members[size_t(n)].second, with_weights, weight_map); },
-      config, where);
+      config, where, residence);
 }
 
 }  // namespace mdcsrn

@@ -39,16 +39,27 @@ struct SamplerConfig {
   uint64_t seed = 0;
 };
 
+// Where a GPU dataset keeps its volumes and centre tables (`data.residence`): in device memory; in
+// pinned host memory that the sampler's kernel reads over the bus, so that device memory does not
+// grow with the number of subjects; or on the device when they take at most half of its free
+// memory, else on the host.
+enum class Residence { Device, Host, Auto };
+Residence parse_residence(const std::string& name);  // "device", "host" or "auto"
+const char* residence_name(Residence r);
+
 class PatchDataset {
  public:
-  PatchDataset(std::vector<SamplerSubject> subjects, const SamplerConfig& config, MemoryKind where);
+  // where: Host (the CPU samples) or Device (the GPU samples, from memory chosen by residence).
+  PatchDataset(std::vector<SamplerSubject> subjects, const SamplerConfig& config, MemoryKind where, Residence residence = Residence::Device);
   // Subjects 0 .. count - 1 from subject(n), each dropped once its crop and centres are taken
   // (the next few, up to one per CPU thread and at most 8, run on their own threads meanwhile:
   // subject must be safe to call concurrently for different n).
-  PatchDataset(int64_t count, const std::function<SamplerSubject(int64_t)>& subject, const SamplerConfig& config, MemoryKind where);
+  PatchDataset(int64_t count, const std::function<SamplerSubject(int64_t)>& subject, const SamplerConfig& config, MemoryKind where,
+               Residence residence = Residence::Device);
 
   // Patches first_patch .. first_patch + batch - 1 (numbered across the whole run) into lr, hr
-  // ([batch, 1, p, p, p]) and centres ([batch, kCentreFields]), all in memory of kind `where`.
+  // ([batch, 1, p, p, p]) and centres ([batch, kCentreFields]), in host memory for a Host
+  // dataset and device memory for a Device one (whatever its residence).
   // GPU datasets need ctx; the work is queued on its stream.
   void sample(int64_t first_patch, int batch, float* lr, float* hr, int32_t* centres, CudaContext* ctx) const;
   // The same on a GPU dataset with first_patch read from device memory (a step graph's schedule).
@@ -62,11 +73,13 @@ class PatchDataset {
   int64_t brain_candidates() const { return brain_total_; }
   int64_t cerebellum_candidates() const { return cerebellum_total_; }
   size_t resident_bytes() const { return resident_bytes_; }
+  // The memory the volumes and tables are in: Host, Device, or Pinned (a Device dataset on the host).
+  MemoryKind memory() const { return memory_; }
   const std::vector<std::string>& subject_ids() const { return ids_; }
 
  private:
   SamplerConfig config_;
-  MemoryKind where_;
+  MemoryKind where_, memory_;
   std::vector<std::string> ids_;
   Buffer<uint16_t> lr_, hr_;
   Buffer<int64_t> volume_offset_, brain_prefix_, cerebellum_prefix_, brain_run_first_, cerebellum_run_first_;
@@ -88,7 +101,7 @@ std::vector<SamplerSubject> load_split(const Manifest& manifest, const std::stri
 // training uses, so that its host memory does not hold every subject's full-precision volumes
 // at once (the weight maps read for weighted sampling).
 PatchDataset load_split_dataset(const Manifest& manifest, const std::string& split, const SamplerConfig& config, MemoryKind where,
-                                const std::string& weight_map = "hf_weight.nii.gz");
+                                Residence residence = Residence::Device, const std::string& weight_map = "hf_weight.nii.gz");
 
 // Per-centre brain-voxel counts of the patch [c - p/2, c + p/2) in each axis (clipped to the
 // volume): three separable running sums.

@@ -8,7 +8,7 @@ using nlohmann::json;
 
 json default_train_config() {
   return json{
-      {"data", {{"manifest", ""}, {"train_split", "train"}, {"val_split", "val"}}},
+      {"data", {{"manifest", ""}, {"train_split", "train"}, {"val_split", "val"}, {"residence", "auto"}}},
       {"model", {{"blocks", 4}, {"units", 4}, {"growth", 16}, {"activation", "elu"}, {"slope", 0.01}}},
       {"sampler", {{"mode", "uniform"}, {"patch", 32}, {"min_brain_fraction", 0.0}, {"cerebellum_fraction", 0.5},
                    {"candidate_stride", 1}, {"patches_per_epoch", 0}}},
@@ -98,6 +98,7 @@ TrainConfig parse_train_config(const json& j) {
     c.manifest = j.at("data").at("manifest").get<std::string>();
     c.train_split = j.at("data").at("train_split").get<std::string>();
     c.val_split = j.at("data").at("val_split").get<std::string>();
+    c.residence = parse_residence(j.at("data").at("residence").get<std::string>());
     c.model = parse_model_config(j.at("model"));
     const json& s = j.at("sampler");
     c.sampler.mode = parse_sampling_mode(s.at("mode").get<std::string>());

@@ -38,6 +38,7 @@ struct WganConfig {
 struct TrainConfig {
   std::string manifest;
   std::string train_split = "train", val_split = "val";
+  Residence residence = Residence::Auto;  // where a GPU run keeps the training data (patch_dataset.h)
   GeneratorConfig model;
   SamplerConfig sampler;
   int batch = 64;

@@ -197,6 +197,18 @@ TEST_SUITE("sampler") {
     CHECK(x.centres != z.centres);
   }
 
+  TEST_CASE("a CPU dataset keeps its data in host memory and draws the same batches whatever data.residence says") {
+    const SamplerSubject s = phantom_subject(7);
+    const PatchDataset a({s}, config(SamplingMode::Balanced), MemoryKind::Host, Residence::Device);
+    const PatchDataset b({s}, config(SamplingMode::Balanced), MemoryKind::Host, Residence::Host);
+    CHECK(a.memory() == MemoryKind::Host);
+    CHECK(b.memory() == MemoryKind::Host);
+    const Draws x = draw(a, 50, 16), y = draw(b, 50, 16);
+    CHECK(x.hr == y.hr);
+    CHECK(x.centres == y.centres);
+    CHECK_THROWS_WITH_AS(parse_residence("gpu"), doctest::Contains("data.residence: \"gpu\""), Error);
+  }
+
   TEST_CASE("several subjects: every subject is drawn, in proportion to its centres") {
     const PatchDataset d({phantom_subject(8), phantom_subject(9, 40, 40, 40)}, config(SamplingMode::Uniform), MemoryKind::Host);
     const Draws b = draw(d, 0, 20000);

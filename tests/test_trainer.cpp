@@ -89,6 +89,11 @@ TEST_SUITE("trainer") {
     CHECK(c.sampler.mode == SamplingMode::Balanced);
     CHECK(c.manifest == "m.json");
     CHECK(c.model.blocks == 4);
+    CHECK(c.residence == Residence::Auto);
+    CHECK(parse_train_config(merge_train_config("", {"data.manifest=m", "data.residence=host"})).residence == Residence::Host);
+    CHECK(parse_train_config(merge_train_config("", {"data.manifest=m", "data.residence=device"})).residence == Residence::Device);
+    CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {"data.manifest=m", "data.residence=hots"})),
+                         doctest::Contains("data.residence: \"hots\"; must be \"device\", \"host\" or \"auto\""), Error);
     CHECK_THROWS_WITH_AS(merge_train_config("", {"train.epoch=3"}), doctest::Contains("unknown setting 'train.epoch'"), Error);
     CHECK_THROWS_WITH_AS(merge_train_config("", {"epochs=3"}), doctest::Contains("expected section.key=value"), Error);
     CHECK_THROWS_WITH_AS(parse_train_config(merge_train_config("", {"data.manifest=m", "train.loss=l3"})),

@@ -20,7 +20,7 @@ from runner import Phase, PhaseFailed, PhaseSkipped, CommandTimedOut
 
 DEVICE_TARGETS = ["test_gpu", "mdcsrn", "bench_data", "bench_train_step", "bench_fused_kernels", "bench_wgan_step"]
 REHEARSAL_TARGETS = DEVICE_TARGETS + ["test_emu"]
-STEP_VARIANTS = [("fp32", 10), ("tf32", 20), ("tf32-any", 20), ("bf16", 20)]  # (variant, timed steps)
+STEP_VARIANTS = [("fp32", 10), ("tf32", 20), ("tf32-any", 20), ("bf16", 20), ("bf16-host", 20)]  # (variant, timed steps)
 PYTORCH_EAGER = "eager-fp32,eager-tf32,eager-amp"
 
 

@@ -84,6 +84,34 @@ TEST_SUITE("gpu_generator") {
     CHECK(graphed.loss == direct.loss);
   }
 
+  TEST_CASE("data.residence host: the training data in pinned host memory gives the device-resident steps, bit for bit, on both paths") {
+    const GeneratorLayout L(GeneratorConfig{2, 2, 16, {Activation::Elu, 0.f}});
+    SamplerConfig sc;
+    sc.patch = 16;
+    sc.mode = SamplingMode::Balanced;
+    const std::vector<SamplerSubject> subjects = {phantom_subject(1, 64, 56, 48), phantom_subject(2, 48, 48, 40)};
+    for (const bool fast : {false, true}) {
+      CAPTURE(fast);
+      const auto train = [&](Residence residence) {
+        CudaContext ctx;
+        const PatchDataset data(subjects, sc, MemoryKind::Device, residence);
+        CHECK(data.memory() == (residence == Residence::Host ? MemoryKind::Pinned : MemoryKind::Device));
+        GeneratorStep<GpuBackend> step(L, GpuBackend{&ctx}, &ctx, 4, sc.patch, LossKind::L1);
+        if (fast) step.enable_fast_path(ctx);  // its step graphs sample from the pinned volumes
+        const std::vector<float> initial = initial_generator_parameters(L, 3);
+        raw_copy(MemoryKind::Device, step.arena().params(), MemoryKind::Host, initial.data(), initial.size() * sizeof(float));
+        for (int64_t s = 0; s < 4; ++s) step.run(data, s, AdamConfig{});
+        ctx.synchronize();
+        std::vector<float> params(size_t(step.arena().size()));
+        raw_copy(MemoryKind::Host, params.data(), MemoryKind::Device, step.arena().params(), params.size() * sizeof(float));
+        return params;
+      };
+      const std::vector<float> host = train(Residence::Host), device = train(Residence::Device);
+      CHECK(host == device);
+      CHECK(host != initial_generator_parameters(L, 3));
+    }
+  }
+
 #ifdef MDCSRN_HAVE_NCCL
   TEST_CASE("NCCL: steps spread over one GPU rank are the single-process steps, bit for bit, on both paths") {
     // The data-parallel path on a device (NCCL's all-gathers of BatchNorm's partials, its gradient

@@ -77,6 +77,13 @@ class StepFigures(unittest.TestCase):
         self.assertIn("PyTorch torch.compile of eager AMP bf16 + channels_last_3d | bf16 | 98.0", table)
         self.assertIn("at least 3x faster than torch.compile with AMP bf16: met (3.38x)", table)
 
+    def test_step_table_prices_the_training_data_in_host_memory(self):
+        result = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "step_table.py"), os.path.join(DATA, "bench_train_step_bf16.json"),
+                                 os.path.join(DATA, "bench_train_step_bf16_host.json")], check=True, capture_output=True, text=True)
+        self.assertIn("| mdcsrn fast path, training data in host memory (data.residence host) | bf16 | 29.6 |", result.stdout)
+        self.assertIn("| mdcsrn fast path (fused bf16 forward and backward) | bf16 | 29.0 |", result.stdout)
+        self.assertIn("at most 3% slower than on the GPU: met (+2.1%: 29.60 against 29.00 ms; GPU memory 2.40 against 3.10 GiB)", result.stdout)
+
     def test_step_table_without_pytorch(self):
         result = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "step_table.py"), os.path.join(DATA, "bench_train_step_bf16.json")],
                                 check=True, capture_output=True, text=True)
