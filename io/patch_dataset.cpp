@@ -28,6 +28,21 @@ Buffer<T> resident(const std::vector<T>& host, MemoryKind where, size_t& bytes) 
   return b;
 }
 
+// Every subject's crop in one buffer, each subject's vector released once copied: host memory is
+// committed page by page as it is written, so the crops are held about once, not twice, on the
+// CPU (pinned memory is committed whole, so a host-resident GPU dataset holds them twice briefly).
+Buffer<uint16_t> concatenated(std::vector<std::vector<uint16_t>>& parts, int64_t total, MemoryKind where, size_t& bytes) {
+  Buffer<uint16_t> b(where, std::max<int64_t>(total, 1));
+  int64_t at = 0;
+  for (std::vector<uint16_t>& part : parts) {
+    raw_copy(where, b.data() + at, MemoryKind::Host, part.data(), sizeof(uint16_t) * part.size());
+    at += int64_t(part.size());
+    std::vector<uint16_t>().swap(part);
+  }
+  bytes += sizeof(uint16_t) * size_t(total);
+  return b;
+}
+
 // Along `axis`, does the patch box [c - h, c + h) (clipped to the volume) stay inside the region?
 bool box_inside_region(const Region& r, const std::array<int64_t, 3>& dims, const std::array<int64_t, 3>& c, int64_t h) {
   if (r.whole()) return true;
@@ -113,7 +128,8 @@ PatchDataset::PatchDataset(int64_t count, const std::function<SamplerSubject(int
   const int64_t patch_voxels = int64_t(config.patch) * config.patch * config.patch;
   const int32_t min_count = std::max<int32_t>(1, int32_t(std::ceil(config.min_brain_fraction * double(patch_voxels))));
 
-  std::vector<uint16_t> lr, hr;
+  std::vector<std::vector<uint16_t>> subject_lr, subject_hr;  // each subject's crop, at its exact size
+  int64_t cropped_voxels = 0;
   std::vector<int64_t> volume_offset, brain_prefix{0}, cerebellum_prefix{0};
   std::vector<int32_t> crop;
   CentreRunTable brain_runs, cerebellum_runs;
@@ -162,14 +178,19 @@ PatchDataset::PatchDataset(int64_t count, const std::function<SamplerSubject(int
     }
     MDCSRN_REQUIRE(size[0] * size[1] * size[2] < (int64_t(1) << 32), "sampler: subject " + s.id + " has 2^32 or more voxels in its region, more than the sampler indexes");
     crop.insert(crop.end(), {int32_t(origin[0]), int32_t(origin[1]), int32_t(origin[2]), int32_t(size[0]), int32_t(size[1]), int32_t(size[2])});
-    volume_offset.push_back(int64_t(lr.size()));
+    volume_offset.push_back(cropped_voxels);
+    std::vector<uint16_t> crop_lr(static_cast<size_t>(size[0] * size[1] * size[2])), crop_hr(crop_lr.size());
+    size_t at = 0;
     for (int64_t k = 0; k < size[2]; ++k)
       for (int64_t j = 0; j < size[1]; ++j)
-        for (int64_t i = 0; i < size[0]; ++i) {
+        for (int64_t i = 0; i < size[0]; ++i, ++at) {
           const size_t v = size_t(origin[0] + i + d[0] * (origin[1] + j + d[1] * (origin[2] + k)));
-          lr.push_back(float_to_half(s.lr[v]));
-          hr.push_back(float_to_half(s.hr[v]));
+          crop_lr[at] = float_to_half(s.lr[v]);
+          crop_hr[at] = float_to_half(s.hr[v]);
         }
+    cropped_voxels += int64_t(at);
+    subject_lr.push_back(std::move(crop_lr));
+    subject_hr.push_back(std::move(crop_hr));
     auto to_crop = [&](int64_t v) {
       const int64_t i = v % d[0] - origin[0], j = v / d[0] % d[1] - origin[1], k = v / (d[0] * d[1]) - origin[2];
       return uint32_t(i + size[0] * (j + size[1] * k));
@@ -200,15 +221,15 @@ PatchDataset::PatchDataset(int64_t count, const std::function<SamplerSubject(int
   }
 
   if (where == MemoryKind::Device) {
-    const size_t bytes = sizeof(uint16_t) * (lr.size() + hr.size()) + 12 * size_t(brain_runs.start.size() + cerebellum_runs.start.size()) +
+    const size_t bytes = 2 * sizeof(uint16_t) * size_t(cropped_voxels) + 12 * size_t(brain_runs.start.size() + cerebellum_runs.start.size()) +
                          8 * alias_probability.size();
     const bool on_host = residence == Residence::Host || (residence == Residence::Auto && bytes > device_memory_info().first / 2);
     memory_ = on_host ? MemoryKind::Pinned : MemoryKind::Device;
   }
   const MemoryKind m = memory_;
   resident_bytes_ = 0;
-  lr_ = resident(lr, m, resident_bytes_);
-  hr_ = resident(hr, m, resident_bytes_);
+  lr_ = concatenated(subject_lr, cropped_voxels, m, resident_bytes_);
+  hr_ = concatenated(subject_hr, cropped_voxels, m, resident_bytes_);
   volume_offset_ = resident(volume_offset, m, resident_bytes_);
   crop_ = resident(crop, m, resident_bytes_);
   brain_run_start_ = resident(brain_runs.start, m, resident_bytes_);
