@@ -1,6 +1,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,10 @@ void* raw_alloc(MemoryKind kind, size_t bytes);
 void raw_free(MemoryKind kind, void* p) noexcept;
 void raw_copy(MemoryKind dst_kind, void* dst, MemoryKind src_kind, const void* src, size_t bytes);
 void raw_zero(MemoryKind kind, void* p, size_t bytes);
+// Host memory allocated elsewhere (an MPI shared window) made readable by kernels as Pinned memory
+// is (page-locked and mapped; pageable with a note where the GPU reads pageable memory, else an
+// Error); unpinned when the handle is released. Nothing to do in a build without CUDA.
+std::shared_ptr<void> pin_host_memory(void* p, size_t bytes);
 // Free and total memory of the current GPU, in bytes ({0, 0} without one).
 std::pair<size_t, size_t> device_memory_info();
 

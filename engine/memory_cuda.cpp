@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -65,6 +66,20 @@ bool pinned_free(void* p) noexcept {
   }
   cudaFreeHost(p);
   return true;
+}
+
+std::shared_ptr<void> pin_host_memory(void* p, size_t bytes) {
+  if (cudaHostRegister(p, bytes, cudaHostRegisterMapped | cudaHostRegisterPortable) == cudaSuccess)
+    return std::shared_ptr<void>(p, [](void* q) { cudaHostUnregister(q); });
+  cudaGetLastError();
+  int device = 0, pageable = 0;
+  MDCSRN_CUDA_CHECK(cudaGetDevice(&device));
+  MDCSRN_CUDA_CHECK(cudaDeviceGetAttribute(&pageable, cudaDevAttrPageableMemoryAccess, device));
+  if (!pageable)
+    fail("cannot pin the " + std::to_string(bytes >> 20) + " MiB of training data the node's ranks share, and this GPU cannot read pageable memory: "
+         "set data.residence to \"device\"");
+  std::fprintf(stderr, "note: could not pin %zu MiB of shared host memory; the GPU reads it as pageable memory (slower)\n", bytes >> 20);
+  return nullptr;
 }
 
 std::pair<size_t, size_t> device_memory_info() {

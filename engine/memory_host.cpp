@@ -15,6 +15,7 @@ void device_zero(void* p, size_t bytes);
 void* pinned_alloc(size_t bytes);
 bool pinned_free(void* p) noexcept;
 std::pair<size_t, size_t> device_memory_info();
+std::shared_ptr<void> pin_host_memory(void* p, size_t bytes);
 }  // namespace detail
 
 namespace {
@@ -49,6 +50,7 @@ void raw_copy(MemoryKind dst_kind, void* dst, MemoryKind src_kind, const void* s
 }
 
 std::pair<size_t, size_t> device_memory_info() { return detail::device_memory_info(); }
+std::shared_ptr<void> pin_host_memory(void* p, size_t bytes) { return detail::pin_host_memory(p, bytes); }
 
 void raw_zero(MemoryKind kind, void* p, size_t bytes) {
   if (bytes == 0) return;

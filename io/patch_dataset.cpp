@@ -20,29 +20,6 @@ namespace {
 // 16-core node 8 decompress at once, ~3 GB of HCP volumes in flight.
 constexpr int64_t kSubjectsReadAhead = 8;
 
-template <class T>
-Buffer<T> resident(const std::vector<T>& host, MemoryKind where, size_t& bytes) {
-  Buffer<T> b(where, int64_t(std::max<size_t>(host.size(), 1)));
-  if (!host.empty()) b.upload(host);
-  bytes += sizeof(T) * host.size();
-  return b;
-}
-
-// Every subject's crop in one buffer, each subject's vector released once copied: host memory is
-// committed page by page as it is written, so the crops are held about once, not twice, on the
-// CPU (pinned memory is committed whole, so a host-resident GPU dataset holds them twice briefly).
-Buffer<uint16_t> concatenated(std::vector<std::vector<uint16_t>>& parts, int64_t total, MemoryKind where, size_t& bytes) {
-  Buffer<uint16_t> b(where, std::max<int64_t>(total, 1));
-  int64_t at = 0;
-  for (std::vector<uint16_t>& part : parts) {
-    raw_copy(where, b.data() + at, MemoryKind::Host, part.data(), sizeof(uint16_t) * part.size());
-    at += int64_t(part.size());
-    std::vector<uint16_t>().swap(part);
-  }
-  bytes += sizeof(uint16_t) * size_t(total);
-  return b;
-}
-
 // Along `axis`, does the patch box [c - h, c + h) (clipped to the volume) stay inside the region?
 bool box_inside_region(const Region& r, const std::array<int64_t, 3>& dims, const std::array<int64_t, 3>& c, int64_t h) {
   if (r.whole()) return true;
@@ -79,62 +56,91 @@ void build_alias(const std::vector<double>& weights, std::vector<float>& probabi
   }
 }
 
-}  // namespace
+// The arrays the sampler reads, laid out one after another in one allocation (the arena), in this
+// order, each 256-byte aligned.
+enum ArenaArray { kLr, kHr, kVolumeOffset, kCrop, kBrainRunStart, kBrainRunFirst, kBrainPrefix, kCerebellumRunStart, kCerebellumRunFirst,
+                  kCerebellumPrefix, kAliasProbability, kAliasIndex, kArrays };
+constexpr size_t kElementBytes[kArrays] = {2, 2, 8, 4, 4, 8, 8, 4, 8, 8, 4, 4};
 
-std::vector<int32_t> patch_box_counts(const Mask& mask, const std::array<int64_t, 3>& dims, int patch) {
-  std::vector<int32_t> counts(mask.begin(), mask.end());
-  const int64_t h = patch / 2;
-  for (int axis = 0; axis < 3; ++axis) {
-    const int64_t n = dims[size_t(axis)];
-    const int64_t step = axis_step(axis, dims);
-    const int64_t lines = int64_t(counts.size()) / n;
-    parallel_for(lines, 64, [&](int64_t begin, int64_t end) {
-      std::vector<int32_t> prefix(static_cast<size_t>(n + 1));
-      for (int64_t line = begin; line < end; ++line) {
-        const int64_t start = axis_line_start(axis, line, dims);
-        for (int64_t x = 0; x < n; ++x) prefix[size_t(x + 1)] = prefix[size_t(x)] + counts[size_t(start + x * step)];
-        for (int64_t x = 0; x < n; ++x) {
-          const int64_t lo = std::max<int64_t>(0, x - h), hi = std::min<int64_t>(n, x - h + patch);
-          counts[size_t(start + x * step)] = prefix[size_t(hi)] - prefix[size_t(lo)];
-        }
-      }
-    });
+struct ArenaLayout {
+  std::array<int64_t, kArrays> count{};
+  std::array<size_t, kArrays> offset{};
+  size_t bytes = 0;
+  explicit ArenaLayout(const std::array<int64_t, kArrays>& counts) : count(counts) {
+    for (int i = 0; i < kArrays; ++i) {
+      offset[size_t(i)] = bytes;
+      bytes += (kElementBytes[i] * size_t(count[size_t(i)]) + 255) / 256 * 256;
+    }
   }
-  return counts;
+  template <class T>
+  const T* at(const unsigned char* base, ArenaArray a) const { return reinterpret_cast<const T*>(base + offset[size_t(a)]); }
+};
+
+// The last element of array `a` in the arena (in memory of kind `kind`).
+template <class T>
+T read_last(const unsigned char* base, const ArenaLayout& layout, ArenaArray a, MemoryKind kind) {
+  T value{};
+  raw_copy(MemoryKind::Host, &value, kind, layout.at<T>(base, a) + (layout.count[size_t(a)] - 1), sizeof(T));
+  return value;
 }
 
-Residence parse_residence(const std::string& name) {
-  if (name == "device") return Residence::Device;
-  if (name == "host") return Residence::Host;
-  if (name == "auto") return Residence::Auto;
-  fail("data.residence: \"" + name + "\"; must be \"device\", \"host\" or \"auto\"");
-}
-
-const char* residence_name(Residence r) { return r == Residence::Device ? "device" : r == Residence::Host ? "host" : "auto"; }
-
-PatchDataset::PatchDataset(std::vector<SamplerSubject> subjects, const SamplerConfig& config, MemoryKind where, Residence residence)
-    : PatchDataset(int64_t(subjects.size()), [&subjects](int64_t n) { return std::move(subjects[size_t(n)]); }, config, where, residence) {}
-
-PatchDataset::PatchDataset(int64_t count, const std::function<SamplerSubject(int64_t)>& subject, const SamplerConfig& config,
-                           MemoryKind where, Residence residence)
-    : config_(config), where_(where), memory_(where) {
-  MDCSRN_ASSERT(where != MemoryKind::Pinned, "sampler: a dataset samples on the host or the device; its residence says where a device one lives");
-  MDCSRN_REQUIRE(count > 0, "sampler: the split has no subject; the manifest must give it one (mdcsrn prepare writes train, val and test)");
-  MDCSRN_REQUIRE(config.patch >= 2 && config.patch % 2 == 0, "sampler.patch: " + std::to_string(config.patch) + "; the patch size must be even and at least 2, e.g. 32");
-  MDCSRN_REQUIRE(config.candidate_stride >= 1, "sampler.candidate_stride: " + std::to_string(config.candidate_stride) + "; must be a positive integer, e.g. 1");
-  MDCSRN_REQUIRE(config.min_brain_fraction >= 0 && config.min_brain_fraction <= 1, "sampler.min_brain_fraction: " + std::to_string(config.min_brain_fraction) + "; must be a fraction in [0, 1]");
-  MDCSRN_REQUIRE(config.cerebellum_fraction >= 0 && config.cerebellum_fraction <= 1, "sampler.cerebellum_fraction: " + std::to_string(config.cerebellum_fraction) + "; must be a fraction in [0, 1]");
-  const int64_t h = config.patch / 2, stride = config.candidate_stride;
-  const int64_t patch_voxels = int64_t(config.patch) * config.patch * config.patch;
-  const int32_t min_count = std::max<int32_t>(1, int32_t(std::ceil(config.min_brain_fraction * double(patch_voxels))));
-
-  std::vector<std::vector<uint16_t>> subject_lr, subject_hr;  // each subject's crop, at its exact size
+// What building a dataset produces in host memory: each subject's crop at its exact size, the
+// centre tables and the counts the sampler's view needs.
+struct DatasetArrays {
+  std::vector<std::vector<uint16_t>> subject_lr, subject_hr;
   int64_t cropped_voxels = 0;
   std::vector<int64_t> volume_offset, brain_prefix{0}, cerebellum_prefix{0};
   std::vector<int32_t> crop;
   CentreRunTable brain_runs, cerebellum_runs;
-  std::vector<double> weights;
+  std::vector<float> alias_probability;
+  std::vector<uint32_t> alias_index;
   int64_t tiles = 0;
+  std::vector<std::string> ids;
+
+  std::array<int64_t, kArrays> counts() const {
+    const auto n = [](const auto& v) { return int64_t(v.size()); };
+    return {cropped_voxels, cropped_voxels, n(volume_offset), n(crop), n(brain_runs.start), n(brain_runs.first), n(brain_prefix),
+            n(cerebellum_runs.start), n(cerebellum_runs.first), n(cerebellum_prefix), n(alias_probability), n(alias_index)};
+  }
+
+  // Copies every array into the arena at `base` (memory of kind `kind`); each subject's crop is
+  // released once copied, so that host memory, committed page by page as it is written, holds the
+  // crops about once (pinned memory is committed whole: twice, briefly).
+  void write(const ArenaLayout& layout, unsigned char* base, MemoryKind kind) {
+    const auto put = [&](ArenaArray a, const void* data) {
+      raw_copy(kind, base + layout.offset[size_t(a)], MemoryKind::Host, data, kElementBytes[a] * size_t(layout.count[size_t(a)]));
+    };
+    for (const auto& [a, parts] : {std::pair{kLr, &subject_lr}, std::pair{kHr, &subject_hr}}) {
+      size_t at = layout.offset[size_t(a)];
+      for (std::vector<uint16_t>& part : *parts) {
+        raw_copy(kind, base + at, MemoryKind::Host, part.data(), sizeof(uint16_t) * part.size());
+        at += sizeof(uint16_t) * part.size();
+        std::vector<uint16_t>().swap(part);
+      }
+    }
+    put(kVolumeOffset, volume_offset.data());
+    put(kCrop, crop.data());
+    put(kBrainRunStart, brain_runs.start.data());
+    put(kBrainRunFirst, brain_runs.first.data());
+    put(kBrainPrefix, brain_prefix.data());
+    put(kCerebellumRunStart, cerebellum_runs.start.data());
+    put(kCerebellumRunFirst, cerebellum_runs.first.data());
+    put(kCerebellumPrefix, cerebellum_prefix.data());
+    put(kAliasProbability, alias_probability.data());
+    put(kAliasIndex, alias_index.data());
+  }
+};
+
+// The dataset's arrays in host memory, built from subjects 0 .. count - 1 (see the constructor).
+DatasetArrays build_arrays(int64_t count, const std::function<SamplerSubject(int64_t)>& subject, const SamplerConfig& config) {
+  const int64_t h = config.patch / 2, stride = config.candidate_stride;
+  const int64_t patch_voxels = int64_t(config.patch) * config.patch * config.patch;
+  const int32_t min_count = std::max<int32_t>(1, int32_t(std::ceil(config.min_brain_fraction * double(patch_voxels))));
+
+  DatasetArrays a;
+  auto& [subject_lr, subject_hr, cropped_voxels, volume_offset, brain_prefix, cerebellum_prefix, crop, brain_runs, cerebellum_runs,
+         alias_probability, alias_index, tiles, ids] = a;
+  std::vector<double> weights;
 
   // One subject at a time, in order, the next few read meanwhile on their own threads (NIfTI
   // decompression is the slow, serial part of a subject): the full-precision volumes of at most
@@ -146,7 +152,7 @@ PatchDataset::PatchDataset(int64_t count, const std::function<SamplerSubject(int
     const SamplerSubject s = reading.front().get();
     reading.pop_front();
     if (n + ahead < count) reading.push_back(std::async(std::launch::async, subject, n + ahead));
-    ids_.push_back(s.id);
+    ids.push_back(s.id);
     const auto& d = s.dims;
     const std::vector<int32_t> counts = patch_box_counts(s.brain, d, config.patch);
     auto admissible = [&](int64_t i, int64_t j, int64_t k) {
@@ -208,50 +214,122 @@ PatchDataset::PatchDataset(int64_t count, const std::function<SamplerSubject(int
   }
   brain_runs.close();
   cerebellum_runs.close();
-  brain_total_ = brain_runs.size;
-  cerebellum_total_ = cerebellum_runs.size;
-  if (config.mode == SamplingMode::Balanced && cerebellum_total_ == 0)
+  if (config.mode == SamplingMode::Balanced && cerebellum_runs.size == 0)
     fail("sampler: balanced sampling needs cerebellum centres, and the split has none");
-
-  std::vector<float> alias_probability;
-  std::vector<uint32_t> alias_index;
   if (config.mode == SamplingMode::Weighted) {
-    MDCSRN_REQUIRE(brain_total_ < (int64_t(1) << 32), "sampler: weighted mode supports fewer than 2^32 centres (raise candidate_stride)");
+    MDCSRN_REQUIRE(brain_runs.size < (int64_t(1) << 32), "sampler: weighted mode supports fewer than 2^32 centres (raise candidate_stride)");
     build_alias(weights, alias_probability, alias_index);
   }
 
+  return a;
+}
+
+}  // namespace
+
+std::vector<int32_t> patch_box_counts(const Mask& mask, const std::array<int64_t, 3>& dims, int patch) {
+  std::vector<int32_t> counts(mask.begin(), mask.end());
+  const int64_t h = patch / 2;
+  for (int axis = 0; axis < 3; ++axis) {
+    const int64_t n = dims[size_t(axis)];
+    const int64_t step = axis_step(axis, dims);
+    const int64_t lines = int64_t(counts.size()) / n;
+    parallel_for(lines, 64, [&](int64_t begin, int64_t end) {
+      std::vector<int32_t> prefix(static_cast<size_t>(n + 1));
+      for (int64_t line = begin; line < end; ++line) {
+        const int64_t start = axis_line_start(axis, line, dims);
+        for (int64_t x = 0; x < n; ++x) prefix[size_t(x + 1)] = prefix[size_t(x)] + counts[size_t(start + x * step)];
+        for (int64_t x = 0; x < n; ++x) {
+          const int64_t lo = std::max<int64_t>(0, x - h), hi = std::min<int64_t>(n, x - h + patch);
+          counts[size_t(start + x * step)] = prefix[size_t(hi)] - prefix[size_t(lo)];
+        }
+      }
+    });
+  }
+  return counts;
+}
+
+Residence parse_residence(const std::string& name) {
+  if (name == "device") return Residence::Device;
+  if (name == "host") return Residence::Host;
+  if (name == "auto") return Residence::Auto;
+  fail("data.residence: \"" + name + "\"; must be \"device\", \"host\" or \"auto\"");
+}
+
+const char* residence_name(Residence r) { return r == Residence::Device ? "device" : r == Residence::Host ? "host" : "auto"; }
+
+PatchDataset::PatchDataset(std::vector<SamplerSubject> subjects, const SamplerConfig& config, MemoryKind where, Residence residence)
+    : PatchDataset(int64_t(subjects.size()), [&subjects](int64_t n) { return std::move(subjects[size_t(n)]); }, config, where, residence) {}
+
+PatchDataset::PatchDataset(int64_t count, const std::function<SamplerSubject(int64_t)>& subject, const SamplerConfig& config,
+                           MemoryKind where, Residence residence, const Communicator* ranks)
+    : config_(config), where_(where), memory_(where) {
+  MDCSRN_ASSERT(where != MemoryKind::Pinned, "sampler: a dataset samples on the host or the device; its residence says where a device one lives");
+  MDCSRN_REQUIRE(count > 0, "sampler: the split has no subject; the manifest must give it one (mdcsrn prepare writes train, val and test)");
+  MDCSRN_REQUIRE(config.patch >= 2 && config.patch % 2 == 0, "sampler.patch: " + std::to_string(config.patch) + "; the patch size must be even and at least 2, e.g. 32");
+  MDCSRN_REQUIRE(config.candidate_stride >= 1, "sampler.candidate_stride: " + std::to_string(config.candidate_stride) + "; must be a positive integer, e.g. 1");
+  MDCSRN_REQUIRE(config.min_brain_fraction >= 0 && config.min_brain_fraction <= 1, "sampler.min_brain_fraction: " + std::to_string(config.min_brain_fraction) + "; must be a fraction in [0, 1]");
+  MDCSRN_REQUIRE(config.cerebellum_fraction >= 0 && config.cerebellum_fraction <= 1, "sampler.cerebellum_fraction: " + std::to_string(config.cerebellum_fraction) + "; must be a fraction in [0, 1]");
+  const bool sharing = ranks && ranks->distributed();
+  const bool writer = !sharing || ranks->local_rank() == 0;
+  DatasetArrays a;
+  if (writer) a = build_arrays(count, subject, config);
+  ArenaLayout layout(writer ? a.counts() : std::array<int64_t, kArrays>{});
+  int64_t tiles = a.tiles;
+  if (sharing) {
+    // The node's first rank built the arrays; every rank of the node reads its one host copy.
+    shared_ = std::make_shared<NodeSharedMemory>(*ranks, layout.bytes);
+    std::array<int64_t, kArrays + 2> header{};
+    std::copy(layout.count.begin(), layout.count.end(), header.begin());
+    header[kArrays] = tiles;
+    std::string ids;
+    for (const std::string& id : a.ids) ids += id + '\n';
+    header[kArrays + 1] = int64_t(ids.size());
+    shared_->broadcast(header.data(), sizeof header);
+    ids.resize(size_t(header[kArrays + 1]));
+    shared_->broadcast(ids.data(), ids.size());
+    layout = ArenaLayout(std::array<int64_t, kArrays>{});
+    std::copy(header.begin(), header.begin() + kArrays, layout.count.begin());
+    layout = ArenaLayout(layout.count);
+    tiles = header[kArrays];
+    for (size_t at = 0, next; (next = ids.find('\n', at)) != std::string::npos; at = next + 1) ids_.push_back(ids.substr(at, next - at));
+    if (writer) a.write(layout, shared_->data(), MemoryKind::Host);
+    shared_->barrier();
+  } else {
+    ids_ = a.ids;
+  }
   if (where == MemoryKind::Device) {
-    const size_t bytes = 2 * sizeof(uint16_t) * size_t(cropped_voxels) + 12 * size_t(brain_runs.start.size() + cerebellum_runs.start.size()) +
-                         8 * alias_probability.size();
-    const bool on_host = residence == Residence::Host || (residence == Residence::Auto && bytes > device_memory_info().first / 2);
+    const bool on_host = residence == Residence::Host || (residence == Residence::Auto && layout.bytes > device_memory_info().first / 2);
     memory_ = on_host ? MemoryKind::Pinned : MemoryKind::Device;
   }
-  const MemoryKind m = memory_;
-  resident_bytes_ = 0;
-  lr_ = concatenated(subject_lr, cropped_voxels, m, resident_bytes_);
-  hr_ = concatenated(subject_hr, cropped_voxels, m, resident_bytes_);
-  volume_offset_ = resident(volume_offset, m, resident_bytes_);
-  crop_ = resident(crop, m, resident_bytes_);
-  brain_run_start_ = resident(brain_runs.start, m, resident_bytes_);
-  brain_run_first_ = resident(brain_runs.first, m, resident_bytes_);
-  brain_prefix_ = resident(brain_prefix, m, resident_bytes_);
-  cerebellum_run_start_ = resident(cerebellum_runs.start, m, resident_bytes_);
-  cerebellum_run_first_ = resident(cerebellum_runs.first, m, resident_bytes_);
-  cerebellum_prefix_ = resident(cerebellum_prefix, m, resident_bytes_);
-  alias_probability_ = resident(alias_probability, m, resident_bytes_);
-  alias_index_ = resident(alias_index, m, resident_bytes_);
+  const unsigned char* base = nullptr;
+  if (sharing && memory_ != MemoryKind::Device) {
+    if (memory_ == MemoryKind::Pinned) registration_ = pin_host_memory(shared_->data(), layout.bytes);
+    base = shared_->data();
+  } else {
+    arena_ = Buffer<unsigned char>(memory_, int64_t(std::max<size_t>(layout.bytes, 1)));
+    if (sharing)
+      raw_copy(memory_, arena_.data(), MemoryKind::Host, shared_->data(), layout.bytes);
+    else
+      a.write(layout, arena_.data(), memory_);
+    base = arena_.data();
+  }
+  resident_bytes_ = layout.bytes;
+  brain_total_ = layout.count[kBrainRunFirst] > 0 ? read_last<int64_t>(base, layout, kBrainRunFirst, memory_) : 0;
+  cerebellum_total_ = layout.count[kCerebellumRunFirst] > 0 ? read_last<int64_t>(base, layout, kCerebellumRunFirst, memory_) : 0;
 
-  view_.lr = lr_.data();
-  view_.hr = hr_.data();
-  view_.volume_offset = volume_offset_.data();
-  view_.crop = crop_.data();
-  view_.brain_centres = CentreRuns{brain_run_start_.data(), brain_run_first_.data(), int64_t(brain_runs.start.size())};
-  view_.brain_prefix = brain_prefix_.data();
-  view_.cerebellum_centres = CentreRuns{cerebellum_run_start_.data(), cerebellum_run_first_.data(), int64_t(cerebellum_runs.start.size())};
-  view_.cerebellum_prefix = cerebellum_prefix_.data();
+  const int64_t stride = config.candidate_stride;
+  view_.lr = layout.at<uint16_t>(base, kLr);
+  view_.hr = layout.at<uint16_t>(base, kHr);
+  view_.volume_offset = layout.at<int64_t>(base, kVolumeOffset);
+  view_.crop = layout.at<int32_t>(base, kCrop);
+  view_.brain_centres = CentreRuns{layout.at<uint32_t>(base, kBrainRunStart), layout.at<int64_t>(base, kBrainRunFirst), layout.count[kBrainRunStart]};
+  view_.brain_prefix = layout.at<int64_t>(base, kBrainPrefix);
+  view_.cerebellum_centres =
+      CentreRuns{layout.at<uint32_t>(base, kCerebellumRunStart), layout.at<int64_t>(base, kCerebellumRunFirst), layout.count[kCerebellumRunStart]};
+  view_.cerebellum_prefix = layout.at<int64_t>(base, kCerebellumPrefix);
   view_.stride = stride;
-  view_.alias_probability = alias_probability_.data();
-  view_.alias_index = alias_index_.data();
+  view_.alias_probability = layout.at<float>(base, kAliasProbability);
+  view_.alias_index = layout.at<uint32_t>(base, kAliasIndex);
   view_.subjects = int(count);
   view_.patch = config.patch;
   view_.mode = config.mode;
@@ -329,14 +407,14 @@ std::vector<SamplerSubject> load_split(const Manifest& manifest, const std::stri
 }
 
 PatchDataset load_split_dataset(const Manifest& manifest, const std::string& split, const SamplerConfig& config, MemoryKind where,
-                                Residence residence, const std::string& weight_map) {
+                                Residence residence, const Communicator* ranks, const std::string& weight_map) {
   const auto members = manifest.split(split);
   if (members.empty()) fail(manifest.folder + "/manifest.json: no subject in split '" + split + "'");
   const bool with_weights = config.mode == SamplingMode::Weighted;
   return PatchDataset(
       int64_t(members.size()),
       [&](int64_t n) { return load_subject(manifest, split, members[size_t(n)].first, members[size_t(n)].second, with_weights, weight_map); },
-      config, where, residence);
+      config, where, residence, ranks);
 }
 
 }  // namespace mdcsrn

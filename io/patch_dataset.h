@@ -5,9 +5,11 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/node_shared_memory.h"
 #include "io/manifest.h"
 #include "io/masks.h"
 #include "kernels/patch_sampler.h"
@@ -53,9 +55,12 @@ class PatchDataset {
   PatchDataset(std::vector<SamplerSubject> subjects, const SamplerConfig& config, MemoryKind where, Residence residence = Residence::Device);
   // Subjects 0 .. count - 1 from subject(n), each dropped once its crop and centres are taken
   // (the next few, up to one per CPU thread and at most 8, run on their own threads meanwhile:
-  // subject must be safe to call concurrently for different n).
+  // subject must be safe to call concurrently for different n). With `ranks` of an MPI run
+  // (collective over them), only the first rank of each node reads the subjects, into host memory
+  // that the node's ranks share (engine/node_shared_memory.h): the CPU reads it there, a GPU over
+  // the bus (residence host) or from its own copy (residence device).
   PatchDataset(int64_t count, const std::function<SamplerSubject(int64_t)>& subject, const SamplerConfig& config, MemoryKind where,
-               Residence residence = Residence::Device);
+               Residence residence = Residence::Device, const Communicator* ranks = nullptr);
 
   // Patches first_patch .. first_patch + batch - 1 (numbered across the whole run) into lr, hr
   // ([batch, 1, p, p, p]) and centres ([batch, kCentreFields]), in host memory for a Host
@@ -75,17 +80,17 @@ class PatchDataset {
   size_t resident_bytes() const { return resident_bytes_; }
   // The memory the volumes and tables are in: Host, Device, or Pinned (a Device dataset on the host).
   MemoryKind memory() const { return memory_; }
+  // Whether they are (or were uploaded from) the node's one host copy, shared with other ranks.
+  bool node_shared() const { return shared_ && shared_->shared(); }
   const std::vector<std::string>& subject_ids() const { return ids_; }
 
  private:
   SamplerConfig config_;
   MemoryKind where_, memory_;
   std::vector<std::string> ids_;
-  Buffer<uint16_t> lr_, hr_;
-  Buffer<int64_t> volume_offset_, brain_prefix_, cerebellum_prefix_, brain_run_first_, cerebellum_run_first_;
-  Buffer<int32_t> crop_;
-  Buffer<uint32_t> brain_run_start_, cerebellum_run_start_, alias_index_;
-  Buffer<float> alias_probability_;
+  std::shared_ptr<NodeSharedMemory> shared_;  // the node's host copy, when the ranks share one
+  std::shared_ptr<void> registration_;        // shared_ pinned for this rank's GPU (freed first)
+  Buffer<unsigned char> arena_;               // this process's copy, unless it reads shared_ in place
   SamplerView view_;
   int64_t brain_total_ = 0, cerebellum_total_ = 0;
   size_t resident_bytes_ = 0;
@@ -101,7 +106,8 @@ std::vector<SamplerSubject> load_split(const Manifest& manifest, const std::stri
 // training uses, so that its host memory does not hold every subject's full-precision volumes
 // at once (the weight maps read for weighted sampling).
 PatchDataset load_split_dataset(const Manifest& manifest, const std::string& split, const SamplerConfig& config, MemoryKind where,
-                                Residence residence = Residence::Device, const std::string& weight_map = "hf_weight.nii.gz");
+                                Residence residence = Residence::Device, const Communicator* ranks = nullptr,
+                                const std::string& weight_map = "hf_weight.nii.gz");
 
 // Per-centre brain-voxel counts of the patch [c - p/2, c + p/2) in each axis (clipped to the
 // volume): three separable running sums.

@@ -43,7 +43,7 @@ class Trainer {
           const Collectives* device_ranks = nullptr)
       : c_(c), json_(json), o_(o), be_(be), ctx_(ctx), comm_(comm), leader_(comm.leader()), progress_(o.progress && leader_),
         layout_(c.model), shape_{local_batch_size(c, comm), 1, c.sampler.patch, c.sampler.patch, c.sampler.patch},
-        train_(load_split_dataset(Manifest::load(c.manifest), c.train_split, c.sampler, Backend::memory, c.residence)),
+        train_(load_split_dataset(Manifest::load(c.manifest), c.train_split, c.sampler, Backend::memory, c.residence, &comm)),
         step_(layout_, be, ctx, int(shape_.n), c.sampler.patch, c.loss), arena_(step_.arena()), generator_(step_.generator()),
         centres_(Backend::memory, shape_.n * kCentreFields) {
     // Under an MPI launcher, even with one rank (which exercises the collectives, NCCL's on a GPU).
@@ -52,9 +52,9 @@ class Trainer {
       step_.spread_over(comm, device_ranks ? *device_ranks : comm);
     }
     if (Backend::memory == MemoryKind::Device && leader_)
-      std::printf("training data: %.0f MiB in %s (data.residence %s)\n", double(train_.resident_bytes()) / (1 << 20),
+      std::printf("training data: %.0f MiB in %s (data.residence %s)%s\n", double(train_.resident_bytes()) / (1 << 20),
                   train_.memory() == MemoryKind::Pinned ? "pinned host memory, read by the GPU over the bus" : "GPU memory",
-                  residence_name(c.residence));
+                  residence_name(c.residence), train_.node_shared() ? "; one host copy a node, shared by its ranks" : "");
     steps_per_epoch_ = (train_.epoch_size() + c.batch - 1) / c.batch;
     train_.set_epoch_size(steps_per_epoch_ * c.batch);
     if (c.wgan.enabled) {
@@ -360,7 +360,7 @@ class Trainer {
     SamplerConfig vc = c_.sampler;
     vc.mode = SamplingMode::Uniform;
     vc.seed = c_.seed + 1;
-    const PatchDataset val = load_split_dataset(m, c_.val_split, vc, Backend::memory, c_.residence);
+    const PatchDataset val = load_split_dataset(m, c_.val_split, vc, Backend::memory, c_.residence, &comm_);
     // Global batches of validation patches; rank r evaluates its share of each.
     val_batches_ = (c_.val_patches + c_.batch - 1) / c_.batch;
     val_lr_ = Buffer<T>(Backend::memory, val_batches_ * shape_.numel());

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "io/manifest.h"
+#include "io/patch_dataset.h"
 #include "io/volume.h"
 #include "kernels/cpu_fused/context.h"
 #include "models/checkpoint.h"
@@ -84,6 +85,38 @@ TEST_SUITE("mpi_data_parallel") {
     check_same_run(x, load_checkpoint(own.path("single/checkpoint.safetensors"), layout));
     // The training moved the weights, and not only by a rounding.
     CHECK(relative_gap(x.params, initial_generator_parameters(layout, 0)) > 1e-3);
+    world.barrier();  // every rank has read rank 0's files before they go
+  }
+
+  TEST_CASE("the node's ranks read the training data from one shared host copy, and draw the batches one process draws") {
+    const Communicator& world = Communicator::world();
+    const Communicator alone;
+    const SharedDataset data(world, "dp_shared");
+    const Manifest m = Manifest::load(data.manifest);
+    SamplerConfig sc;
+    sc.patch = 8;
+    sc.mode = SamplingMode::Balanced;
+    {
+      const PatchDataset shared = load_split_dataset(m, "train", sc, MemoryKind::Host, Residence::Device, &world);
+      const PatchDataset own = load_split_dataset(m, "train", sc, MemoryKind::Host, Residence::Device, &alone);
+      CHECK(shared.node_shared() == (world.size() > 1));  // mpirun's ranks here are on one machine
+      CHECK_FALSE(own.node_shared());
+      CHECK(shared.subject_ids() == own.subject_ids());
+      CHECK(shared.epoch_size() == own.epoch_size());
+      CHECK(shared.brain_candidates() == own.brain_candidates());
+      CHECK(shared.cerebellum_candidates() == own.cerebellum_candidates());
+      CHECK(shared.resident_bytes() == own.resident_bytes());
+      const int batch = 16, voxels = sc.patch * sc.patch * sc.patch;
+      std::vector<float> lr_a(size_t(batch * voxels)), hr_a(lr_a.size()), lr_b(lr_a.size(), -1.f), hr_b(lr_a.size(), -1.f);
+      std::vector<int32_t> centres_a(size_t(batch * kCentreFields)), centres_b(centres_a.size(), -1);
+      for (const int64_t first : {int64_t(0), int64_t(1000)}) {
+        shared.sample(first, batch, lr_a.data(), hr_a.data(), centres_a.data(), nullptr);
+        own.sample(first, batch, lr_b.data(), hr_b.data(), centres_b.data(), nullptr);
+        CHECK(lr_a == lr_b);
+        CHECK(hr_a == hr_b);
+        CHECK(centres_a == centres_b);
+      }
+    }
     world.barrier();  // every rank has read rank 0's files before they go
   }
 
