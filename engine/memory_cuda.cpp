@@ -69,8 +69,15 @@ bool pinned_free(void* p) noexcept {
 }
 
 std::shared_ptr<void> pin_host_memory(void* p, size_t bytes) {
-  if (cudaHostRegister(p, bytes, cudaHostRegisterMapped | cudaHostRegisterPortable) == cudaSuccess)
-    return std::shared_ptr<void>(p, [](void* q) { cudaHostUnregister(q); });
+  if (cudaHostRegister(p, bytes, cudaHostRegisterMapped | cudaHostRegisterPortable) == cudaSuccess) {
+    std::shared_ptr<void> registration(p, [](void* q) { cudaHostUnregister(q); });
+    // Kernels are handed the host address itself, which needs a GPU that maps registered memory
+    // at the same address (H100 and H200 on Linux do).
+    void* on_device = nullptr;
+    MDCSRN_CUDA_CHECK(cudaHostGetDevicePointer(&on_device, p, 0));
+    if (on_device != p) fail("this GPU maps registered host memory at another address; set data.residence to \"device\"");
+    return registration;
+  }
   cudaGetLastError();
   int device = 0, pageable = 0;
   MDCSRN_CUDA_CHECK(cudaGetDevice(&device));

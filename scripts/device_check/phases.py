@@ -327,8 +327,11 @@ def data_parallel_phase(context):
         if context.rehearse:  # two CPU ranks of batch 2
             settings = ["--steps", "2"] + tiny_training(context) + ["--set", "train.batch=4"]
         else:
+            # tf32 uploads each rank's GPU copy from the node's shared host copy; bf16 reads that copy
+            # over the bus (data.residence host: the MPI window pinned for every rank's GPU).
+            residence = "host" if precision == "bf16" else "device"
             settings = ["--steps", "20", "--set", f"train.batch={16 * ranks}", "--set", "train.log_every=10", "--set", "train.device=cuda",
-                        "--set", f"train.precision={precision}"]
+                        "--set", f"train.precision={precision}", "--set", f'data.residence="{residence}"']
         path = train(context, f"data-parallel-{precision}", settings, launcher=("mpirun", "-np", str(ranks), "--oversubscribe"), limit_s=120)
         headlines.append(f"{precision}: {last_line_starting(path, 'data-parallel:')}, {last_line_starting(path, 'trained on')}")
     return "; ".join(headlines)
