@@ -37,9 +37,10 @@ the fewest that could hold their bytes, and its mma.sync and barriers per warp.
 
 A second table gives, for one instance of each kernel, the time each bound implies on an H100 SXM
 and an H200 (both 132 SMs at 1.98 GHz): mma.sync bf16 at an assumed 2/3 of the dense 989 TFLOP/s;
-one shared-memory wavefront a clock an SM; the global sectors seen, all through L2 at an assumed
-7 TB/s (chipsandcheese's H100 PCIe figure scaled to the SXM's SMs and clock; L1 hits would lower
-it); the bytes the kernel must move at least, from HBM at 3.35 and 4.8 TB/s. Each launch takes the
+one shared-memory wavefront a clock an SM; the global sectors that reach L2 (a block's loads of
+sectors it has not loaded before, every store and cp.async sector: L1 as holding what its block
+read, shared with no other block) at an assumed 7 TB/s (chipsandcheese's H100 PCIe figure scaled
+to the SXM's SMs and clock); the bytes the kernel must move at least, from HBM at 3.35 and 4.8 TB/s. Each launch takes the
 largest of its mma, shared and L2 bounds times its SMs' imbalance (the busiest SM's blocks,
 ceil(blocks / 132), over the average), and at least 2 us (an assumed launch floor); a kernel takes
 the sum over its launches or its HBM bound, whichever is larger. Waves (blocks over resident
@@ -153,9 +154,9 @@ int run(int argc, char** argv) {
     nlohmann::json launch_rows = nlohmann::json::array();
     double launch_us = 0, bounds_us[3] = {}, blocks_total = 0, worst_waves = 0;
     for (const simt::LaunchCounts& c : launches) {
-      int64_t wavefronts = 0, seen = 0;
+      int64_t wavefronts = 0, seen = 0, to_l2 = 0;
       for (const simt::SharedCounts& k : c.shared) wavefronts += k.wavefronts.actual;
-      for (const simt::GlobalCounts& g : c.global) seen += g.sectors.actual;
+      for (const simt::GlobalCounts& g : c.global) seen += g.sectors.actual, to_l2 += g.sectors.l2;
       const std::string& name = names.count(c.kernel) ? names.at(c.kernel) : c.site;
       const auto regs = registers.find(name);
       const simt::Occupancy occupancy = simt::sm90_occupancy(regs == registers.end() ? 0 : regs->second, c.shared_bytes, int(c.block_threads));
@@ -163,7 +164,7 @@ int run(int argc, char** argv) {
       // The busiest SM's blocks over the average SM's (throughput-bound blocks share their SM).
       const double imbalance = std::ceil(double(c.grid_blocks) / kSms) * kSms / double(std::max<uint64_t>(1, c.grid_blocks));
       const double mma_us = whole_grid(c, c.mma) * kMmaFlop / kMmaRate * 1e6, shared_us = whole_grid(c, wavefronts) / (kSms * kClockHz) * 1e6,
-                   l2_us = whole_grid(c, seen) * 32 / kL2Rate * 1e6;
+                   l2_us = whole_grid(c, to_l2) * 32 / kL2Rate * 1e6;
       launch_us += std::max(kLaunchFloorUs, imbalance * std::max({mma_us, shared_us, l2_us}));
       bounds_us[0] += mma_us, bounds_us[1] += shared_us, bounds_us[2] += l2_us;
       blocks_total += double(c.grid_blocks);
@@ -171,7 +172,7 @@ int run(int argc, char** argv) {
       launch_rows.push_back({{"kernel", name}, {"site", c.site}, {"blocks", c.grid_blocks}, {"blocks_run", c.blocks}, {"block_threads", c.block_threads},
                              {"shared_bytes", c.shared_bytes}, {"registers", regs == registers.end() ? nlohmann::json() : nlohmann::json(regs->second)},
                              {"resident_blocks_per_sm", occupancy.blocks_per_sm}, {"occupancy_limited_by", occupancy.limited_by}, {"waves", waves}, {"sm_imbalance", imbalance},
-                             {"mma", whole_grid(c, c.mma)}, {"shared_wavefronts", whole_grid(c, wavefronts)}, {"global_sectors", whole_grid(c, seen)},
+                             {"mma", whole_grid(c, c.mma)}, {"shared_wavefronts", whole_grid(c, wavefronts)}, {"global_sectors", whole_grid(c, seen)}, {"l2_sectors", whole_grid(c, to_l2)},
                              {"bounds_us", {{"mma", mma_us}, {"shared", shared_us}, {"l2", l2_us}}}});
     }
     const double hbm_us[2] = {row.bytes / kHbmH100 * 1e6, row.bytes / kHbmH200 * 1e6};

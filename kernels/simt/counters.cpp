@@ -47,6 +47,13 @@ Wavefronts ldmatrix_wavefronts(const std::vector<LaneAccess>& rows, int matrices
   return phased(used, 8);
 }
 
+std::set<uint64_t> sectors_touched(const std::vector<LaneAccess>& lanes) {
+  std::set<uint64_t> sectors;
+  for (const LaneAccess& a : lanes)
+    for (uint64_t s = a.address / kSectorBytes; s <= (a.address + uint64_t(a.bytes) - 1) / kSectorBytes; ++s) sectors.insert(s);
+  return sectors;
+}
+
 Sectors global_access_sectors(const std::vector<LaneAccess>& lanes) {
   std::set<uint64_t> sectors, bytes;
   for (const LaneAccess& a : lanes)
@@ -74,6 +81,7 @@ void LaunchCounts::merge(const LaunchCounts& o) {
     global[i].sectors.actual += o.global[i].sectors.actual;
     global[i].sectors.ideal += o.global[i].sectors.ideal;
     global[i].sectors.bytes += o.global[i].sectors.bytes;
+    global[i].sectors.l2 += o.global[i].sectors.l2;
   }
   mma += o.mma;
   barriers += o.barriers;

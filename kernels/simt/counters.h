@@ -10,11 +10,12 @@
 //   word read by many lanes is a broadcast); ideally one. Conflicts = wavefronts - ideal, as
 //   Nsight Compute's l1tex__data_bank_conflicts_pipe_lsu_mem_shared counts them.
 // - global memory: the distinct 32-byte sectors a warp-wide request touches, against the fewest
-//   that could hold its distinct bytes. Counted for the accesses the emulator sees: load4,
+//   that could hold its distinct bytes, and of those the ones that reach L2 (Sectors::l2). Counted for the accesses the emulator sees: load4,
 //   store4, load16, store16 and cp.async's sources; plain loads and stores through pointers are
 //   not seen (the report says what it covered).
 // - per warp: mma.sync and ldmatrix instructions, and barriers.
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,8 +41,14 @@ Wavefronts ldmatrix_wavefronts(const std::vector<LaneAccess>& rows, int matrices
 
 struct Sectors {
   int64_t actual = 0, ideal = 0, bytes = 0;  // bytes: the distinct bytes requested
+  // The sectors that reach L2: for loads, those the block had not read before (L1 modelled as
+  // holding whatever its block read, nothing shared between blocks); every store and cp.async
+  // source sector (stores write through L1; cp.async of 16 bytes bypasses it).
+  int64_t l2 = 0;
 };
 Sectors global_access_sectors(const std::vector<LaneAccess>& lanes);
+// The 32-byte sectors (address / 32) the lanes' bytes fall in.
+std::set<uint64_t> sectors_touched(const std::vector<LaneAccess>& lanes);
 
 enum class SharedAccess { Load, Store, Ldmatrix, AsyncCopyDestination };
 enum class GlobalAccess { Load, Store, AsyncCopySource };
@@ -63,6 +70,7 @@ struct GlobalCounts {
     sectors.actual += s.actual;
     sectors.ideal += s.ideal;
     sectors.bytes += s.bytes;
+    sectors.l2 += s.l2;
   }
 };
 

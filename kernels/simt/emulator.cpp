@@ -11,6 +11,7 @@
 #include <mutex>
 #include <sstream>
 #include <tuple>
+#include <unordered_set>
 
 #include "engine/error.h"
 #include "engine/parallel.h"
@@ -104,6 +105,7 @@ struct BlockRun {
   // Counting: this epoch's accesses, costed when it ends, and the blocks' totals.
   bool counting = false;
   std::map<AccessKey, std::vector<LaneAccess>> accesses;
+  std::unordered_set<uint64_t> sectors_read;  // global sectors this block has loaded (its L1, as counted)
   LaunchCounts counts;
 };
 
@@ -199,8 +201,15 @@ void check_unwritten_reads(BlockRun& b) {
 // Costs the epoch's warp-wide accesses into the block's counts.
 void cost_accesses(BlockRun& b) {
   for (const auto& [key, lanes] : b.accesses) {
-    if (key.kind >= kGlobalKind)
-      b.counts.global[key.kind - kGlobalKind].add(global_access_sectors(lanes));
+    if (key.kind >= kGlobalKind) {
+      Sectors s = global_access_sectors(lanes);
+      if (key.kind - kGlobalKind == int(GlobalAccess::Load)) {
+        for (const uint64_t sector : sectors_touched(lanes)) s.l2 += b.sectors_read.insert(sector).second ? 1 : 0;
+      } else {
+        s.l2 = s.actual;
+      }
+      b.counts.global[key.kind - kGlobalKind].add(s);
+    }
     else
       b.counts.shared[key.kind].add(shared_access_wavefronts(lanes, key.bytes));
   }
@@ -500,6 +509,7 @@ void Emulator::run(const LaunchConfig& c, const std::function<void()>& body, con
     for (int64_t i = begin; i < end && i < first_failure.load(); ++i) {
       const unsigned long long u = sampling ? static_cast<unsigned long long>(i) * blocks / runs : static_cast<unsigned long long>(i);
       b.block_idx = Dim3(unsigned(u % c.grid.x), unsigned(u / c.grid.x % c.grid.y), unsigned(u / (uint64_t(c.grid.x) * c.grid.y)));
+      b.sectors_read.clear();
       run_block(b);
       if (!b.error.empty()) {
         std::lock_guard<std::mutex> lock(message_lock);

@@ -53,6 +53,14 @@ void vector_loads(const float* in, int stride, float* out) {
   out[l] = v.x + v.y + v.z + v.w;
 }
 
+// Each lane loads the same 16 bytes twice, from two places in the code.
+void repeated_loads(const float* in, float* out) {
+  const int l = int(simt::lane());
+  const simt::Float4 first = simt::load4(in + 4 * l);
+  const simt::Float4 again = simt::load4(in + 4 * l);
+  out[32 * simt::block_idx().x + l] = first.x + again.w;
+}
+
 TEST_SUITE("emu_counters") {
   TEST_CASE("the bank model: conflict-free, 2-way and 32-way, a broadcast, 16 bytes a lane, ldmatrix rows") {
     const simt::Wavefronts unit = simt::shared_access_wavefronts(strided(0, 4, 4), 4);
@@ -125,7 +133,16 @@ TEST_SUITE("emu_counters") {
       CHECK(g.sectors.bytes == 512);
       CHECK(g.sectors.ideal == 16);
       CHECK(g.sectors.actual == (stride == 4 ? 16 : 32));  // contiguous, or one sector a lane
+      CHECK(g.sectors.l2 == g.sectors.actual);              // first reads, all from L2
     }
+    // Read again by the same block: from its L1, as counted; another block reads from L2 anew.
+    emu.clear_launch_counts();
+    std::vector<float> twice(64);
+    simt::launch(emu, simt::LaunchConfig(2, 32), repeated_loads, aligned, twice.data());
+    const simt::GlobalCounts& r = emu.launch_counts()[0].of(simt::GlobalAccess::Load);
+    CHECK(r.requests == 4);
+    CHECK(r.sectors.actual == 64);
+    CHECK(r.sectors.l2 == 32);
     emu.count_launches(false);
     emu.clear_launch_counts();
     simt::launch(emu, simt::LaunchConfig(1, 64, 2 * kWarpFloats * sizeof(float)), strided_store_and_load, 1, out.data());
