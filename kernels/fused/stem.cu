@@ -6,9 +6,13 @@
 namespace mdcsrn::gpu {
 namespace {
 
-// A block computes a tile of output voxels, one per thread.
+// A block computes a tile of output voxels: thread t takes 8 of the 32 outputs (group t % 4) at 4
+// voxels consecutive along w (run t / 4), so that each weight it loads from shared memory serves
+// 4 FMAs instead of 1 (the loads were the kernel's bound: bench/NOTES.md, issue 30).
 using Tile = VolumeTile;
 constexpr int kVoxels = Tile::kVoxels, kHalo = Tile::kHaloVoxels;
+constexpr int kRunVoxels = 4, kOutputGroups = 4, kGroupOutputs = kStemOutputs / kOutputGroups;
+static_assert(Tile::kWidth % kRunVoxels == 0 && (kVoxels / kRunVoxels) * kOutputGroups == kVoxels, "one thread a (run, output group)");
 constexpr int kRow = kStemOutputs + 1;  // staged outputs per voxel, padded against bank conflicts
 constexpr int kGroups = kVoxels / 32;   // statistics: each thread takes one channel of 32 voxels
 
@@ -30,29 +34,39 @@ MDCSRN_KERNEL void stem_kernel(Tensor<const float> x, const float* weights, Chan
   for (int i = t; i < kStemOutputs * 27; i += threads) w.store(i, weights[i]);
   simt::barrier();
 
-  const int dd = t / (Tile::kHeight * Tile::kWidth), hh = t / Tile::kWidth % Tile::kHeight, ww = t % Tile::kWidth;
-  float neighbours[27];
-  MDCSRN_UNROLL
-  for (int k = 0; k < 27; ++k)
-    neighbours[k] = input.load(((dd + k / 9) * Tile::kHaloHeight + hh + k / 3 % 3) * Tile::kHaloWidth + ww + k % 3);
-  const int64_t v = tile.voxel(shape, dd, hh, ww);
-  uint32_t pairs[kStemOutputs / 2];
-  MDCSRN_UNROLL
-  for (int o = 0; o < kStemOutputs; o += 2) {
-    float sum0 = 0.f, sum1 = 0.f;
-    for (int k = 0; k < 27; ++k) {
-      sum0 += w.load(o * 27 + k) * neighbours[k];
-      sum1 += w.load((o + 1) * 27 + k) * neighbours[k];
-    }
-    const uint16_t lo = float_to_bf16(sum0), hi = float_to_bf16(sum1);
-    pairs[o / 2] = pack_bf16x2(lo, hi);
-    staged.store(t * kRow + o, bf16_to_float(lo));
-    staged.store(t * kRow + o + 1, bf16_to_float(hi));
-  }
-  if (v >= 0) {
+  const int group = t % kOutputGroups, run = t / kOutputGroups, runs_per_row = Tile::kWidth / kRunVoxels;
+  const int dd = run / (Tile::kHeight * runs_per_row), hh = run / runs_per_row % Tile::kHeight, w0 = run % runs_per_row * kRunVoxels;
+  // sums[j][o]: output group * 8 + o at voxel w0 + j, each over the taps in order, as when a thread
+  // summed one voxel's outputs. One input plane of the run's neighbourhood at a
+  // time, 3 x (4 + 2) values, keeps the registers to what lets two blocks share an SM.
+  float sums[kRunVoxels][kGroupOutputs] = {};
+  for (int kd = 0; kd < 3; ++kd) {
+    float plane[3][kRunVoxels + 2];
     MDCSRN_UNROLL
-    for (int q = 0; q < kStemOutputs / 8; ++q)
-      simt::store16(out.voxel(v) + 8 * q, simt::Words4{pairs[4 * q], pairs[4 * q + 1], pairs[4 * q + 2], pairs[4 * q + 3]});
+    for (int kh = 0; kh < 3; ++kh)
+      for (int x = 0; x < kRunVoxels + 2; ++x) plane[kh][x] = input.load(((dd + kd) * Tile::kHaloHeight + hh + kh) * Tile::kHaloWidth + w0 + x);
+    MDCSRN_UNROLL
+    for (int o = 0; o < kGroupOutputs; ++o)
+      for (int kh = 0; kh < 3; ++kh)
+        for (int kw = 0; kw < 3; ++kw) {
+          const float weight = w.load((group * kGroupOutputs + o) * 27 + (kd * 3 + kh) * 3 + kw);
+          MDCSRN_UNROLL
+          for (int j = 0; j < kRunVoxels; ++j) sums[j][o] += weight * plane[kh][j + kw];
+        }
+  }
+  MDCSRN_UNROLL
+  for (int j = 0; j < kRunVoxels; ++j) {
+    const int staged_voxel = (dd * Tile::kHeight + hh) * Tile::kWidth + w0 + j;
+    uint32_t pairs[kGroupOutputs / 2];
+    MDCSRN_UNROLL
+    for (int o = 0; o < kGroupOutputs; o += 2) {
+      const uint16_t lo = float_to_bf16(sums[j][o]), hi = float_to_bf16(sums[j][o + 1]);
+      pairs[o / 2] = pack_bf16x2(lo, hi);
+      staged.store(staged_voxel * kRow + group * kGroupOutputs + o, bf16_to_float(lo));
+      staged.store(staged_voxel * kRow + group * kGroupOutputs + o + 1, bf16_to_float(hi));
+    }
+    const int64_t v = tile.voxel(shape, dd, hh, w0 + j);
+    if (v >= 0) simt::store16(out.voxel(v) + kGroupOutputs * group, simt::Words4{pairs[0], pairs[1], pairs[2], pairs[3]});
   }
   simt::barrier();
 
