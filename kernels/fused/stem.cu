@@ -36,9 +36,9 @@ MDCSRN_KERNEL void stem_kernel(Tensor<const float> x, const float* weights, Chan
 
   const int group = t % kOutputGroups, run = t / kOutputGroups, runs_per_row = Tile::kWidth / kRunVoxels;
   const int dd = run / (Tile::kHeight * runs_per_row), hh = run / runs_per_row % Tile::kHeight, w0 = run % runs_per_row * kRunVoxels;
-  // sums[j][o]: output group * 8 + o at voxel w0 + j, each over the taps in order, as when a thread
-  // summed one voxel's outputs. One input plane of the run's neighbourhood at a
-  // time, 3 x (4 + 2) values, keeps the registers to what lets two blocks share an SM.
+  // sums[j][o]: output group * 8 + o at voxel w0 + j, each over the taps in order. One input plane
+  // of the run's neighbourhood at a time (3 x (4 + 2) values) keeps the registers low: 58 a thread
+  // on sm_90, four blocks an SM (the whole neighbourhood took 130, one block).
   float sums[kRunVoxels][kGroupOutputs] = {};
   for (int kd = 0; kd < 3; ++kd) {
     float plane[3][kRunVoxels + 2];
