@@ -7,22 +7,26 @@ namespace mdcsrn::gpu {
 namespace {
 
 using Tile = VolumeTile;
-constexpr int kThreadsPerOutput = 8, kTapsPerThread = (27 + kThreadsPerOutput - 1) / kThreadsPerOutput;
-constexpr int kBlockThreads = kStemOutputs * kThreadsPerOutput;
+// Thread t: tap group t % 8 (taps t % 8 + 8 j), outputs 2 p and 2 p + 1 (p = t / 8 % 16), over half
+// t / 128 of each tile's voxels: each gradient value it loads serves up to four taps and each input
+// value two outputs (the loads were the kernel's bound: bench/NOTES.md, issue 30).
+constexpr int kTapGroups = 8, kTapsPerThread = (27 + kTapGroups - 1) / kTapGroups, kOutputsPerThread = 2, kVoxelHalves = 2;
+constexpr int kBlockThreads = kTapGroups * (kStemOutputs / kOutputsPerThread) * kVoxelHalves;
 static_assert(kBlockThreads == Tile::kVoxels, "one thread per tile voxel stages the gradient");
 // A staged voxel's gradients, one row of the shared table, padded by a word: the lanes of a warp,
 // consecutive voxels, then store each output into 32 different banks (unpadded, the 128-byte rows
 // put all 32 in one bank).
 constexpr int kGradientRow = kStemOutputs + 1;
 
-// Block b sums its range of tiles into partials[b][32][27]. Thread t takes output t / 8 and taps
-// t % 8 + 8 j: each gradient value it loads from shared memory serves up to four taps.
+// Block b sums its range of tiles into partials[b][32][27], each half of the voxels apart and the
+// two halves added at the end (a fixed order).
 MDCSRN_KERNEL void stem_weight_gradient_kernel(Tensor<const float> x, ChannelsLast f, DeferredGradient g, int64_t tiles, float* partials) {
   const VolumeShape shape = f.shape;
-  const int t = int(simt::linear_thread()), o = t / kThreadsPerOutput;
+  const int t = int(simt::linear_thread()), group = t % kTapGroups, o = kOutputsPerThread * (t / kTapGroups % (kStemOutputs / kOutputsPerThread));
+  const int half = t / (kBlockThreads / kVoxelHalves), half_voxels = Tile::kVoxels / kVoxelHalves;
   const simt::Shared<float> input = simt::shared<float>(0, Tile::kHaloVoxels);
   const simt::Shared<float> gradient = simt::shared<float>(sizeof(float) * Tile::kHaloVoxels, Tile::kVoxels * kGradientRow);
-  float acc[kTapsPerThread] = {};
+  float acc[kTapsPerThread][kOutputsPerThread] = {};
   const TileRange range(tiles);
   for (int64_t index = range.first; index < range.end; ++index) {
     const Tile tile(shape, unsigned(index));
@@ -49,21 +53,34 @@ MDCSRN_KERNEL void stem_weight_gradient_kernel(Tensor<const float> x, ChannelsLa
       for (int k = 0; k < 8; ++k) gradient.store(t * kGradientRow + 8 * part + k, dy[k]);
     }
     simt::barrier();
-    for (int r = 0; r < Tile::kVoxels; ++r) {
+    for (int r = half * half_voxels; r < (half + 1) * half_voxels; ++r) {
       const int dd = r / (Tile::kHeight * Tile::kWidth), hh = r / Tile::kWidth % Tile::kHeight, ww = r % Tile::kWidth;
-      const float dy = gradient.load(r * kGradientRow + o);
+      const float dy0 = gradient.load(r * kGradientRow + o), dy1 = gradient.load(r * kGradientRow + o + 1);
       MDCSRN_UNROLL
       for (int j = 0; j < kTapsPerThread; ++j) {
-        const int tap = t % kThreadsPerOutput + kThreadsPerOutput * j;
+        const int tap = group + kTapGroups * j;
         if (tap >= 27) continue;
-        acc[j] += dy * input.load(((dd + tap / 9) * Tile::kHaloHeight + hh + tap / 3 % 3) * Tile::kHaloWidth + ww + tap % 3);
+        const float in = input.load(((dd + tap / 9) * Tile::kHaloHeight + hh + tap / 3 % 3) * Tile::kHaloWidth + ww + tap % 3);
+        acc[j][0] += dy0 * in;
+        acc[j][1] += dy1 * in;
       }
     }
   }
+  // The second half's sums through shared memory (the gradient table, read by now), added to the first's.
+  simt::barrier();
+  const simt::Shared<float> second = simt::shared<float>(sizeof(float) * Tile::kHaloVoxels, kStemOutputs * 27);
+  for (int j = 0; j < kTapsPerThread; ++j) {
+    const int tap = group + kTapGroups * j;
+    if (half == 1 && tap < 27)
+      for (int k = 0; k < kOutputsPerThread; ++k) second.store((o + k) * 27 + tap, acc[j][k]);
+  }
+  simt::barrier();
+  if (half == 1) return;
   float* block_partials = partials + int64_t(simt::block_idx().x) * kStemOutputs * 27;
   for (int j = 0; j < kTapsPerThread; ++j) {
-    const int tap = t % kThreadsPerOutput + kThreadsPerOutput * j;
-    if (tap < 27) block_partials[o * 27 + tap] = acc[j];
+    const int tap = group + kTapGroups * j;
+    if (tap < 27)
+      for (int k = 0; k < kOutputsPerThread; ++k) block_partials[(o + k) * 27 + tap] = acc[j][k] + second.load((o + k) * 27 + tap);
   }
 }
 
