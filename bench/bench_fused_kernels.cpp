@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bench/bench_main.h"
+#include "bench/json_file.h"
 #include "bench/fused_kernel_rows.h"
 #include "bench/timing_cuda.h"
 #include "cli/args.h"
@@ -77,21 +78,14 @@ double gemm_tflops(CudaContext& ctx, int repeats) {
 
 // Kernel -> predicted microseconds for this device, from bench_kernel_counts --json.
 std::map<std::string, double> read_predictions(const std::string& path, const std::string& device, int batch, int patch) {
-  std::ifstream in(path);
-  if (!in) fail(path + ": cannot read the predictions");
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    fail(path + ": not a JSON file of predictions (" + e.what() + ")");
-  }
-  if (!doc.contains("kernels") || !doc["kernels"].is_array()) fail(path + ": no \"kernels\" list (bench_kernel_counts --json)");
+  const nlohmann::json doc = read_json_file(path, "predictions file");
+  if (!doc.contains("kernels") || !doc.at("kernels").is_array()) fail(path + ": no \"kernels\" list (bench_kernel_counts --json)");
   if (doc.value("batch", 0) != batch || doc.value("patch", 0) != patch)
     fail(path + ": predictions for batch " + std::to_string(doc.value("batch", 0)) + " of " + std::to_string(doc.value("patch", 0)) +
          "^3, not the " + std::to_string(batch) + " of " + std::to_string(patch) + "^3 measured");
   const std::string column = device.find("H200") != std::string::npos ? "h200" : "h100";
   std::map<std::string, double> predicted;
-  for (const nlohmann::json& k : doc["kernels"]) predicted[k.at("kernel").get<std::string>()] = k.at("predicted_us").at(column).get<double>();
+  for (const nlohmann::json& k : doc.at("kernels")) predicted[k.at("kernel").get<std::string>()] = k.at("predicted_us").at(column).get<double>();
   return predicted;
 }
 

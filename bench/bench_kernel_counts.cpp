@@ -13,6 +13,7 @@
 #include <string>
 
 #include "bench/bench_main.h"
+#include "bench/json_file.h"
 #include "bench/fused_kernel_rows.h"
 #include "bench/kernel_names.h"
 #include "kernels/simt/occupancy.h"
@@ -71,17 +72,10 @@ std::string ratio(const simt::Wavefronts& w) {
 
 // Kernel name -> registers of the sm_90 build, from scripts/kernel_report.py --json.
 std::map<std::string, int> read_registers(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(path + ": cannot read the resource report");
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    fail(path + ": not a JSON resource report (" + e.what() + ")");
-  }
-  if (!doc.contains("kernels") || !doc["kernels"].is_object()) fail(path + ": no \"kernels\" object (scripts/kernel_report.py --json)");
+  const nlohmann::json doc = read_json_file(path, "resource report");
+  if (!doc.contains("kernels") || !doc.at("kernels").is_object()) fail(path + ": no \"kernels\" object (scripts/kernel_report.py --json)");
   std::map<std::string, int> registers;
-  for (const auto& [name, k] : doc["kernels"].items()) registers[name] = k.at("registers").get<int>();
+  for (const auto& [name, k] : doc.at("kernels").items()) registers[name] = k.at("registers").get<int>();
   return registers;
 }
 

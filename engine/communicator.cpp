@@ -7,6 +7,8 @@
 #include "engine/error.h"
 #ifdef MDCSRN_HAVE_MPI
 #include <mpi.h>
+
+#include "engine/mpi_check.h"
 #endif
 
 namespace mdcsrn {
@@ -25,14 +27,6 @@ bool launched_by_mpi() {
     if (std::getenv(name)) return true;
   return false;
 }
-
-void check(int code, const char* call) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  fail(std::string(call) + ": " + std::string(text, size_t(length)));
-}
 #endif
 
 }  // namespace
@@ -41,14 +35,14 @@ void Communicator::init(int& argc, char**& argv) {
 #ifdef MDCSRN_HAVE_MPI
   if (!launched_by_mpi()) return;
   int provided = 0;
-  check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+  mpi_check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   Communicator& w = the_world();
   w.mpi_ = true;
-  check(MPI_Comm_rank(MPI_COMM_WORLD, &w.rank_), "MPI_Comm_rank");
-  check(MPI_Comm_size(MPI_COMM_WORLD, &w.size_), "MPI_Comm_size");
+  mpi_check(MPI_Comm_rank(MPI_COMM_WORLD, &w.rank_), "MPI_Comm_rank");
+  mpi_check(MPI_Comm_size(MPI_COMM_WORLD, &w.size_), "MPI_Comm_size");
   MPI_Comm node;
-  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, w.rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
-  check(MPI_Comm_rank(node, &w.local_rank_), "MPI_Comm_rank");
+  mpi_check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, w.rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  mpi_check(MPI_Comm_rank(node, &w.local_rank_), "MPI_Comm_rank");
   MPI_Comm_free(&node);
 #else
   (void)argc, (void)argv;
@@ -74,7 +68,7 @@ const Communicator& Communicator::world() { return the_world(); }
 void Communicator::allreduce_sum(float* data, int64_t count) const {
 #ifdef MDCSRN_HAVE_MPI
   MDCSRN_ASSERT(count <= INT32_MAX, "allreduce_sum: " + std::to_string(count) + " elements");
-  if (mpi_) check(MPI_Allreduce(MPI_IN_PLACE, data, int(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+  if (mpi_) mpi_check(MPI_Allreduce(MPI_IN_PLACE, data, int(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
 #else
   (void)data, (void)count;
 #endif
@@ -83,7 +77,7 @@ void Communicator::allreduce_sum(float* data, int64_t count) const {
 void Communicator::allreduce_sum(double* data, int64_t count) const {
 #ifdef MDCSRN_HAVE_MPI
   MDCSRN_ASSERT(count <= INT32_MAX, "allreduce_sum: " + std::to_string(count) + " elements");
-  if (mpi_) check(MPI_Allreduce(MPI_IN_PLACE, data, int(count), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+  if (mpi_) mpi_check(MPI_Allreduce(MPI_IN_PLACE, data, int(count), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
 #else
   (void)data, (void)count;
 #endif
@@ -93,7 +87,7 @@ void Communicator::allgather(const void* mine, size_t bytes, void* all) const {
 #ifdef MDCSRN_HAVE_MPI
   if (mpi_) {
     MDCSRN_ASSERT(bytes <= size_t(INT32_MAX), "allgather: " + std::to_string(bytes) + " bytes");
-    check(MPI_Allgather(mine, int(bytes), MPI_BYTE, all, int(bytes), MPI_BYTE, MPI_COMM_WORLD), "MPI_Allgather");
+    mpi_check(MPI_Allgather(mine, int(bytes), MPI_BYTE, all, int(bytes), MPI_BYTE, MPI_COMM_WORLD), "MPI_Allgather");
     return;
   }
 #endif
@@ -104,7 +98,7 @@ void Communicator::broadcast(void* data, size_t bytes, int root) const {
 #ifdef MDCSRN_HAVE_MPI
   if (mpi_) {
     MDCSRN_ASSERT(bytes <= size_t(INT32_MAX), "broadcast: " + std::to_string(bytes) + " bytes");
-    check(MPI_Bcast(data, int(bytes), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+    mpi_check(MPI_Bcast(data, int(bytes), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
   }
 #else
   (void)data, (void)bytes, (void)root;
@@ -113,7 +107,7 @@ void Communicator::broadcast(void* data, size_t bytes, int root) const {
 
 void Communicator::barrier() const {
 #ifdef MDCSRN_HAVE_MPI
-  if (mpi_) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+  if (mpi_) mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 #endif
 }
 

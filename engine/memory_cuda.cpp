@@ -41,20 +41,28 @@ void device_zero(void* p, size_t bytes) {
   MDCSRN_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
-// Page-locked, mapped host memory (portable: every device's kernels may read it). Where the
-// system refuses to pin it, nullptr (the caller allocates pageable memory) with a note, provided
-// the GPU reads pageable memory (HMM or ATS); otherwise an Error naming the size.
-void* pinned_alloc(size_t bytes) {
-  void* p = nullptr;
-  if (cudaHostAlloc(&p, bytes, cudaHostAllocMapped | cudaHostAllocPortable) == cudaSuccess) return p;
+namespace {
+
+// After the system refused to pin `bytes` of host memory: go on with it pageable, with a note, if
+// the GPU reads pageable memory (HMM or ATS); otherwise an Error naming the size and the way out.
+void settle_for_pageable(size_t bytes, const char* remedy) {
   cudaGetLastError();
   int device = 0, pageable = 0;
   MDCSRN_CUDA_CHECK(cudaGetDevice(&device));
   MDCSRN_CUDA_CHECK(cudaDeviceGetAttribute(&pageable, cudaDevAttrPageableMemoryAccess, device));
   if (!pageable)
-    fail("cannot pin " + std::to_string(bytes >> 20) + " MiB of host memory for the GPU to read, and this GPU cannot read pageable memory: "
-         "free host memory or set data.residence to \"device\"");
+    fail("cannot pin " + std::to_string(bytes >> 20) + " MiB of host memory for the GPU to read, and this GPU cannot read pageable memory: " + remedy);
   std::fprintf(stderr, "note: could not pin %zu MiB of host memory; the GPU reads it as pageable memory (slower)\n", bytes >> 20);
+}
+
+}  // namespace
+
+// Page-locked, mapped host memory (portable: every device's kernels may read it); nullptr where
+// the system refuses and the caller is to allocate pageable memory (settle_for_pageable).
+void* pinned_alloc(size_t bytes) {
+  void* p = nullptr;
+  if (cudaHostAlloc(&p, bytes, cudaHostAllocMapped | cudaHostAllocPortable) == cudaSuccess) return p;
+  settle_for_pageable(bytes, "free host memory or set data.residence to \"device\"");
   return nullptr;
 }
 
@@ -78,14 +86,7 @@ std::shared_ptr<void> pin_host_memory(void* p, size_t bytes) {
     if (on_device != p) fail("this GPU maps registered host memory at another address; set data.residence to \"device\"");
     return registration;
   }
-  cudaGetLastError();
-  int device = 0, pageable = 0;
-  MDCSRN_CUDA_CHECK(cudaGetDevice(&device));
-  MDCSRN_CUDA_CHECK(cudaDeviceGetAttribute(&pageable, cudaDevAttrPageableMemoryAccess, device));
-  if (!pageable)
-    fail("cannot pin the " + std::to_string(bytes >> 20) + " MiB of training data the node's ranks share, and this GPU cannot read pageable memory: "
-         "set data.residence to \"device\"");
-  std::fprintf(stderr, "note: could not pin %zu MiB of shared host memory; the GPU reads it as pageable memory (slower)\n", bytes >> 20);
+  settle_for_pageable(bytes, "set data.residence to \"device\"");
   return nullptr;
 }
 

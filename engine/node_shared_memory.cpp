@@ -6,6 +6,8 @@
 #include "engine/error.h"
 #ifdef MDCSRN_HAVE_MPI
 #include <mpi.h>
+
+#include "engine/mpi_check.h"
 #endif
 
 namespace mdcsrn {
@@ -16,16 +18,6 @@ struct NodeSharedMemory::Mpi {
   MPI_Win window = MPI_WIN_NULL;
   int ranks = 1;
 };
-
-namespace {
-void check(int code, const char* call) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  fail(std::string(call) + ": " + std::string(text, size_t(length)));
-}
-}  // namespace
 #else
 struct NodeSharedMemory::Mpi {};
 #endif
@@ -34,19 +26,19 @@ NodeSharedMemory::NodeSharedMemory(const Communicator& world, size_t bytes) : by
 #ifdef MDCSRN_HAVE_MPI
   if (world.distributed()) {
     mpi_ = std::make_unique<Mpi>();
-    check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world.rank(), MPI_INFO_NULL, &mpi_->node), "MPI_Comm_split_type");
+    mpi_check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world.rank(), MPI_INFO_NULL, &mpi_->node), "MPI_Comm_split_type");
     int local = 0;
-    check(MPI_Comm_rank(mpi_->node, &local), "MPI_Comm_rank");
-    check(MPI_Comm_size(mpi_->node, &mpi_->ranks), "MPI_Comm_size");
+    mpi_check(MPI_Comm_rank(mpi_->node, &local), "MPI_Comm_rank");
+    mpi_check(MPI_Comm_size(mpi_->node, &mpi_->ranks), "MPI_Comm_size");
     writer_ = local == 0;
     unsigned long long size = bytes;
-    check(MPI_Bcast(&size, 1, MPI_UNSIGNED_LONG_LONG, 0, mpi_->node), "MPI_Bcast");
+    mpi_check(MPI_Bcast(&size, 1, MPI_UNSIGNED_LONG_LONG, 0, mpi_->node), "MPI_Bcast");
     bytes_ = size_t(size);
     void* base = nullptr;
-    check(MPI_Win_allocate_shared(MPI_Aint(writer_ ? bytes_ : 0), 1, MPI_INFO_NULL, mpi_->node, &base, &mpi_->window), "MPI_Win_allocate_shared");
+    mpi_check(MPI_Win_allocate_shared(MPI_Aint(writer_ ? bytes_ : 0), 1, MPI_INFO_NULL, mpi_->node, &base, &mpi_->window), "MPI_Win_allocate_shared");
     MPI_Aint size_of_writers = 0;
     int unit = 1;
-    check(MPI_Win_shared_query(mpi_->window, 0, &size_of_writers, &unit, &base), "MPI_Win_shared_query");
+    mpi_check(MPI_Win_shared_query(mpi_->window, 0, &size_of_writers, &unit, &base), "MPI_Win_shared_query");
     data_ = static_cast<unsigned char*>(base);
     return;
   }
@@ -82,7 +74,7 @@ void NodeSharedMemory::broadcast(void* data, size_t bytes) const {
 #ifdef MDCSRN_HAVE_MPI
   if (mpi_) {
     MDCSRN_ASSERT(bytes <= size_t(INT32_MAX), "NodeSharedMemory::broadcast: " + std::to_string(bytes) + " bytes");
-    check(MPI_Bcast(data, int(bytes), MPI_BYTE, 0, mpi_->node), "MPI_Bcast");
+    mpi_check(MPI_Bcast(data, int(bytes), MPI_BYTE, 0, mpi_->node), "MPI_Bcast");
   }
 #else
   (void)data, (void)bytes;
@@ -91,7 +83,7 @@ void NodeSharedMemory::broadcast(void* data, size_t bytes) const {
 
 void NodeSharedMemory::barrier() const {
 #ifdef MDCSRN_HAVE_MPI
-  if (mpi_) check(MPI_Barrier(mpi_->node), "MPI_Barrier");
+  if (mpi_) mpi_check(MPI_Barrier(mpi_->node), "MPI_Barrier");
 #endif
 }
 

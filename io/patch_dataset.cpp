@@ -287,9 +287,9 @@ PatchDataset::PatchDataset(int64_t count, const std::function<SamplerSubject(int
     shared_->broadcast(header.data(), sizeof header);
     ids.resize(size_t(header[kArrays + 1]));
     shared_->broadcast(ids.data(), ids.size());
-    layout = ArenaLayout(std::array<int64_t, kArrays>{});
-    std::copy(header.begin(), header.begin() + kArrays, layout.count.begin());
-    layout = ArenaLayout(layout.count);
+    std::array<int64_t, kArrays> counts{};
+    std::copy(header.begin(), header.begin() + kArrays, counts.begin());
+    layout = ArenaLayout(counts);
     tiles = header[kArrays];
     for (size_t at = 0, next; (next = ids.find('\n', at)) != std::string::npos; at = next + 1) ids_.push_back(ids.substr(at, next - at));
     if (writer) a.write(layout, shared_->data(), MemoryKind::Host);
