@@ -25,4 +25,6 @@ void parallel_for(int64_t count, int64_t grain, const std::function<void(int64_t
 
 int cpu_threads() { return omp_get_max_threads(); }
 
+void set_cpu_threads(int threads) { omp_set_num_threads(std::max(threads, 1)); }
+
 }  // namespace mdcsrn

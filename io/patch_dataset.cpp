@@ -16,10 +16,6 @@
 namespace mdcsrn {
 namespace {
 
-// Subjects a dataset reads ahead of the one it is building, at most (one a CPU thread): on a
-// 16-core node 8 decompress at once, ~3 GB of HCP volumes in flight.
-constexpr int64_t kSubjectsReadAhead = 8;
-
 // Along `axis`, does the patch box [c - h, c + h) (clipped to the volume) stay inside the region?
 bool box_inside_region(const Region& r, const std::array<int64_t, 3>& dims, const std::array<int64_t, 3>& c, int64_t h) {
   if (r.whole()) return true;
@@ -131,84 +127,109 @@ struct DatasetArrays {
   }
 };
 
-// The dataset's arrays in host memory, built from subjects 0 .. count - 1 (see the constructor).
-DatasetArrays build_arrays(int64_t count, const std::function<SamplerSubject(int64_t)>& subject, const SamplerConfig& config) {
+// One subject's part of the dataset: its crop (origin and size in its volume) in fp16, its
+// admissible centres in crop coordinates (and their weights in weighted mode), its patch tiles.
+struct SubjectPart {
+  std::string id;
+  std::array<int64_t, 3> origin{}, size{};
+  std::vector<uint16_t> lr, hr;
+  std::vector<uint32_t> brain_centres, cerebellum_centres;
+  std::vector<double> weights;
+  int64_t tiles = 0;
+};
+
+SubjectPart take_part(const SamplerSubject& s, const SamplerConfig& config) {
   const int64_t h = config.patch / 2, stride = config.candidate_stride;
   const int64_t patch_voxels = int64_t(config.patch) * config.patch * config.patch;
   const int32_t min_count = std::max<int32_t>(1, int32_t(std::ceil(config.min_brain_fraction * double(patch_voxels))));
+  SubjectPart part;
+  part.id = s.id;
+  const auto& d = s.dims;
+  const std::vector<int32_t> counts = patch_box_counts(s.brain, d, config.patch);
+  auto admissible = [&](int64_t i, int64_t j, int64_t k) {
+    return counts[size_t(i + d[0] * (j + d[1] * k))] >= min_count && box_inside_region(s.region, d, {i, j, k}, h);
+  };
+  // Centres, and the box they span, in full-volume coordinates.
+  std::vector<int64_t> brain_full, cerebellum_full;
+  std::array<int64_t, 3> lo{d[0], d[1], d[2]}, hi{-1, -1, -1};
+  for (int64_t k = 0; k < d[2]; k += stride)
+    for (int64_t j = 0; j < d[1]; j += stride)
+      for (int64_t i = 0; i < d[0]; i += stride) {
+        if (!admissible(i, j, k)) continue;
+        const int64_t v = i + d[0] * (j + d[1] * k);
+        brain_full.push_back(v);
+        if (s.cerebellum[size_t(v)]) cerebellum_full.push_back(v);
+        lo = {std::min(lo[0], i), std::min(lo[1], j), std::min(lo[2], k)};
+        hi = {std::max(hi[0], i), std::max(hi[1], j), std::max(hi[2], k)};
+      }
+  if (brain_full.empty()) fail("sampler: subject " + s.id + " has no admissible patch centre in its region");
+  for (int64_t k = 0; k + config.patch <= d[2]; k += config.patch)
+    for (int64_t j = 0; j + config.patch <= d[1]; j += config.patch)
+      for (int64_t i = 0; i + config.patch <= d[0]; i += config.patch) part.tiles += admissible(i + h, j + h, k + h);
 
+  // The crop holds every voxel a patch of these centres can reach.
+  std::array<int64_t, 3>& origin = part.origin, &size = part.size;
+  for (int a = 0; a < 3; ++a) {
+    origin[size_t(a)] = std::max<int64_t>(0, lo[size_t(a)] - h);
+    size[size_t(a)] = std::min<int64_t>(d[size_t(a)], hi[size_t(a)] + h) - origin[size_t(a)];
+  }
+  MDCSRN_REQUIRE(size[0] * size[1] * size[2] < (int64_t(1) << 32), "sampler: subject " + s.id + " has 2^32 or more voxels in its region, more than the sampler indexes");
+  part.lr.resize(static_cast<size_t>(size[0] * size[1] * size[2]));
+  part.hr.resize(part.lr.size());
+  size_t at = 0;
+  for (int64_t k = 0; k < size[2]; ++k)
+    for (int64_t j = 0; j < size[1]; ++j)
+      for (int64_t i = 0; i < size[0]; ++i, ++at) {
+        const size_t v = size_t(origin[0] + i + d[0] * (origin[1] + j + d[1] * (origin[2] + k)));
+        part.lr[at] = float_to_half(s.lr[v]);
+        part.hr[at] = float_to_half(s.hr[v]);
+      }
+  auto to_crop = [&](int64_t v) {
+    const int64_t i = v % d[0] - origin[0], j = v / d[0] % d[1] - origin[1], k = v / (d[0] * d[1]) - origin[2];
+    return uint32_t(i + size[0] * (j + size[1] * k));
+  };
+  for (int64_t v : brain_full) {
+    part.brain_centres.push_back(to_crop(v));
+    if (config.mode == SamplingMode::Weighted) part.weights.push_back(std::max(0.0, double(s.weight.at(size_t(v)))));
+  }
+  for (int64_t v : cerebellum_full) part.cerebellum_centres.push_back(to_crop(v));
+  return part;
+}
+
+// The dataset's arrays in host memory, built from subjects 0 .. count - 1 (see the constructor).
+DatasetArrays build_arrays(int64_t count, const std::function<SamplerSubject(int64_t)>& subject, const SamplerConfig& config) {
   DatasetArrays a;
   auto& [subject_lr, subject_hr, cropped_voxels, volume_offset, brain_prefix, cerebellum_prefix, crop, brain_runs, cerebellum_runs,
          alias_probability, alias_index, tiles, ids] = a;
   std::vector<double> weights;
 
-  // One subject at a time, in order, the next few read meanwhile on their own threads (NIfTI
-  // decompression is the slow, serial part of a subject): the full-precision volumes of at most
-  // ahead + 1 subjects are held at once, whatever the split's size.
-  const int64_t ahead = std::clamp<int64_t>(cpu_threads(), 1, kSubjectsReadAhead);
-  std::deque<std::future<SamplerSubject>> reading;
-  for (int64_t n = 0; n < std::min(ahead, count); ++n) reading.push_back(std::async(std::launch::async, subject, n));
+  // Each subject read and taken apart on its own thread (NIfTI decompression is serial within a
+  // volume), several at once, one a CPU thread; their parts are appended in order, so the dataset
+  // is the same whatever the number of threads. The full-precision volumes of at most `at_once`
+  // subjects are held at once, whatever the split's size.
+  const int64_t at_once = std::clamp<int64_t>(cpu_threads(), 1, std::min<int64_t>(kMaxSubjectsAtOnce, count));
+  const int threads_each = std::max<int>(1, cpu_threads() / int(at_once));
+  const auto part_of = [&](int64_t n) {
+    set_cpu_threads(threads_each);
+    return take_part(subject(n), config);
+  };
+  std::deque<std::future<SubjectPart>> taking;
+  for (int64_t n = 0; n < at_once; ++n) taking.push_back(std::async(std::launch::async, part_of, n));
   for (int64_t n = 0; n < count; ++n) {
-    const SamplerSubject s = reading.front().get();
-    reading.pop_front();
-    if (n + ahead < count) reading.push_back(std::async(std::launch::async, subject, n + ahead));
-    ids.push_back(s.id);
-    const auto& d = s.dims;
-    const std::vector<int32_t> counts = patch_box_counts(s.brain, d, config.patch);
-    auto admissible = [&](int64_t i, int64_t j, int64_t k) {
-      return counts[size_t(i + d[0] * (j + d[1] * k))] >= min_count && box_inside_region(s.region, d, {i, j, k}, h);
-    };
-    // Centres, and the box they span, in full-volume coordinates.
-    std::vector<int64_t> brain_full, cerebellum_full;
-    std::array<int64_t, 3> lo{d[0], d[1], d[2]}, hi{-1, -1, -1};
-    for (int64_t k = 0; k < d[2]; k += stride)
-      for (int64_t j = 0; j < d[1]; j += stride)
-        for (int64_t i = 0; i < d[0]; i += stride) {
-          if (!admissible(i, j, k)) continue;
-          const int64_t v = i + d[0] * (j + d[1] * k);
-          brain_full.push_back(v);
-          if (s.cerebellum[size_t(v)]) cerebellum_full.push_back(v);
-          lo = {std::min(lo[0], i), std::min(lo[1], j), std::min(lo[2], k)};
-          hi = {std::max(hi[0], i), std::max(hi[1], j), std::max(hi[2], k)};
-        }
-    if (brain_full.empty()) fail("sampler: subject " + s.id + " has no admissible patch centre in its region");
-    for (int64_t k = 0; k + config.patch <= d[2]; k += config.patch)
-      for (int64_t j = 0; j + config.patch <= d[1]; j += config.patch)
-        for (int64_t i = 0; i + config.patch <= d[0]; i += config.patch) tiles += admissible(i + h, j + h, k + h);
-
-    // The crop holds every voxel a patch of these centres can reach.
-    std::array<int64_t, 3> origin{}, size{};
-    for (int a = 0; a < 3; ++a) {
-      origin[size_t(a)] = std::max<int64_t>(0, lo[size_t(a)] - h);
-      size[size_t(a)] = std::min<int64_t>(d[size_t(a)], hi[size_t(a)] + h) - origin[size_t(a)];
-    }
-    MDCSRN_REQUIRE(size[0] * size[1] * size[2] < (int64_t(1) << 32), "sampler: subject " + s.id + " has 2^32 or more voxels in its region, more than the sampler indexes");
-    crop.insert(crop.end(), {int32_t(origin[0]), int32_t(origin[1]), int32_t(origin[2]), int32_t(size[0]), int32_t(size[1]), int32_t(size[2])});
+    SubjectPart part = taking.front().get();
+    taking.pop_front();
+    if (n + at_once < count) taking.push_back(std::async(std::launch::async, part_of, n + at_once));
+    ids.push_back(part.id);
+    tiles += part.tiles;
+    for (int axis = 0; axis < 3; ++axis) crop.push_back(int32_t(part.origin[size_t(axis)]));
+    for (int axis = 0; axis < 3; ++axis) crop.push_back(int32_t(part.size[size_t(axis)]));
     volume_offset.push_back(cropped_voxels);
-    std::vector<uint16_t> crop_lr(static_cast<size_t>(size[0] * size[1] * size[2])), crop_hr(crop_lr.size());
-    size_t at = 0;
-    for (int64_t k = 0; k < size[2]; ++k)
-      for (int64_t j = 0; j < size[1]; ++j)
-        for (int64_t i = 0; i < size[0]; ++i, ++at) {
-          const size_t v = size_t(origin[0] + i + d[0] * (origin[1] + j + d[1] * (origin[2] + k)));
-          crop_lr[at] = float_to_half(s.lr[v]);
-          crop_hr[at] = float_to_half(s.hr[v]);
-        }
-    cropped_voxels += int64_t(at);
-    subject_lr.push_back(std::move(crop_lr));
-    subject_hr.push_back(std::move(crop_hr));
-    auto to_crop = [&](int64_t v) {
-      const int64_t i = v % d[0] - origin[0], j = v / d[0] % d[1] - origin[1], k = v / (d[0] * d[1]) - origin[2];
-      return uint32_t(i + size[0] * (j + size[1] * k));
-    };
-    std::vector<uint32_t> brain_centres, cerebellum_centres;
-    for (int64_t v : brain_full) {
-      brain_centres.push_back(to_crop(v));
-      if (config.mode == SamplingMode::Weighted) weights.push_back(std::max(0.0, double(s.weight.at(size_t(v)))));
-    }
-    for (int64_t v : cerebellum_full) cerebellum_centres.push_back(to_crop(v));
-    brain_runs.append(brain_centres, stride);
-    cerebellum_runs.append(cerebellum_centres, stride);
+    cropped_voxels += int64_t(part.lr.size());
+    subject_lr.push_back(std::move(part.lr));
+    subject_hr.push_back(std::move(part.hr));
+    weights.insert(weights.end(), part.weights.begin(), part.weights.end());
+    brain_runs.append(part.brain_centres, config.candidate_stride);
+    cerebellum_runs.append(part.cerebellum_centres, config.candidate_stride);
     brain_prefix.push_back(brain_runs.size);
     cerebellum_prefix.push_back(cerebellum_runs.size);
   }
@@ -397,6 +418,13 @@ SamplerSubject load_subject(const Manifest& manifest, const std::string& split, 
 }
 
 }  // namespace
+
+SamplerSubject load_split_subject(const Manifest& manifest, const std::string& split, int64_t member, bool with_weights,
+                                  const std::string& weight_map) {
+  const auto members = manifest.split(split);
+  MDCSRN_ASSERT(member >= 0 && member < int64_t(members.size()), "sampler: no such subject in the split");
+  return load_subject(manifest, split, members[size_t(member)].first, members[size_t(member)].second, with_weights, weight_map);
+}
 
 std::vector<SamplerSubject> load_split(const Manifest& manifest, const std::string& split, bool with_weights,
                                        const std::string& weight_map) {

@@ -49,13 +49,17 @@ enum class Residence { Device, Host, Auto };
 Residence parse_residence(const std::string& name);  // "device", "host" or "auto"
 const char* residence_name(Residence r);
 
+// Subjects a dataset works on at once, at most: reading their volumes, tables and crops, one a CPU
+// thread (on a 16-core node, ~0.6 GB of HCP volumes and tables each, ~10 GB in flight).
+constexpr int kMaxSubjectsAtOnce = 16;
+
 class PatchDataset {
  public:
   // where: Host (the CPU samples) or Device (the GPU samples, from memory chosen by residence).
   PatchDataset(std::vector<SamplerSubject> subjects, const SamplerConfig& config, MemoryKind where, Residence residence = Residence::Device);
-  // Subjects 0 .. count - 1 from subject(n), each dropped once its crop and centres are taken
-  // (the next few, up to one per CPU thread and at most 8, run on their own threads meanwhile:
-  // subject must be safe to call concurrently for different n). With `ranks` of an MPI run
+  // Subjects 0 .. count - 1 from subject(n), each dropped once its crop and centres are taken,
+  // on its own thread, up to one a CPU thread and at most kMaxSubjectsAtOnce at once (subject must
+  // be safe to call concurrently for different n); the same dataset whatever the number of threads. With `ranks` of an MPI run
   // (collective over them), only the first rank of each node reads the subjects, into host memory
   // that the node's ranks share (engine/node_shared_memory.h): the CPU reads it there, a GPU over
   // the bus (residence host) or from its own copy (residence device).
@@ -102,9 +106,14 @@ class PatchDataset {
 std::vector<SamplerSubject> load_split(const Manifest& manifest, const std::string& split, bool with_weights,
                                        const std::string& weight_map = "hf_weight.nii.gz");
 
-// The dataset of one split, its subjects read one after another (two at a time at most): what
-// training uses, so that its host memory does not hold every subject's full-precision volumes
-// at once (the weight maps read for weighted sampling).
+// The subject `member` of one split (its place among the split's subjects): its volumes, masks,
+// region and, with weights, its weight map (as load_split reads them).
+SamplerSubject load_split_subject(const Manifest& manifest, const std::string& split, int64_t member, bool with_weights,
+                                  const std::string& weight_map = "hf_weight.nii.gz");
+
+// The dataset of one split, its subjects read and taken apart a few at a time (one a CPU thread,
+// at most kMaxSubjectsAtOnce): what training uses, so that its host memory does not hold every
+// subject's full-precision volumes at once (the weight maps read for weighted sampling).
 PatchDataset load_split_dataset(const Manifest& manifest, const std::string& split, const SamplerConfig& config, MemoryKind where,
                                 Residence residence = Residence::Device, const Communicator* ranks = nullptr,
                                 const std::string& weight_map = "hf_weight.nii.gz");

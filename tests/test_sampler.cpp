@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <set>
 
+#include "engine/parallel.h"
 #include "tests/sampler_support.h"
 #include "tests/support.h"
 
@@ -216,6 +217,40 @@ TEST_SUITE("sampler") {
     for (int n = 0; n < 20000; ++n) second += b.centres[size_t(n * kCentreFields)] == 1;
     const double expected = double(d.view().brain_prefix[2] - d.view().brain_prefix[1]) / double(d.brain_candidates());
     CHECK(std::fabs(double(second) / 20000 - expected) < 0.015);
+  }
+
+  TEST_CASE("subjects taken apart on several threads give the dataset one thread builds, in every mode") {
+    const auto subjects = [] {
+      std::vector<SamplerSubject> list;
+      for (uint64_t n = 0; n < 5; ++n) {
+        list.push_back(phantom_subject(20 + n, 36 + 4 * int64_t(n), 40 - 2 * int64_t(n), 32 + 2 * int64_t(n)));
+        for (size_t v = 0; v < list.back().weight.size(); ++v) list.back().weight[v] = float(1 + (v + n) % 5);
+      }
+      return list;
+    };
+    const int threads = cpu_threads();
+    for (SamplingMode mode : {SamplingMode::Uniform, SamplingMode::Balanced, SamplingMode::Weighted}) {
+      CAPTURE(int(mode));
+      set_cpu_threads(1);
+      const PatchDataset one(subjects(), config(mode), MemoryKind::Host);
+      set_cpu_threads(3);
+      const PatchDataset three(subjects(), config(mode), MemoryKind::Host);
+      set_cpu_threads(threads);
+      const SamplerView &a = one.view(), &b = three.view();
+      CHECK(one.subject_ids() == three.subject_ids());
+      CHECK(one.subject_ids()[1] == "phantom21");
+      CHECK(a.epoch_size == b.epoch_size);
+      CHECK(one.brain_candidates() == three.brain_candidates());
+      CHECK(one.cerebellum_candidates() == three.cerebellum_candidates());
+      CHECK(std::equal(a.crop, a.crop + 6 * 5, b.crop));
+      CHECK(std::equal(a.volume_offset, a.volume_offset + 5, b.volume_offset));
+      CHECK(std::equal(a.brain_prefix, a.brain_prefix + 6, b.brain_prefix));
+      CHECK(std::equal(a.cerebellum_prefix, a.cerebellum_prefix + 6, b.cerebellum_prefix));
+      const Draws x = draw(one, 123, 500), y = draw(three, 123, 500);
+      CHECK(x.lr == y.lr);
+      CHECK(x.hr == y.hr);
+      CHECK(x.centres == y.centres);
+    }
   }
 
   TEST_CASE("bad configurations are refused") {
