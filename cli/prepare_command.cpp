@@ -7,6 +7,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "engine/error.h"
+#include "engine/ordered_parallel.h"
 #include "io/prepare.h"
 #include "io/volume.h"
 #ifdef MDCSRN_HAVE_CUDA
@@ -41,7 +42,8 @@ inputs:
   --cerebellum-labels S   aseg (7,8,46,47; FreeSurfer, FastSurfer, HCP aparc+aseg), aal (91-116,
                           interior holes filled) or a comma-separated list (default aseg)
   --hcp ROOT              HCP layout: ROOT/<subject>/T1w/T1w_acpc_dc_restore_brain.nii.gz and
-                          ROOT/<subject>/T1w/aparc+aseg.nii.gz; subjects split by --split
+                          ROOT/<subject>/T1w/aparc+aseg.nii.gz; subjects split by --split,
+                          prepared several at once (one a CPU thread, at most 16)
   --split SPEC            train/val/test subject counts or fractions, one may be 'rest'
                           (default 800/100/rest)
   --seed N                seed of the subject split (default 0)
@@ -60,6 +62,10 @@ synthesis:
                           is replaced as the new one is written
 A refused or failed run into a new folder leaves nothing behind.
 )";
+
+// Subjects prepared at once, at most: each holds ~0.5 GB at HCP's grid (its volumes, weight map
+// and the FFT's complex buffer) while it is prepared, ~8 GB at 16.
+constexpr int kMaxSubjectsPreparedAtOnce = 16;
 
 struct Timer {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
@@ -194,22 +200,34 @@ int run_prepare(int argc, char** argv) {
   if (occupied) fs::remove(manifest_path);
   RemoveUnlessFinished cleanup(out);
   std::printf("prepare: FFT on %s\n", ctx ? describe_device(DeviceKind::Cuda).c_str() : "the CPU (FFTW)");
-  for (size_t n = 0; n < jobs.size(); ++n) {
-    const Timer t;
-    prepared.push_back(prepare_subject(jobs[n], out, ctx.get()));
-    const PreparedSubject& s = prepared.back();
-    std::printf("[%zu/%zu] %s: %lldx%lldx%lld, brain %lld voxels, cerebellum %lld voxels (%.1f s)\n", n + 1, jobs.size(),
-                s.entry.id.c_str(), (long long)s.dims[0], (long long)s.dims[1], (long long)s.dims[2], (long long)s.brain_voxels,
-                (long long)s.cerebellum_voxels, t.seconds());
-    std::fflush(stdout);
-    manifest.subjects.push_back(s.entry);
-    // Several subjects are split whole, which needs their voxel counts only: their masks (two
-    // bytes a voxel, ~50 MB at HCP's grid) would otherwise stay until the last one is prepared.
-    if (jobs.size() > 1) {
-      Mask().swap(prepared.back().brain);
-      Mask().swap(prepared.back().cerebellum);
-    }
-  }
+  // Several subjects at once, one a CPU thread (most of a subject's time is compressing its
+  // outputs, serial within a file); reported and listed in the manifest in order.
+  struct Prepared {
+    PreparedSubject subject;
+    double seconds;
+  };
+  ordered_parallel(
+      int64_t(jobs.size()), std::min(cpu_threads(), kMaxSubjectsPreparedAtOnce),
+      [&](int64_t n) {
+        const Timer t;
+        PreparedSubject s = prepare_subject(jobs[size_t(n)], out, ctx.get());
+        return Prepared{std::move(s), t.seconds()};
+      },
+      [&](int64_t n, Prepared done) {
+        const PreparedSubject& s = done.subject;
+        std::printf("[%lld/%zu] %s: %lldx%lldx%lld, brain %lld voxels, cerebellum %lld voxels (%.1f s)\n", (long long)n + 1, jobs.size(),
+                    s.entry.id.c_str(), (long long)s.dims[0], (long long)s.dims[1], (long long)s.dims[2], (long long)s.brain_voxels,
+                    (long long)s.cerebellum_voxels, done.seconds);
+        std::fflush(stdout);
+        manifest.subjects.push_back(s.entry);
+        prepared.push_back(std::move(done.subject));
+        // Several subjects are split whole, which needs their voxel counts only: their masks (two
+        // bytes a voxel, ~50 MB at HCP's grid) would otherwise stay until the last one is prepared.
+        if (jobs.size() > 1) {
+          Mask().swap(prepared.back().brain);
+          Mask().swap(prepared.back().cerebellum);
+        }
+      });
   if (jobs.size() == 1) {
     manifest.subjects[0].splits = hemisphere_split(prepared[0]);
     const auto& splits = manifest.subjects[0].splits;

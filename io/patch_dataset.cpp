@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <filesystem>
-#include <future>
 
 #include "engine/error.h"
+#include "engine/ordered_parallel.h"
 #include "engine/parallel.h"
 #include "engine/volume_lines.h"
 #ifdef MDCSRN_HAVE_CUDA
@@ -204,35 +203,25 @@ DatasetArrays build_arrays(int64_t count, const std::function<SamplerSubject(int
   std::vector<double> weights;
 
   // Each subject read and taken apart on its own thread (NIfTI decompression is serial within a
-  // volume), several at once, one a CPU thread; their parts are appended in order, so the dataset
-  // is the same whatever the number of threads. The full-precision volumes of at most `at_once`
-  // subjects are held at once, whatever the split's size.
-  const int64_t at_once = std::clamp<int64_t>(cpu_threads(), 1, std::min<int64_t>(kMaxSubjectsAtOnce, count));
-  const int threads_each = std::max<int>(1, cpu_threads() / int(at_once));
-  const auto part_of = [&](int64_t n) {
-    set_cpu_threads(threads_each);
-    return take_part(subject(n), config);
-  };
-  std::deque<std::future<SubjectPart>> taking;
-  for (int64_t n = 0; n < at_once; ++n) taking.push_back(std::async(std::launch::async, part_of, n));
-  for (int64_t n = 0; n < count; ++n) {
-    SubjectPart part = taking.front().get();
-    taking.pop_front();
-    if (n + at_once < count) taking.push_back(std::async(std::launch::async, part_of, n + at_once));
-    ids.push_back(part.id);
-    tiles += part.tiles;
-    for (int axis = 0; axis < 3; ++axis) crop.push_back(int32_t(part.origin[size_t(axis)]));
-    for (int axis = 0; axis < 3; ++axis) crop.push_back(int32_t(part.size[size_t(axis)]));
-    volume_offset.push_back(cropped_voxels);
-    cropped_voxels += int64_t(part.lr.size());
-    subject_lr.push_back(std::move(part.lr));
-    subject_hr.push_back(std::move(part.hr));
-    weights.insert(weights.end(), part.weights.begin(), part.weights.end());
-    brain_runs.append(part.brain_centres, config.candidate_stride);
-    cerebellum_runs.append(part.cerebellum_centres, config.candidate_stride);
-    brain_prefix.push_back(brain_runs.size);
-    cerebellum_prefix.push_back(cerebellum_runs.size);
-  }
+  // volume), one a CPU thread: the full-precision volumes of at most that many subjects are held at
+  // once, whatever the split's size; appended in order, the same dataset whatever the threads.
+  ordered_parallel(
+      count, std::min<int64_t>(cpu_threads(), kMaxSubjectsAtOnce), [&](int64_t n) { return take_part(subject(n), config); },
+      [&](int64_t, SubjectPart part) {
+        ids.push_back(part.id);
+        tiles += part.tiles;
+        for (int axis = 0; axis < 3; ++axis) crop.push_back(int32_t(part.origin[size_t(axis)]));
+        for (int axis = 0; axis < 3; ++axis) crop.push_back(int32_t(part.size[size_t(axis)]));
+        volume_offset.push_back(cropped_voxels);
+        cropped_voxels += int64_t(part.lr.size());
+        subject_lr.push_back(std::move(part.lr));
+        subject_hr.push_back(std::move(part.hr));
+        weights.insert(weights.end(), part.weights.begin(), part.weights.end());
+        brain_runs.append(part.brain_centres, config.candidate_stride);
+        cerebellum_runs.append(part.cerebellum_centres, config.candidate_stride);
+        brain_prefix.push_back(brain_runs.size);
+        cerebellum_prefix.push_back(cerebellum_runs.size);
+      });
   brain_runs.close();
   cerebellum_runs.close();
   if (config.mode == SamplingMode::Balanced && cerebellum_runs.size == 0)

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 
 #include "engine/error.h"
 #include "engine/parallel.h"
@@ -46,6 +47,9 @@ std::vector<float> synthesize_lr(const std::vector<float>& hr, const std::array<
   std::vector<float> lr(hr.size());
 #ifdef MDCSRN_HAVE_CUDA
   if (ctx) {
+    // Subjects prepared at once share the context: one transform at a time (its FFT plans and stream).
+    static std::mutex context_mutex;
+    const std::lock_guard<std::mutex> lock(context_mutex);
     Buffer<float> device_hr(MemoryKind::Device, int64_t(hr.size())), device_lr(MemoryKind::Device, int64_t(hr.size()));
     device_hr.upload(hr);
     gpu::kspace_truncate(*ctx, device_hr.data(), device_lr.data(), dims, t);

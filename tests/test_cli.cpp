@@ -87,6 +87,37 @@ TEST_SUITE("cli") {
     CHECK(m.split("train")[0].second.whole());
     CHECK(fs::exists(m.resolve(m.subjects[2].cerebellum_mask)));
     CHECK(output.find("split     subjects   brain voxels  cerebellum voxels") != std::string::npos);
+    // Prepared several at once, listed and reported in order, each from its own input.
+    CHECK(output.find("[1/3] 100000:") < output.find("[2/3] 100001:"));
+    CHECK(output.find("[2/3] 100001:") < output.find("[3/3] 100002:"));
+    for (int s = 0; s < 3; ++s) {
+      CHECK(m.subjects[size_t(s)].id == "10000" + std::to_string(s));
+      Volume input = make_phantom(24, 22, 20, uint64_t(s)).hr;
+      const float peak = *std::max_element(input.data.begin(), input.data.end());
+      for (float& v : input.data) v /= peak;
+      CHECK(read_volume(m.resolve(m.subjects[size_t(s)].hr)).data == input.data);
+    }
+  }
+
+  TEST_CASE("prepare --hcp: a subject whose voxels cannot be read stops the run, named in its last line, and leaves nothing") {
+    TempDir dir("hcp_bad");
+    for (int s = 0; s < 4; ++s) {
+      const fs::path t1w = dir.root() / "hcp" / ("10000" + std::to_string(s)) / "T1w";
+      fs::create_directories(t1w);
+      Phantom p = make_phantom(24, 22, 20, uint64_t(s));
+      if (s == 2) p.hr.data[100] = std::nanf("");
+      for (float& v : p.labels.data) v = v == 8.f ? 47.f : (v == 3.f ? 2.f : 0.f);
+      write_volume(p.hr, (t1w / "T1w_acpc_dc_restore_brain.nii.gz").string());
+      write_volume(p.labels, (t1w / "aparc+aseg.nii.gz").string());
+    }
+    const std::map<std::string, std::string> inputs = snapshot(dir.path("hcp"));
+    const auto [status, output] = mdcsrn("prepare --hcp " + dir.path("hcp") + " --out " + dir.path("out") + " --split 2/1/rest", dir);
+    CAPTURE(output);
+    CHECK(status == 1);
+    const std::string last = output.substr(output.rfind('\n', output.size() - 2) + 1);
+    CHECK(last.find("100002/T1w/T1w_acpc_dc_restore_brain.nii.gz: voxel (4, 4, 0) is NaN or infinite") != std::string::npos);
+    CHECK(!fs::exists(dir.path("out")));
+    CHECK(snapshot(dir.path("hcp")) == inputs);
   }
 
   TEST_CASE("eval --manifest: per-subject CSV and summary over brain and cerebellum of the test region") {
