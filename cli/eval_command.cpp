@@ -24,7 +24,9 @@ NRMSE and the HF energy as JSON. The second evaluates a split of a dataset: for 
 and each method's volume (PATH, with {id} replaced by the subject's id) against the HR, over the
 brain and over the cerebellum inside the subject's split region; it writes DIR/metrics.csv (per
 subject) and DIR/summary.md (mean +/- std as the paper's Table II, and paired t-tests between
-methods), replacing earlier ones together once every volume is evaluated, and prints the summary. Definitions (REFERENCE.md section 7):
+methods), replacing earlier ones together once every volume is evaluated, and prints the summary.
+Subjects are evaluated several at once (one a CPU thread, at most 8), listed in the split's order.
+Definitions (REFERENCE.md section 7):
   PSNR  = 10 log10(R^2 / MSE), R the data range of the normalised HR (default 1);
   SSIM  = scikit-image's 3-D SSIM: 7^3 uniform window (or --window gaussian: sigma 1.5),
           K1 = 0.01, K2 = 0.03, sample covariance, data range R;

@@ -5,7 +5,9 @@
 #include <fstream>
 #include <map>
 
+#include "engine/parallel.h"
 #include "io/age_cohort.h"
+#include "io/evaluation.h"
 #include "io/manifest.h"
 #include "tests/io_support.h"
 #include "tests/support.h"
@@ -118,6 +120,31 @@ TEST_SUITE("cli") {
     CHECK(last.find("100002/T1w/T1w_acpc_dc_restore_brain.nii.gz: voxel (4, 4, 0) is NaN or infinite") != std::string::npos);
     CHECK(!fs::exists(dir.path("out")));
     CHECK(snapshot(dir.path("hcp")) == inputs);
+  }
+
+  TEST_CASE("eval over several subjects at once gives the rows one at a time gives, in the split's order") {
+    TempDir dir("eval_cohort");
+    const Manifest m = Manifest::load(make_phantom_cohort(dir, 4));
+    const std::vector<Method> methods{{"HR", dir.path("cohort/{id}/hr.nii.gz")}};
+    const int threads = cpu_threads();
+    set_cpu_threads(1);
+    const std::vector<EvaluationRow> one = evaluate_split(m, "test", methods, SsimWindow::Gaussian);
+    set_cpu_threads(3);
+    const std::vector<EvaluationRow> three = evaluate_split(m, "test", methods, SsimWindow::Gaussian);
+    set_cpu_threads(threads);
+    REQUIRE(one.size() == 16);  // 4 subjects x (LR, HR) x (brain, cerebellum)
+    REQUIRE(three.size() == one.size());
+    for (size_t r = 0; r < one.size(); ++r) {
+      CAPTURE(r);
+      CHECK(one[r].subject == "sub" + std::to_string(r / 4 + 1));
+      CHECK(three[r].subject == one[r].subject);
+      CHECK(three[r].method == one[r].method);
+      CHECK(three[r].region == one[r].region);
+      CHECK(three[r].metrics.psnr == one[r].metrics.psnr);
+      CHECK(three[r].metrics.ssim == one[r].metrics.ssim);
+      CHECK(three[r].metrics.voxels == one[r].metrics.voxels);
+    }
+    CHECK(one[0].metrics.psnr != one[4].metrics.psnr);  // the subjects differ
   }
 
   TEST_CASE("eval --manifest: per-subject CSV and summary over brain and cerebellum of the test region") {
