@@ -7,7 +7,10 @@ namespace mdcsrn {
 std::string AgeRegressorConfig::describe() const {
   std::string text = "DenseNet F" + std::to_string(features) + " growth " + std::to_string(growth) + " bottleneck " +
                      std::to_string(bottleneck) + " blocks ";
-  for (size_t b = 0; b < blocks.size(); ++b) text += (b ? "-" : "") + std::to_string(blocks[b]);
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    if (b) text += '-';
+    text += std::to_string(blocks[b]);
+  }
   return text;
 }
 
