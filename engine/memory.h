@@ -7,10 +7,9 @@
 
 namespace mdcsrn {
 
-// Pinned: host memory that kernels read directly over the bus (page-locked and mapped; the
-// training data of `data.residence` "host"). Where it cannot be pinned it is pageable host memory,
-// with a one-line note, if the GPU can read pageable memory, and an Error otherwise; in a build
-// without CUDA it is plain host memory. Copies treat it as host memory.
+// Pinned: host memory that kernels read directly over the bus, pinned in place (pin_host_memory:
+// page-locked and mapped; the training data of `data.residence` "host"); it is never allocated as
+// such. Copies treat it as host memory.
 enum class MemoryKind { Host, Device, Pinned };
 
 // Raw allocation on either side. Device calls throw an Error in a build without CUDA, and name
@@ -20,9 +19,10 @@ void* raw_alloc(MemoryKind kind, size_t bytes);
 void raw_free(MemoryKind kind, void* p) noexcept;
 void raw_copy(MemoryKind dst_kind, void* dst, MemoryKind src_kind, const void* src, size_t bytes);
 void raw_zero(MemoryKind kind, void* p, size_t bytes);
-// Host memory allocated elsewhere (an MPI shared window) made readable by kernels as Pinned memory
-// is (page-locked and mapped; pageable with a note where the GPU reads pageable memory, else an
-// Error); unpinned when the handle is released. Nothing to do in a build without CUDA.
+// Host memory (a buffer, an MPI shared window) made readable by kernels: page-locked and mapped in
+// place, or, where the system refuses to pin it, left pageable with a one-line note if the GPU
+// reads pageable memory (HMM), else an Error; unpinned when the handle is released (before the
+// memory is freed). Nothing to do in a build without CUDA. Large host buffers start on a page.
 std::shared_ptr<void> pin_host_memory(void* p, size_t bytes);
 // Free and total memory of the current GPU, in bytes ({0, 0} without one).
 std::pair<size_t, size_t> device_memory_info();

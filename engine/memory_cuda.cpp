@@ -57,25 +57,6 @@ void settle_for_pageable(size_t bytes, const char* remedy) {
 
 }  // namespace
 
-// Page-locked, mapped host memory (portable: every device's kernels may read it); nullptr where
-// the system refuses and the caller is to allocate pageable memory (settle_for_pageable).
-void* pinned_alloc(size_t bytes) {
-  void* p = nullptr;
-  if (cudaHostAlloc(&p, bytes, cudaHostAllocMapped | cudaHostAllocPortable) == cudaSuccess) return p;
-  settle_for_pageable(bytes, "free host memory or set data.residence to \"device\"");
-  return nullptr;
-}
-
-bool pinned_free(void* p) noexcept {
-  cudaPointerAttributes a{};
-  if (cudaPointerGetAttributes(&a, p) != cudaSuccess || a.type != cudaMemoryTypeHost) {
-    cudaGetLastError();
-    return false;  // the pageable fallback
-  }
-  cudaFreeHost(p);
-  return true;
-}
-
 std::shared_ptr<void> pin_host_memory(void* p, size_t bytes) {
   if (cudaHostRegister(p, bytes, cudaHostRegisterMapped | cudaHostRegisterPortable) == cudaSuccess) {
     std::shared_ptr<void> registration(p, [](void* q) { cudaHostUnregister(q); });

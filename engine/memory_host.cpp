@@ -12,23 +12,23 @@ void* device_alloc(size_t bytes);
 void device_free(void* p) noexcept;
 void device_copy(MemoryKind dst_kind, void* dst, MemoryKind src_kind, const void* src, size_t bytes);
 void device_zero(void* p, size_t bytes);
-void* pinned_alloc(size_t bytes);
-bool pinned_free(void* p) noexcept;
 std::pair<size_t, size_t> device_memory_info();
 std::shared_ptr<void> pin_host_memory(void* p, size_t bytes);
 }  // namespace detail
 
 namespace {
 constexpr size_t kHostAlignment = 256;  // as cudaMalloc, so workspace offsets align alike
+// Large buffers start on a page, so that they can be pinned in place (pin_host_memory).
+constexpr size_t kPageAlignment = 4096, kPageAlignedFrom = size_t(1) << 20;
 }
 
 void* raw_alloc(MemoryKind kind, size_t bytes) {
   if (bytes == 0) return nullptr;
   if (kind == MemoryKind::Device) return detail::device_alloc(bytes);
-  if (kind == MemoryKind::Pinned)
-    if (void* p = detail::pinned_alloc(bytes)) return p;  // else pageable (pinned_alloc says so, or fails)
-  const size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
-  void* p = std::aligned_alloc(kHostAlignment, rounded);
+  MDCSRN_ASSERT(kind != MemoryKind::Pinned, "memory: pinned memory is host memory pinned in place (pin_host_memory), not allocated");
+  const size_t alignment = bytes >= kPageAlignedFrom ? kPageAlignment : kHostAlignment;
+  const size_t rounded = (bytes + alignment - 1) / alignment * alignment;
+  void* p = std::aligned_alloc(alignment, rounded);
   if (!p) fail("out of host memory allocating " + std::to_string(bytes) + " bytes");
   return p;
 }
@@ -37,7 +37,7 @@ void raw_free(MemoryKind kind, void* p) noexcept {
   if (!p) return;
   if (kind == MemoryKind::Device)
     detail::device_free(p);
-  else if (kind != MemoryKind::Pinned || !detail::pinned_free(p))
+  else
     std::free(p);
 }
 

@@ -14,8 +14,6 @@ void* device_alloc(size_t) { no_device(); }
 void device_free(void*) noexcept {}
 void device_copy(MemoryKind, void*, MemoryKind, const void*, size_t) { no_device(); }
 void device_zero(void*, size_t) { no_device(); }
-void* pinned_alloc(size_t) { return nullptr; }  // plain host memory
-bool pinned_free(void*) noexcept { return false; }
 std::pair<size_t, size_t> device_memory_info() { return {0, 0}; }
 std::shared_ptr<void> pin_host_memory(void*, size_t) { return nullptr; }
 

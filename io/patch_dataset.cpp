@@ -316,11 +316,15 @@ PatchDataset::PatchDataset(int64_t count, const std::function<SamplerSubject(int
     if (memory_ == MemoryKind::Pinned) registration_ = pin_host_memory(shared_->data(), layout.bytes);
     base = shared_->data();
   } else {
-    arena_ = Buffer<unsigned char>(memory_, int64_t(std::max<size_t>(layout.bytes, 1)));
+    // Pinned: written in pageable memory, committed page by page as each crop is copied in and
+    // released, then pinned in place (pinned allocations are committed whole: the crops twice).
+    const MemoryKind arena_kind = memory_ == MemoryKind::Pinned ? MemoryKind::Host : memory_;
+    arena_ = Buffer<unsigned char>(arena_kind, int64_t(std::max<size_t>(layout.bytes, 1)));
     if (sharing)
-      raw_copy(memory_, arena_.data(), MemoryKind::Host, shared_->data(), layout.bytes);
+      raw_copy(arena_kind, arena_.data(), MemoryKind::Host, shared_->data(), layout.bytes);
     else
-      a.write(layout, arena_.data(), memory_);
+      a.write(layout, arena_.data(), arena_kind);
+    if (memory_ == MemoryKind::Pinned) registration_ = pin_host_memory(arena_.data(), layout.bytes);
     base = arena_.data();
   }
   resident_bytes_ = layout.bytes;

@@ -93,8 +93,8 @@ class PatchDataset {
   MemoryKind where_, memory_;
   std::vector<std::string> ids_;
   std::shared_ptr<NodeSharedMemory> shared_;  // the node's host copy, when the ranks share one
-  std::shared_ptr<void> registration_;        // shared_ pinned for this rank's GPU (freed first)
   Buffer<unsigned char> arena_;               // this process's copy, unless it reads shared_ in place
+  std::shared_ptr<void> registration_;        // shared_ or arena_ pinned for this rank's GPU (released first)
   SamplerView view_;
   int64_t brain_total_ = 0, cerebellum_total_ = 0;
   size_t resident_bytes_ = 0;

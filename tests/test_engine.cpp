@@ -79,6 +79,15 @@ TEST_SUITE("engine") {
     CHECK_THROWS_WITH_AS(Buffer<int>(MemoryKind::Device, 5), doctest::Contains("no CUDA backend"), Error);
 #endif
   }
+
+  TEST_CASE("host buffers align as device ones; large ones start on a page, so that they can be pinned in place") {
+    for (int n = 0; n < 4; ++n) {
+      const Buffer<unsigned char> small(MemoryKind::Host, 1000 + n), large(MemoryKind::Host, (int64_t(1) << 20) + n);
+      CHECK(reinterpret_cast<uintptr_t>(small.data()) % 256 == 0);
+      CHECK(reinterpret_cast<uintptr_t>(large.data()) % 4096 == 0);
+    }
+    CHECK_THROWS_WITH_AS(Buffer<int>(MemoryKind::Pinned, 5), doctest::Contains("pinned in place"), Error);
+  }
 }
 
 }  // namespace
