@@ -373,6 +373,17 @@ TEST_SUITE("cli") {
     std::ifstream in(manifest);
     std::ofstream(dir.path("moved/manifest.json")) << std::string(std::istreambuf_iterator<char>(in), {});
     check_refused(dir, "train --manifest " + dir.path("moved/manifest.json") + settings, "no such file");
+    {
+      // Several training subjects, read several at once: the one with a NaN voxel is named.
+      Manifest cohort = Manifest::load(make_phantom_cohort(dir, 4, 24, 20, 18));
+      for (SubjectEntry& e : cohort.subjects) e.splits = {{"train", Region{}}};
+      cohort.save(dir.path("cohort/train_manifest.json"));
+      Volume hr = read_volume(dir.path("cohort/sub3/hr.nii.gz"));
+      hr.data[30] = std::nanf("");
+      write_volume(hr, dir.path("cohort/sub3/hr.nii.gz"));
+      check_refused(dir, "train --manifest " + dir.path("cohort/train_manifest.json") + settings,
+                    "sub3/hr.nii.gz: voxel (6, 1, 0) is NaN or infinite");
+    }
     check_refused(dir, train + " --set sampler.cerebellum_fraction=1.5", "sampler.cerebellum_fraction: 1.5; must be a fraction in [0, 1]");
     check_refused(dir, train + " --set model.growth=0", "model.growth: 0; must be a positive integer, e.g. 16");
     check_refused(dir, train + " --set train.lr=0", "train.lr: 0.0; must be positive, e.g. 0.001");
