@@ -39,6 +39,22 @@ void compare(bool tf32, double tolerance) {
   CHECK(worst < tolerance);
 }
 
+// The small generator the step tests train: 2 blocks of 2 units, growth 16, ELU.
+GeneratorLayout small_layout() { return GeneratorLayout(GeneratorConfig{2, 2, 16, {Activation::Elu, 0.f}}); }
+
+// Sets a step's parameters to the seed-3 initial ones, the same for every run a test compares.
+void start_from_initial_parameters(GeneratorStep<GpuBackend>& step, const GeneratorLayout& L) {
+  const std::vector<float> initial = initial_generator_parameters(L, 3);
+  raw_copy(MemoryKind::Device, step.arena().params(), MemoryKind::Host, initial.data(), initial.size() * sizeof(float));
+}
+
+// `count` floats of device memory, copied to the host.
+std::vector<float> on_host(const float* device, int64_t count) {
+  std::vector<float> host(static_cast<size_t>(count));
+  raw_copy(MemoryKind::Host, host.data(), MemoryKind::Device, device, host.size() * sizeof(float));
+  return host;
+}
+
 TEST_SUITE("gpu_generator") {
   TEST_CASE("a generator step on the GPU matches the CPU reference, fp32") { compare(false, 1e-4); }
   TEST_CASE("a generator step on the GPU matches the CPU reference, TF32") { compare(true, 1e-2); }
@@ -47,7 +63,7 @@ TEST_SUITE("gpu_generator") {
     // Steps 0-5 with a learning-rate change at step 3 and a jump back to step 1 (as a resume
     // would), through the graphs and without them: the same parameters, moments, statistics and
     // loss, bit for bit.
-    const GeneratorLayout L(GeneratorConfig{2, 2, 16, {Activation::Elu, 0.f}});
+    const GeneratorLayout L = small_layout();
     SamplerConfig sc;
     sc.patch = 16;
     sc.mode = SamplingMode::Balanced;
@@ -61,8 +77,7 @@ TEST_SUITE("gpu_generator") {
       GeneratorStep<GpuBackend> step(L, GpuBackend{&ctx}, &ctx, 4, sc.patch, LossKind::L1);
       step.enable_fast_path(ctx);
       step.use_step_graphs(graphs);
-      const std::vector<float> initial = initial_generator_parameters(L, 3);
-      raw_copy(MemoryKind::Device, step.arena().params(), MemoryKind::Host, initial.data(), initial.size() * sizeof(float));
+      start_from_initial_parameters(step, L);
       AdamConfig adam;
       for (const int64_t s : {0, 1, 2, 3, 4, 1, 2, 3}) {
         adam.lr = s >= 3 ? 5e-4f : 1e-3f;
@@ -70,11 +85,8 @@ TEST_SUITE("gpu_generator") {
       }
       ctx.synchronize();
       const int64_t count = step.arena().size(), running = 2 * int64_t(L.bn_channels());
-      Result r{std::vector<float>(size_t(count)), std::vector<float>(size_t(count)), std::vector<float>(size_t(running)), {float(step.loss())}};
-      raw_copy(MemoryKind::Host, r.params.data(), MemoryKind::Device, step.arena().params(), r.params.size() * sizeof(float));
-      raw_copy(MemoryKind::Host, r.m.data(), MemoryKind::Device, step.arena().adam_m(), r.m.size() * sizeof(float));
-      raw_copy(MemoryKind::Host, r.running.data(), MemoryKind::Device, step.generator().running_stats(), r.running.size() * sizeof(float));
-      return r;
+      return Result{on_host(step.arena().params(), count), on_host(step.arena().adam_m(), count),
+                    on_host(step.generator().running_stats(), running), {float(step.loss())}};
     };
     const Result graphed = train(true), direct = train(false);
     CHECK(std::isfinite(graphed.loss[0]));
@@ -85,7 +97,7 @@ TEST_SUITE("gpu_generator") {
   }
 
   TEST_CASE("data.residence host: the training data in pinned host memory gives the device-resident steps, bit for bit, on both paths") {
-    const GeneratorLayout L(GeneratorConfig{2, 2, 16, {Activation::Elu, 0.f}});
+    const GeneratorLayout L = small_layout();
     SamplerConfig sc;
     sc.patch = 16;
     sc.mode = SamplingMode::Balanced;
@@ -98,13 +110,10 @@ TEST_SUITE("gpu_generator") {
         CHECK(data.memory() == (residence == Residence::Host ? MemoryKind::Pinned : MemoryKind::Device));
         GeneratorStep<GpuBackend> step(L, GpuBackend{&ctx}, &ctx, 4, sc.patch, LossKind::L1);
         if (fast) step.enable_fast_path(ctx);  // its step graphs sample from the pinned volumes
-        const std::vector<float> initial = initial_generator_parameters(L, 3);
-        raw_copy(MemoryKind::Device, step.arena().params(), MemoryKind::Host, initial.data(), initial.size() * sizeof(float));
+        start_from_initial_parameters(step, L);
         for (int64_t s = 0; s < 4; ++s) step.run(data, s, AdamConfig{});
         ctx.synchronize();
-        std::vector<float> params(size_t(step.arena().size()));
-        raw_copy(MemoryKind::Host, params.data(), MemoryKind::Device, step.arena().params(), params.size() * sizeof(float));
-        return params;
+        return on_host(step.arena().params(), step.arena().size());
       };
       const std::vector<float> host = train(Residence::Host), device = train(Residence::Device);
       CHECK(host == device);
@@ -119,7 +128,7 @@ TEST_SUITE("gpu_generator") {
     // with one rank every collective is a copy, so the bits must be those of the plain steps. Two
     // or more ranks need a machine with several GPUs (mpirun; the emulated steps are checked over
     // two ranks in CI, mpi.mpi_emu_data_parallel).
-    const GeneratorLayout L(GeneratorConfig{2, 2, 16, {Activation::Elu, 0.f}});
+    const GeneratorLayout L = small_layout();
     SamplerConfig sc;
     sc.patch = 16;
     const std::vector<SamplerSubject> subjects = {phantom_subject(1, 64, 56, 48)};
@@ -133,14 +142,11 @@ TEST_SUITE("gpu_generator") {
         GeneratorStep<GpuBackend> step(L, GpuBackend{&ctx}, &ctx, 4, sc.patch, LossKind::L1);
         if (fast) step.enable_fast_path(ctx);
         if (spread) step.spread_over(alone, nccl);
-        const std::vector<float> initial = initial_generator_parameters(L, 3);
-        raw_copy(MemoryKind::Device, step.arena().params(), MemoryKind::Host, initial.data(), initial.size() * sizeof(float));
+        start_from_initial_parameters(step, L);
         for (int64_t s = 0; s < 4; ++s) step.run(data, s, AdamConfig{});  // the fast path replays graphs from step 1
         ctx.synchronize();
-        std::vector<float> params(size_t(step.arena().size())), running(size_t(2 * L.bn_channels()));
-        raw_copy(MemoryKind::Host, params.data(), MemoryKind::Device, step.arena().params(), params.size() * sizeof(float));
-        raw_copy(MemoryKind::Host, running.data(), MemoryKind::Device, step.generator().running_stats(), running.size() * sizeof(float));
-        return std::make_pair(params, running);
+        return std::make_pair(on_host(step.arena().params(), step.arena().size()),
+                              on_host(step.generator().running_stats(), 2 * int64_t(L.bn_channels())));
       };
       const auto spread = train(true), plain = train(false);
       CHECK(spread.first == plain.first);
